@@ -1,0 +1,78 @@
+"""The XSUB/XPUB forwarder: the one pair of endpoints every other process connects to.
+
+Publishers connect to its XSUB side, subscribers to its XPUB side, so processes can start in any
+order. A lock file makes a second forwarder refuse to start instead of silently taking over the
+ipc endpoints of the first.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import zmq
+
+from bus.endpoints import Endpoints, run_dir
+from bus.lock import ProcessLock
+
+HIGH_WATER_MARK = 200_000
+
+
+class Forwarder:
+    """Runs ``zmq.proxy_steerable`` in a thread until ``stop`` is called."""
+
+    def __init__(self, endpoints: Endpoints, state: Path | None = None) -> None:
+        self.endpoints = endpoints
+        self.lock = ProcessLock(run_dir(state) / "bus.lock")
+        self._ctx = zmq.Context.instance()
+        self._thread: threading.Thread | None = None
+        self._control_addr = f"inproc://forwarder-control-{id(self)}"
+
+    def start(self) -> None:
+        """Take the lock, bind both sides and start forwarding in a background thread."""
+        self.lock.acquire()
+        xsub = self._ctx.socket(zmq.XSUB)
+        xpub = self._ctx.socket(zmq.XPUB)
+        for sock in (xsub, xpub):
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.setsockopt(zmq.SNDHWM, HIGH_WATER_MARK)
+            sock.setsockopt(zmq.RCVHWM, HIGH_WATER_MARK)
+        _unlink_stale_ipc(self.endpoints.publish)
+        _unlink_stale_ipc(self.endpoints.subscribe)
+        xsub.bind(self.endpoints.publish)
+        xpub.bind(self.endpoints.subscribe)
+        control = self._ctx.socket(zmq.PAIR)
+        control.bind(self._control_addr)
+        ready = threading.Event()
+
+        def run() -> None:
+            ready.set()
+            try:
+                zmq.proxy_steerable(xsub, xpub, None, control)
+            except zmq.ContextTerminated:
+                pass
+            finally:
+                for sock in (xsub, xpub, control):
+                    sock.close(0)
+
+        self._thread = threading.Thread(target=run, name="forwarder", daemon=True)
+        self._thread.start()
+        ready.wait()
+
+    def stop(self) -> None:
+        """Stop forwarding, close the sockets and release the lock."""
+        if self._thread is not None:
+            steer = self._ctx.socket(zmq.PAIR)
+            steer.setsockopt(zmq.LINGER, 0)
+            steer.connect(self._control_addr)
+            steer.send(b"TERMINATE")
+            self._thread.join(timeout=2)
+            steer.close(0)
+            self._thread = None
+        self.lock.release()
+
+
+def _unlink_stale_ipc(endpoint: str) -> None:
+    # We hold the lock, so a socket file left here belongs to a forwarder that died.
+    if endpoint.startswith("ipc://"):
+        Path(endpoint.removeprefix("ipc://")).unlink(missing_ok=True)

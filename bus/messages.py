@@ -1,0 +1,265 @@
+"""Every message that crosses the bus: commands, observations and committed events.
+
+Each body is a frozen msgspec Struct tagged with an explicit dotted name in a ``type`` field.
+Tags never change meaning and new fields always get defaults, so an old consumer can decode a
+newer producer's message (unknown fields are ignored) and skip a type it has never heard of.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+Provider = Literal["claude", "codex", "gemini"]
+RefreshReason = Literal["files", "schedule", "manual", "startup"]
+
+
+class Message(msgspec.Struct, frozen=True, tag_field="type", forbid_unknown_fields=False):
+    """Base of every body on the wire; subclasses set ``tag`` to their dotted type name."""
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+class RefreshRequested(Message, frozen=True, tag="cmd.refresh"):
+    """Ask the collector to look for new data of one provider.
+
+    ``paths`` narrows the scan to files the watcher saw change; empty means "scan every root".
+    """
+
+    provider: str
+    reason: RefreshReason
+    requested_at: float
+    paths: tuple[str, ...] = ()
+
+
+# -- observations (collector -> store) --------------------------------------------------------
+
+
+class UsageRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
+    """One billed model response, as counted by a provider adapter.
+
+    ``key`` is deterministic, taken from the CLI's own ids, so the same response read twice
+    (streaming copies, resumed sessions, a re-read file) always lands on the same key.
+    ``model`` is ``None`` for records that name no real model (Claude's ``<synthetic>``).
+    """
+
+    key: str
+    provider: str
+    ts_ms: int
+    model: str | None
+    project: str
+    session: str
+    input: int = 0
+    output: int = 0
+    cache_write_5m: int = 0
+    cache_write_1h: int = 0
+    cache_read: int = 0
+    speed: str | None = None
+    sidechain: bool = False
+
+    @property
+    def total_tokens(self) -> int:
+        """All billed tokens: input, output, both cache writes and cache reads."""
+        return (
+            self.input + self.output + self.cache_write_5m + self.cache_write_1h + self.cache_read
+        )
+
+    @property
+    def prompt_tokens(self) -> int:
+        """The whole prompt the request sent: what long-context pricing tiers are measured on."""
+        return self.input + self.cache_write_5m + self.cache_write_1h + self.cache_read
+
+
+class FileCursor(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
+    """How far one log file has been consumed, and how to recognise the same file again.
+
+    ``dev``/``ino`` catch a replaced file; ``head_len``/``head_sha1`` (a hash of the first bytes)
+    catch a file rewritten in place; ``offset`` always sits just after a newline, so a
+    half-written last line is read again once it is complete. ``state`` is the parser's own
+    resumable state (e.g. Codex running totals), opaque to everyone but the adapter.
+    """
+
+    path: str
+    dev: int
+    ino: int
+    offset: int
+    head_len: int
+    head_sha1: str
+    state: bytes = b""
+
+
+class SkipCounts(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
+    """Input an adapter passed over, by reason. Every field is a count of lines or files."""
+
+    malformed_json: int = 0
+    invalid_utf8: int = 0
+    wrong_shape: int = 0
+    oversized_line: int = 0
+    unreadable: int = 0
+    rewound: int = 0
+
+    def __add__(self, other: SkipCounts) -> SkipCounts:
+        """Add two tallies field by field."""
+        return SkipCounts(
+            *(
+                getattr(self, f) + getattr(other, f)
+                for f in self.__struct_fields__
+            )
+        )
+
+    @property
+    def total(self) -> int:
+        """All skips, whatever the reason."""
+        return sum(getattr(self, f) for f in self.__struct_fields__)
+
+
+class UsageBatch(Message, frozen=True, tag="obs.usage"):
+    """Records read from one file between two cursors; the store commits them atomically.
+
+    The store applies a batch only when ``before`` equals its committed cursor for the path
+    (``None`` meaning "no cursor yet"), so a re-sent or out-of-order batch is never applied twice.
+    ``batch_id`` is derived from the file identity and both offsets, so a re-send has the same id.
+    """
+
+    batch_id: str
+    provider: str
+    source: str
+    before: FileCursor | None
+    after: FileCursor
+    records: tuple[UsageRecord, ...] = ()
+    skipped: SkipCounts = SkipCounts()
+
+
+class ModelPrice(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
+    """USD per million tokens for one model, as the provider bills it.
+
+    ``long_context_*`` apply to every category of a request whose prompt exceeds
+    ``long_context_threshold`` tokens (Anthropic's and Google's "cliff" rule). Prices are decimal
+    strings so no float ever rounds a published price. ``fast_multiplier`` scales the whole
+    request in fast mode.
+    """
+
+    input: str
+    output: str
+    cache_write_5m: str
+    cache_write_1h: str
+    cache_read: str
+    long_context_threshold: int | None = None
+    long_context_input: str | None = None
+    long_context_output: str | None = None
+    long_context_cache_write_5m: str | None = None
+    long_context_cache_write_1h: str | None = None
+    long_context_cache_read: str | None = None
+    fast_multiplier: str = "1"
+
+
+class PriceObserved(Message, frozen=True, tag="obs.price"):
+    """The collector's price for a model under the current configuration.
+
+    ``price`` is ``None`` when no source knows the model: it is then reported as unpriced,
+    never as $0. ``source`` says where the number came from (``genai-prices 0.2.3``, ``config``).
+    """
+
+    provider: str
+    model: str
+    source: str
+    price: ModelPrice | None = None
+
+
+# -- committed events (store -> everyone) ----------------------------------------------------
+
+
+class UsageCommitted(Message, frozen=True, tag="evt.usage"):
+    """One observed batch was applied: its file cursor moved and its new records entered the log.
+
+    ``records`` are the records that now count (new keys, or larger copies of known keys);
+    ``replaces`` are the records they supersede, so projections can subtract them and the log
+    alone is enough to rebuild every projection. ``duplicates`` counts records that lost to a
+    record already counted. Every applied batch gives exactly one such event, even an empty one.
+    """
+
+    seq: int
+    batch_id: str
+    provider: str
+    source: str
+    cursor: FileCursor
+    records: tuple[UsageRecord, ...] = ()
+    replaces: tuple[UsageRecord, ...] = ()
+    duplicates: int = 0
+    skipped: SkipCounts = SkipCounts()
+
+
+class PriceCommitted(Message, frozen=True, tag="evt.price"):
+    """The price used for a model from this point on."""
+
+    seq: int
+    provider: str
+    model: str
+    source: str
+    price: ModelPrice | None = None
+
+
+# -- system ----------------------------------------------------------------------------------
+
+
+class Heartbeat(Message, frozen=True, tag="sys.heartbeat"):
+    """A process is alive. The store's heartbeat carries the head ``seq`` of the log.
+
+    ``counters`` are the process's own tallies (skips, re-sends, garbage dropped), shown by
+    ``otm status``.
+    """
+
+    process: str
+    pid: int
+    started_at: float
+    sent_at: float
+    head_seq: int | None = None
+    counters: dict[str, int] = {}
+    detail: dict[str, str] = {}
+
+
+CommittedEvent = UsageCommitted | PriceCommitted
+AnyMessage = (
+    RefreshRequested
+    | UsageBatch
+    | PriceObserved
+    | UsageCommitted
+    | PriceCommitted
+    | Heartbeat
+)
+
+MESSAGE_TYPES: dict[str, type[Message]] = {
+    t.__struct_config__.tag: t  # type: ignore[misc]
+    for t in (
+        RefreshRequested,
+        UsageBatch,
+        PriceObserved,
+        UsageCommitted,
+        PriceCommitted,
+        Heartbeat,
+    )
+}
+
+
+# -- control plane (request/reply, never published) ------------------------------------------
+
+
+class ReplayRequest(msgspec.Struct, frozen=True, tag_field="type", tag="ctl.replay"):
+    """Ask the store for committed events with ``seq > after`` whose topic starts with ``prefix``."""
+
+    after: int
+    prefix: str = "evt."
+    limit: int = 1000
+
+
+class ReplayReply(msgspec.Struct, frozen=True, tag_field="type", tag="ctl.replay.reply"):
+    """Committed events as ``(seq, topic, body)`` in seq order, and the log's head ``seq``.
+
+    ``error`` is set instead when the request could not be served.
+    """
+
+    head: int
+    events: list[tuple[int, str, bytes]] = []
+    error: str | None = None

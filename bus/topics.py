@@ -1,0 +1,37 @@
+"""Dotted, prefix-matchable topics. A subscriber to ``evt.`` sees every committed event."""
+
+from __future__ import annotations
+
+from bus.messages import (
+    Heartbeat,
+    Message,
+    PriceCommitted,
+    PriceObserved,
+    RefreshRequested,
+    UsageBatch,
+    UsageCommitted,
+)
+
+COMMANDS = "cmd."
+OBSERVATIONS = "obs."
+EVENTS = "evt."
+SYSTEM = "sys."
+HEARTBEAT = "sys.heartbeat"
+
+
+def topic_for(message: Message) -> str:
+    """The topic a message is published under: its tag, then the provider when it has one."""
+    match message:
+        case RefreshRequested(provider=p):
+            return f"cmd.refresh.{p}"
+        case UsageBatch(provider=p):
+            return f"obs.usage.{p}"
+        case PriceObserved(provider=p):
+            return f"obs.price.{p}"
+        case UsageCommitted(provider=p):
+            return f"evt.usage.{p}"
+        case PriceCommitted(provider=p):
+            return f"evt.price.{p}"
+        case Heartbeat():
+            return HEARTBEAT
+    raise ValueError(f"no topic for {type(message).__name__}")

@@ -1,0 +1,1 @@
+"""OpenTokenMonitor: the ``otm`` command and what every process shares (config, logging, reports)."""
