@@ -1,0 +1,208 @@
+"""The ``otm`` command: one sub-command per process, ``up`` for the stack, and user commands.
+
+Imports are deferred into each command so that quick commands (``otm report daily --json`` on
+a warm store) pay only for what they use.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    help="OpenTokenMonitor: tokens, dollars and limits of AI coding CLIs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+report_app = typer.Typer(help="Usage reports (from projections; nothing is rescanned).")
+store_app = typer.Typer(
+    help="Run the store process, or maintain its database.", invoke_without_command=True
+)
+app.add_typer(report_app, name="report")
+app.add_typer(store_app, name="store")
+
+
+def _runtime():  # type: ignore[no-untyped-def]
+    from otm.config import ConfigError
+    from otm.runtime import load_runtime
+
+    try:
+        return load_runtime()
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _fail(message: str, code: int = 2) -> None:
+    from rich.console import Console
+
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _serve(process: str, run) -> None:  # type: ignore[no-untyped-def]
+    from bus.lock import AlreadyRunning
+    from otm.logs import configure
+
+    configure(process)
+    runtime = _runtime()
+    try:
+        run(runtime)
+    except AlreadyRunning as exc:
+        _fail(f"another {process} is already running ({exc}). Stop it first, or use `otm status`.")
+
+
+@app.command("bus")
+def bus_command() -> None:
+    """Run the XSUB/XPUB forwarder every process connects to."""
+    from otm.busprocess import run
+
+    _serve("bus", run)
+
+
+@store_app.callback()
+def store_command(ctx: typer.Context) -> None:
+    """Run the store: the event log, projections and replay."""
+    if ctx.invoked_subcommand is None:
+        from services.store.service import run
+
+        _serve("store", run)
+
+
+@store_app.command("rebuild")
+def store_rebuild() -> None:
+    """Replay the event log into fresh projections (the store must be stopped)."""
+    from rich.console import Console
+
+    from bus.lock import AlreadyRunning, ProcessLock
+    from services.store.rebuild import rebuild
+
+    runtime = _runtime()
+    try:
+        with ProcessLock(runtime.lock_path("store")):
+            events = rebuild(str(runtime.db_path))
+    except AlreadyRunning:
+        _fail("the store is running: stop the stack first (rebuild needs the only write access)")
+    Console().print(f"rebuilt projections from {events} events in {runtime.db_path}")
+
+
+@app.command("collector")
+def collector_command() -> None:
+    """Run the collector: provider adapters and pricing."""
+    from services.collector.service import run
+
+    _serve("collector", run)
+
+
+@app.command("watcher")
+def watcher_command() -> None:
+    """Run the watcher: file events on the data roots become refresh requests."""
+    from services.watcher.service import run
+
+    _serve("watcher", run)
+
+
+@app.command("scheduler")
+def scheduler_command() -> None:
+    """Run the scheduler: periodic safety-net refreshes."""
+    from services.scheduler.service import run
+
+    _serve("scheduler", run)
+
+
+@app.command("api")
+def api_command() -> None:
+    """Run the HTTP API on 127.0.0.1 (port: OTM_API_PORT, default 8787)."""
+    from services.api.service import run
+
+    _serve("api", run)
+
+
+@app.command("demo")
+def demo_command() -> None:
+    """Feed the demo history when there is no Claude Code data (idle otherwise)."""
+    from otm.demo import run
+
+    _serve("demo", run)
+
+
+@app.command("up")
+def up_command() -> None:
+    """Run the whole stack under honcho (the same as `honcho start` in the repository)."""
+    import os
+    import shutil
+
+    from otm.stack import procfile
+
+    runtime = _runtime()
+    path = runtime.run / "Procfile"
+    path.write_text(procfile())
+    honcho = shutil.which("honcho") or "honcho"
+    os.execvp(honcho, [honcho, "-f", str(path), "-d", os.getcwd(), "start"])
+
+
+@report_app.command("daily")
+def report_daily(
+    json_output: Annotated[bool, typer.Option("--json", help="ccusage-compatible JSON.")] = False,
+    tz: Annotated[str | None, typer.Option("--tz", "-z", help="IANA zone for dates.")] = None,
+    since: Annotated[str | None, typer.Option("--since", "-s", help="YYYYMMDD.")] = None,
+    until: Annotated[str | None, typer.Option("--until", "-u", help="YYYYMMDD.")] = None,
+    order: Annotated[str, typer.Option("--order", "-o", help="asc or desc.")] = "asc",
+    provider: Annotated[str, typer.Option("--provider", help="claude.")] = "claude",
+) -> None:
+    """Tokens and dollars per day, per model."""
+    from otm.reports.daily import ReportError, daily
+    from otm.reports.open import open_for_report
+    from otm.reports.timezones import UnknownTimezone, local_timezone_name
+
+    runtime = _runtime()
+    conn = open_for_report(runtime)
+    try:
+        report = daily(conn, provider, tz or local_timezone_name(), since, until, order)
+    except (ReportError, UnknownTimezone) as exc:
+        _fail(str(exc))
+    if json_output:
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        return
+    from otm.reports.render import render_daily
+
+    render_daily(report, demo=runtime.demo)
+
+
+@app.command("tail")
+def tail_command(
+    prefix: Annotated[str, typer.Argument(help="Topic prefix, e.g. evt.usage.")] = "evt.",
+    from_seq: Annotated[
+        int | None, typer.Option("--from", help="Replay events after this seq first.")
+    ] = None,
+) -> None:
+    """Print committed events as JSON lines, live (replaying from --from first)."""
+    from otm.tail import tail
+
+    tail(_runtime(), prefix, from_seq)
+
+
+@app.command("status")
+def status_command(
+    json_output: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
+) -> None:
+    """Each process, the head seq, roots found and skipped input."""
+    from otm.status import show_status
+
+    show_status(_runtime(), json_output)
+
+
+@app.command("schema")
+def schema_command() -> None:
+    """Print the JSON Schema of every message on the bus."""
+    from bus.codec import json_schema
+
+    sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
+
+
+def main() -> None:
+    """Entry point of the ``otm`` script."""
+    app()

@@ -1,0 +1,62 @@
+"""The demo: a generated, realistic Claude Code history that keeps growing, for new users.
+
+It runs only in demo mode (see ``otm.runtime``); otherwise the process idles until stopped, so
+the Procfile is the same either way.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import tempfile
+from pathlib import Path
+
+import structlog
+
+from otm.process import StopFlag
+from otm.runtime import Runtime
+
+HISTORY_MB = 24.0
+HISTORY_DAYS = 30
+APPEND_EVERY_SECONDS = (2.0, 6.0)
+
+
+def ensure_history(root: Path, size_mb: float = HISTORY_MB, seed: int = 7) -> bool:
+    """Generate the history under ``root`` unless it is there; True if it was generated.
+
+    It is written aside and moved into place in one rename, so the collector never sees a
+    half-generated tree.
+    """
+    if (root / "projects").is_dir():
+        return False
+    from otm.corpus.claude import generate
+
+    root.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".demo-", dir=root.parent))
+    try:
+        generate(staging, size_mb=size_mb, seed=seed, days=HISTORY_DAYS)
+        staging.rename(root)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return True
+
+
+def run(runtime: Runtime) -> None:
+    """Generate the history if needed, then append a new exchange every few seconds."""
+    logger = structlog.get_logger().bind(process="demo")
+    stop = StopFlag()
+    if not runtime.demo:
+        logger.info("ready", demo=False, note="Claude Code data found; the demo stays idle")
+        while not stop.wait(3600):
+            pass
+        return
+    from otm.corpus.claude import append_live
+
+    root = runtime.demo_root
+    generated = ensure_history(root)
+    logger.info("ready", demo=True, root=str(root), generated=generated)
+    rng = random.Random()
+    while not stop.wait(rng.uniform(*APPEND_EVERY_SECONDS)):
+        added = append_live(root, rng)
+        logger.debug("appended", records=len(added))
+    logger.info("stopping")

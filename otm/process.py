@@ -1,0 +1,73 @@
+"""What every long-running process shares: stop on SIGTERM/SIGINT, heartbeats, counters."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections import Counter
+
+from bus.client import Publisher
+from bus.messages import Heartbeat
+
+HEARTBEAT_SECONDS = 1.0
+
+
+class StopFlag:
+    """Set by SIGTERM or SIGINT; loops poll it (with short timeouts) and exit promptly."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self._event.set()
+
+    def set(self) -> None:
+        """Ask the loop to stop."""
+        self._event.set()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``; True if a stop was requested."""
+        return self._event.wait(seconds)
+
+    @property
+    def stopped(self) -> bool:
+        """Whether a stop was requested."""
+        return self._event.is_set()
+
+
+class Pulse:
+    """Publishes this process's heartbeat at most once a second, with its counters."""
+
+    def __init__(self, process: str, publisher: Publisher) -> None:
+        self.process = process
+        self.publisher = publisher
+        self.started_at = time.time()
+        self.counters: Counter[str] = Counter()
+        self.detail: dict[str, str] = {}
+        self._next = 0.0
+
+    def due_in(self) -> float:
+        """Seconds until the next heartbeat is due (0 if it is due now)."""
+        return max(0.0, self._next - time.monotonic())
+
+    def beat(self, head_seq: int | None = None, force: bool = False) -> None:
+        """Publish a heartbeat if one is due (or ``force``)."""
+        now = time.monotonic()
+        if not force and now < self._next:
+            return
+        self._next = now + HEARTBEAT_SECONDS
+        self.publisher.publish(
+            Heartbeat(
+                process=self.process,
+                pid=os.getpid(),
+                started_at=self.started_at,
+                sent_at=time.time(),
+                head_seq=head_seq,
+                counters=dict(self.counters),
+                detail=dict(self.detail),
+            )
+        )

@@ -1,0 +1,1 @@
+"""The collector process: provider adapters read new data and publish observations."""

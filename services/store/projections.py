@@ -1,0 +1,143 @@
+"""Projections: every table but ``events`` is a pure function of the log, built here.
+
+The live store and ``otm store rebuild`` both go through ``apply``; that shared path is what
+makes a rebuild give the same answers.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterable
+
+import msgspec
+
+from bus.messages import Message, PriceCommitted, UsageCommitted, UsageRecord
+from services.store.schema import LONG_CONTEXT_PROMPT_TOKENS, SLOT_MS
+
+_record_encoder = msgspec.msgpack.Encoder()
+_cursor_encoder = _record_encoder
+TOKEN_FIELDS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read")
+
+SlotKey = tuple[str, int, str, int, int]
+SessionKey = tuple[str, str, str, str, int, int]
+
+
+def model_column(record: UsageRecord) -> str:
+    """The model as stored in projections: ``""`` for records naming no real model."""
+    return record.model or ""
+
+
+def is_fast(record: UsageRecord) -> int:
+    """1 when the request ran in fast mode (priced with the model's fast multiplier)."""
+    return 1 if record.speed == "fast" else 0
+
+
+def is_long_context(record: UsageRecord) -> int:
+    """1 when the request's whole prompt is billed at the long-context rate."""
+    return 1 if record.prompt_tokens > LONG_CONTEXT_PROMPT_TOKENS else 0
+
+
+def apply(conn: sqlite3.Connection, event: Message) -> None:
+    """Fold one committed event into every projection. The caller owns the transaction."""
+    if isinstance(event, UsageCommitted):
+        _apply_usage(conn, event)
+    elif isinstance(event, PriceCommitted):
+        conn.execute(
+            "INSERT INTO prices (provider, model, source, price, seq) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (provider, model) DO UPDATE SET source = excluded.source, "
+            "price = excluded.price, seq = excluded.seq",
+            (
+                event.provider,
+                event.model,
+                event.source,
+                None if event.price is None else _record_encoder.encode(event.price),
+                event.seq,
+            ),
+        )
+
+
+def _apply_usage(conn: sqlite3.Connection, event: UsageCommitted) -> None:
+    _add_tokens(conn, event.replaces, sign=-1)
+    _add_tokens(conn, event.records, sign=1)
+    if event.replaces:
+        # A group whose every record was superseded would otherwise linger as a zero row.
+        conn.execute("DELETE FROM usage_by_slot WHERE records = 0")
+        conn.execute("DELETE FROM usage_by_session WHERE records = 0")
+    conn.executemany(
+        "INSERT OR REPLACE INTO usage_keys (key, record, seq) VALUES (?, ?, ?)",
+        [(r.key, _record_encoder.encode(r), event.seq) for r in event.records],
+    )
+    conn.execute(
+        "INSERT OR REPLACE INTO cursors (path, provider, cursor, batch_id, seq) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (
+            event.source,
+            event.provider,
+            _cursor_encoder.encode(event.cursor),
+            event.batch_id,
+            event.seq,
+        ),
+    )
+    skipped = event.skipped
+    conn.executemany(
+        "INSERT INTO skips (provider, source, reason, count) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (provider, source, reason) DO UPDATE SET count = count + excluded.count",
+        [
+            (event.provider, event.source, reason, getattr(skipped, reason))
+            for reason in skipped.__struct_fields__
+            if getattr(skipped, reason)
+        ],
+    )
+
+
+def _add_tokens(conn: sqlite3.Connection, records: Iterable[UsageRecord], sign: int) -> None:
+    by_slot: dict[SlotKey, list[int]] = defaultdict(lambda: [0] * 7)
+    by_session: dict[SessionKey, list[int]] = defaultdict(lambda: [0] * 8)
+    for r in records:
+        model, fast, long_ctx = model_column(r), is_fast(r), is_long_context(r)
+        tokens = (r.input, r.output, r.cache_write_5m, r.cache_write_1h, r.cache_read)
+        _accumulate(by_slot[(r.provider, r.ts_ms // SLOT_MS, model, fast, long_ctx)], tokens, sign)
+        _accumulate(
+            by_session[(r.provider, r.project, r.session, model, fast, long_ctx)], tokens, sign
+        )
+        slot_row = by_slot[(r.provider, r.ts_ms // SLOT_MS, model, fast, long_ctx)]
+        slot_row[6] = r.ts_ms if slot_row[6] == 0 else min(slot_row[6], r.ts_ms)
+        session_row = by_session[(r.provider, r.project, r.session, model, fast, long_ctx)]
+        session_row[6] = r.ts_ms if session_row[6] == 0 else min(session_row[6], r.ts_ms)
+        session_row[7] = max(session_row[7], r.ts_ms)
+    if by_slot:
+        conn.executemany(
+            "INSERT INTO usage_by_slot (provider, slot, model, fast, long_context, input, output,"
+            " cache_write_5m, cache_write_1h, cache_read, records, first_ts)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (provider, slot, model, fast, long_context) DO UPDATE SET"
+            " input = input + excluded.input, output = output + excluded.output,"
+            " cache_write_5m = cache_write_5m + excluded.cache_write_5m,"
+            " cache_write_1h = cache_write_1h + excluded.cache_write_1h,"
+            " cache_read = cache_read + excluded.cache_read,"
+            " records = records + excluded.records,"
+            " first_ts = min(first_ts, excluded.first_ts)",
+            [(*key, *values) for key, values in by_slot.items()],
+        )
+    if by_session:
+        conn.executemany(
+            "INSERT INTO usage_by_session (provider, project, session, model, fast, long_context,"
+            " input, output, cache_write_5m, cache_write_1h, cache_read, records, first_ts,"
+            " last_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (provider, project, session, model, fast, long_context) DO UPDATE SET"
+            " input = input + excluded.input, output = output + excluded.output,"
+            " cache_write_5m = cache_write_5m + excluded.cache_write_5m,"
+            " cache_write_1h = cache_write_1h + excluded.cache_write_1h,"
+            " cache_read = cache_read + excluded.cache_read,"
+            " records = records + excluded.records,"
+            " first_ts = min(first_ts, excluded.first_ts),"
+            " last_ts = max(last_ts, excluded.last_ts)",
+            [(*key, *values) for key, values in by_session.items()],
+        )
+
+
+def _accumulate(row: list[int], tokens: tuple[int, ...], sign: int) -> None:
+    for i, n in enumerate(tokens):
+        row[i] += sign * n
+    row[5] += sign

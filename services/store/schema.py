@@ -1,0 +1,128 @@
+"""The database layout and its forward migrations (``PRAGMA user_version``).
+
+``events`` is the only source of truth. Every other table except ``process_status`` is a
+projection of it and is rebuilt from it by ``otm store rebuild``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+SLOT_MS = 15 * 60 * 1000
+"""Projection time granularity. Every real time zone's UTC offset is a multiple of 15 minutes,
+so daily totals in any zone come from slots without touching raw events."""
+
+LONG_CONTEXT_PROMPT_TOKENS = 200_000
+"""Anthropic bills a request whose prompt exceeds this at the long-context rate."""
+
+PROJECTION_TABLES = ("cursors", "usage_keys", "prices", "usage_by_slot", "usage_by_session", "skips")
+
+_V1 = """
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY,
+    topic TEXT NOT NULL,
+    body BLOB NOT NULL,
+    committed_at REAL NOT NULL
+);
+CREATE TABLE cursors (
+    path TEXT PRIMARY KEY,
+    provider TEXT NOT NULL,
+    cursor BLOB NOT NULL,
+    batch_id TEXT NOT NULL,
+    seq INTEGER NOT NULL
+);
+CREATE TABLE usage_keys (
+    key TEXT PRIMARY KEY,
+    record BLOB NOT NULL,
+    seq INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE prices (
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    source TEXT NOT NULL,
+    price BLOB,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (provider, model)
+);
+CREATE TABLE usage_by_slot (
+    provider TEXT NOT NULL,
+    slot INTEGER NOT NULL,
+    model TEXT NOT NULL,
+    fast INTEGER NOT NULL,
+    long_context INTEGER NOT NULL,
+    input INTEGER NOT NULL,
+    output INTEGER NOT NULL,
+    cache_write_5m INTEGER NOT NULL,
+    cache_write_1h INTEGER NOT NULL,
+    cache_read INTEGER NOT NULL,
+    records INTEGER NOT NULL,
+    first_ts INTEGER NOT NULL,
+    PRIMARY KEY (provider, slot, model, fast, long_context)
+) WITHOUT ROWID;
+CREATE TABLE usage_by_session (
+    provider TEXT NOT NULL,
+    project TEXT NOT NULL,
+    session TEXT NOT NULL,
+    model TEXT NOT NULL,
+    fast INTEGER NOT NULL,
+    long_context INTEGER NOT NULL,
+    input INTEGER NOT NULL,
+    output INTEGER NOT NULL,
+    cache_write_5m INTEGER NOT NULL,
+    cache_write_1h INTEGER NOT NULL,
+    cache_read INTEGER NOT NULL,
+    records INTEGER NOT NULL,
+    first_ts INTEGER NOT NULL,
+    last_ts INTEGER NOT NULL,
+    PRIMARY KEY (provider, project, session, model, fast, long_context)
+) WITHOUT ROWID;
+CREATE TABLE skips (
+    provider TEXT NOT NULL,
+    source TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (provider, source, reason)
+) WITHOUT ROWID;
+CREATE TABLE process_status (
+    process TEXT PRIMARY KEY,
+    heartbeat BLOB NOT NULL,
+    received_at REAL NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1,)
+"""``MIGRATIONS[i]`` takes the schema from version ``i`` to ``i + 1``. Append only."""
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database to the newest schema version and return that version."""
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if version > len(MIGRATIONS):
+        raise RuntimeError(
+            f"the database is schema version {version}, newer than this otm knows "
+            f"({len(MIGRATIONS)}); upgrade OpenTokenMonitor"
+        )
+    for target in range(version + 1, len(MIGRATIONS) + 1):
+        with conn:
+            conn.executescript(MIGRATIONS[target - 1])
+            conn.execute(f"PRAGMA user_version = {target}")
+    return len(MIGRATIONS)
+
+
+def connect_writer(path: str) -> sqlite3.Connection:
+    """The single writer's connection: WAL, migrated, transactions managed by hand."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    # NORMAL in WAL mode can lose the last commits on power loss but never corrupts;
+    # cursors are committed with their records, so a lost commit is simply re-read.
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=5000")
+    migrate(conn)
+    return conn
+
+
+def connect_reader(path: str) -> sqlite3.Connection:
+    """A read-only connection for other processes; fails if the database does not exist."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout=5000")
+    return conn

@@ -1,0 +1,1 @@
+"""The watcher process: file-system events on the CLIs' data roots become refresh requests."""

@@ -1,0 +1,106 @@
+"""The watcher process: watchfiles on every root, including roots that appear after start.
+
+A change to a transcript becomes ``cmd.refresh.claude`` naming the changed files, within a few
+tens of milliseconds (``step``/``debounce`` below). When a root appears or disappears the watch
+is restarted on the new set and a full refresh is requested.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import structlog
+import watchfiles
+
+from bus.client import Publisher
+from bus.messages import RefreshRequested
+from otm.process import Pulse, StopFlag
+from otm.runtime import Runtime
+
+ROOT_CHECK_SECONDS = 1.0
+STEP_MS = 10
+"""How long watchfiles waits for more changes before yielding a group: the latency floor."""
+DEBOUNCE_MS = 50
+"""The longest a group of changes is held back while files keep changing."""
+
+
+def run(runtime: Runtime) -> None:
+    """Watch the Claude Code roots until SIGTERM."""
+    logger = structlog.get_logger().bind(process="watcher")
+    stop = StopFlag()
+    publisher = Publisher(runtime.endpoints)
+    pulse = Pulse("watcher", publisher)
+    roots = runtime.claude_roots
+    logger.info("ready", roots=[str(r) for r in roots])
+    beat = threading.Thread(target=_beat_until_stopped, args=(pulse, stop), daemon=True)
+    beat.start()
+    try:
+        while not stop.stopped:
+            watched = _existing(roots)
+            pulse.detail["watching"] = ", ".join(str(p) for p in watched) or "(no root yet)"
+            if watched:
+                publisher.publish(_refresh(()))
+                logger.info("watching", roots=[str(p) for p in watched])
+                _watch(watched, roots, stop, publisher, pulse)
+            else:
+                stop.wait(ROOT_CHECK_SECONDS)
+    finally:
+        logger.info("stopping")
+        publisher.close()
+
+
+def _watch(
+    watched: list[Path],
+    roots: Sequence[Path],
+    stop: StopFlag,
+    publisher: Publisher,
+    pulse: Pulse,
+) -> None:
+    restart = threading.Event()
+
+    def monitor() -> None:
+        # Ends the watch on SIGTERM, or when the set of existing roots changes.
+        while not restart.wait(0.1):
+            if stop.stopped or _existing(roots) != watched:
+                restart.set()
+
+    threading.Thread(target=monitor, daemon=True).start()
+    try:
+        for changes in watchfiles.watch(
+            *watched,
+            stop_event=restart,
+            step=STEP_MS,
+            debounce=DEBOUNCE_MS,
+            rust_timeout=200,
+            yield_on_timeout=False,
+            raise_interrupt=False,
+        ):
+            paths = sorted(
+                {p for kind, p in changes if kind != watchfiles.Change.deleted and p.endswith(".jsonl")}
+            )
+            if paths:
+                publisher.publish(_refresh(tuple(paths)))
+                pulse.counters["refreshes_requested"] += 1
+    finally:
+        restart.set()
+
+
+def _refresh(paths: tuple[str, ...]) -> RefreshRequested:
+    return RefreshRequested(provider="claude", reason="files", requested_at=time.time(), paths=paths)
+
+
+def _existing(roots: Sequence[Path]) -> list[Path]:
+    return [r for r in roots if r.is_dir()]
+
+
+def _beat_until_stopped(pulse: Pulse, stop: StopFlag) -> None:
+    # PUB sockets are not thread-safe; heartbeats use their own publisher.
+    own = Pulse(pulse.process, Publisher(pulse.publisher.endpoints))
+    while not stop.wait(0.5):
+        own.counters = pulse.counters
+        own.detail = pulse.detail
+        own.beat()
+    own.publisher.close()
