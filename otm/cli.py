@@ -133,15 +133,19 @@ def demo_command() -> None:
 def up_command() -> None:
     """Run the whole stack under honcho (the same as `honcho start` in the repository)."""
     import os
-    import shutil
+    from pathlib import Path
 
     from otm.stack import procfile
 
     runtime = _runtime()
     path = runtime.run / "Procfile"
     path.write_text(procfile())
-    honcho = shutil.which("honcho") or "honcho"
-    os.execvp(honcho, [honcho, "-f", str(path), "-d", os.getcwd(), "start"])
+    # The Procfile says `otm …` and honcho runs it through a shell: make sure the shell finds
+    # this installation's scripts even when its virtualenv is not activated.
+    scripts = str(Path(sys.executable).parent)
+    os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
+    honcho = str(Path(scripts) / "honcho")
+    os.execv(honcho, [honcho, "-f", str(path), "-d", os.getcwd(), "start"])
 
 
 @report_app.command("daily")

@@ -1,0 +1,5 @@
+"""``python -m otm`` is the ``otm`` command."""
+
+from otm.cli import main
+
+main()
