@@ -27,6 +27,7 @@ class ClaudeAdapter:
         self._known: dict[str, Transcript] = {}
         self.problems: Counter[str] = Counter()
         self.unreadable: set[str] = set()
+        self.unreadable_files: set[str] = set()
 
     def all_files(self) -> list[str]:
         """Every transcript under every root, rescanned now."""
@@ -64,10 +65,13 @@ class ClaudeAdapter:
             return None, False
         inc = read_increment(path, transcript.project, transcript.session, cursor)
         if inc.skipped.unreadable:
-            self.problems["unreadable_files"] += 1
+            self.unreadable_files.add(path)
+        else:
+            self.unreadable_files.discard(path)
+        self.problems["unreadable_files"] = len(self.unreadable_files)
         if inc.after is None or (inc.after == cursor and not inc.records):
-            if inc.after is None:
-                self._known.pop(path, None)
+            if inc.after is None and not inc.skipped.unreadable:
+                self._known.pop(path, None)  # deleted: its records stay counted
             return None, False
         batch = UsageBatch(
             batch_id=batch_id(path, cursor, inc.after),

@@ -1,0 +1,8 @@
+"""Synthetic CLI data for the demo, the tests and the benchmarks.
+
+Each module writes a realistic, seedable tree in one CLI's own layout and returns the ground truth
+the generator itself knows (files, lines, bad lines, the records that must be counted), so a test
+can check a parser against something that was never produced by a parser.
+
+- `otm.corpus.claude`: Claude Code transcripts (``projects/<dir>/<session>.jsonl`` + subagents).
+"""
