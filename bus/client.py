@@ -32,7 +32,7 @@ class Publisher:
 
     def __init__(self, where: Endpoints | None = None) -> None:
         self.endpoints = where or endpoints()
-        self._sock = zmq.Context.instance().socket(zmq.PUB)
+        self._sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PUB)
         self._sock.setsockopt(zmq.LINGER, 500)
         self._sock.setsockopt(zmq.SNDHWM, HIGH_WATER_MARK)
         self._sock.connect(self.endpoints.publish)
@@ -55,7 +55,7 @@ class Subscriber:
 
     def __init__(self, prefixes: Sequence[str], where: Endpoints | None = None) -> None:
         self.endpoints = where or endpoints()
-        self._sock = zmq.Context.instance().socket(zmq.SUB)
+        self._sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
         self._sock.setsockopt(zmq.LINGER, 0)
         self._sock.setsockopt(zmq.RCVHWM, HIGH_WATER_MARK)
         for prefix in prefixes:
@@ -122,7 +122,7 @@ class ReplayClient:
 
     def _socket(self) -> zmq.Socket[bytes]:
         if self._sock is None:
-            sock = zmq.Context.instance().socket(zmq.REQ)
+            sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.REQ)
             sock.setsockopt(zmq.LINGER, 0)
             # Relaxed + correlate lets us send again after a lost reply instead of deadlocking.
             sock.setsockopt(zmq.REQ_RELAXED, 1)
@@ -197,6 +197,11 @@ class EventFollower:
             if seq > self.last_seq + 1:
                 out.extend(self._fill(seq - 1))
                 if seq <= self.last_seq:
+                    continue
+                if seq > self.last_seq + 1:
+                    # The store could not fill the gap now: never deliver past a hole. The
+                    # event will come back through replay once the store answers.
+                    self._known_head = max(self._known_head, seq)
                     continue
             self.last_seq = seq
             if topic.startswith(self.prefixes):

@@ -24,7 +24,7 @@ class Forwarder:
     def __init__(self, endpoints: Endpoints, state: Path | None = None) -> None:
         self.endpoints = endpoints
         self.lock = ProcessLock(run_dir(state) / "bus.lock")
-        self._ctx = zmq.Context.instance()
+        self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
         self._thread: threading.Thread | None = None
         self._control_addr = f"inproc://forwarder-control-{id(self)}"
 

@@ -102,12 +102,7 @@ class SkipCounts(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
 
     def __add__(self, other: SkipCounts) -> SkipCounts:
         """Add two tallies field by field."""
-        return SkipCounts(
-            *(
-                getattr(self, f) + getattr(other, f)
-                for f in self.__struct_fields__
-            )
-        )
+        return SkipCounts(*(getattr(self, f) + getattr(other, f) for f in self.__struct_fields__))
 
     @property
     def total(self) -> int:
@@ -222,12 +217,7 @@ class Heartbeat(Message, frozen=True, tag="sys.heartbeat"):
 
 CommittedEvent = UsageCommitted | PriceCommitted
 AnyMessage = (
-    RefreshRequested
-    | UsageBatch
-    | PriceObserved
-    | UsageCommitted
-    | PriceCommitted
-    | Heartbeat
+    RefreshRequested | UsageBatch | PriceObserved | UsageCommitted | PriceCommitted | Heartbeat
 )
 
 MESSAGE_TYPES: dict[str, type[Message]] = {
@@ -247,7 +237,7 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
 
 
 class ReplayRequest(msgspec.Struct, frozen=True, tag_field="type", tag="ctl.replay"):
-    """Ask the store for committed events with ``seq > after`` whose topic starts with ``prefix``."""
+    """Ask the store for committed events after seq ``after`` whose topic starts with ``prefix``."""
 
     after: int
     prefix: str = "evt."

@@ -1,1 +1,4 @@
-"""OpenTokenMonitor: the ``otm`` command and what every process shares (config, logging, reports)."""
+"""OpenTokenMonitor: the ``otm`` command and what every process shares.
+
+Config, runtime paths, logging, reports and the demo corpus generator live here.
+"""

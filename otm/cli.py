@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
+
+if TYPE_CHECKING:
+    from otm.runtime import Runtime
 
 app = typer.Typer(
     help="OpenTokenMonitor: tokens, dollars and limits of AI coding CLIs.",
@@ -26,7 +30,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(store_app, name="store")
 
 
-def _runtime():  # type: ignore[no-untyped-def]
+def _runtime() -> Runtime:
     from otm.config import ConfigError
     from otm.runtime import load_runtime
 
@@ -36,14 +40,14 @@ def _runtime():  # type: ignore[no-untyped-def]
         _fail(str(exc))
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     from rich.console import Console
 
     Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(code)
 
 
-def _serve(process: str, run) -> None:  # type: ignore[no-untyped-def]
+def _serve(process: str, run: Callable[[Runtime], None]) -> None:
     from bus.lock import AlreadyRunning
     from otm.logs import configure
 

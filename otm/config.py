@@ -22,6 +22,7 @@ Example::
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 
 import msgspec
@@ -79,14 +80,26 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     @property
     def api_port(self) -> int:
-        """``OTM_API_PORT`` wins over ``[api] port``, which wins over the default 8787."""
+        """``OTM_API_PORT`` wins over ``[api] port``, which wins over the default 8787.
+
+        0 asks the OS for a free port (the "ready" log line says which).
+        """
         env = os.environ.get("OTM_API_PORT")
         if env:
-            try:
-                return int(env)
-            except ValueError:
-                raise ConfigError(f"OTM_API_PORT={env!r} is not a port number") from None
-        return self.api.port or DEFAULT_API_PORT
+            return _port(env, "OTM_API_PORT")
+        if self.api.port is None:
+            return DEFAULT_API_PORT
+        return _port(str(self.api.port), "[api] port")
+
+
+def _port(value: str, setting: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"{setting}={value!r} is not a port number (0-65535)")
+    return port
 
 
 def config_path(state: Path | None = None) -> Path:
@@ -104,10 +117,42 @@ def load_config(path: Path | None = None) -> Config:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the config file ({exc.strerror}).") from None
     try:
-        return msgspec.toml.decode(raw, type=Config)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc}); save it as UTF-8.") from None
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}).") from None
+    _check_overrides(path, document)
+    try:
+        return msgspec.convert(document, type=Config)
     except msgspec.ValidationError as exc:
         raise ConfigError(
             f"{path}: {exc}. Fix or remove that setting (see README, 'Configuration')."
         ) from None
-    except msgspec.DecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc}).") from None
+
+
+def _check_overrides(path: Path, document: dict[str, object]) -> None:
+    """Validate each price override on its own, so the error names the model."""
+    pricing = document.get("pricing")
+    overrides = pricing.get("overrides") if isinstance(pricing, dict) else None
+    if not isinstance(overrides, dict):
+        return
+    for model, override in overrides.items():
+        try:
+            checked = msgspec.convert(override, type=PriceOverride)
+        except msgspec.ValidationError as exc:
+            message, _, where = str(exc).partition(" - at `$")
+            key = f'pricing.overrides."{model}"{where.rstrip("`")}'
+            raise ConfigError(
+                f"{path}: {message} - at `{key}`. Prices are USD per million tokens, "
+                "e.g. input = 3.0"
+            ) from None
+        for field in checked.__struct_fields__:
+            value = getattr(checked, field)
+            if value is not None and not (value >= 0 and value != float("inf")):
+                raise ConfigError(
+                    f'{path}: [pricing.overrides."{model}"] {field} = {value} must be a '
+                    "non-negative number of USD per million tokens"
+                )

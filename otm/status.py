@@ -104,11 +104,18 @@ def show_status(runtime: Runtime, as_json: bool) -> None:
     for p in status["processes"]:
         state = "[green]up[/]" if p["alive"] else "[red]down[/]"
         counters = ", ".join(f"{k}={v}" for k, v in sorted(p["counters"].items()) if v)
-        procs.add_row(p["process"], str(p["pid"]), state, f"{p['last_seen_seconds_ago']}s ago", counters)
+        procs.add_row(
+            p["process"], str(p["pid"]), state, f"{p['last_seen_seconds_ago']}s ago", counters
+        )
     console.print(procs)
     roots = Table("root", "exists", "transcripts", "unreadable dirs", title="Claude Code roots")
     for r in status["roots"]:
-        roots.add_row(r["path"], "yes" if r["exists"] else "no", str(r["files"]), str(len(r["unreadable_dirs"])))
+        roots.add_row(
+            r["path"],
+            "yes" if r["exists"] else "no",
+            str(r["files"]),
+            str(len(r["unreadable_dirs"])),
+        )
     console.print(roots)
     if status["skipped"]:
         skips = Table("reason", "lines", title="Skipped input")
@@ -119,6 +126,6 @@ def show_status(runtime: Runtime, as_json: bool) -> None:
         console.print("skipped input: none")
     if status["unpriced_models"]:
         console.print(
-            "[yellow]unpriced models[/] (add [pricing.overrides.\"<model>\"] to config.toml): "
+            '[yellow]unpriced models[/] (add [pricing.overrides."<model>"] to config.toml): '
             + ", ".join(status["unpriced_models"])
         )

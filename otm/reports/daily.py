@@ -3,8 +3,9 @@
 Field names, order and meaning follow ``ccusage claude daily --json`` (FORMATS.md §2.6) so a
 script written for ccusage reads this unchanged. Differences, all deliberate:
 
-* dollars are Anthropic's billing (long-context rate on the whole request, 1-hour cache writes at
-  2× input, fast mode), summed exactly in pico-dollars, not ccusage's per-category tiers;
+* dollars are Anthropic's billing (long-context rate on the whole request, 1-hour cache
+  writes at twice the input price, fast mode), summed exactly in pico-dollars, not ccusage's
+  per-category tiers;
 * a model with no known price is listed under a top-level ``unpriced`` key (present only when
   there is one), and contributes $0 to ``totalCost`` *visibly* rather than silently.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import date
 
 import msgspec
 
@@ -63,7 +65,12 @@ def normalise_date(value: str | None, option: str) -> str | None:
     digits = value.replace("-", "")
     if len(digits) != 8 or not digits.isdigit():
         raise ReportError(f"{option} {value!r}: use YYYYMMDD or YYYY-MM-DD")
-    return f"{digits[:4]}-{digits[4:6]}-{digits[6:]}"
+    text = f"{digits[:4]}-{digits[4:6]}-{digits[6:]}"
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        raise ReportError(f"{option} {value!r} is not a calendar date") from None
+    return text
 
 
 def load_prices(conn: sqlite3.Connection, provider: str) -> dict[str, ModelPrice | None]:
@@ -98,9 +105,7 @@ def daily(
         grand.add(day.totals)
     report: dict[str, object] = {"daily": rows, "totals": _totals_json(grand)}
     if unpriced:
-        report["unpriced"] = [
-            {"model": m, "tokens": n} for m, n in sorted(unpriced.items())
-        ]
+        report["unpriced"] = [{"model": m, "tokens": n} for m, n in sorted(unpriced.items())]
     return report
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 
 from bus.lock import AlreadyRunning, is_held
@@ -19,10 +20,9 @@ def open_for_report(runtime: Runtime) -> sqlite3.Connection:
     if not is_held(runtime.lock_path("store")):
         from otm.catchup import catch_up
 
-        try:
+        # If the store started meanwhile, it is catching up for us.
+        with contextlib.suppress(AlreadyRunning):
             catch_up(runtime)
-        except AlreadyRunning:
-            pass  # The store started meanwhile: it is catching up for us.
     if not runtime.db_path.exists():
         connect_writer(str(runtime.db_path)).close()
     return connect_reader(str(runtime.db_path))

@@ -43,5 +43,5 @@ def render_daily(report: dict[str, Any], demo: bool = False) -> None:
         console.print(
             f"[yellow]unpriced:[/] {item['model']} ({item['tokens']:,} tokens) is not in "
             "genai-prices; its cost is not included. Add "
-            f"[pricing.overrides.\"{item['model']}\"] to config.toml."
+            f'[pricing.overrides."{item["model"]}"] to config.toml.'
         )

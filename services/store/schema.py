@@ -15,7 +15,14 @@ so daily totals in any zone come from slots without touching raw events."""
 LONG_CONTEXT_PROMPT_TOKENS = 200_000
 """Anthropic bills a request whose prompt exceeds this at the long-context rate."""
 
-PROJECTION_TABLES = ("cursors", "usage_keys", "prices", "usage_by_slot", "usage_by_session", "skips")
+PROJECTION_TABLES = (
+    "cursors",
+    "usage_keys",
+    "prices",
+    "usage_by_slot",
+    "usage_by_session",
+    "skips",
+)
 
 _V1 = """
 CREATE TABLE events (
@@ -117,7 +124,11 @@ def connect_writer(path: str) -> sqlite3.Connection:
     # cursors are committed with their records, so a lost commit is simply re-read.
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=5000")
-    migrate(conn)
+    try:
+        migrate(conn)
+    except RuntimeError as exc:
+        conn.close()
+        raise RuntimeError(f"{path}: {exc}") from None
     return conn
 
 

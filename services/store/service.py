@@ -22,8 +22,14 @@ from bus.topics import HEARTBEAT, OBSERVATIONS
 from otm.process import Pulse, StopFlag
 from otm.runtime import Runtime
 from services.store import log
-from services.store.ingest import AlreadyApplied, Committed, OutOfStep, Unchanged, apply_batch
-from services.store.ingest import apply_price
+from services.store.ingest import (
+    AlreadyApplied,
+    Committed,
+    OutOfStep,
+    Unchanged,
+    apply_batch,
+    apply_price,
+)
 from services.store.schema import connect_writer
 
 MAX_MESSAGES_PER_TRANSACTION = 256
@@ -106,7 +112,7 @@ def run(runtime: Runtime) -> None:
     store = Store(connect_writer(str(runtime.db_path)))
     publisher = Publisher(runtime.endpoints)
     subscriber = Subscriber((OBSERVATIONS, HEARTBEAT), runtime.endpoints)
-    replies = zmq.Context.instance().socket(zmq.REP)
+    replies: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.REP)
     replies.setsockopt(zmq.LINGER, 0)
     replies.bind(runtime.endpoints.replay)
     poller = zmq.Poller()

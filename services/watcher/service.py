@@ -79,7 +79,11 @@ def _watch(
             raise_interrupt=False,
         ):
             paths = sorted(
-                {p for kind, p in changes if kind != watchfiles.Change.deleted and p.endswith(".jsonl")}
+                {
+                    p
+                    for kind, p in changes
+                    if kind != watchfiles.Change.deleted and p.endswith(".jsonl")
+                }
             )
             if paths:
                 publisher.publish(_refresh(tuple(paths)))
@@ -89,7 +93,9 @@ def _watch(
 
 
 def _refresh(paths: tuple[str, ...]) -> RefreshRequested:
-    return RefreshRequested(provider="claude", reason="files", requested_at=time.time(), paths=paths)
+    return RefreshRequested(
+        provider="claude", reason="files", requested_at=time.time(), paths=paths
+    )
 
 
 def _existing(roots: Sequence[Path]) -> list[Path]:

@@ -1,0 +1,101 @@
+"""Builders for wire messages and small polling helpers, shared by the test modules.
+
+Importable as ``helpers`` because ``tests/`` (the rootdir conftest's folder) is on ``sys.path``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bus.client import Subscriber
+from bus.codec import encode
+from bus.messages import FileCursor, Heartbeat, UsageBatch, UsageRecord
+from services.collector.tracker import batch_id
+
+SOURCE = "/logs/project/session.jsonl"
+T0 = 1_740_000_600_000
+"""2025-02-19T21:30:00Z in ms: the start of a 15-minute slot."""
+
+
+def cursor(offset: int, path: str = SOURCE, ino: int = 7) -> FileCursor:
+    """A cursor ``offset`` bytes into ``path``."""
+    return FileCursor(path=path, dev=1, ino=ino, offset=offset, head_len=64, head_sha1="ab" * 20)
+
+
+def record(key: str, **fields: Any) -> UsageRecord:
+    """A Claude usage record with sensible defaults; ``fields`` override any of them."""
+    values: dict[str, Any] = {
+        "provider": "claude",
+        "ts_ms": T0,
+        "model": "claude-sonnet-4-5",
+        "project": "project",
+        "session": "session",
+        "input": 10,
+        "output": 20,
+    }
+    values.update(fields)
+    return UsageRecord(key=key, **values)
+
+
+def batch(
+    records: tuple[UsageRecord, ...] | list[UsageRecord],
+    before: int | None,
+    after: int,
+    source: str = SOURCE,
+    **fields: Any,
+) -> UsageBatch:
+    """The batch of ``source`` from offset ``before`` (``None``: no cursor yet) to ``after``."""
+    start = None if before is None else cursor(before, source)
+    end = cursor(after, source)
+    return UsageBatch(
+        batch_id=batch_id(source, start, end),
+        provider="claude",
+        source=source,
+        before=start,
+        after=end,
+        records=tuple(records),
+        **fields,
+    )
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "it") -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail naming ``what`` on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.01)
+
+
+def probe(n: int) -> bytes:
+    """The body of the ``n``-th subscription probe."""
+    return encode(Heartbeat(process="probe", pid=n, started_at=0.0, sent_at=0.0))
+
+
+def await_subscription(send: Callable[[bytes], None], subscriber: Subscriber) -> None:
+    """Re-send probes until one comes back, then swallow every probe still in flight.
+
+    PUB/SUB drops what is published before a subscription reaches the publisher (the slow
+    joiner), so a test publishes only after this returns. ``send(body)`` publishes one probe
+    under a topic ``subscriber`` is subscribed to.
+    """
+    deadline = time.monotonic() + 5.0
+    sent = 0
+    while True:
+        sent += 1
+        send(probe(sent))
+        item = subscriber.recv(timeout_ms=50)
+        if item is not None:
+            break
+        if time.monotonic() > deadline:
+            raise AssertionError("the subscription did not reach the publisher within 5 s")
+    # Probes after the first delivered one all arrive, in order: wait for the last one sent.
+    while not (isinstance(item[1], Heartbeat) and item[1].pid == sent):
+        item = subscriber.recv(timeout_ms=5000)
+        if item is None:
+            raise AssertionError("a probe was lost after the subscription was made")

@@ -1,0 +1,129 @@
+"""The api process over real HTTP: health, the daily report, errors, binding and shutdown."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+
+import httpx
+import psutil
+from api_support import Api, SseReader, price_observed, usage_batch
+
+from bus.client import Subscriber
+from bus.forwarder import Forwarder
+from bus.messages import Heartbeat, Message
+from bus.topics import HEARTBEAT
+from otm.reports.daily import daily
+from otm.runtime import Runtime
+from services.store.schema import connect_reader
+
+WriteDirect = Callable[[Iterable[Message]], None]
+
+
+def test_healthz_reports_database_and_head_seq(
+    write_direct: WriteDirect, start_api: Callable[[], Api]
+) -> None:
+    """/healthz says the database exists and gives the log's head seq."""
+    write_direct([usage_batch(1), usage_batch(2)])
+    api = start_api()
+    response = httpx.get(f"{api.url}/healthz")
+    expected = {"status": "ok", "db": True, "head_seq": 2}
+    assert expected == response.json()
+
+
+def test_healthz_without_database(start_api: Callable[[], Api]) -> None:
+    """/healthz stays ok before the store has created the database, with a null head."""
+    api = start_api()
+    response = httpx.get(f"{api.url}/healthz")
+    expected = {"status": "ok", "db": False, "head_seq": None}
+    assert expected == response.json()
+
+
+def test_daily_equals_report_function(
+    runtime: Runtime, write_direct: WriteDirect, start_api: Callable[[], Api]
+) -> None:
+    """/v1/usage/daily returns exactly what daily() computes on the same database."""
+    write_direct([price_observed(), *(usage_batch(n) for n in range(1, 8))])
+    api = start_api()
+    response = httpx.get(
+        f"{api.url}/v1/usage/daily",
+        params={"tz": "Asia/Tokyo", "order": "desc", "since": "2026-01-08"},
+    )
+    conn = connect_reader(str(runtime.db_path))
+    try:
+        expected = daily(conn, tz="Asia/Tokyo", order="desc", since="2026-01-08")
+    finally:
+        conn.close()
+    assert expected == response.json()
+
+
+def test_daily_bad_timezone_is_400_naming_it(
+    write_direct: WriteDirect, start_api: Callable[[], Api]
+) -> None:
+    """An unknown time zone is a 400 whose JSON error names the zone."""
+    write_direct([usage_batch(1)])
+    api = start_api()
+    response = httpx.get(f"{api.url}/v1/usage/daily", params={"tz": "Mars/Olympus_Mons"})
+    bad_request = HTTPStatus.BAD_REQUEST
+    assert bad_request == response.status_code
+    assert "Mars/Olympus_Mons" in response.json()["error"]
+
+
+def test_daily_without_database_is_503(start_api: Callable[[], Api]) -> None:
+    """Before the store has created the database, the report is a 503 saying so."""
+    api = start_api()
+    response = httpx.get(f"{api.url}/v1/usage/daily")
+    unavailable = HTTPStatus.SERVICE_UNAVAILABLE
+    assert unavailable == response.status_code
+    assert "no database yet" in response.json()["error"]
+
+
+def test_listens_on_loopback_only(start_api: Callable[[], Api]) -> None:
+    """Every listening socket of the api process is bound to 127.0.0.1, none to 0.0.0.0."""
+    api = start_api()
+    listening = {
+        conn.laddr.ip
+        for conn in psutil.Process(api.proc.pid).net_connections(kind="inet")
+        if conn.status == psutil.CONN_LISTEN
+    }
+    expected = {"127.0.0.1"}
+    assert expected == listening
+
+
+def test_sigterm_exits_cleanly_within_two_seconds(
+    start_api: Callable[[], Api], open_stream: Callable[..., SseReader]
+) -> None:
+    """SIGTERM stops the api, even with a stream client attached, with status 0 within 2 s."""
+    api = start_api()
+    open_stream(api.url).wait_subscribed()
+    started = time.monotonic()
+    api.proc.send_signal(signal.SIGTERM)
+    returncode = api.proc.wait(timeout=5)
+    elapsed = time.monotonic() - started
+    clean_exit = 0
+    assert clean_exit == returncode
+    assert elapsed < 2.0, f"took {elapsed:.2f} s"
+
+
+def test_publishes_heartbeats_as_api(
+    runtime: Runtime, bus: Forwarder, start_api: Callable[[], Api]
+) -> None:
+    """Once running, the api publishes sys.heartbeat messages under the process name "api"."""
+    subscriber = Subscriber((HEARTBEAT,), runtime.endpoints)
+    try:
+        api = start_api()
+        beat = _next_heartbeat(subscriber, "api")
+    finally:
+        subscriber.close()
+    assert api.proc.pid == beat.pid
+
+
+def _next_heartbeat(subscriber: Subscriber, process: str) -> Heartbeat:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        got = subscriber.recv(timeout_ms=500)
+        if got is not None and isinstance(got[1], Heartbeat) and got[1].process == process:
+            return got[1]
+    raise AssertionError(f"no heartbeat from {process!r}")
