@@ -64,7 +64,8 @@ ODD_KINDS = ("invalid_utf8", "spaced_usage", "null_key", "microsecond_ts")
 """Bad lines with intact usage: expected, with the kind in `ExpectedRecord.quirk`."""
 
 CCUSAGE_SKIPS = ("spaced_usage", "null_key", "microsecond_ts")
-"""Valid records ccusage silently ignores (FORMATS §2.3); we count them, so they are expected."""
+"""Valid records ccusage silently ignores (FORMATS §2.3). They stay in `Manifest.expected`
+(tagged by `quirk`); a reader matching ccusage, like our collector, skips them too."""
 
 MODELS: tuple[tuple[str, float], ...] = (
     ("claude-sonnet-4-5-20250929", 0.60),
