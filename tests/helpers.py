@@ -11,10 +11,27 @@ from typing import Any
 
 from bus.client import Subscriber
 from bus.codec import encode
-from bus.messages import FileCursor, Heartbeat, UsageBatch, UsageRecord
+from bus.messages import FileCursor, Heartbeat, ModelPrice, UsageBatch, UsageRecord
 from services.collector.tracker import batch_id
 
 SOURCE = "/logs/project/session.jsonl"
+
+
+SONNET_4_5 = ModelPrice(
+    input="3",
+    output="15",
+    cache_write_5m="3.75",
+    cache_write_1h="6",
+    cache_read="0.3",
+    long_context_threshold=200_000,
+    long_context_input="6",
+    long_context_output="22.5",
+    long_context_cache_write_5m="7.5",
+    long_context_cache_write_1h="12",
+    long_context_cache_read="0.6",
+)
+"""Claude Sonnet 4.5 as Anthropic publishes it: $3 input, $15 output, $3.75 5-minute write,
+$6 1-hour write (2x input), $0.30 read; every category doubles (output 1.5x) over 200k."""
 T0 = 1_740_000_600_000
 """2025-02-19T21:30:00Z in ms: the start of a 15-minute slot."""
 

@@ -4,25 +4,10 @@ from __future__ import annotations
 
 import msgspec
 import pytest
+from helpers import SONNET_4_5
 
 from bus.messages import ModelPrice
 from otm.costs import PriceTable, cost_pusd, is_long_context, pusd_to_usd
-
-# Claude Sonnet 4.5 as Anthropic publishes it: $3 input, $15 output, $3.75 5-minute write,
-# $6 1-hour write (2x input), $0.30 read; every category doubles (output 1.5x) over 200k.
-SONNET_4_5 = ModelPrice(
-    input="3",
-    output="15",
-    cache_write_5m="3.75",
-    cache_write_1h="6",
-    cache_read="0.3",
-    long_context_threshold=200_000,
-    long_context_input="6",
-    long_context_output="22.5",
-    long_context_cache_write_5m="7.5",
-    long_context_cache_write_1h="12",
-    long_context_cache_read="0.6",
-)
 
 # Claude Opus 4.6: $5/$25, flat over the 1M window; fast mode is $30/$150, 6x every category.
 OPUS_4_6 = ModelPrice(

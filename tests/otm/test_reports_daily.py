@@ -6,7 +6,7 @@ import sqlite3
 from datetime import datetime
 
 import pytest
-from helpers import batch, record
+from helpers import SONNET_4_5, batch, record
 
 from bus.messages import ModelPrice, PriceObserved, UsageRecord
 from otm.reports.daily import ReportError, daily
@@ -23,19 +23,7 @@ def usd_per_mtok(input: str, output: str = "0") -> ModelPrice:
 
 SONNET = "claude-sonnet-4-5"
 PRICES: dict[str, ModelPrice | None] = {
-    SONNET: ModelPrice(
-        input="3",
-        output="15",
-        cache_write_5m="3.75",
-        cache_write_1h="6",
-        cache_read="0.3",
-        long_context_threshold=200_000,
-        long_context_input="6",
-        long_context_output="22.5",
-        long_context_cache_write_5m="7.5",
-        long_context_cache_write_1h="12",
-        long_context_cache_read="0.6",
-    ),
+    SONNET: SONNET_4_5,
     "alpha": usd_per_mtok("1"),
     "zeta": usd_per_mtok("1"),
     "cheap": usd_per_mtok("1"),
