@@ -13,9 +13,9 @@ from bus.lock import ProcessLock
 from bus.messages import Message, UsageBatch
 from otm.runtime import Runtime
 from services.collector.claude.adapter import ClaudeAdapter
-from services.collector.service import Collector
+from services.collector.reading import Collector
 from services.store.schema import connect_writer
-from services.store.service import Store
+from services.store.writer import Store
 
 
 @dataclass(frozen=True)

@@ -8,100 +8,21 @@ in its own heartbeat so a consumer notices an event it missed even when nothing 
 
 from __future__ import annotations
 
-import sqlite3
-import time
-
 import msgspec
 import structlog
 import zmq
 
 from bus.client import Publisher, Subscriber
 from bus.lock import ProcessLock
-from bus.messages import Heartbeat, Message, PriceObserved, ReplayReply, ReplayRequest, UsageBatch
+from bus.messages import Heartbeat, Message, ReplayReply, ReplayRequest
 from bus.topics import HEARTBEAT, OBSERVATIONS
 from otm.process import Pulse, StopFlag
 from otm.runtime import Runtime
-from services.store import log
-from services.store.ingest import (
-    AlreadyApplied,
-    Committed,
-    OutOfStep,
-    Unchanged,
-    apply_batch,
-    apply_price,
-)
 from services.store.schema import connect_writer
+from services.store.writer import Store
 
 MAX_MESSAGES_PER_TRANSACTION = 256
-MAX_REPLAY_PAGE = 5000
-_heartbeat_encoder = msgspec.msgpack.Encoder()
 _replay_request_decoder = msgspec.msgpack.Decoder(ReplayRequest)
-
-
-class Store:
-    """The writer: owns the connection and the head ``seq``."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-        self.head = log.head(conn)
-
-    def apply(self, messages: list[Message]) -> tuple[list[Committed], list[int], list[str]]:
-        """Apply observations in one transaction.
-
-        Returns the new events, the seqs of batches that were already applied (to be
-        acknowledged again) and the reasons for the batches rejected as out of step.
-        """
-        committed: list[Committed] = []
-        acks: list[int] = []
-        rejected: list[str] = []
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            for message in messages:
-                outcome = self._apply_one(message)
-                match outcome:
-                    case Committed():
-                        committed.append(outcome)
-                        self.head = outcome.seq
-                    case AlreadyApplied(seq=seq):
-                        acks.append(seq)
-                    case OutOfStep(reason=reason):
-                        rejected.append(reason)
-                    case Unchanged():
-                        pass
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            self.head = log.head(self.conn)
-            raise
-        return committed, acks, rejected
-
-    def _apply_one(self, message: Message) -> Committed | AlreadyApplied | OutOfStep | Unchanged:
-        if isinstance(message, UsageBatch):
-            return apply_batch(self.conn, self.head, message)
-        if isinstance(message, PriceObserved):
-            return apply_price(self.conn, self.head, message)
-        return Unchanged()
-
-    def event(self, seq: int) -> tuple[str, bytes] | None:
-        """The topic and body of one logged event."""
-        row = self.conn.execute("SELECT topic, body FROM events WHERE seq = ?", (seq,)).fetchone()
-        return None if row is None else (str(row[0]), bytes(row[1]))
-
-    def replay(self, request: ReplayRequest) -> ReplayReply:
-        """Answer a replay request from the log."""
-        limit = max(1, min(request.limit, MAX_REPLAY_PAGE))
-        events = log.after(self.conn, request.after, request.prefix, limit)
-        return ReplayReply(head=self.head, events=events)
-
-    def record_heartbeats(self, beats: list[Heartbeat]) -> None:
-        """Keep the latest heartbeat of each process (status only; not part of the log)."""
-        now = time.time()
-        with self.conn:
-            self.conn.executemany(
-                "INSERT OR REPLACE INTO process_status (process, heartbeat, received_at) "
-                "VALUES (?, ?, ?)",
-                [(b.process, _heartbeat_encoder.encode(b), now) for b in beats],
-            )
 
 
 def run(runtime: Runtime) -> None:

@@ -22,7 +22,7 @@ from bus.endpoints import Endpoints
 from bus.messages import Heartbeat, Message, ModelPrice, PriceObserved, ReplayRequest
 from services.store.ingest import Committed, committed_cursor
 from services.store.schema import connect_reader
-from services.store.service import Store
+from services.store.writer import Store
 
 _request_decoder = msgspec.msgpack.Decoder(ReplayRequest)
 

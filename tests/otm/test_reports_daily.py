@@ -11,7 +11,7 @@ from helpers import SONNET_4_5, batch, record
 from bus.messages import ModelPrice, PriceObserved, UsageRecord
 from otm.reports.daily import ReportError, daily
 from otm.reports.timezones import UnknownTimezone
-from services.store.service import Store
+from services.store.writer import Store
 
 
 def usd_per_mtok(input: str, output: str = "0") -> ModelPrice:

@@ -18,7 +18,7 @@ from bus.forwarder import Forwarder
 from bus.messages import Message, PriceCommitted, PriceObserved, UsageBatch, UsageCommitted
 from otm.runtime import Runtime, load_runtime
 from services.store.schema import connect_writer
-from services.store.service import Store
+from services.store.writer import Store
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from services.collector.tracker import (
     batch_id,
     committed_cursor,
 )
-from services.store.service import Store
+from services.store.writer import Store
 
 OTHER = "/logs/project/other.jsonl"
 

@@ -10,7 +10,7 @@ from helpers import T0, batch, record
 from bus.messages import ModelPrice, PriceObserved, SkipCounts, UsageRecord
 from services.store.ingest import committed_cursor
 from services.store.schema import SLOT_MS
-from services.store.service import Store
+from services.store.writer import Store
 
 MINUTE = 60_000
 

@@ -13,7 +13,7 @@ from bus.messages import ModelPrice, PriceObserved, SkipCounts
 from services.store import log
 from services.store.rebuild import rebuild
 from services.store.schema import PROJECTION_TABLES, SLOT_MS
-from services.store.service import Store
+from services.store.writer import Store
 
 PRICE = ModelPrice(
     input="3", output="15", cache_write_5m="3.75", cache_write_1h="6", cache_read="0.3"
