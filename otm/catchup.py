@@ -7,7 +7,7 @@ without sockets: a report made this way equals one made while the stack runs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bus.lock import ProcessLock
 from bus.messages import Message, UsageBatch
@@ -16,6 +16,9 @@ from services.collector.claude.adapter import ClaudeAdapter
 from services.collector.reading import Collector
 from services.store.schema import connect_writer
 from services.store.writer import Store
+
+if TYPE_CHECKING:
+    from services.collector.prices import PriceKeeper
 
 
 @dataclass(frozen=True)
@@ -57,33 +60,25 @@ def _ingest(runtime: Runtime, store: Store) -> CatchUp:
             collector.tracker.committed(batch.batch_id)
         batches += len(found)
         records += sum(len(b.records) for b in found if isinstance(b, UsageBatch))
-    _repair_prices(runtime, store, collector)
+    _repair_prices(runtime, store)
     return CatchUp(batches=batches, records=records, head_seq=store.head)
 
 
-def _price_keeper(runtime: Runtime):  # type: ignore[no-untyped-def]
+def _price_keeper(runtime: Runtime) -> PriceKeeper:
     # Imported here: resolving prices loads genai-prices (~0.2 s), which a warm report skips.
     from services.collector.prices import PriceKeeper
 
     return PriceKeeper(runtime.config.pricing.overrides)
 
 
-def _repair_prices(runtime: Runtime, store: Store, collector: Collector) -> None:
+def _repair_prices(runtime: Runtime, store: Store) -> None:
     """Re-check committed prices only when the overrides or genai-prices changed."""
-    from services.collector.pricing import pricing_fingerprint
+    from services.collector.prices import PriceStamp
 
-    stamp = runtime.run / "prices.fingerprint"
-    fingerprint = pricing_fingerprint(runtime.config.pricing.overrides)
-    if _read(stamp) == fingerprint:
+    stamp = PriceStamp(runtime.run, runtime.config.pricing.overrides)
+    if stamp.current:
         return
     drift = _price_keeper(runtime).drift(store.conn)
     if drift:
         store.apply(list(drift))
-    stamp.write_text(fingerprint)
-
-
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text()
-    except OSError:
-        return None
+    stamp.mark_current()

@@ -18,8 +18,8 @@ Ground truth ("our rule", computed here while writing, never by parsing what was
 - ``invalid_utf8``, ``spaced_usage``, ``null_key`` and ``microsecond_ts`` lines (`ODD_KINDS`)
   carry intact usage, so they are expected, tagged with their kind in `ExpectedRecord.quirk`. A
   reader that skips such lines checks against ``[r for r in expected if r.quirk not in kinds]``
-  (or ``expected_daily_tokens(..., skip=kinds)``). ccusage silently skips the last three
-  (`CCUSAGE_SKIPS`, FORMATS §2.3); what it does with invalid UTF-8 is not verified.
+  (or ``expected_daily_tokens(..., skip=kinds)``). ccusage 20.0.24 skips all four
+  (`CCUSAGE_SKIPS`: FORMATS §2.3, and a probe for invalid UTF-8 in ignored text).
 - ``quirk`` also names the keys where ccusage's daily and monthly loaders disagree
   (``requestless_dup``, ``sidechain_replay``; FORMATS §2.4). Each odd line has its own
   message.id, so leaving one out never lets another copy win.
@@ -63,7 +63,7 @@ UNREADABLE_KINDS = ("malformed_json", "wrong_shape")
 ODD_KINDS = ("invalid_utf8", "spaced_usage", "null_key", "microsecond_ts")
 """Bad lines with intact usage: expected, with the kind in `ExpectedRecord.quirk`."""
 
-CCUSAGE_SKIPS = ("spaced_usage", "null_key", "microsecond_ts")
+CCUSAGE_SKIPS = ("invalid_utf8", "spaced_usage", "null_key", "microsecond_ts")
 """Valid records ccusage silently ignores (FORMATS §2.3). They stay in `Manifest.expected`
 (tagged by `quirk`); a reader matching ccusage, like our collector, skips them too."""
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 import msgspec
 
 from bus.messages import ModelPrice, PriceObserved, UsageRecord
 from otm.config import PriceOverride
-from services.collector.pricing import resolve_price
+from services.collector.pricing import pricing_fingerprint, resolve_price
+
+STAMP_NAME = "prices.fingerprint"
 
 _price_decoder = msgspec.msgpack.Decoder(ModelPrice)
 
@@ -25,15 +28,25 @@ class PriceKeeper:
     def __init__(self, overrides: Mapping[str, PriceOverride]) -> None:
         self.overrides = overrides
         self.announced: set[tuple[str, str]] = set()
+        self._waiting: dict[tuple[str, str], None] = {}
 
-    def new_models(self, records: Iterable[UsageRecord]) -> list[PriceObserved]:
-        """Price observations for models not announced yet by this process."""
-        out = []
+    def note(self, records: Iterable[UsageRecord]) -> None:
+        """Remember models met in these records; ``flush`` prices the new ones later."""
         for record in records:
             if record.model and (record.provider, record.model) not in self.announced:
                 self.announced.add((record.provider, record.model))
-                out.append(resolve_price(record.provider, record.model, self.overrides))
+                self._waiting[(record.provider, record.model)] = None
+
+    def flush(self) -> list[PriceObserved]:
+        """Price observations for the models noted since the last flush."""
+        out = [resolve_price(p, m, self.overrides) for p, m in self._waiting]
+        self._waiting.clear()
         return out
+
+    def new_models(self, records: Iterable[UsageRecord]) -> list[PriceObserved]:
+        """Price observations for models not announced yet by this process."""
+        self.note(records)
+        return self.flush()
 
     def drift(self, conn: sqlite3.Connection | None) -> list[PriceObserved]:
         """Observations for models whose committed price is missing or differs from ours."""
@@ -57,3 +70,29 @@ class PriceKeeper:
             if committed.get((provider, model)) != (observed.source, observed.price):
                 out.append(observed)
         return out
+
+
+class PriceStamp:
+    """A file saying "committed prices match these overrides and this genai-prices".
+
+    Whoever last checked for drift and found none writes it (the collector, or a one-shot
+    command's catch-up), so a one-shot command skips the ~0.2 s of loading genai-prices when
+    nothing that prices depend on has changed.
+    """
+
+    def __init__(self, run_dir: Path, overrides: Mapping[str, PriceOverride]) -> None:
+        self.path = run_dir / STAMP_NAME
+        self.fingerprint = pricing_fingerprint(overrides)
+
+    @property
+    def current(self) -> bool:
+        """Whether the stamp matches the present overrides and genai-prices."""
+        try:
+            return self.path.read_text() == self.fingerprint
+        except OSError:
+            return False
+
+    def mark_current(self) -> None:
+        """Record that the committed prices are up to date."""
+        if not self.current:
+            self.path.write_text(self.fingerprint)

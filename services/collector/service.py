@@ -11,11 +11,12 @@ import time
 import structlog
 
 from bus.client import Publisher, Subscriber
-from bus.messages import RefreshRequested, UsageCommitted
+from bus.messages import Heartbeat, RefreshRequested, UsageCommitted
+from bus.topics import HEARTBEAT
 from otm.process import Pulse, StopFlag
 from otm.runtime import Runtime
 from services.collector.claude.adapter import ClaudeAdapter
-from services.collector.prices import PriceKeeper
+from services.collector.prices import PriceKeeper, PriceStamp
 from services.collector.reading import Collector
 
 PRICE_CHECK_SECONDS = 5.0
@@ -26,38 +27,57 @@ def run(runtime: Runtime) -> None:
     logger = structlog.get_logger().bind(process="collector")
     stop = StopFlag()
     publisher = Publisher(runtime.endpoints)
-    subscriber = Subscriber(("cmd.refresh.claude", "evt.usage.claude"), runtime.endpoints)
+    subscriber = Subscriber(
+        ("cmd.refresh.claude", "evt.usage.claude", HEARTBEAT), runtime.endpoints
+    )
     pulse = Pulse("collector", publisher)
     adapter = ClaudeAdapter(runtime.claude_roots)
     collector = Collector(runtime, adapter)
     prices = PriceKeeper(runtime.config.pricing.overrides)
+    stamp = PriceStamp(runtime.run, runtime.config.pricing.overrides)
+    store = StoreWatch()
     collector.resume()
     collector.request(())
     logger.info("ready", roots=[str(r) for r in runtime.claude_roots], demo=runtime.demo)
     next_price_check = 0.0
     try:
         while not stop.stopped:
-            idle = not collector.dirty or collector.tracker.full
-            for _topic, message in _receive(subscriber, timeout_ms=100 if idle else 0):
+            busy = store.seen and collector.dirty and not collector.tracker.full
+            for _topic, message in _receive(subscriber, timeout_ms=0 if busy else 100):
                 if isinstance(message, RefreshRequested):
                     collector.request(message.paths)
                     pulse.counters[f"refresh_{message.reason}"] += 1
                 elif isinstance(message, UsageCommitted):
                     collector.tracker.committed(message.batch_id)
+                elif isinstance(message, Heartbeat) and store.restarted(message):
+                    # A new store (or the first one we see) cannot know what we sent before
+                    # it listened: settle everything in flight now rather than after a timeout.
+                    collector.tracker.expire_all()
+            if not store.seen:
+                # Publishing before the store listens would only feed PUB/SUB's void.
+                pulse.beat()
+                continue
             for batch in collector.next_batches():
                 publisher.publish(batch)
                 pulse.counters["batches_sent"] += 1
                 pulse.counters["records_sent"] += len(batch.records)
-                for observed in prices.new_models(batch.records):
-                    publisher.publish(observed)
+                prices.note(batch.records)
             for batch in collector.resends():
                 publisher.publish(batch)
                 pulse.counters["batches_resent"] += 1
-            if time.monotonic() >= next_price_check:
-                for observed in prices.drift(collector.db()):
+            if not collector.dirty:
+                # Pricing loads genai-prices (~0.2 s): do it when reading has caught up.
+                for observed in prices.flush():
                     publisher.publish(observed)
                     pulse.counters["prices_sent"] += 1
-                next_price_check = time.monotonic() + PRICE_CHECK_SECONDS
+                if time.monotonic() >= next_price_check:
+                    drift = prices.drift(collector.db())
+                    for observed in drift:
+                        publisher.publish(observed)
+                        pulse.counters["prices_sent"] += 1
+                    if not drift and collector.db() is not None:
+                        stamp.mark_current()
+                    next_price_check = time.monotonic() + PRICE_CHECK_SECONDS
             for problem, count in adapter.problems.items():
                 pulse.counters[problem] = count
             pulse.counters["in_flight"] = len(collector.tracker.pending)
@@ -66,6 +86,28 @@ def run(runtime: Runtime) -> None:
         logger.info("stopping", in_flight=len(collector.tracker.pending))
         subscriber.close()
         publisher.close()
+
+
+class StoreWatch:
+    """Which store process we last heard from, to notice the first one and any restart."""
+
+    def __init__(self) -> None:
+        self.identity: tuple[int, float] | None = None
+
+    @property
+    def seen(self) -> bool:
+        """Whether a store heartbeat has arrived (so the store is subscribed and listening)."""
+        return self.identity is not None
+
+    def restarted(self, beat: Heartbeat) -> bool:
+        """True when this heartbeat comes from a store we had not heard from before."""
+        if beat.process != "store":
+            return False
+        identity = (beat.pid, beat.started_at)
+        if identity == self.identity:
+            return False
+        self.identity = identity
+        return True
 
 
 def _receive(subscriber: Subscriber, timeout_ms: int) -> list[tuple[str, object]]:

@@ -19,6 +19,9 @@ import msgspec
 from bus.messages import FileCursor, UsageBatch
 
 RESEND_AFTER_SECONDS = 2.0
+FIRST_RESEND_AFTER_SECONDS = 0.25
+"""Until a first commit comes back, re-check sooner: right after start-up, PUB/SUB may drop a
+whole window of batches before the forwarder has passed the store's subscription on to us."""
 MAX_IN_FLIGHT = 32
 """Batches awaiting commit before reading pauses: bounds memory and gives back-pressure."""
 
@@ -46,6 +49,8 @@ class Tracker:
 
     positions: dict[str, FileCursor] = field(default_factory=dict)
     pending: dict[str, Pending] = field(default_factory=dict)
+    acknowledged: bool = False
+    """Whether a commit has come back since start-up (or since the store restarted)."""
 
     def load_committed(self, conn: sqlite3.Connection | None, provider: str) -> None:
         """Start from the committed cursors (the collector always resumes from them)."""
@@ -78,7 +83,15 @@ class Tracker:
 
     def committed(self, batch_id: str) -> bool:
         """A commit came back; True if it was one of ours."""
-        return self.pending.pop(batch_id, None) is not None
+        ours = self.pending.pop(batch_id, None) is not None
+        self.acknowledged = self.acknowledged or ours
+        return ours
+
+    def expire_all(self) -> None:
+        """Make every pending batch overdue now (the store restarted: it may never reply)."""
+        self.acknowledged = False
+        for item in self.pending.values():
+            item.sent_at = float("-inf")
 
     def overdue(self) -> list[Pending]:
         """The oldest pending batch of each file, if it has waited past ``RESEND_AFTER_SECONDS``.
@@ -86,7 +99,8 @@ class Tracker:
         Only the oldest one: the batches behind it start where it ends, so they can only be
         judged once it is settled.
         """
-        limit = time.monotonic() - RESEND_AFTER_SECONDS
+        wait = RESEND_AFTER_SECONDS if self.acknowledged else FIRST_RESEND_AFTER_SECONDS
+        limit = time.monotonic() - wait
         oldest: dict[str, Pending] = {}
         for item in self.pending.values():
             oldest.setdefault(item.batch.source, item)

@@ -28,6 +28,7 @@ from services.store import log, projections
 _cursor_decoder = msgspec.msgpack.Decoder(FileCursor)
 _record_decoder = msgspec.msgpack.Decoder(UsageRecord)
 _price_encoder = msgspec.msgpack.Encoder()
+_KEYS_PER_QUERY = 500
 
 
 @dataclass(frozen=True)
@@ -124,17 +125,11 @@ def _dedup(
     conn: sqlite3.Connection, incoming: tuple[UsageRecord, ...]
 ) -> tuple[tuple[UsageRecord, ...], tuple[UsageRecord, ...], int]:
     """Split a batch into winners, the committed records they replace, and a duplicate count."""
-    best: dict[str, UsageRecord] = {}
-    committed: dict[str, UsageRecord] = {}
+    committed = _committed_records(conn, {r.key for r in incoming})
+    best: dict[str, UsageRecord] = dict(committed)
     changed: dict[str, None] = {}  # an ordered set: winners keep the order they arrived in
     duplicates = 0
     for record in incoming:
-        if record.key not in best:
-            row = conn.execute(
-                "SELECT record FROM usage_keys WHERE key = ?", (record.key,)
-            ).fetchone()
-            if row is not None:
-                best[record.key] = committed[record.key] = _record_decoder.decode(row[0])
         current = best.get(record.key)
         if current is not None:
             duplicates += 1
@@ -144,6 +139,20 @@ def _dedup(
     winners = tuple(best[k] for k in changed)
     replaces = tuple(committed[k] for k in changed if k in committed)
     return winners, replaces, duplicates
+
+
+def _committed_records(conn: sqlite3.Connection, keys: set[str]) -> dict[str, UsageRecord]:
+    """The committed record of each key that has one, in a few queries rather than one a key."""
+    found: dict[str, UsageRecord] = {}
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), _KEYS_PER_QUERY):
+        chunk = ordered[start : start + _KEYS_PER_QUERY]
+        marks = ",".join("?" * len(chunk))
+        for key, blob in conn.execute(
+            f"SELECT key, record FROM usage_keys WHERE key IN ({marks})", chunk
+        ):
+            found[key] = _record_decoder.decode(blob)
+    return found
 
 
 def _where(cursor: FileCursor | None) -> str:

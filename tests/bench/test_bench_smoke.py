@@ -46,6 +46,7 @@ WITHOUT_CCUSAGE = (
 
 
 def figure(figures: dict[str, Any], path: tuple[str, ...]) -> Any:
+    """The value at ``path``, failing with its name if it is missing."""
     value: Any = figures
     for part in path:
         assert part in value, f"{'.'.join(path)} missing"

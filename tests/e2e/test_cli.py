@@ -136,6 +136,7 @@ def test_status_counts_skipped_input(stack: Stack, corpus: tuple[Path, Manifest]
     status = json.loads(stack.otm("status", "--json").stdout)
     bad = corpus[1].bad_lines
     assert bad["malformed_json"] == status["skipped"].get("malformed_json", 0)
+    assert bad["invalid_utf8"] == status["skipped"].get("invalid_utf8", 0)
     # ccusage drops `"id":null`-style and microsecond-timestamp lines; so do we, but visibly.
     rejected = bad["wrong_shape"] + bad["null_key"] + bad["microsecond_ts"]
     assert rejected == status["skipped"].get("wrong_shape", 0)
@@ -168,10 +169,13 @@ def test_tail_replays_from_a_seq_then_follows(stack: Stack, corpus: tuple[Path, 
         assert proc.stdout is not None
         seqs = [json.loads(proc.stdout.readline())["seq"] for _ in range(head)]
         assert list(range(1, head + 1)) == seqs
-        append_live(corpus[0], random.Random(3))
-        live = json.loads(proc.stdout.readline())
-        assert head + 1 == live["seq"]
-        assert "evt.usage.claude" == live["topic"]
+        added = append_live(corpus[0], random.Random(3))
+        live = [json.loads(proc.stdout.readline())]
+        while live[-1]["topic"] != "evt.usage.claude":  # prices may commit in between
+            live.append(json.loads(proc.stdout.readline()))
+        assert list(range(head + 1, head + 1 + len(live))) == [e["seq"] for e in live]
+        keys = [r["key"] for r in live[-1]["event"]["records"]]
+        assert [f"claude:{added[0].message_id}"] == keys
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(5)

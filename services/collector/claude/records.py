@@ -118,6 +118,14 @@ def parse_marked_line(line: bytes, project: str, session: str) -> UsageRecord | 
     marker in its whole chunk first, so checking the line again would be wasted work)."""
     if has_rejected_null(line):
         return _classify_rejected(line, "wrong_shape")
+    if not line.isascii():
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            # ccusage 20.0.24 reads each line as a UTF-8 string first, so a usage line with a
+            # broken byte anywhere (even inside ignored text) is dropped: we drop it too, but
+            # count it.
+            return "invalid_utf8"
     try:
         entry = _DECODER.decode(line)
     except msgspec.ValidationError:
@@ -125,8 +133,6 @@ def parse_marked_line(line: bytes, project: str, session: str) -> UsageRecord | 
     except msgspec.DecodeError:
         return _classify_rejected(line, "malformed_json")
     except UnicodeDecodeError:
-        # Raised for invalid UTF-8 inside a string we decode; bytes inside ignored fields are
-        # skipped unchecked, as serde skips them in ccusage.
         return "invalid_utf8"
     message = entry.message
     if message is None or message.usage is None:

@@ -317,9 +317,15 @@ def test_invalid_utf8_that_breaks_the_json_is_counted_as_utf8() -> None:
     assert expected == parse_line(line, PROJECT, SESSION)
 
 
-def test_invalid_utf8_in_ignored_text_keeps_the_record() -> None:
-    """Bytes in fields never decoded (message text) do not drop the tokens, as in ccusage."""
+def test_invalid_utf8_anywhere_in_a_usage_line_is_counted_and_skipped() -> None:
+    """A broken byte even in ignored text drops the line, as ccusage 20.0.24 does (probed)."""
     line = usage_line().replace(b'"text":"hello"', b'"text":"hel\xfflo"')
+    assert "invalid_utf8" == parse_line(line, PROJECT, SESSION)
+
+
+def test_valid_non_ascii_text_keeps_the_record() -> None:
+    """Real UTF-8 (accents, emoji) in the message text is fine."""
+    line = usage_line().replace(b'"text":"hello"', '"text":"h\u00e9llo \U0001f600"'.encode())
     expected = 500
     assert expected == record(line).output
 

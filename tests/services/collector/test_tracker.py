@@ -160,6 +160,32 @@ def test_overdue_waits_for_the_oldest() -> None:
     assert [] == tracker.overdue()
 
 
+def test_before_any_commit_a_batch_is_overdue_quickly() -> None:
+    """Until a first commit returns, a batch is re-checked after FIRST_RESEND_AFTER_SECONDS."""
+    tracker = Tracker()
+    (only,) = chain(tracker, 100)
+    tracker.pending[only.batch_id].sent_at = time.monotonic() - 0.3
+    assert [only.batch_id] == [p.batch.batch_id for p in tracker.overdue()]
+
+
+def test_after_a_commit_a_batch_waits_the_full_resend_time() -> None:
+    """Once commits come back, a batch is given RESEND_AFTER_SECONDS before it is re-checked."""
+    tracker = Tracker()
+    first, second = chain(tracker, 100), chain(tracker, 200, source=OTHER)
+    tracker.committed(first[0].batch_id)
+    tracker.pending[second[0].batch_id].sent_at = time.monotonic() - 0.3
+    assert [] == tracker.overdue()
+
+
+def test_expire_all_makes_everything_overdue_at_once() -> None:
+    """After a store restart every pending batch is settled immediately."""
+    tracker = Tracker()
+    tracker.acknowledged = True
+    (only,) = chain(tracker, 100)
+    tracker.expire_all()
+    assert [only.batch_id] == [p.batch.batch_id for p in tracker.overdue()]
+
+
 # -- reconcile --------------------------------------------------------------------------------
 
 

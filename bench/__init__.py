@@ -1,0 +1,1 @@
+"""Benchmarks of OpenTokenMonitor: ``python -m bench.pipeline --size-mb 200``."""

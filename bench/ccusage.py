@@ -1,0 +1,79 @@
+"""Running ccusage 20.0.24 side by side (FORMATS.md §1, §7), installing it with npm if missing."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+VERSION = "20.0.24"
+"""The version FORMATS.md was checked against; the collector counts as this one does."""
+
+
+@dataclass(frozen=True)
+class CcusageRun:
+    """Wall times of several identical runs and the JSON of the first."""
+
+    seconds: list[float]
+    report: dict[str, Any]
+
+
+def native_package() -> str:
+    """The npm package holding the native binary for this machine."""
+    system = {"linux": "linux", "darwin": "darwin", "win32": "win32"}.get(sys.platform)
+    machine = platform.machine().lower()
+    arch = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}.get(machine)
+    if system is None or arch is None:
+        raise RuntimeError(f"ccusage has no native build for {sys.platform}/{machine}")
+    return f"@ccusage/ccusage-{system}-{arch}"
+
+
+def ensure_installed(cache_dir: Path) -> Path:
+    """The ccusage binary under ``cache_dir``, installed with npm on first use."""
+    prefix = cache_dir / f"ccusage-{VERSION}"
+    name = "ccusage.exe" if sys.platform == "win32" else "ccusage"
+    binary = prefix / "node_modules" / native_package() / "bin" / name
+    if not binary.is_file():
+        prefix.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(
+            ["npm", "install", "--prefix", str(prefix), f"ccusage@{VERSION}"],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0 or not binary.is_file():
+            raise RuntimeError(f"npm install ccusage@{VERSION} failed:\n{done.stderr[-2000:]}")
+    # npm unpacks the native binary without its executable bit on some platforms.
+    binary.chmod(binary.stat().st_mode | 0o111)
+    return binary
+
+
+def daily(binary: Path, claude_dir: Path, empty_home: Path, runs: int) -> CcusageRun:
+    """Time ``ccusage claude daily --json --offline -z UTC`` ``runs`` times on ``claude_dir``.
+
+    The environment is emptied as in FORMATS.md §7: an empty HOME (and working directory) so no
+    config or other agent's data is discovered, UTC, no logs.
+    """
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(empty_home),
+        "TZ": "UTC",
+        "LOG_LEVEL": "0",
+        "CLAUDE_CONFIG_DIR": str(claude_dir),
+    }
+    command = [str(binary), "claude", "daily", "--json", "--offline", "-z", "UTC"]
+    seconds: list[float] = []
+    first = ""
+    for _ in range(runs):
+        began = time.perf_counter()
+        done = subprocess.run(command, env=env, cwd=empty_home, capture_output=True, text=True)
+        seconds.append(time.perf_counter() - began)
+        if done.returncode != 0:
+            raise RuntimeError(f"ccusage failed ({done.returncode}):\n{done.stderr[-2000:]}")
+        first = first or done.stdout
+    return CcusageRun(seconds, json.loads(first))
