@@ -12,8 +12,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import platformdirs
-
 TCP_BASE_PORT = 5750
 
 
@@ -22,6 +20,8 @@ def state_dir() -> Path:
     env = os.environ.get("OTM_HOME")
     if env:
         return Path(env).expanduser()
+    import platformdirs  # only needed without OTM_HOME; keeps quick commands quick
+
     return Path(platformdirs.user_data_dir("opentokenmonitor", appauthor=False))
 
 

@@ -12,6 +12,10 @@ from bus.client import Publisher
 from bus.messages import Heartbeat
 
 HEARTBEAT_SECONDS = 1.0
+STARTUP_HEARTBEAT_SECONDS = 0.1
+STARTUP_SECONDS = 3.0
+"""Beat fast just after start: the first beats may be lost while connections form, and peers
+(the collector waits for the store's) should not wait a whole second to hear from us."""
 
 
 class StopFlag:
@@ -49,6 +53,7 @@ class Pulse:
         self.counters: Counter[str] = Counter()
         self.detail: dict[str, str] = {}
         self._next = 0.0
+        self._born = time.monotonic()
 
     def due_in(self) -> float:
         """Seconds until the next heartbeat is due (0 if it is due now)."""
@@ -59,7 +64,8 @@ class Pulse:
         now = time.monotonic()
         if not force and now < self._next:
             return
-        self._next = now + HEARTBEAT_SECONDS
+        young = now - self._born < STARTUP_SECONDS
+        self._next = now + (STARTUP_HEARTBEAT_SECONDS if young else HEARTBEAT_SECONDS)
         self.publisher.publish(
             Heartbeat(
                 process=self.process,

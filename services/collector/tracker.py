@@ -22,7 +22,7 @@ RESEND_AFTER_SECONDS = 2.0
 FIRST_RESEND_AFTER_SECONDS = 0.25
 """Until a first commit comes back, re-check sooner: right after start-up, PUB/SUB may drop a
 whole window of batches before the forwarder has passed the store's subscription on to us."""
-MAX_IN_FLIGHT = 32
+MAX_IN_FLIGHT = 128
 """Batches awaiting commit before reading pauses: bounds memory and gives back-pressure."""
 
 _cursor_decoder = msgspec.msgpack.Decoder(FileCursor)

@@ -60,10 +60,6 @@ def apply(conn: sqlite3.Connection, event: Message) -> None:
 def _apply_usage(conn: sqlite3.Connection, event: UsageCommitted) -> None:
     _add_tokens(conn, event.replaces, sign=-1)
     _add_tokens(conn, event.records, sign=1)
-    if event.replaces:
-        # A group whose every record was superseded would otherwise linger as a zero row.
-        conn.execute("DELETE FROM usage_by_slot WHERE records = 0")
-        conn.execute("DELETE FROM usage_by_session WHERE records = 0")
     conn.executemany(
         "INSERT OR REPLACE INTO usage_keys (key, record, seq) VALUES (?, ?, ?)",
         [(r.key, _record_encoder.encode(r), event.seq) for r in event.records],
@@ -134,6 +130,18 @@ def _add_tokens(conn: sqlite3.Connection, records: Iterable[UsageRecord], sign: 
             " first_ts = min(first_ts, excluded.first_ts),"
             " last_ts = max(last_ts, excluded.last_ts)",
             [(*key, *values) for key, values in by_session.items()],
+        )
+    if sign < 0:
+        # A group whose every record was superseded would otherwise linger as a zero row.
+        conn.executemany(
+            "DELETE FROM usage_by_slot WHERE provider = ? AND slot = ? AND model = ?"
+            " AND fast = ? AND long_context = ? AND records = 0",
+            list(by_slot),
+        )
+        conn.executemany(
+            "DELETE FROM usage_by_session WHERE provider = ? AND project = ? AND session = ?"
+            " AND model = ? AND fast = ? AND long_context = ? AND records = 0",
+            list(by_session),
         )
 
 

@@ -8,6 +8,8 @@ in its own heartbeat so a consumer notices an event it missed even when nothing 
 
 from __future__ import annotations
 
+import time
+
 import msgspec
 import structlog
 import zmq
@@ -22,6 +24,8 @@ from services.store.schema import connect_writer
 from services.store.writer import Store
 
 MAX_MESSAGES_PER_TRANSACTION = 256
+GATHER_GAP_MS = 3
+GATHER_MAX_SECONDS = 0.05
 _replay_request_decoder = msgspec.msgpack.Decoder(ReplayRequest)
 
 
@@ -72,6 +76,23 @@ def _serve_replay(store: Store, replies: zmq.Socket[bytes], pulse: Pulse) -> Non
     pulse.counters["replays_served"] += 1
 
 
+def _gather(subscriber: Subscriber) -> list[tuple[str, Message]]:
+    """What is waiting, plus whatever keeps arriving a few milliseconds apart.
+
+    Every commit costs a few milliseconds whatever its size, so during a backlog a bigger
+    transaction is much cheaper per batch; a lone live append waits only ``GATHER_GAP_MS``.
+    """
+    messages = subscriber.drain()
+    deadline = time.monotonic() + GATHER_MAX_SECONDS
+    while len(messages) < MAX_MESSAGES_PER_TRANSACTION and time.monotonic() < deadline:
+        more = subscriber.recv(GATHER_GAP_MS)
+        if more is None:
+            break
+        messages.append(more)
+        messages.extend(subscriber.drain())
+    return messages
+
+
 def _drain_observations(
     store: Store,
     subscriber: Subscriber,
@@ -81,7 +102,7 @@ def _drain_observations(
 ) -> None:
     observations: list[Message] = []
     beats: list[Heartbeat] = []
-    for _topic, message in subscriber.drain():
+    for _topic, message in _gather(subscriber):
         if isinstance(message, Heartbeat):
             beats.append(message)
         else:

@@ -20,7 +20,7 @@ from bus.messages import RefreshRequested
 from otm.process import Pulse, StopFlag
 from otm.runtime import Runtime
 
-ROOT_CHECK_SECONDS = 1.0
+ROOT_CHECK_SECONDS = 0.1
 STEP_MS = 10
 """How long watchfiles waits for more changes before yielding a group: the latency floor."""
 DEBOUNCE_MS = 50
