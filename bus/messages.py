@@ -58,6 +58,15 @@ class UsageRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
     cache_read: int = 0
     speed: str | None = None
     sidechain: bool = False
+    reasoning: int = 0
+    """Reasoning/thinking tokens the log reports separately. For Codex they are already inside
+    ``output`` (informational); for Gemini (``thoughts``) they are not, and are billed as output."""
+    revision: int = 0
+    """Orders copies of one key where the provider's rule is "the last written wins" (Gemini
+    re-appends a message with its tokens): the line's byte offset in its file."""
+    total: int | None = None
+    """The log's own total when it writes one (Codex ``total_tokens``, Gemini ``total``); ccusage
+    reports sum it as ``totalTokens`` for those CLIs. ``None`` means "the sum of the parts"."""
 
     @property
     def total_tokens(self) -> int:
@@ -70,6 +79,26 @@ class UsageRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
     def prompt_tokens(self) -> int:
         """The whole prompt the request sent: what long-context pricing tiers are measured on."""
         return self.input + self.cache_write_5m + self.cache_write_1h + self.cache_read
+
+
+class LimitWindow(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
+    """One rate-limit window as a provider reports it (the one window model of every CLI).
+
+    ``window`` names it (``five_hour``, ``weekly``, ``primary``, ``secondary``, a model id for a
+    Gemini quota bucket, ...). ``resets_at`` is epoch seconds, so a reader computes a live
+    countdown instead of trusting a frozen one. ``source`` is ``live`` (the provider's
+    endpoint), ``local-official`` (the provider's own numbers found in local logs) or
+    ``estimated``.
+    """
+
+    provider: str
+    window: str
+    used_percent: float
+    observed_at: float
+    source: str
+    resets_at: float | None = None
+    window_seconds: int | None = None
+    detail: str = ""
 
 
 class FileCursor(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
@@ -125,6 +154,8 @@ class UsageBatch(Message, frozen=True, tag="obs.usage"):
     after: FileCursor
     records: tuple[UsageRecord, ...] = ()
     skipped: SkipCounts = SkipCounts()
+    limits: tuple[LimitWindow, ...] = ()
+    """Rate-limit windows found in the same span of the file (e.g. Codex ``rate_limits``)."""
 
 
 class ModelPrice(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
@@ -184,6 +215,7 @@ class UsageCommitted(Message, frozen=True, tag="evt.usage"):
     replaces: tuple[UsageRecord, ...] = ()
     duplicates: int = 0
     skipped: SkipCounts = SkipCounts()
+    limits: tuple[LimitWindow, ...] = ()
 
 
 class PriceCommitted(Message, frozen=True, tag="evt.price"):

@@ -22,11 +22,11 @@ from bus.messages import (
     UsageRecord,
 )
 from bus.topics import topic_for
-from services.collector.claude.dedup import wins
+from services.collector.dedup import wins
 from services.store import log, projections
 
 _cursor_decoder = msgspec.msgpack.Decoder(FileCursor)
-_record_decoder = msgspec.msgpack.Decoder(UsageRecord)
+_usage_decoder = msgspec.msgpack.Decoder(UsageCommitted)
 _price_encoder = msgspec.msgpack.Encoder()
 _KEYS_PER_QUERY = 500
 
@@ -91,6 +91,7 @@ def apply_batch(conn: sqlite3.Connection, head: int, batch: UsageBatch) -> Outco
         replaces=replaces,
         duplicates=duplicates,
         skipped=batch.skipped,
+        limits=batch.limits,
     )
     return _commit(conn, event)
 
@@ -121,38 +122,65 @@ def _commit(conn: sqlite3.Connection, event: UsageCommitted | PriceCommitted) ->
     return Committed(event.seq, topic, body)
 
 
+@dataclass(frozen=True)
+class Claim:
+    """What the store keeps of the counted copy of a key: enough to judge a new copy."""
+
+    seq: int
+    total_tokens: int
+    sidechain: bool
+    speed: str | None
+    revision: int
+
+
 def _dedup(
     conn: sqlite3.Connection, incoming: tuple[UsageRecord, ...]
 ) -> tuple[tuple[UsageRecord, ...], tuple[UsageRecord, ...], int]:
     """Split a batch into winners, the committed records they replace, and a duplicate count."""
-    committed = _committed_records(conn, {r.key for r in incoming})
-    best: dict[str, UsageRecord] = dict(committed)
-    changed: dict[str, None] = {}  # an ordered set: winners keep the order they arrived in
+    claims = _claims(conn, {r.key for r in incoming})
+    best: dict[str, UsageRecord | Claim] = dict(claims)
+    winners: dict[str, UsageRecord] = {}  # insertion-ordered: winners keep their arrival order
     duplicates = 0
     for record in incoming:
         current = best.get(record.key)
         if current is not None:
             duplicates += 1
-        if current is None or wins(record, current):
-            best[record.key] = record
-            changed[record.key] = None
-    winners = tuple(best[k] for k in changed)
-    replaces = tuple(committed[k] for k in changed if k in committed)
-    return winners, replaces, duplicates
+        if current is None or wins(record.provider, record, current):
+            best[record.key] = winners[record.key] = record
+    replaces = _counted_records(conn, {k: claims[k].seq for k in winners if k in claims})
+    return tuple(winners.values()), replaces, duplicates
 
 
-def _committed_records(conn: sqlite3.Connection, keys: set[str]) -> dict[str, UsageRecord]:
-    """The committed record of each key that has one, in a few queries rather than one a key."""
-    found: dict[str, UsageRecord] = {}
+def _claims(conn: sqlite3.Connection, keys: set[str]) -> dict[str, Claim]:
+    """The claim of each key already counted, in a few queries rather than one a key."""
+    found: dict[str, Claim] = {}
     ordered = sorted(keys)
     for start in range(0, len(ordered), _KEYS_PER_QUERY):
         chunk = ordered[start : start + _KEYS_PER_QUERY]
         marks = ",".join("?" * len(chunk))
-        for key, blob in conn.execute(
-            f"SELECT key, record FROM usage_keys WHERE key IN ({marks})", chunk
+        for key, seq, total, sidechain, has_speed, revision in conn.execute(
+            "SELECT key, seq, total, sidechain, has_speed, revision FROM usage_claims"
+            f" WHERE key IN ({marks})",
+            chunk,
         ):
-            found[key] = _record_decoder.decode(blob)
+            speed = "known" if has_speed else None
+            found[key] = Claim(seq, total, bool(sidechain), speed, revision)
     return found
+
+
+def _counted_records(conn: sqlite3.Connection, seqs: dict[str, int]) -> tuple[UsageRecord, ...]:
+    """The full records being replaced, read back from the events that counted them.
+
+    Replacements are rare (a streaming copy that grew after a refresh), so the claims table
+    keeps only what judging needs, and the log stays the one place whole records live.
+    """
+    out: list[UsageRecord] = []
+    for seq in sorted(set(seqs.values())):
+        (body,) = conn.execute("SELECT body FROM events WHERE seq = ?", (seq,)).fetchone()
+        event = _usage_decoder.decode(body)
+        wanted = {k for k, s in seqs.items() if s == seq}
+        out.extend(r for r in event.records if r.key in wanted)
+    return tuple(out)
 
 
 def _where(cursor: FileCursor | None) -> str:

@@ -17,7 +17,6 @@ from services.store.schema import LONG_CONTEXT_PROMPT_TOKENS, SLOT_MS
 
 _record_encoder = msgspec.msgpack.Encoder()
 _cursor_encoder = _record_encoder
-TOKEN_FIELDS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read")
 
 SlotKey = tuple[str, int, str, int, int]
 SessionKey = tuple[str, str, str, str, int, int]
@@ -35,7 +34,8 @@ def is_fast(record: UsageRecord) -> int:
 
 def is_long_context(record: UsageRecord) -> int:
     """1 when the request's whole prompt is billed at the long-context rate."""
-    return 1 if record.prompt_tokens > LONG_CONTEXT_PROMPT_TOKENS else 0
+    threshold = LONG_CONTEXT_PROMPT_TOKENS.get(record.provider, 200_000)
+    return 1 if record.prompt_tokens > threshold else 0
 
 
 def apply(conn: sqlite3.Connection, event: Message) -> None:
@@ -61,8 +61,29 @@ def _apply_usage(conn: sqlite3.Connection, event: UsageCommitted) -> None:
     _add_tokens(conn, event.replaces, sign=-1)
     _add_tokens(conn, event.records, sign=1)
     conn.executemany(
-        "INSERT OR REPLACE INTO usage_keys (key, record, seq) VALUES (?, ?, ?)",
-        [(r.key, _record_encoder.encode(r), event.seq) for r in event.records],
+        "INSERT OR REPLACE INTO usage_claims (key, seq, total, sidechain, has_speed, revision)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (
+                r.key,
+                event.seq,
+                r.total_tokens,
+                int(r.sidechain),
+                int(r.speed is not None),
+                r.revision,
+            )
+            for r in event.records
+        ],
+    )
+    conn.executemany(
+        "INSERT INTO limits (provider, window_name, observation, observed_at, seq)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (provider, window_name) DO UPDATE SET"
+        " observation = excluded.observation, observed_at = excluded.observed_at,"
+        " seq = excluded.seq WHERE excluded.observed_at >= limits.observed_at",
+        [
+            (w.provider, w.window, _record_encoder.encode(w), w.observed_at, event.seq)
+            for w in event.limits
+        ],
     )
     conn.execute(
         "INSERT OR REPLACE INTO cursors (path, provider, cursor, batch_id, seq) "
@@ -88,30 +109,39 @@ def _apply_usage(conn: sqlite3.Connection, event: UsageCommitted) -> None:
 
 
 def _add_tokens(conn: sqlite3.Connection, records: Iterable[UsageRecord], sign: int) -> None:
-    by_slot: dict[SlotKey, list[int]] = defaultdict(lambda: [0] * 7)
-    by_session: dict[SessionKey, list[int]] = defaultdict(lambda: [0] * 8)
+    by_slot: dict[SlotKey, list[int]] = defaultdict(lambda: [0] * 9)
+    by_session: dict[SessionKey, list[int]] = defaultdict(lambda: [0] * 10)
     for r in records:
         model, fast, long_ctx = model_column(r), is_fast(r), is_long_context(r)
-        tokens = (r.input, r.output, r.cache_write_5m, r.cache_write_1h, r.cache_read)
+        tokens = (
+            r.input,
+            r.output,
+            r.cache_write_5m,
+            r.cache_write_1h,
+            r.cache_read,
+            r.reasoning,
+            r.total_tokens if r.total is None else r.total,
+        )
         _accumulate(by_slot[(r.provider, r.ts_ms // SLOT_MS, model, fast, long_ctx)], tokens, sign)
         _accumulate(
             by_session[(r.provider, r.project, r.session, model, fast, long_ctx)], tokens, sign
         )
         slot_row = by_slot[(r.provider, r.ts_ms // SLOT_MS, model, fast, long_ctx)]
-        slot_row[6] = r.ts_ms if slot_row[6] == 0 else min(slot_row[6], r.ts_ms)
+        slot_row[8] = r.ts_ms if slot_row[8] == 0 else min(slot_row[8], r.ts_ms)
         session_row = by_session[(r.provider, r.project, r.session, model, fast, long_ctx)]
-        session_row[6] = r.ts_ms if session_row[6] == 0 else min(session_row[6], r.ts_ms)
-        session_row[7] = max(session_row[7], r.ts_ms)
+        session_row[8] = r.ts_ms if session_row[8] == 0 else min(session_row[8], r.ts_ms)
+        session_row[9] = max(session_row[9], r.ts_ms)
     if by_slot:
         conn.executemany(
             "INSERT INTO usage_by_slot (provider, slot, model, fast, long_context, input, output,"
-            " cache_write_5m, cache_write_1h, cache_read, records, first_ts)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " cache_write_5m, cache_write_1h, cache_read, reasoning, total, records, first_ts)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (provider, slot, model, fast, long_context) DO UPDATE SET"
             " input = input + excluded.input, output = output + excluded.output,"
             " cache_write_5m = cache_write_5m + excluded.cache_write_5m,"
             " cache_write_1h = cache_write_1h + excluded.cache_write_1h,"
             " cache_read = cache_read + excluded.cache_read,"
+            " reasoning = reasoning + excluded.reasoning, total = total + excluded.total,"
             " records = records + excluded.records,"
             " first_ts = min(first_ts, excluded.first_ts)",
             [(*key, *values) for key, values in by_slot.items()],
@@ -119,13 +149,15 @@ def _add_tokens(conn: sqlite3.Connection, records: Iterable[UsageRecord], sign: 
     if by_session:
         conn.executemany(
             "INSERT INTO usage_by_session (provider, project, session, model, fast, long_context,"
-            " input, output, cache_write_5m, cache_write_1h, cache_read, records, first_ts,"
-            " last_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " input, output, cache_write_5m, cache_write_1h, cache_read, reasoning, total,"
+            " records, first_ts, last_ts)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (provider, project, session, model, fast, long_context) DO UPDATE SET"
             " input = input + excluded.input, output = output + excluded.output,"
             " cache_write_5m = cache_write_5m + excluded.cache_write_5m,"
             " cache_write_1h = cache_write_1h + excluded.cache_write_1h,"
             " cache_read = cache_read + excluded.cache_read,"
+            " reasoning = reasoning + excluded.reasoning, total = total + excluded.total,"
             " records = records + excluded.records,"
             " first_ts = min(first_ts, excluded.first_ts),"
             " last_ts = max(last_ts, excluded.last_ts)",
@@ -148,4 +180,4 @@ def _add_tokens(conn: sqlite3.Connection, records: Iterable[UsageRecord], sign: 
 def _accumulate(row: list[int], tokens: tuple[int, ...], sign: int) -> None:
     for i, n in enumerate(tokens):
         row[i] += sign * n
-    row[5] += sign
+    row[7] += sign

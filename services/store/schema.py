@@ -12,16 +12,19 @@ SLOT_MS = 15 * 60 * 1000
 """Projection time granularity. Every real time zone's UTC offset is a multiple of 15 minutes,
 so daily totals in any zone come from slots without touching raw events."""
 
-LONG_CONTEXT_PROMPT_TOKENS = 200_000
-"""Anthropic bills a request whose prompt exceeds this at the long-context rate."""
+LONG_CONTEXT_PROMPT_TOKENS = {"claude": 200_000, "codex": 272_000, "gemini": 200_000}
+"""A request whose prompt exceeds this is billed at the long-context rate, on every category
+(Anthropic and Google above 200k; OpenAI's GPT-5.4/5.5 above 272k). Models without such a
+tier ignore the flag."""
 
 PROJECTION_TABLES = (
     "cursors",
-    "usage_keys",
+    "usage_claims",
     "prices",
     "usage_by_slot",
     "usage_by_session",
     "skips",
+    "limits",
 )
 
 _V1 = """
@@ -97,8 +100,69 @@ CREATE TABLE process_status (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+_V2 = """
+DROP TABLE usage_keys;
+DROP TABLE usage_by_slot;
+DROP TABLE usage_by_session;
+CREATE TABLE usage_claims (
+    key TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    sidechain INTEGER NOT NULL,
+    has_speed INTEGER NOT NULL,
+    revision INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE usage_by_slot (
+    provider TEXT NOT NULL,
+    slot INTEGER NOT NULL,
+    model TEXT NOT NULL,
+    fast INTEGER NOT NULL,
+    long_context INTEGER NOT NULL,
+    input INTEGER NOT NULL,
+    output INTEGER NOT NULL,
+    cache_write_5m INTEGER NOT NULL,
+    cache_write_1h INTEGER NOT NULL,
+    cache_read INTEGER NOT NULL,
+    reasoning INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    records INTEGER NOT NULL,
+    first_ts INTEGER NOT NULL,
+    PRIMARY KEY (provider, slot, model, fast, long_context)
+) WITHOUT ROWID;
+CREATE TABLE usage_by_session (
+    provider TEXT NOT NULL,
+    project TEXT NOT NULL,
+    session TEXT NOT NULL,
+    model TEXT NOT NULL,
+    fast INTEGER NOT NULL,
+    long_context INTEGER NOT NULL,
+    input INTEGER NOT NULL,
+    output INTEGER NOT NULL,
+    cache_write_5m INTEGER NOT NULL,
+    cache_write_1h INTEGER NOT NULL,
+    cache_read INTEGER NOT NULL,
+    reasoning INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    records INTEGER NOT NULL,
+    first_ts INTEGER NOT NULL,
+    last_ts INTEGER NOT NULL,
+    PRIMARY KEY (provider, project, session, model, fast, long_context)
+) WITHOUT ROWID;
+CREATE TABLE limits (
+    provider TEXT NOT NULL,
+    window_name TEXT NOT NULL,
+    observation BLOB NOT NULL,
+    observed_at REAL NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (provider, window_name)
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 """``MIGRATIONS[i]`` takes the schema from version ``i`` to ``i + 1``. Append only."""
+
+REBUILD_AFTER = frozenset({2})
+"""Versions whose migration reshaped projections: the log is replayed into them afterwards."""
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -109,10 +173,16 @@ def migrate(conn: sqlite3.Connection) -> int:
             f"the database is schema version {version}, newer than this otm knows "
             f"({len(MIGRATIONS)}); upgrade OpenTokenMonitor"
         )
+    rebuild = False
     for target in range(version + 1, len(MIGRATIONS) + 1):
         with conn:
             conn.executescript(MIGRATIONS[target - 1])
             conn.execute(f"PRAGMA user_version = {target}")
+        rebuild = rebuild or (version > 0 and target in REBUILD_AFTER)
+    if rebuild:
+        from services.store.rebuild import rebuild_connection  # the log is the source of truth
+
+        rebuild_connection(conn)
     return len(MIGRATIONS)
 
 

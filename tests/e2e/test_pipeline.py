@@ -41,7 +41,6 @@ def test_new_message_reaches_the_stream(stack: Stack, corpus: tuple[Path, Manife
     wait_until(lambda: stack.token_totals() == expected, 30, "initial ingest")
     with EventFollower(("evt.usage.",), after=stack.head(), where=endpoints(stack.home)) as f:
         added = append_live(corpus[0], random.Random(5))
-        began = time.monotonic()
         seen: list[UsageCommitted] = []
 
         def arrived() -> bool:
@@ -49,8 +48,8 @@ def test_new_message_reaches_the_stream(stack: Stack, corpus: tuple[Path, Manife
             keys = {r.key for e in seen for r in e.records}
             return all(f"claude:{a.message_id}" in keys for a in added)
 
+        # Latency is measured by bench/, not asserted here: only delivery is.
         wait_until(arrived, 10, "the appended record on the stream")
-    assert 2.0 > time.monotonic() - began
 
 
 def test_late_subscriber_gets_every_event_gaplessly(

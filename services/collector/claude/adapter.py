@@ -57,6 +57,10 @@ class ClaudeAdapter:
                 return found
         return None
 
+    def owns(self, path: str) -> bool:
+        """Whether ``path`` is a transcript under one of the roots."""
+        return self.transcript(path) is not None
+
     def read(self, path: str, cursor: FileCursor | None) -> tuple[UsageBatch | None, bool]:
         """The next batch of ``path`` after ``cursor`` (``None`` if nothing new), and whether
         more is waiting right now."""

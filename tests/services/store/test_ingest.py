@@ -15,7 +15,6 @@ from bus.messages import (
     SkipCounts,
     UsageBatch,
     UsageCommitted,
-    UsageRecord,
 )
 from services.store import log
 from services.store.ingest import (
@@ -65,7 +64,7 @@ def usage_tables(db: sqlite3.Connection) -> list[list[tuple[object, ...]]]:
     return [
         db.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3, 4, 5").fetchall()
         for table in ("usage_by_slot", "usage_by_session")
-    ] + [db.execute("SELECT * FROM usage_keys ORDER BY key").fetchall()]
+    ] + [db.execute("SELECT * FROM usage_claims ORDER BY key").fetchall()]
 
 
 def price(
@@ -264,12 +263,20 @@ def test_copy_stating_speed_beats_an_equal_one_without(db: sqlite3.Connection) -
     assert ((stated,), (plain,)) == (event.records, event.replaces)
 
 
-def test_replaced_record_is_the_one_now_stored(db: sqlite3.Connection) -> None:
-    """usage_keys holds the winning copy of a key after a replacement."""
+def test_claim_points_at_the_event_of_the_winning_copy(db: sqlite3.Connection) -> None:
+    """After a replacement the key's claim names the event (and total) of the larger copy."""
+    ingest(db, batch([record("k", output=9)], before=None, after=100))
+    second = committed_event(ingest(db, batch([record("k", output=159)], before=100, after=200)))
+    claim = db.execute("SELECT seq, total FROM usage_claims WHERE key = 'k'").fetchone()
+    assert (second.seq, record("k", output=159).total_tokens) == claim
+
+
+def test_a_third_copy_replaces_the_second_read_back_from_the_log(db: sqlite3.Connection) -> None:
+    """The record being replaced is read back from its event: the projection subtracts it."""
     ingest(db, batch([record("k", output=9)], before=None, after=100))
     ingest(db, batch([record("k", output=159)], before=100, after=200))
-    (blob,) = db.execute("SELECT record FROM usage_keys WHERE key = 'k'").fetchone()
-    assert record("k", output=159) == msgspec.msgpack.decode(blob, type=UsageRecord)
+    third = committed_event(ingest(db, batch([record("k", output=500)], before=200, after=300)))
+    assert (record("k", output=159),) == third.replaces
 
 
 # -- prices -----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 from helpers import T0, batch, record
 
-from bus.messages import ModelPrice, PriceObserved, SkipCounts
+from bus.messages import LimitWindow, ModelPrice, PriceObserved, SkipCounts
 from services.store import log
 from services.store.rebuild import rebuild
 from services.store.schema import PROJECTION_TABLES, SLOT_MS
@@ -51,7 +51,20 @@ def history(db: sqlite3.Connection) -> None:
             before=100,
             after=200,
         ),
-        batch([record("c", input=250_000, output=99, speed="fast")], None, 80, source=OTHER),
+        msgspec.structs.replace(
+            batch([record("c", input=250_000, output=99, speed="fast")], None, 80, source=OTHER),
+            limits=(
+                LimitWindow(
+                    provider="codex",
+                    window="primary",
+                    used_percent=12.0,
+                    observed_at=1_778_000_000.0,
+                    source="local-official",
+                    resets_at=1_778_018_000.0,
+                    window_seconds=18_000,
+                ),
+            ),
+        ),
         PriceObserved(
             provider="claude",
             model="claude-sonnet-4-5",
@@ -133,7 +146,7 @@ def test_rebuild_skips_events_it_cannot_read(
 
 def test_rebuild_of_an_empty_log_empties_projections(db: sqlite3.Connection, db_path: Path) -> None:
     """With no events, rebuild leaves every projection empty."""
-    db.execute("INSERT INTO usage_keys (key, record, seq) VALUES ('stray', x'00', 1)")
+    db.execute("INSERT INTO usage_claims VALUES ('stray', 1, 0, 0, 0, 0)")
     rebuild(str(db_path))
     assert all(rows == [] for rows in snapshot(db).values())
 

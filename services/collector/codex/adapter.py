@@ -1,0 +1,183 @@
+"""The Codex CLI adapter as the collector sees it: which files exist, and what is new in one.
+
+It turns a file's increment into a ``UsageBatch`` spanning the cursor it started from to the
+cursor it ended at (parser state included), with the rate-limit windows found on the way, which
+is what the store commits atomically. It also serves forked sessions their parent's usage
+stream (``turns`` explains why), found by session id among the logs under the same roots.
+
+``problems`` counts, for status: ``unreadable_dirs``, ``unreadable_files`` (current numbers) and
+``fallback_models`` (records read so far whose model no line named, reported as ``gpt-5`` as
+ccusage does with ``isFallback``; a file read again counts again).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from bus.messages import FileCursor, UsageBatch
+from services.collector.codex.reader import read_increment, usage_stream
+from services.collector.codex.records import Usage
+from services.collector.codex.roots import SessionLog, find_logs, log_at, matches_session_id
+from services.collector.tracker import batch_id
+
+_StatKey = tuple[int, int, int, int]
+
+
+class CodexAdapter:
+    """Codex CLI session logs under a set of ``sessions/`` and ``archived_sessions/`` roots."""
+
+    provider = "codex"
+
+    def __init__(self, roots: Sequence[Path]) -> None:
+        self.roots = [Path(r) for r in roots]
+        self._known: dict[str, SessionLog] = {}
+        self.problems: Counter[str] = Counter()
+        self.unreadable: set[str] = set()
+        self.unreadable_files: set[str] = set()
+        self._streams: dict[str, tuple[_StatKey, list[tuple[int, Usage]]]] = {}
+        self._prefixes: dict[tuple[str, _StatKey, int | None], tuple[Usage, ...]] = {}
+        self._rescanned: set[str] = set()
+
+    def all_files(self) -> list[str]:
+        """Every session log under every root, rescanned now."""
+        unreadable: set[str] = set()
+        found: dict[str, SessionLog] = {}
+        for root in self.roots:
+            scan = find_logs(root)
+            unreadable.update(scan.unreadable)
+            for log in scan.files:
+                found.setdefault(log.path, log)
+        # Forget logs that vanished or became shadowed; keep the ones seen since (events).
+        self._known = found
+        self.unreadable = unreadable
+        self.problems["unreadable_dirs"] = len(unreadable)
+        return sorted(found)
+
+    def log(self, path: str) -> SessionLog | None:
+        """The session log at ``path`` if it lies under one of the roots, else ``None``."""
+        known = self._known.get(path)
+        if known is not None:
+            return known
+        found = log_at(self.roots, path)
+        if found is not None:
+            self._known[path] = found
+        return found
+
+    def owns(self, path: str) -> bool:
+        """Whether ``path`` is a session log under one of the roots."""
+        return self.log(path) is not None
+
+    def read(self, path: str, cursor: FileCursor | None) -> tuple[UsageBatch | None, bool]:
+        """The next batch of ``path`` after ``cursor`` (``None`` if nothing new), and whether
+        more is waiting right now."""
+        log = self.log(path)
+        if log is None or _unchanged(path, cursor):
+            return None, False
+        inc = read_increment(
+            path,
+            log.session,
+            cursor,
+            parent_usage=lambda parent_id, forked_at: self.parent_usage(path, parent_id, forked_at),
+        )
+        if inc.skipped.unreadable:
+            self.unreadable_files.add(path)
+        else:
+            self.unreadable_files.discard(path)
+        self.problems["unreadable_files"] = len(self.unreadable_files)
+        self.problems["fallback_models"] += inc.fallback_models
+        if inc.after is None or (inc.after == cursor and not inc.records and not inc.limits):
+            if inc.after is None and not inc.skipped.unreadable:
+                self._known.pop(path, None)  # deleted: its records stay counted
+            return None, False
+        batch = UsageBatch(
+            batch_id=batch_id(path, cursor, inc.after),
+            provider=self.provider,
+            source=path,
+            before=cursor,
+            after=inc.after,
+            records=tuple(inc.records),
+            skipped=inc.skipped,
+            limits=tuple(inc.limits),
+        )
+        return batch, inc.more
+
+    # -- forked sessions ---------------------------------------------------------------------
+
+    def parent_usage(self, child: str, parent_id: str, forked_at_ms: int | None) -> Sequence[Usage]:
+        """The counted usage of session ``parent_id`` up to ``forked_at_ms`` (events after the
+        fork were never replayed), or nothing when its log is not found."""
+        parent = self.find_session(parent_id, exclude=child)
+        if parent is None:
+            return ()
+        try:
+            key = _stat_key(os.stat(parent))
+        except OSError:
+            return ()
+        cached = self._prefixes.get((parent, key, forked_at_ms))
+        if cached is not None:
+            return cached
+        stream = self._stream(parent, key)
+        cut = len(stream)
+        if forked_at_ms is not None:
+            cut = next((i for i, (ts, _) in enumerate(stream) if ts > forked_at_ms), cut)
+        prefix = tuple(usage for _, usage in stream[:cut])
+        self._prefixes = {k: v for k, v in self._prefixes.items() if k[0] != parent}
+        self._prefixes[(parent, key, forked_at_ms)] = prefix
+        return prefix
+
+    def find_session(self, session_id: str, *, exclude: str = "") -> str | None:
+        """The log named after Codex session ``session_id`` (``roots.matches_session_id``),
+        preferring earlier roots; rescans the roots once per id before giving up."""
+        for attempt in range(2):
+            for root in self.roots:
+                candidates = sorted(
+                    path
+                    for path in self._known
+                    if path != exclude
+                    and matches_session_id(path, session_id)
+                    and _is_under(path, root)
+                )
+                if candidates:
+                    return candidates[0]
+            if attempt or session_id in self._rescanned:
+                break
+            self._rescanned.add(session_id)
+            self.all_files()
+        return None
+
+    def _stream(self, path: str, key: _StatKey) -> list[tuple[int, Usage]]:
+        """A parent log's usage stream, parsed once per version of the file."""
+        cached = self._streams.get(path)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        stream = usage_stream(path)
+        self._streams[path] = (key, stream)
+        return stream
+
+
+def _stat_key(st: os.stat_result) -> _StatKey:
+    """What identifies one version of a file."""
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _is_under(path: str, root: Path) -> bool:
+    """Whether ``path`` lies below ``root``."""
+    try:
+        Path(path).relative_to(root)
+    except ValueError:
+        return False
+    return True
+
+
+def _unchanged(path: str, cursor: FileCursor | None) -> bool:
+    """Cheap check (one stat, no open) that a file has nothing past its cursor."""
+    if cursor is None:
+        return False
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return st.st_size == cursor.offset and st.st_ino == cursor.ino and st.st_dev == cursor.dev

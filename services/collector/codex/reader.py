@@ -1,0 +1,267 @@
+"""Read what was appended to one Codex session log since its committed cursor.
+
+The cursor contract is the Claude reader's (DESIGN.md invariant 4): ``offset`` always sits just
+after a newline, so a half-written last line waits for its newline; ``dev``/``ino`` and a hash of
+the first bytes recognise a replaced, truncated or rewritten file, which is then read again from
+offset 0 with a fresh parser state (its records keep their keys, so nothing counts twice). What
+Codex adds is parser state: running totals, current model, session facts and fork-replay
+progress travel in ``FileCursor.state`` (see ``turns.ParserState``), so the next read continues
+the same computation instead of starting over.
+
+Only lines holding one of ``turns.MARKERS`` are decoded; everything else (prompts, tool output,
+reasoning) is skipped without being copied or parsed.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from dataclasses import dataclass, field
+from typing import Final
+
+import msgspec
+
+from bus.messages import FileCursor, LimitWindow, SkipCounts, UsageRecord
+from services.collector.claude.reader import (
+    DEFAULT_MAX_BYTES,
+    LINE_CAP,
+    _cursor_after,
+    _read_at,
+    _read_through_newline,
+    _same_file,
+)
+from services.collector.codex.records import Usage
+from services.collector.codex.turns import (
+    MARKERS,
+    FileParser,
+    ParentUsage,
+    decode_state,
+    encode_state,
+    usage_second,
+)
+
+IDLE_SECONDS: Final = 3.0
+"""A fork whose replay burst cannot be told yet waits for more lines, unless its file has not
+been written for this long (Codex writes a replayed history in one go, within milliseconds)."""
+
+PEEK_STEP: Final = 1 << 20
+
+
+@dataclass(slots=True)
+class Increment:
+    """The outcome of one read.
+
+    ``after`` is the cursor to commit with ``records`` and ``limits`` (its ``state`` is the
+    parser state at ``offset``): ``None`` when the file no longer exists, the unchanged cursor
+    when it could not be read (``skipped.unreadable`` is then 1). ``more`` says the read stopped
+    at its byte budget. ``reset`` says the file was replaced or rewritten and was read again from
+    0. ``fallback_models`` counts records whose model no line named (reported as ``gpt-5``).
+    """
+
+    records: list[UsageRecord] = field(default_factory=list)
+    limits: list[LimitWindow] = field(default_factory=list)
+    after: FileCursor | None = None
+    skipped: SkipCounts = field(default_factory=SkipCounts)
+    more: bool = False
+    reset: bool = False
+    fallback_models: int = 0
+
+
+def read_increment(
+    path: str,
+    session: str,
+    cursor: FileCursor | None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    *,
+    line_cap: int = LINE_CAP,
+    parent_usage: ParentUsage | None = None,
+    replays: bool = True,
+    idle_seconds: float = IDLE_SECONDS,
+) -> Increment:
+    """Read complete lines appended to ``path`` since ``cursor`` (or from the start).
+
+    At most about ``max_bytes`` are read per call, except that a single line longer than that is
+    still read whole (up to ``line_cap``; a longer one is skipped and counted as
+    ``oversized_line``). ``parent_usage`` finds a fork's parent stream (``turns.ParentUsage``);
+    ``replays=False`` reads without skipping fork replays (for a parent's own stream).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        return Increment(after=None)
+    except OSError:
+        return _unreadable(cursor)
+    try:
+        options = _Options(max(1, max_bytes), line_cap, parent_usage, replays, idle_seconds)
+        return _read_open(fd, path, session, cursor, options)
+    except FileNotFoundError:
+        return Increment(after=None)
+    except OSError:
+        return _unreadable(cursor)
+    finally:
+        os.close(fd)
+
+
+def usage_stream(path: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[tuple[int, Usage]]:
+    """Every counted event of a whole file, as ``(epoch ms, usage)`` in file order, without
+    skipping fork replays: the stream a forked child is matched against (ccusage reads the
+    parent the same way)."""
+    out: list[tuple[int, Usage]] = []
+    cursor: FileCursor | None = None
+    more = True
+    while more:
+        inc = read_increment(path, "", cursor, max_bytes, replays=False)
+        if inc.after is None or inc.skipped.unreadable:
+            break
+        out.extend((r.ts_ms, _usage_of(r)) for r in inc.records)
+        cursor, more = inc.after, inc.more
+    return out
+
+
+def _usage_of(record: UsageRecord) -> Usage:
+    """The usage tuple a record was built from (``input`` back to cached-inclusive)."""
+    total = record.total if record.total is not None else record.input + record.output
+    return Usage(
+        record.input + record.cache_read, record.cache_read, record.output, record.reasoning, total
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    """The knobs of one read."""
+
+    max_bytes: int
+    line_cap: int
+    parent_usage: ParentUsage | None
+    replays: bool
+    idle_seconds: float
+
+
+def _unreadable(cursor: FileCursor | None) -> Increment:
+    """Leave the cursor where it was and let the caller report the file."""
+    return Increment(after=cursor, skipped=SkipCounts(unreadable=1))
+
+
+def _read_open(
+    fd: int, path: str, session: str, cursor: FileCursor | None, options: _Options
+) -> Increment:
+    """``read_increment`` on an open descriptor."""
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        # A directory, FIFO or device where a log should be: reading could block or fail.
+        return _unreadable(cursor)
+    start = 0
+    state = None
+    if cursor is not None and _same_file(fd, st, cursor):
+        state = decode_state(cursor.state)
+        if state is not None:
+            start = cursor.offset
+    reset = cursor is not None and state is None
+    parser = FileParser(
+        session=session,
+        replays=options.replays,
+        idle=time.time() - st.st_mtime >= options.idle_seconds,
+        peek=lambda offset: _peek_usage_second(fd, offset),
+        mtime_ms=st.st_mtime_ns // 1_000_000,
+    )
+    if state is not None:
+        parser.state = state
+    if options.parent_usage is not None:
+        parser.parent_usage = options.parent_usage
+    end, more = _consume(fd, start, options, parser)
+    after = _cursor_after(fd, path, st, end, None if reset else cursor)
+    after = msgspec.structs.replace(after, state=encode_state(parser.state))
+    skipped = parser.skipped + _rewind_counts(reset, parser)
+    return Increment(
+        records=parser.records,
+        limits=list(parser.limits.values()),
+        after=after,
+        skipped=skipped,
+        more=more,
+        reset=reset,
+        fallback_models=parser.fallback_models,
+    )
+
+
+def _rewind_counts(reset: bool, parser: FileParser) -> SkipCounts:
+    """The read-level counts: a rewind, and oversized lines seen by ``_consume``."""
+    return SkipCounts(rewound=int(reset), oversized_line=parser.oversized)
+
+
+def _consume(fd: int, offset: int, options: _Options, parser: FileParser) -> tuple[int, bool]:
+    """Parse the complete lines of one budget-sized chunk; return the new offset and ``more``."""
+    max_bytes = options.max_bytes
+    chunk = _read_at(fd, max_bytes, offset)
+    full = len(chunk) == max_bytes
+    last_newline = chunk.rfind(b"\n")
+    if last_newline >= 0:
+        stop = last_newline + 1
+        done = parse_chunk(parser, chunk, stop, offset)
+        if done < stop:
+            return offset + done, False  # a fork's replay decision waits for more lines
+        # A full chunk means the budget, not the file, ended this read.
+        return offset + stop, full
+    if not full:
+        # Only a half-written line (or nothing): wait for its newline.
+        return offset, False
+    line, end = _read_through_newline(fd, offset, chunk, options.line_cap)
+    if end is None:
+        return offset, False
+    if line is None:
+        parser.oversized += 1
+    elif parse_chunk(parser, line, len(line), offset) < len(line):
+        return offset, False
+    return end, True
+
+
+def parse_chunk(parser: FileParser, chunk: bytes, stop: int, base: int) -> int:
+    """Feed every line of ``chunk[:stop]`` (which ends with a newline) that holds a marker;
+    ``base`` is the chunk's file offset. Returns how much of the chunk was consumed: ``stop``,
+    or the start of a line the parser could not decide yet.
+
+    Rather than splitting the chunk into lines, find the markers and cut out only the lines that
+    hold one, so the bulk of a log (prompts, tool output) is never copied or looked at.
+    """
+    for start in _marked_line_starts(chunk, stop):
+        end = chunk.find(b"\n", start, stop)
+        if not parser.feed(chunk[start:end], base + start, base + end + 1):
+            return start
+    return stop
+
+
+def _marked_line_starts(chunk: bytes, stop: int) -> list[int]:
+    """Start offsets, in order, of the lines in ``chunk[:stop]`` holding any of ``MARKERS``."""
+    find, rfind = chunk.find, chunk.rfind
+    starts: set[int] = set()
+    for marker in MARKERS:
+        pos = find(marker, 0, stop)
+        while pos >= 0:
+            starts.add(rfind(b"\n", 0, pos) + 1)
+            pos = find(marker, find(b"\n", pos, stop) + 1, stop)
+    return sorted(starts)
+
+
+def _peek_usage_second(fd: int, offset: int) -> int | None:
+    """The epoch second of the next complete usage-bearing token_count line at or after
+    ``offset``, or ``None`` if none has been written (yet). Reads ahead in 1 MiB steps."""
+    carry = b""
+    while True:
+        piece = _read_at(fd, PEEK_STEP, offset)
+        if not piece:
+            return None
+        offset += len(piece)
+        data = carry + piece
+        last_newline = data.rfind(b"\n")
+        if last_newline < 0:
+            carry = data
+            continue
+        pos = data.find(b"token_count", 0, last_newline)
+        while pos >= 0:
+            start = data.rfind(b"\n", 0, pos) + 1
+            end = data.find(b"\n", pos)
+            second = usage_second(data[start:end])
+            if second is not None:
+                return second
+            pos = data.find(b"token_count", end + 1, last_newline)
+        carry = data[last_newline + 1 :]

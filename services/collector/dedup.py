@@ -1,0 +1,38 @@
+"""Which copy of a usage record counts, for every provider (the store applies this rule).
+
+* Claude Code and Codex: the rule of ``services.collector.claude.dedup.wins`` (non-sidechain
+  beats sidechain, then the larger total, then the copy that knows its speed; otherwise the
+  record already counted stays). For Codex, copies of one key have identical tokens, so the
+  first stays.
+* Gemini CLI: a message is re-appended with its final tokens, and ccusage keeps the last
+  copy: the larger ``revision`` (the line's byte offset) wins.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from services.collector.claude.dedup import wins as claude_wins
+
+
+class Contender(Protocol):
+    """What the rule needs to know of a copy: a ``UsageRecord`` or the store's claim of one."""
+
+    @property
+    def sidechain(self) -> bool: ...
+
+    @property
+    def total_tokens(self) -> int: ...
+
+    @property
+    def speed(self) -> str | None: ...
+
+    @property
+    def revision(self) -> int: ...
+
+
+def wins(provider: str, new: Contender, old: Contender) -> bool:
+    """True when ``new`` should replace ``old``, the copy already counted under the same key."""
+    if provider == "gemini":
+        return new.revision > old.revision
+    return claude_wins(new, old)  # type: ignore[arg-type]

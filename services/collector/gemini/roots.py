@@ -1,0 +1,162 @@
+"""Where Gemini CLI keeps its chats, and which files under those roots are chats.
+
+A *root* is a ``tmp/`` directory of a Gemini home (``~/.gemini/tmp``). Chats sit below it in
+three layouts (FORMATS.md section 4.1)::
+
+    tmp/<project-id>/chats/session-<when>-<id8>.jsonl       current append-only chat
+    tmp/<project-id>/chats/session-<when>-<id8>.json        legacy chat (one JSON document)
+    tmp/<project-id>/chats/<parentSessionId>/<sessionId>.jsonl   subagent chat
+
+``<project-id>`` is a slug (current builds) or a sha256 hex (older builds); it is the project of
+every record in the file. Everything else (``logs.json``, checkpoints, ``tmp/bin``) is skipped.
+The session is the ``sessionId`` written inside the file; the file stem only stands in until one
+is read (see ``reader``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CHATS = "chats"
+TMP = "tmp"
+GEMINI_DIR = ".gemini"
+JSONL = ".jsonl"
+JSON = ".json"
+MAIN_PREFIX = "session-"
+
+
+@dataclass(frozen=True, slots=True)
+class ChatLog:
+    """One chat file: its project, the session to use until the file names one, its format."""
+
+    path: str
+    project: str
+    session: str
+    """The file stem: the session until a line (or the document) carries a ``sessionId``."""
+    legacy: bool = False
+    """A single JSON document (rewritten whole) rather than an append-only JSONL log."""
+    subagent: bool = False
+    """A subagent's chat, under ``chats/<parentSessionId>/``."""
+
+
+@dataclass(slots=True)
+class LogScan:
+    """What one walk of a root found: chats (sorted by path) and directories it could not list,
+    so the caller can report them instead of silently missing their data."""
+
+    files: list[ChatLog] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+
+
+def discover_roots(
+    configured: list[str],
+    env: Mapping[str, str] | None = None,
+    home: Path | None = None,
+) -> list[Path]:
+    """Candidate ``tmp/`` directories, in priority order, whether or not they exist yet.
+
+    Configured entries win; each names a ``.gemini`` directory (its ``tmp/`` is used) or a chats
+    root used as is (a ``tmp/`` directory, or any folder laid out like one, as ccusage's
+    ``GEMINI_DATA_DIR``). Else ``$GEMINI_CLI_HOME/.gemini/tmp`` (Gemini CLI reads
+    ``GEMINI_CLI_HOME`` as its home directory); else ``~/.gemini/tmp``. Missing roots are kept
+    because the watcher must notice a root that is created after start.
+    """
+    environ = os.environ if env is None else env
+    home_dir = Path.home() if home is None else home
+    entries = [c for c in configured if c.strip()]
+    if entries:
+        return _unique(_tmp_dir(_expand(e, home_dir)) for e in entries)
+    cli_home = environ.get("GEMINI_CLI_HOME", "").strip()
+    base = _expand(cli_home, home_dir) if cli_home else home_dir
+    return [base / GEMINI_DIR / TMP]
+
+
+def existing_roots(roots: Iterable[Path]) -> list[Path]:
+    """The roots that exist as directories right now, order kept."""
+    return [root for root in roots if root.is_dir()]
+
+
+def find_logs(root: Path) -> LogScan:
+    """Every chat file below ``root`` (the three layouts in this module's docstring).
+
+    Only ``<project>/chats/`` and its direct subdirectories are listed, so unrelated trees under
+    ``tmp/`` are never walked. Symbolic links are not followed. A directory that cannot be listed
+    is recorded in ``unreadable``; one that does not exist is simply empty.
+    """
+    scan = LogScan()
+    for project_entry in _list(os.fspath(root), scan):
+        if not project_entry.is_dir(follow_symlinks=False):
+            continue
+        project = project_entry.name
+        chats = os.path.join(project_entry.path, CHATS)
+        for entry in _list(chats, scan):
+            if entry.is_dir(follow_symlinks=False):
+                for sub in _list(entry.path, scan):
+                    log = chat_log_of((project, CHATS, entry.name, sub.name), sub.path)
+                    if log is not None and sub.is_file(follow_symlinks=False):
+                        scan.files.append(log)
+            else:
+                log = chat_log_of((project, CHATS, entry.name), entry.path)
+                if log is not None and entry.is_file(follow_symlinks=False):
+                    scan.files.append(log)
+    scan.files.sort(key=lambda log: log.path)
+    return scan
+
+
+def chat_log_of(parts: tuple[str, ...], path: str) -> ChatLog | None:
+    """The chat at ``path`` from its path components below the root, or ``None`` if the path is
+    not a chat file in one of the three layouts."""
+    if len(parts) < 3 or parts[1] != CHATS or not parts[0].strip():
+        return None
+    name = parts[-1]
+    if len(parts) == 3 and name.startswith(MAIN_PREFIX):
+        if name.endswith(JSONL):
+            return ChatLog(path, parts[0], name[: -len(JSONL)])
+        if name.endswith(JSON):
+            return ChatLog(path, parts[0], name[: -len(JSON)], legacy=True)
+    if len(parts) == 4 and name.endswith(JSONL) and len(name) > len(JSONL):
+        return ChatLog(path, parts[0], name[: -len(JSONL)], subagent=True)
+    return None
+
+
+def _list(directory: str, scan: LogScan) -> list[os.DirEntry[str]]:
+    """The entries of ``directory``: none if it does not exist, none (and reported) if it
+    cannot be listed."""
+    try:
+        with os.scandir(directory) as entries:
+            return list(entries)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError:
+        scan.unreadable.append(directory)
+        return []
+
+
+def _expand(raw: str, home: Path) -> Path:
+    """Expand a leading ``~`` against ``home`` (so tests control it); ``~user`` uses the OS."""
+    text = raw.strip()
+    if text == "~":
+        return home
+    if text.startswith(("~/", "~" + os.sep)):
+        return home / text[2:]
+    return Path(text).expanduser()
+
+
+def _tmp_dir(path: Path) -> Path:
+    """The chats root for a configured entry: a ``.gemini`` directory means its ``tmp/``."""
+    return path / TMP if path.name == GEMINI_DIR else path
+
+
+def _unique(paths: Iterable[Path]) -> list[Path]:
+    """Drop repeated roots, keeping the first occurrence (a root read twice would cost a second
+    walk, though its records keep their keys)."""
+    seen: set[Path] = set()
+    out: list[Path] = []
+    for path in paths:
+        if path not in seen:
+            seen.add(path)
+            out.append(path)
+    return out
