@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from bus.lock import ProcessLock
 from bus.messages import Message, UsageBatch
 from otm.runtime import Runtime
-from services.collector.claude.adapter import ClaudeAdapter
 from services.collector.reading import Collector
+from services.collector.registry import build_adapters
 from services.store.schema import connect_writer
 from services.store.writer import Store
 
@@ -41,9 +41,9 @@ def catch_up(runtime: Runtime) -> CatchUp:
 
 
 def _ingest(runtime: Runtime, store: Store) -> CatchUp:
-    collector = Collector(runtime, ClaudeAdapter(runtime.claude_roots))
+    collector = Collector(runtime, build_adapters(runtime))
     collector.resume()
-    collector.request(())
+    collector.request()
     keeper = None
     batches = records = 0
     while True:

@@ -58,6 +58,19 @@ class ClaudeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     roots: list[str] = []
 
 
+class CodexConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[codex]``: Codex CLI homes (each holding ``sessions/``). Empty means ``CODEX_HOME``,
+    else ``~/.codex``."""
+
+    roots: list[str] = []
+
+
+class GeminiConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[gemini]``: Gemini CLI chat roots (``.gemini/tmp``). Empty means auto-discover."""
+
+    roots: list[str] = []
+
+
 class ApiConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """``[api]``: the HTTP API. It binds 127.0.0.1 only."""
 
@@ -74,6 +87,8 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The whole file."""
 
     claude: ClaudeConfig = ClaudeConfig()
+    codex: CodexConfig = CodexConfig()
+    gemini: GeminiConfig = GeminiConfig()
     pricing: PricingConfig = PricingConfig()
     api: ApiConfig = ApiConfig()
     scheduler: SchedulerConfig = SchedulerConfig()

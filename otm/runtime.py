@@ -16,6 +16,8 @@ from pathlib import Path
 from bus.endpoints import Endpoints, endpoints, run_dir, state_dir
 from otm.config import Config, load_config
 from services.collector.claude.roots import discover_roots, existing_roots
+from services.collector.codex.roots import discover_roots as codex_roots
+from services.collector.gemini.roots import discover_roots as gemini_roots
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,13 @@ class Runtime:
     endpoints: Endpoints
     claude_roots: tuple[Path, ...]
     demo: bool
+    codex_roots: tuple[Path, ...] = ()
+    gemini_roots: tuple[Path, ...] = ()
+
+    @property
+    def roots(self) -> dict[str, tuple[Path, ...]]:
+        """Every provider's roots, by provider."""
+        return {"claude": self.claude_roots, "codex": self.codex_roots, "gemini": self.gemini_roots}
 
     @property
     def db_path(self) -> Path:
@@ -59,14 +68,19 @@ def load_runtime() -> Runtime:
     state.mkdir(parents=True, exist_ok=True)
     config = load_config(state / "config.toml")
     roots = discover_roots(config.claude.roots)
+    codex = codex_roots(config.codex.roots)
+    gemini = gemini_roots(config.gemini.roots)
     explicit = bool(config.claude.roots or os.environ.get("CLAUDE_CONFIG_DIR"))
-    demo = os.environ.get("OTM_DEMO") == "1" or (not explicit and not existing_roots(roots))
+    found = existing_roots([*roots, *codex, *gemini])
+    demo = os.environ.get("OTM_DEMO") == "1" or (not explicit and not found)
     if demo:
-        roots = [demo_root(state) / "projects"]
+        roots, codex, gemini = [demo_root(state) / "projects"], [], []
     return Runtime(
         state=state,
         config=config,
         endpoints=endpoints(state),
         claude_roots=tuple(roots),
         demo=demo,
+        codex_roots=tuple(codex),
+        gemini_roots=tuple(gemini),
     )

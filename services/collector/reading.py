@@ -5,11 +5,12 @@ re-send. Free of sockets and logging so one-shot commands can run it in-process 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 from bus.messages import UsageBatch
 from otm.runtime import Runtime
-from services.collector.claude.adapter import ClaudeAdapter
+from services.collector.adapter import Adapter
 from services.collector.tracker import Tracker, committed_cursor
 from services.store.schema import connect_reader
 
@@ -17,11 +18,11 @@ from services.store.schema import connect_reader
 class Collector:
     """The reading half of the collector, independent of sockets (also used in-process)."""
 
-    def __init__(self, runtime: Runtime, adapter: ClaudeAdapter) -> None:
+    def __init__(self, runtime: Runtime, adapters: Sequence[Adapter]) -> None:
         self.runtime = runtime
-        self.adapter = adapter
+        self.adapters = {a.provider: a for a in adapters}
         self.tracker = Tracker()
-        self.dirty: dict[str, None] = {}
+        self.dirty: dict[str, Adapter] = {}
         self._db: sqlite3.Connection | None = None
 
     def db(self) -> sqlite3.Connection | None:
@@ -36,20 +37,26 @@ class Collector:
 
     def resume(self) -> None:
         """Forget in-memory progress and start again from the committed cursors."""
-        self.tracker.load_committed(self.db(), self.adapter.provider)
+        self.tracker.load_committed(self.db())
 
-    def request(self, paths: tuple[str, ...]) -> None:
-        """Mark files to read: the given ones, or every file of every root."""
-        for path in paths or self.adapter.all_files():
-            self.dirty[path] = None
+    def request(self, provider: str | None = None, paths: tuple[str, ...] = ()) -> None:
+        """Mark files to read: the given paths of ``provider``, or every file of its roots
+        (of every provider's roots when ``provider`` is ``None``)."""
+        adapters = list(self.adapters.values()) if provider is None else []
+        if provider in self.adapters:
+            adapters.append(self.adapters[provider])
+        for adapter in adapters:
+            for path in paths or adapter.all_files():
+                if not paths or adapter.owns(path):
+                    self.dirty[path] = adapter
 
     def next_batches(self, limit: int = 64) -> list[UsageBatch]:
         """Read dirty files (at most ``limit`` batches, never past the in-flight cap)."""
         out: list[UsageBatch] = []
-        for path in list(self.dirty):
+        for path, adapter in list(self.dirty.items()):
             if self.tracker.full or len(out) >= limit:
                 break
-            batch, more = self.adapter.read(path, self.tracker.position(path))
+            batch, more = adapter.read(path, self.tracker.position(path))
             if batch is not None:
                 self.tracker.sent(batch)
                 out.append(batch)
@@ -63,7 +70,17 @@ class Collector:
         for item in self.tracker.overdue():
             committed = committed_cursor(self.db(), item.batch.source)
             out.extend(self.tracker.reconcile(item, committed))
-            if not self.tracker.busy(item.batch.source):
+            adapter = self.adapters.get(item.batch.provider)
+            if adapter is not None and not self.tracker.busy(item.batch.source):
                 # Settled without a re-send: whatever is left of the file is read afresh.
-                self.dirty[item.batch.source] = None
+                self.dirty[item.batch.source] = adapter
+        return out
+
+    @property
+    def problems(self) -> dict[str, int]:
+        """Every adapter's trouble counts, prefixed by provider when there are several."""
+        out: dict[str, int] = {}
+        for provider, adapter in self.adapters.items():
+            for name, count in adapter.problems.items():
+                out[name if provider == "claude" else f"{provider}_{name}"] = count
         return out

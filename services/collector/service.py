@@ -15,9 +15,9 @@ from bus.messages import Heartbeat, RefreshRequested, UsageCommitted
 from bus.topics import HEARTBEAT
 from otm.process import Pulse, StopFlag
 from otm.runtime import Runtime
-from services.collector.claude.adapter import ClaudeAdapter
 from services.collector.prices import PriceKeeper, PriceStamp
 from services.collector.reading import Collector
+from services.collector.registry import build_adapters
 
 PRICE_CHECK_SECONDS = 5.0
 
@@ -27,25 +27,23 @@ def run(runtime: Runtime) -> None:
     logger = structlog.get_logger().bind(process="collector")
     stop = StopFlag()
     publisher = Publisher(runtime.endpoints)
-    subscriber = Subscriber(
-        ("cmd.refresh.claude", "evt.usage.claude", HEARTBEAT), runtime.endpoints
-    )
+    subscriber = Subscriber(("cmd.refresh.", "evt.usage.", HEARTBEAT), runtime.endpoints)
     pulse = Pulse("collector", publisher)
-    adapter = ClaudeAdapter(runtime.claude_roots)
-    collector = Collector(runtime, adapter)
+    collector = Collector(runtime, build_adapters(runtime))
     prices = PriceKeeper(runtime.config.pricing.overrides)
     stamp = PriceStamp(runtime.run, runtime.config.pricing.overrides)
     store = StoreWatch()
     collector.resume()
-    collector.request(())
-    logger.info("ready", roots=[str(r) for r in runtime.claude_roots], demo=runtime.demo)
+    collector.request()
+    roots = {p: [str(r) for r in rs] for p, rs in runtime.roots.items()}
+    logger.info("ready", roots=roots, demo=runtime.demo)
     next_price_check = 0.0
     try:
         while not stop.stopped:
             busy = store.seen and collector.dirty and not collector.tracker.full
             for _topic, message in _receive(subscriber, timeout_ms=0 if busy else 100):
                 if isinstance(message, RefreshRequested):
-                    collector.request(message.paths)
+                    collector.request(message.provider, message.paths)
                     pulse.counters[f"refresh_{message.reason}"] += 1
                 elif isinstance(message, UsageCommitted):
                     collector.tracker.committed(message.batch_id)
@@ -78,7 +76,7 @@ def run(runtime: Runtime) -> None:
                     if not drift and collector.db() is not None:
                         stamp.mark_current()
                     next_price_check = time.monotonic() + PRICE_CHECK_SECONDS
-            for problem, count in adapter.problems.items():
+            for problem, count in collector.problems.items():
                 pulse.counters[problem] = count
             pulse.counters["in_flight"] = len(collector.tracker.pending)
             pulse.beat()

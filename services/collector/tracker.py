@@ -52,15 +52,13 @@ class Tracker:
     acknowledged: bool = False
     """Whether a commit has come back since start-up (or since the store restarted)."""
 
-    def load_committed(self, conn: sqlite3.Connection | None, provider: str) -> None:
+    def load_committed(self, conn: sqlite3.Connection | None) -> None:
         """Start from the committed cursors (the collector always resumes from them)."""
         self.positions.clear()
         self.pending.clear()
         if conn is None:
             return
-        for path, blob in conn.execute(
-            "SELECT path, cursor FROM cursors WHERE provider = ?", (provider,)
-        ):
+        for path, blob in conn.execute("SELECT path, cursor FROM cursors"):
             self.positions[path] = _cursor_decoder.decode(blob)
 
     def position(self, path: str) -> FileCursor | None:

@@ -11,7 +11,7 @@ from bus.messages import RefreshRequested
 from otm.process import Pulse, StopFlag
 from otm.runtime import Runtime
 
-PROVIDERS = ("claude",)
+PROVIDERS = ("claude", "codex", "gemini")
 
 
 def run(runtime: Runtime) -> None:

@@ -32,6 +32,11 @@ def is_fast(record: UsageRecord) -> int:
     return 1 if record.speed == "fast" else 0
 
 
+def logged_total(record: UsageRecord) -> int:
+    """The record's total as its CLI's reports define it (the log's own, else the sum)."""
+    return record.total_tokens if record.total is None else record.total
+
+
 def is_long_context(record: UsageRecord) -> int:
     """1 when the request's whole prompt is billed at the long-context rate."""
     threshold = LONG_CONTEXT_PROMPT_TOKENS.get(record.provider, 200_000)
@@ -60,6 +65,33 @@ def apply(conn: sqlite3.Connection, event: Message) -> None:
 def _apply_usage(conn: sqlite3.Connection, event: UsageCommitted) -> None:
     _add_tokens(conn, event.replaces, sign=-1)
     _add_tokens(conn, event.records, sign=1)
+    conn.executemany(
+        "DELETE FROM usage_records WHERE provider = ? AND ts_ms = ? AND key = ?",
+        [(r.provider, r.ts_ms, r.key) for r in event.replaces],
+    )
+    conn.executemany(
+        "INSERT OR REPLACE INTO usage_records (provider, ts_ms, key, model, fast, long_context,"
+        " input, output, cache_write_5m, cache_write_1h, cache_read, reasoning, total)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                r.provider,
+                r.ts_ms,
+                r.key,
+                model_column(r),
+                is_fast(r),
+                is_long_context(r),
+                r.input,
+                r.output,
+                r.cache_write_5m,
+                r.cache_write_1h,
+                r.cache_read,
+                r.reasoning,
+                logged_total(r),
+            )
+            for r in event.records
+        ],
+    )
     conn.executemany(
         "INSERT OR REPLACE INTO usage_claims (key, seq, total, sidechain, has_speed, revision)"
         " VALUES (?, ?, ?, ?, ?, ?)",
@@ -120,7 +152,7 @@ def _add_tokens(conn: sqlite3.Connection, records: Iterable[UsageRecord], sign: 
             r.cache_write_1h,
             r.cache_read,
             r.reasoning,
-            r.total_tokens if r.total is None else r.total,
+            logged_total(r),
         )
         _accumulate(by_slot[(r.provider, r.ts_ms // SLOT_MS, model, fast, long_ctx)], tokens, sign)
         _accumulate(

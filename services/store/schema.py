@@ -23,6 +23,7 @@ PROJECTION_TABLES = (
     "prices",
     "usage_by_slot",
     "usage_by_session",
+    "usage_records",
     "skips",
     "limits",
 )
@@ -147,6 +148,22 @@ CREATE TABLE usage_by_session (
     first_ts INTEGER NOT NULL,
     last_ts INTEGER NOT NULL,
     PRIMARY KEY (provider, project, session, model, fast, long_context)
+) WITHOUT ROWID;
+CREATE TABLE usage_records (
+    provider TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    model TEXT NOT NULL,
+    fast INTEGER NOT NULL,
+    long_context INTEGER NOT NULL,
+    input INTEGER NOT NULL,
+    output INTEGER NOT NULL,
+    cache_write_5m INTEGER NOT NULL,
+    cache_write_1h INTEGER NOT NULL,
+    cache_read INTEGER NOT NULL,
+    reasoning INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    PRIMARY KEY (provider, ts_ms, key)
 ) WITHOUT ROWID;
 CREATE TABLE limits (
     provider TEXT NOT NULL,

@@ -7,6 +7,7 @@ is restarted on the new set and a full refresh is requested.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -25,6 +26,8 @@ STEP_MS = 10
 """How long watchfiles waits for more changes before yielding a group: the latency floor."""
 DEBOUNCE_MS = 50
 """The longest a group of changes is held back while files keep changing."""
+LOG_SUFFIXES = (".jsonl", ".json")
+"""Claude and Codex write JSONL; Gemini also keeps legacy single-JSON chats."""
 
 
 def run(runtime: Runtime) -> None:
@@ -33,8 +36,9 @@ def run(runtime: Runtime) -> None:
     stop = StopFlag()
     publisher = Publisher(runtime.endpoints)
     pulse = Pulse("watcher", publisher)
-    roots = runtime.claude_roots
-    logger.info("ready", roots=[str(r) for r in roots])
+    providers = {r: p for p, rs in runtime.roots.items() for r in rs}
+    roots = list(providers)
+    logger.info("ready", roots={p: [str(r) for r in rs] for p, rs in runtime.roots.items()})
     beat = threading.Thread(target=_beat_until_stopped, args=(pulse, stop), daemon=True)
     beat.start()
     try:
@@ -42,9 +46,10 @@ def run(runtime: Runtime) -> None:
             watched = _existing(roots)
             pulse.detail["watching"] = ", ".join(str(p) for p in watched) or "(no root yet)"
             if watched:
-                publisher.publish(_refresh(()))
+                for provider in sorted({providers[r] for r in watched}):
+                    publisher.publish(_refresh(provider, ()))
                 logger.info("watching", roots=[str(p) for p in watched])
-                _watch(watched, roots, stop, publisher, pulse)
+                _watch(watched, providers, stop, publisher, pulse)
             else:
                 stop.wait(ROOT_CHECK_SECONDS)
     finally:
@@ -54,12 +59,13 @@ def run(runtime: Runtime) -> None:
 
 def _watch(
     watched: list[Path],
-    roots: Sequence[Path],
+    providers: dict[Path, str],
     stop: StopFlag,
     publisher: Publisher,
     pulse: Pulse,
 ) -> None:
     restart = threading.Event()
+    roots = list(providers)
 
     def monitor() -> None:
         # Ends the watch on SIGTERM, or when the set of existing roots changes.
@@ -78,23 +84,32 @@ def _watch(
             yield_on_timeout=False,
             raise_interrupt=False,
         ):
-            paths = sorted(
-                {
-                    p
-                    for kind, p in changes
-                    if kind != watchfiles.Change.deleted and p.endswith(".jsonl")
-                }
-            )
-            if paths:
-                publisher.publish(_refresh(tuple(paths)))
+            by_provider = _changed_logs(changes, providers)
+            for provider, paths in sorted(by_provider.items()):
+                publisher.publish(_refresh(provider, tuple(sorted(paths))))
                 pulse.counters["refreshes_requested"] += 1
     finally:
         restart.set()
 
 
-def _refresh(paths: tuple[str, ...]) -> RefreshRequested:
+def _changed_logs(
+    changes: set[tuple[watchfiles.Change, str]], providers: dict[Path, str]
+) -> dict[str, set[str]]:
+    """Changed (not deleted) log files, grouped by the provider whose root holds them."""
+    out: dict[str, set[str]] = {}
+    for kind, path in changes:
+        if kind == watchfiles.Change.deleted or not path.endswith(LOG_SUFFIXES):
+            continue
+        for root, provider in providers.items():
+            if path.startswith(str(root) + os.sep):
+                out.setdefault(provider, set()).add(path)
+                break
+    return out
+
+
+def _refresh(provider: str, paths: tuple[str, ...]) -> RefreshRequested:
     return RefreshRequested(
-        provider="claude", reason="files", requested_at=time.time(), paths=paths
+        provider=provider, reason="files", requested_at=time.time(), paths=paths
     )
 
 

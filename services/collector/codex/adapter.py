@@ -4,6 +4,9 @@ It turns a file's increment into a ``UsageBatch`` spanning the cursor it started
 cursor it ended at (parser state included), with the rate-limit windows found on the way, which
 is what the store commits atomically. It also serves forked sessions their parent's usage
 stream (``turns`` explains why), found by session id among the logs under the same roots.
+Besides its roots it scans any Codex home that holds neither of them (``roots.bare_homes``),
+where ccusage finds ``codex exec --json`` output; the watcher does not watch such a home, so its
+files are picked up by the scheduled rescans.
 
 ``problems`` counts, for status: ``unreadable_dirs``, ``unreadable_files`` (current numbers) and
 ``fallback_models`` (records read so far whose model no line named, reported as ``gpt-5`` as
@@ -20,7 +23,13 @@ from pathlib import Path
 from bus.messages import FileCursor, UsageBatch
 from services.collector.codex.reader import read_increment, usage_stream
 from services.collector.codex.records import Usage
-from services.collector.codex.roots import SessionLog, find_logs, log_at, matches_session_id
+from services.collector.codex.roots import (
+    SessionLog,
+    bare_homes,
+    find_logs,
+    log_at,
+    matches_session_id,
+)
 from services.collector.tracker import batch_id
 
 _StatKey = tuple[int, int, int, int]
@@ -45,7 +54,7 @@ class CodexAdapter:
         """Every session log under every root, rescanned now."""
         unreadable: set[str] = set()
         found: dict[str, SessionLog] = {}
-        for root in self.roots:
+        for root in self.scanned_roots():
             scan = find_logs(root)
             unreadable.update(scan.unreadable)
             for log in scan.files:
@@ -56,12 +65,16 @@ class CodexAdapter:
         self.problems["unreadable_dirs"] = len(unreadable)
         return sorted(found)
 
+    def scanned_roots(self) -> list[Path]:
+        """The roots, plus any Codex home holding neither of them (``roots.bare_homes``)."""
+        return self.roots + bare_homes(self.roots)
+
     def log(self, path: str) -> SessionLog | None:
         """The session log at ``path`` if it lies under one of the roots, else ``None``."""
         known = self._known.get(path)
         if known is not None:
             return known
-        found = log_at(self.roots, path)
+        found = log_at(self.scanned_roots(), path)
         if found is not None:
             self._known[path] = found
         return found
@@ -132,7 +145,7 @@ class CodexAdapter:
         """The log named after Codex session ``session_id`` (``roots.matches_session_id``),
         preferring earlier roots; rescans the roots once per id before giving up."""
         for attempt in range(2):
-            for root in self.roots:
+            for root in self.scanned_roots():
                 candidates = sorted(
                     path
                     for path in self._known

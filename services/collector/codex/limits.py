@@ -14,6 +14,7 @@ the provider's own numbers, so the windows are ``local-official``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Final
 
 import msgspec
@@ -63,6 +64,27 @@ def parse_rate_limits(value: Any, observed_ms: int) -> list[LimitWindow]:
 def window_key(window: LimitWindow) -> tuple[str, str]:
     """What makes two observations the same window: its name and its limit family."""
     return window.window, window.detail
+
+
+def shape_key(value: dict[str, Any]) -> tuple[object, ...]:
+    """Cheap stand-in for the windows a ``rate_limits`` object will give: two objects with the
+    same key give the same window keys, so only the last of them needs parsing."""
+    return (
+        *(v if type(v) is str else None for v in map(value.get, ("limit_id", "limit_name"))),
+        value.get("plan_type") if type(value.get("plan_type")) is str else None,
+        *(type(value.get(name)) is dict for name in WINDOWS),
+    )
+
+
+def latest_windows(observations: Iterable[tuple[Any, int]]) -> list[LimitWindow]:
+    """The last reading of each window among ``(rate_limits, observed_ms)`` in time order."""
+    latest: dict[tuple[str, str], LimitWindow] = {}
+    for value, observed_ms in observations:
+        for window in parse_rate_limits(value, observed_ms):
+            key = window_key(window)
+            latest.pop(key, None)
+            latest[key] = window
+    return list(latest.values())
 
 
 def _resets_at(window: dict[str, Any], observed_at: float) -> float | None:

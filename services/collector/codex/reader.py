@@ -175,7 +175,7 @@ def _read_open(
     skipped = parser.skipped + _rewind_counts(reset, parser)
     return Increment(
         records=parser.records,
-        limits=list(parser.limits.values()),
+        limits=parser.limits,
         after=after,
         skipped=skipped,
         more=more,

@@ -106,6 +106,23 @@ def _first_count(obj: dict[str, Any], *keys: str) -> int:
 
 def parse_usage(obj: dict[str, Any]) -> Usage:
     """A token-count object, with synonyms and the recomputed total (module docstring)."""
+    get = obj.get
+    a: Any = get("input_tokens")
+    b: Any = get("cached_input_tokens")
+    c: Any = get("output_tokens")
+    d: Any = get("reasoning_output_tokens")
+    e: Any = get("total_tokens")
+    if (
+        type(a) is int
+        and type(b) is int
+        and type(c) is int
+        and type(d) is int
+        and type(e) is int
+        and min(a, b, c, d, e) >= 0
+        and max(a, b, c, d, e) <= _COUNT_MAX
+    ):
+        # What Codex writes: the five canonical counts, all plain integers.
+        return Usage(a, b, c, d, e or a + c)
     input_tokens = _first_count(obj, "input_tokens", "prompt_tokens", "input")
     cached = _first_count(obj, "cached_input_tokens", "cache_read_input_tokens", "cached_tokens")
     output = _first_count(obj, "output_tokens", "completion_tokens", "output")

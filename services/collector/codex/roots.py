@@ -9,7 +9,8 @@ Each Codex home (``$CODEX_HOME``, a comma-separated list, else ``~/.codex``) hol
 The session of a log is its path relative to its root without ``.jsonl``
 (``2026/05/01/rollout-…-<uuid>``), as ccusage names it. Its project is the ``cwd`` its first
 line records, which only the parser knows (``turns.ParserState.cwd``). As in ccusage, a file
-present under the same relative path in both roots of one home is read from ``sessions/`` only.
+present under the same relative path in both roots of one home is read from ``sessions/`` only,
+and a home with neither directory is read itself (``bare_homes``).
 """
 
 from __future__ import annotations
@@ -62,6 +63,20 @@ def discover_roots(
         entries = [p.strip() for p in environ.get("CODEX_HOME", "").split(",") if p.strip()]
     homes = [_home_of(_expand(e, home_dir)) for e in entries] or [home_dir / ".codex"]
     return _unique(root for h in homes for root in (h / SESSIONS, h / ARCHIVED))
+
+
+def bare_homes(roots: Iterable[Path]) -> list[Path]:
+    """Homes of ``roots`` that exist but hold neither ``sessions/`` nor ``archived_sessions/``.
+
+    ccusage then reads the home itself (recursively): that is where ``codex exec --json``
+    output saved as ``*.jsonl`` is found. Decided afresh on every call, like ccusage's scan.
+    """
+    homes = _unique(root.parent for root in roots if root.name in (SESSIONS, ARCHIVED))
+    return [
+        home
+        for home in homes
+        if home.is_dir() and not (home / SESSIONS).is_dir() and not (home / ARCHIVED).is_dir()
+    ]
 
 
 def existing_roots(roots: Iterable[Path]) -> list[Path]:

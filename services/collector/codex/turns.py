@@ -49,7 +49,7 @@ from typing import Any, Final, Literal
 import msgspec
 
 from bus.messages import LimitWindow, SkipCounts, UsageRecord
-from services.collector.codex.limits import parse_rate_limits, window_key
+from services.collector.codex.limits import latest_windows, shape_key
 from services.collector.codex.records import (
     FALLBACK_MODEL,
     Stamp,
@@ -168,11 +168,18 @@ class FileParser:
     peek: Peek | None = None
     mtime_ms: int = 0
     records: list[UsageRecord] = field(default_factory=list)
-    limits: dict[tuple[str, str], LimitWindow] = field(default_factory=dict)
+    rate_limits: dict[tuple[object, ...], tuple[dict[str, Any], int]] = field(default_factory=dict)
+    """The last ``rate_limits`` object (and its line's time) of each shape, in order of last
+    appearance; parsed only when ``limits`` is asked for (most lines repeat the same ones)."""
     fallback_models: int = 0
     oversized: int = 0
     """Lines over the reader's hard cap, skipped unparsed (counted here, set by the reader)."""
     tally: _Tally = field(default_factory=_Tally)
+
+    @property
+    def limits(self) -> list[LimitWindow]:
+        """The last reading of each rate-limit window seen so far."""
+        return latest_windows(self.rate_limits.values())
 
     @property
     def skipped(self) -> SkipCounts:
@@ -301,9 +308,11 @@ class FileParser:
             model, guessed = self._model(named, stamp)
             if not replayed:
                 self._count(stamp, model, guessed, event)
-        if not replayed:
-            for window in parse_rate_limits(payload.get("rate_limits"), stamp.ms):
-                self.limits[window_key(window)] = window
+        rate_limits = payload.get("rate_limits")
+        if not replayed and type(rate_limits) is dict:
+            key = shape_key(rate_limits)
+            self.rate_limits.pop(key, None)
+            self.rate_limits[key] = (rate_limits, stamp.ms)
 
     def _headless(self, obj: dict[str, Any], end: int) -> None:
         """A ``codex exec --json`` line (``{"type":"turn.completed","usage":{…}}``): per-turn

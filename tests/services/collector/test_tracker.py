@@ -279,27 +279,19 @@ def test_reconcile_of_a_diverged_file_leaves_other_files_alone() -> None:
 
 
 def test_load_committed_starts_from_the_databases_cursors(db: sqlite3.Connection) -> None:
-    """Positions start at the store's committed cursors of the provider; nothing is pending."""
+    """Positions start at the store's committed cursors; nothing is pending."""
     Store(db).apply([batch([record("a")], before=None, after=100)])
     tracker = Tracker()
     chain(tracker, 500, source=OTHER)
-    tracker.load_committed(db, "claude")
+    tracker.load_committed(db)
     assert ({SOURCE: cursor(100)}, {}) == (tracker.positions, tracker.pending)
-
-
-def test_load_committed_ignores_other_providers(db: sqlite3.Connection) -> None:
-    """Cursors of another provider's files are not loaded."""
-    Store(db).apply([batch([record("a")], before=None, after=100)])
-    tracker = Tracker()
-    tracker.load_committed(db, "codex")
-    assert {} == tracker.positions
 
 
 def test_load_committed_without_a_database_starts_empty() -> None:
     """With no database yet, every file starts from no cursor."""
     tracker = Tracker()
     chain(tracker, 100)
-    tracker.load_committed(None, "claude")
+    tracker.load_committed(None)
     assert ({}, {}) == (tracker.positions, tracker.pending)
 
 
