@@ -53,19 +53,46 @@ def ensure_installed(cache_dir: Path) -> Path:
     return binary
 
 
+def isolated_env(empty_home: Path, data_dirs: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment ccusage runs in (FORMATS.md §7): nothing but PATH, an empty HOME, UTC,
+    no logs, and the data-directory variables in ``data_dirs`` (``CLAUDE_CONFIG_DIR``, ...), so
+    no config or other agent's data on this machine is discovered."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(empty_home),
+        "TZ": "UTC",
+        "LOG_LEVEL": "0",
+        **(data_dirs or {}),
+    }
+
+
+def run_json(
+    binary: Path, arguments: list[str], data_dirs: dict[str, str], empty_home: Path
+) -> dict[str, Any]:
+    """``ccusage <arguments>`` in the isolated environment (working directory: the empty HOME),
+    its stdout parsed as JSON; ``RuntimeError`` with the end of stderr if it fails."""
+    done = subprocess.run(
+        [str(binary), *arguments],
+        env=isolated_env(empty_home, data_dirs),
+        cwd=empty_home,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"ccusage {' '.join(arguments)} failed ({done.returncode}):\n{done.stderr[-2000:]}"
+        )
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
+
+
 def daily(binary: Path, claude_dir: Path, empty_home: Path, runs: int) -> CcusageRun:
     """Time ``ccusage claude daily --json --offline -z UTC`` ``runs`` times on ``claude_dir``.
 
     The environment is emptied as in FORMATS.md §7: an empty HOME (and working directory) so no
     config or other agent's data is discovered, UTC, no logs.
     """
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(empty_home),
-        "TZ": "UTC",
-        "LOG_LEVEL": "0",
-        "CLAUDE_CONFIG_DIR": str(claude_dir),
-    }
+    env = isolated_env(empty_home, {"CLAUDE_CONFIG_DIR": str(claude_dir)})
     command = [str(binary), "claude", "daily", "--json", "--offline", "-z", "UTC"]
     seconds: list[float] = []
     first = ""

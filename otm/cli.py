@@ -152,32 +152,181 @@ def up_command() -> None:
     os.execv(honcho, [honcho, "-f", str(path), "-d", os.getcwd(), "start"])
 
 
-@report_app.command("daily")
-def report_daily(
-    json_output: Annotated[bool, typer.Option("--json", help="ccusage-compatible JSON.")] = False,
-    tz: Annotated[str | None, typer.Option("--tz", "-z", help="IANA zone for dates.")] = None,
-    since: Annotated[str | None, typer.Option("--since", "-s", help="YYYYMMDD.")] = None,
-    until: Annotated[str | None, typer.Option("--until", "-u", help="YYYYMMDD.")] = None,
-    order: Annotated[str, typer.Option("--order", "-o", help="asc or desc.")] = "asc",
-    provider: Annotated[str, typer.Option("--provider", help="claude.")] = "claude",
+# -- reports ----------------------------------------------------------------------------------
+
+JsonOption = Annotated[bool, typer.Option("--json", help="JSON (ccusage's field names).")]
+CsvOption = Annotated[bool, typer.Option("--csv", help="CSV: one line per row.")]
+TzOption = Annotated[
+    str | None, typer.Option("--tz", "-z", help="IANA zone for dates (default: this machine's).")
+]
+SinceOption = Annotated[
+    str | None, typer.Option("--since", "-s", help="First local date, YYYYMMDD or YYYY-MM-DD.")
+]
+UntilOption = Annotated[
+    str | None, typer.Option("--until", "-u", help="Last local date, YYYYMMDD or YYYY-MM-DD.")
+]
+OrderOption = Annotated[
+    str | None, typer.Option("--order", "-o", help="asc or desc (default: the report's own).")
+]
+ProviderOption = Annotated[
+    str, typer.Option("--provider", "-p", help="claude, codex, gemini or all.")
+]
+
+
+def _report(
+    kind: str,
+    json_output: bool,
+    csv_output: bool,
+    provider: str,
+    tz: str | None,
+    since: str | None,
+    until: str | None,
+    order: str | None,
+    start_of_week: str = "sunday",
+    token_limit: str | None = None,
 ) -> None:
-    """Tokens and dollars per day, per model."""
-    from otm.reports.daily import ReportError, daily
+    """Build one report from the projections and print it as JSON, CSV or a table."""
+    from otm.reports.build import ReportOptions, build_report
+    from otm.reports.common import ReportError
     from otm.reports.open import open_for_report
     from otm.reports.timezones import UnknownTimezone, local_timezone_name
 
+    if json_output and csv_output:
+        _fail("--json and --csv exclude each other: pick one")
+    zone_name = tz or local_timezone_name()
+    options = ReportOptions(
+        provider=provider,
+        tz=zone_name,
+        since=since,
+        until=until,
+        order=order,
+        start_of_week=start_of_week,
+        token_limit=token_limit,
+    )
     runtime = _runtime()
     conn = open_for_report(runtime)
     try:
-        report = daily(conn, provider, tz or local_timezone_name(), since, until, order)
+        report = build_report(conn, kind, options)
     except (ReportError, UnknownTimezone) as exc:
         _fail(str(exc))
+    finally:
+        conn.close()
     if json_output:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
         return
-    from otm.reports.render import render_daily
+    if csv_output:
+        from otm.reports.csvout import to_csv
 
-    render_daily(report, demo=runtime.demo)
+        sys.stdout.write(to_csv(kind, report, provider))
+        for item in report.get("unpriced", []):
+            sys.stderr.write(
+                f"unpriced: {item['model']} ({item['tokens']} tokens), cost not included\n"
+            )
+        return
+    from otm.reports.render import render_report
+
+    render_report(kind, report, provider, zone_name, demo=runtime.demo)
+
+
+@report_app.command("daily")
+def report_daily(
+    json_output: JsonOption = False,
+    csv_output: CsvOption = False,
+    provider: ProviderOption = "all",
+    tz: TzOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    order: OrderOption = None,
+) -> None:
+    """Tokens and dollars per local day, per model."""
+    _report("daily", json_output, csv_output, provider, tz, since, until, order)
+
+
+@report_app.command("weekly")
+def report_weekly(
+    json_output: JsonOption = False,
+    csv_output: CsvOption = False,
+    provider: ProviderOption = "all",
+    tz: TzOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    order: OrderOption = None,
+    start_of_week: Annotated[
+        str, typer.Option("--start-of-week", "-w", help="sunday or monday.")
+    ] = "sunday",
+) -> None:
+    """Tokens and dollars per week (named by its first day), per model."""
+    _report("weekly", json_output, csv_output, provider, tz, since, until, order, start_of_week)
+
+
+@report_app.command("monthly")
+def report_monthly(
+    json_output: JsonOption = False,
+    csv_output: CsvOption = False,
+    provider: ProviderOption = "all",
+    tz: TzOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    order: OrderOption = None,
+) -> None:
+    """Tokens and dollars per month, per model."""
+    _report("monthly", json_output, csv_output, provider, tz, since, until, order)
+
+
+@report_app.command("session")
+def report_session(
+    json_output: JsonOption = False,
+    csv_output: CsvOption = False,
+    provider: ProviderOption = "all",
+    tz: TzOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    order: OrderOption = None,
+) -> None:
+    """Tokens and dollars per session, most expensive first (dates: last activity)."""
+    _report("session", json_output, csv_output, provider, tz, since, until, order)
+
+
+@report_app.command("project")
+def report_project(
+    json_output: JsonOption = False,
+    csv_output: CsvOption = False,
+    provider: ProviderOption = "all",
+    tz: TzOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    order: OrderOption = None,
+) -> None:
+    """Tokens and dollars per project, most expensive first (dates: sessions' last activity)."""
+    _report("project", json_output, csv_output, provider, tz, since, until, order)
+
+
+@report_app.command("blocks")
+def report_blocks(
+    json_output: JsonOption = False,
+    csv_output: CsvOption = False,
+    provider: ProviderOption = "all",
+    tz: TzOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    order: OrderOption = None,
+    token_limit: Annotated[
+        str | None,
+        typer.Option("--token-limit", "-t", help="Tokens per block, or 'max' (largest so far)."),
+    ] = None,
+) -> None:
+    """Five-hour blocks (ccusage's rules), with burn rate and projection for the active one."""
+    _report(
+        "blocks",
+        json_output,
+        csv_output,
+        provider,
+        tz,
+        since,
+        until,
+        order,
+        token_limit=token_limit,
+    )
 
 
 @app.command("tail")

@@ -142,6 +142,7 @@ def cost_pusd(
     cache_write_5m: int = 0,
     cache_write_1h: int = 0,
     cache_read: int = 0,
+    reasoning_billed: int = 0,
     long_context: bool,
     fast: bool,
 ) -> int:
@@ -149,12 +150,14 @@ def cost_pusd(
 
     ``long_context``: the requests' prompts exceeded the threshold, so every category is billed
     at its long-context price (ignored when the model has no tier). ``fast``: they ran in fast
-    mode, so every category is multiplied by ``price.fast_multiplier``.
+    mode, so every category is multiplied by ``price.fast_multiplier``. ``reasoning_billed``:
+    reasoning tokens that are *not* already inside ``output`` but billed as output (Gemini's
+    ``thoughts``); Codex reasoning is inside ``output`` and must not be passed here.
     """
     rates = price_table(price).rates(long_context=long_context, fast=fast)
     return rates.cost(
         input=input,
-        output=output,
+        output=output + reasoning_billed,
         cache_write_5m=cache_write_5m,
         cache_write_1h=cache_write_1h,
         cache_read=cache_read,

@@ -5,4 +5,7 @@ the generator itself knows (files, lines, bad lines, the records that must be co
 can check a parser against something that was never produced by a parser.
 
 - `otm.corpus.claude`: Claude Code transcripts (``projects/<dir>/<session>.jsonl`` + subagents).
+- `otm.corpus.codex`: Codex CLI rollouts (``sessions/YYYY/MM/DD/rollout-*.jsonl``, archived copies).
+- `otm.corpus.gemini`: Gemini CLI chats (``tmp/<project>/chats/session-*.jsonl``, legacy ``.json``).
+- `otm.corpus.mixed`: all three at once, by byte share (the benchmarks' mixed corpus).
 """

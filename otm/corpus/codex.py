@@ -53,7 +53,6 @@ from otm.corpus.claude import (
     _COMMANDS,
     _DAY_MS,
     _FILES,
-    _HOUR_MS,
     MB,
     PROJECT_CWDS,
     _day_slots,
@@ -518,6 +517,8 @@ class _Gen:
         calls = [_lognorm(rng, 4, 0.8, 1, 30) for _ in range(n_turns)]
         if kind == "long_context":
             calls = [1]  # one huge prompt, then the session ends
+        if self.written >= self.target:  # only pending edge cases left: keep it short
+            gaps, calls = gaps[:2], [min(3, n) if kind == "long_context" else 3 for n in calls[:2]]
         est = sum(gaps) + sum(calls) * 30_000 + 300_000
         t0 = max(self.start_ms, min(self.when(self.frac()), self.end_ms - est))
         s = self.new_session(kind, t0, archived=kind == "archived")
@@ -533,12 +534,12 @@ class _Gen:
         else:
             self.meta(s, buf)
         self.first_user(s, buf)
-        for t in range(n_turns):
+        for t in range(len(gaps)):
             self.turn(s, buf, calls[t], gaps[t], long=kind == "long_context" and t == 0)
-            if kind == "normal" and not s.archived and t < n_turns - 1:
+            if kind == "normal" and not s.archived and t < len(gaps) - 1:
                 self.maybe_child(s, buf)
-            if self.written >= self.target and not self.pending:
-                break
+            if self.written >= self.target and (not self.pending or t >= 1):
+                break  # over budget: what is still pending goes to short sessions
         self.close(buf)
         if kind == "normal" and not s.is_parent and not s.archived:
             self.copy_src = (s, buf)
@@ -676,7 +677,7 @@ class _Gen:
         """One model call: reasoning, then a reply or tool calls, its token_count, tool outputs."""
         rng = self.rng
         reasoning = self.reasoning(s, buf)
-        outputs: list[tuple[str, str]] = []  # (call_id, output line payload)
+        outputs: list[tuple[str, int]] = []  # (output payload, ms until it is written)
         if final:
             chars = self.reply(s, buf)
         else:
@@ -688,8 +689,8 @@ class _Gen:
         self.tick(s, 800, 9000)
         usage = self.usage(s, chars, reasoning, long=long)
         self.token_count(s, buf, usage, quirk="long_context" if long else "")
-        for payload, kind in outputs:
-            self.tick(s, 20, 60_000 if kind == "exec" else 400)
+        for payload, delay in outputs:
+            self.tick(s, delay, delay + 300)
             self.emit(buf, _line(_iso(s.clock), "response_item", payload))
 
     def reply(self, s: _Sess, buf: _Buf) -> int:
@@ -716,7 +717,7 @@ class _Gen:
             return min(max(20_000, self.target // 40), int(50_000 * 6 ** rng.random()))
         return _lognorm(rng, median, 0.9, 20, 40_000)
 
-    def tool_call(self, s: _Sess, buf: _Buf) -> tuple[int, tuple[str, str]]:
+    def tool_call(self, s: _Sess, buf: _Buf) -> tuple[int, tuple[str, int]]:
         """A function_call (exec_command) or custom_tool_call (apply_patch), and its output."""
         rng = self.rng
         fill = self.fill
@@ -736,15 +737,15 @@ class _Gen:
                 ),
             )
             out = fill.take(rng, fill.code, self.big_or(1500))
-            wall = rng.randint(20, 90_000) / 1000
+            wall = _lognorm(rng, 1500, 1.3, 20, 120_000)
             text = (
-                f"Chunk ID: {self.b62(6)}\\nWall time: {wall:.3f} seconds\\nProcess exited with "
-                f"code {0 if rng.random() < 0.85 else 1}\\nOriginal token count: {len(out) // 4}"
-                f"\\nOutput:\\n{out}"
+                f"Chunk ID: {self.b62(6)}\\nWall time: {wall / 1000:.3f} seconds\\n"
+                f"Process exited with code {0 if rng.random() < 0.85 else 1}\\n"
+                f"Original token count: {len(out) // 4}\\nOutput:\\n{out}"
             )
             s.ctx += min(len(out) // 4, _TOOL_TOKENS_CAP) + 30
             payload = f'{{"type":"function_call_output","call_id":"{cid}","output":"{text}"}}'
-            return len(args), (payload, "exec")
+            return len(args), (payload, wall)
         path = rng.choice(_FILES)
         old = fill.take(rng, fill.code, _lognorm(rng, 300, 0.9, 20, 4000))
         new = fill.take(rng, fill.code, _lognorm(rng, 400, 0.9, 20, 5000))
@@ -766,7 +767,7 @@ class _Gen:
         )
         s.ctx += 40
         payload = f'{{"type":"custom_tool_call_output","call_id":"{cid}","output":"{result}"}}'
-        return len(patch), (payload, "patch")
+        return len(patch), (payload, rng.randint(20, 400))
 
     def usage(self, s: _Sess, chars: int, reasoning: int, *, long: bool = False) -> _Usage:
         """The call's last_token_usage: the whole context as input, its cached prefix, output."""
@@ -788,23 +789,16 @@ class _Gen:
     def token_count(self, s: _Sess, buf: _Buf, usage: _Usage, quirk: str = "") -> None:
         """The token_count line of one call, with its edge cases; registers what it counts."""
         rng = self.rng
-        if (
-            self.edge
-            and not s.legacy
-            and not quirk
-            and ("cached_over_input" in self.pending or rng.random() < _EDGE_RATE)
-        ):
+        plain = self.edge and not s.legacy and not quirk  # open to one more edge case
+        if plain and ("cached_over_input" in self.pending or rng.random() < _EDGE_RATE):
             self.pending.discard("cached_over_input")
             usage = usage._replace(cached=usage.input + rng.randint(1, 900))
             self.kinds["cached_over_input"] += 1
+            plain = False
         s.totals = s.totals.plus(usage)
         payload = self.count_payload(s, usage)
         ts = s.clock
-        if (
-            self.edge
-            and not s.legacy
-            and ("malformed_json" in self.pending or rng.random() < _EDGE_RATE / 2)
-        ):
+        if plain and ("malformed_json" in self.pending or rng.random() < _EDGE_RATE / 2):
             self.pending.discard("malformed_json")
             line = _line(_iso(ts), "event_msg", payload[0])
             self.emit(buf, line[: line.index('"last_token_usage"') + 30])  # a write cut short

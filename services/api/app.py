@@ -20,7 +20,8 @@ from litestar.response import Stream
 from litestar.types import Scope
 
 from bus.topics import EVENTS
-from otm.reports.daily import daily
+from otm.reports.build import KINDS, ReportOptions, build_report
+from otm.reports.timezones import local_timezone_name
 from otm.runtime import Runtime
 from services.api.sse import check_prefix, event_stream, resume_point
 from services.api.stream import StreamHub, database_head
@@ -71,13 +72,14 @@ def health(db_path: Path) -> dict[str, Any]:
     return {"status": "ok", "db": db_path.exists(), "head_seq": database_head(db_path)}
 
 
-def daily_report(
-    db_path: Path, provider: str, tz: str, since: str | None, until: str | None, order: str
-) -> dict[str, Any]:
-    """The same dict as ``otm report daily --json``; ``ApiError(400)`` for a bad option."""
+def usage_report(db_path: Path, kind: str, options: ReportOptions) -> dict[str, Any]:
+    """The same dict as ``otm report <kind> --json``; 404 for an unknown kind, 400 for a bad
+    option."""
+    if kind not in KINDS:
+        raise ApiError(404, f"no report {kind!r}: use one of {', '.join(KINDS)}")
     with reader(db_path) as conn:
         try:
-            return daily(conn, provider=provider, tz=tz, since=since, until=until, order=order)
+            return build_report(conn, kind, options)
         except ValueError as exc:  # ReportError and UnknownTimezone both are ValueErrors
             raise ApiError(400, str(exc)) from None
 
@@ -96,16 +98,29 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
         """Liveness, database presence and head seq."""
         return health(runtime.db_path)
 
-    @get("/v1/usage/daily", sync_to_thread=True)
-    def usage_daily(
-        provider: FromQuery[str] = "claude",
-        tz: FromQuery[str] = "UTC",
+    @get("/v1/usage/{kind:str}", sync_to_thread=True)
+    def usage(
+        kind: str,
+        provider: FromQuery[str] = "all",
+        tz: FromQuery[str | None] = None,
         since: FromQuery[str | None] = None,
         until: FromQuery[str | None] = None,
-        order: FromQuery[str] = "asc",
+        order: FromQuery[str | None] = None,
+        start_of_week: FromQuery[str] = "sunday",
+        token_limit: FromQuery[str | None] = None,
     ) -> dict[str, Any]:
-        """Tokens and dollars per local date, exactly as ``otm report daily --json``."""
-        return daily_report(runtime.db_path, provider, tz, since, until, order)
+        """``otm report <kind> --json`` (daily|weekly|monthly|session|project|blocks), with the
+        same options; ``tz`` defaults to this machine's zone, as on the command line."""
+        options = ReportOptions(
+            provider=provider,
+            tz=tz or local_timezone_name(),
+            since=since,
+            until=until,
+            order=order,
+            start_of_week=start_of_week,
+            token_limit=token_limit,
+        )
+        return usage_report(runtime.db_path, kind, options)
 
     @get("/v1/stream")
     async def stream(
@@ -131,7 +146,7 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
         await asyncio.to_thread(hub.join)
 
     return Litestar(
-        route_handlers=[healthz, usage_daily, stream],
+        route_handlers=[healthz, usage, stream],
         on_startup=[start_hub],
         on_shutdown=[stop_hub],
         exception_handlers={ApiError: error_response},

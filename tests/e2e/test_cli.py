@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e
 
 
 def _report_totals(stack: Stack) -> dict[str, int]:
-    result = stack.otm("report", "daily", "--json", "--tz", "UTC")
+    result = stack.otm("report", "daily", "--json", "--tz", "UTC", "--provider", "claude")
     assert 0 == result.returncode, result.stderr
     totals = json.loads(result.stdout)["totals"]
     return {k: v for k, v in totals.items() if k.endswith("Tokens")}
@@ -90,7 +90,7 @@ def test_unpriced_model_is_reported_not_zeroed(tmp_path: Path) -> None:
         '"requestId":"req_1","type":"assistant","uuid":"u","timestamp":"2026-05-16T09:12:34.567Z"}\n'
     )
     stack = Stack(tmp_path / "home", tmp_path / "claude")
-    report = json.loads(stack.otm("report", "daily", "--json").stdout)
+    report = json.loads(stack.otm("report", "daily", "--json", "--provider", "claude").stdout)
     assert [{"model": "claude-imaginary-9", "tokens": 1010}] == report["unpriced"]
     status = json.loads(stack.otm("status", "--json").stdout)
     assert ["claude-imaginary-9"] == status["unpriced_models"]

@@ -109,6 +109,6 @@ def test_watcher_notices_a_root_created_after_start(tmp_path: Path) -> None:
         s.start("bus", "store", "collector", "watcher")
         manifest = make_corpus(tmp_path / "staging", size_mb=0.3, seed=3)
         (tmp_path / "staging").rename(root)
-        wait_until(lambda: s.token_totals() == expected_totals(manifest), 10, "new root")
+        wait_until(lambda: s.token_totals() == expected_totals(manifest), 30, "new root")
     finally:
         s.stop_all()

@@ -1,17 +1,28 @@
-"""``otm report daily``: ccusage's ``daily --json`` shape over the store's slot projection."""
+"""``otm report daily --provider claude``: ccusage's ``claude daily --json`` shape and meaning.
+
+Other providers, ``--provider all`` and the other kinds are in the other ``test_reports_*``
+modules.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 from datetime import datetime
+from typing import Any
 
 import pytest
 from helpers import SONNET_4_5, batch, record
 
 from bus.messages import ModelPrice, PriceObserved, UsageRecord
-from otm.reports.daily import ReportError, daily
+from otm.reports import periods
+from otm.reports.common import ReportError
 from otm.reports.timezones import UnknownTimezone
 from services.store.writer import Store
+
+
+def daily(db: sqlite3.Connection, **options: Any) -> dict[str, Any]:
+    """The Claude daily report (``provider="claude"`` unless told)."""
+    return periods.daily(db, **{"provider": "claude", **options})
 
 
 def usd_per_mtok(input: str, output: str = "0") -> ModelPrice:
@@ -420,10 +431,10 @@ def test_unknown_order_is_a_report_error(db: sqlite3.Connection) -> None:
         daily(db, order="newest")
 
 
-def test_other_providers_are_a_report_error(db: sqlite3.Connection) -> None:
-    """Only Claude usage is collected so far; asking for another provider says so."""
-    with pytest.raises(ReportError, match="codex"):
-        daily(db, provider="codex")
+def test_unknown_provider_is_a_report_error(db: sqlite3.Connection) -> None:
+    """A provider other than claude, codex, gemini or all raises ReportError listing them."""
+    with pytest.raises(ReportError, match=r"claude\|codex\|gemini\|all"):
+        daily(db, provider="copilot")
 
 
 def test_range_before_all_data_is_empty(db: sqlite3.Connection) -> None:

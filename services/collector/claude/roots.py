@@ -15,11 +15,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from services.collector.rootpaths import (
+    JSONL,
+    RootScan,
+    expand_home,
+    is_jsonl_name,
+    locate,
+    split_env_list,
+    unique,
+    walk_tree,
+)
+from services.collector.rootpaths import existing_roots as existing_roots
+
 PROJECTS = "projects"
-SUFFIX = ".jsonl"
+SUFFIX = JSONL
 UNKNOWN = "unknown"
 
 
@@ -30,15 +42,6 @@ class Transcript:
     path: str
     project: str
     session: str
-
-
-@dataclass(slots=True)
-class TranscriptScan:
-    """What one walk of a root found: transcripts (sorted by path) and directories it could not
-    list, so the caller can report them instead of silently missing their data."""
-
-    files: list[Transcript] = field(default_factory=list)
-    unreadable: list[str] = field(default_factory=list)
 
 
 def discover_roots(
@@ -58,63 +61,40 @@ def discover_roots(
     home_dir = Path.home() if home is None else home
     entries = [c for c in configured if c.strip()]
     if not entries:
-        entries = _split_env_list(environ.get("CLAUDE_CONFIG_DIR", ""))
+        entries = split_env_list(environ.get("CLAUDE_CONFIG_DIR", ""))
     if entries:
-        candidates = [_projects_dir(_expand(e, home_dir)) for e in entries]
+        candidates = [_projects_dir(expand_home(e, home_dir)) for e in entries]
     else:
         xdg = environ.get("XDG_CONFIG_HOME", "").strip()
-        config_home = _expand(xdg, home_dir) if xdg else home_dir / ".config"
+        config_home = expand_home(xdg, home_dir) if xdg else home_dir / ".config"
         candidates = [config_home / "claude" / PROJECTS, home_dir / ".claude" / PROJECTS]
-    return _unique(candidates)
+    return unique(candidates)
 
 
-def existing_roots(roots: Iterable[Path]) -> list[Path]:
-    """The roots that exist as directories right now, order kept."""
-    return [root for root in roots if root.is_dir()]
-
-
-def find_transcripts(root: Path) -> TranscriptScan:
+def find_transcripts(root: Path) -> RootScan[Transcript]:
     """Every ``*.jsonl`` file below ``root``, recursively, with its project and session.
 
-    Symbolic links are not followed (a link loop must not hang the scan, and ccusage does not
-    follow them either). A directory that cannot be listed is recorded in ``unreadable``; a root
-    that does not exist is simply empty.
+    Symbolic links are not followed; a directory that cannot be listed is recorded in
+    ``unreadable``; a root that does not exist is simply empty (``rootpaths.walk_tree``).
     """
-    scan = TranscriptScan()
-    stack: list[tuple[str, tuple[str, ...]]] = [(os.fspath(root), ())]
-    while stack:
-        directory, rel = stack.pop()
-        try:
-            with os.scandir(directory) as entries:
-                for entry in entries:
-                    _visit(entry, rel, stack, scan)
-        except FileNotFoundError:
-            # A root that is not there yet, or a directory deleted mid-walk: nothing to read.
-            continue
-        except OSError:
-            scan.unreadable.append(directory)
-    scan.files.sort(key=lambda t: t.path)
-    return scan
+    return walk_tree(root, is_jsonl_name, transcript_of)
 
 
-def _visit(
-    entry: os.DirEntry[str],
-    rel: tuple[str, ...],
-    stack: list[tuple[str, tuple[str, ...]]],
-    scan: TranscriptScan,
-) -> None:
-    """Queue a subdirectory or record a transcript file."""
-    name = entry.name
-    if entry.is_dir(follow_symlinks=False):
-        stack.append((entry.path, (*rel, name)))
-    elif _is_transcript_name(name) and entry.is_file(follow_symlinks=False):
-        parts = (*rel, name)
-        scan.files.append(Transcript(entry.path, project_of(parts), session_of(parts)))
+def transcript_at(roots: Iterable[Path], path: str) -> Transcript | None:
+    """The transcript at ``path`` if it is a ``*.jsonl`` file name under one of ``roots``, else
+    ``None``. Nothing is read from disk."""
+    return locate(
+        roots,
+        path,
+        lambda root, parts: (
+            transcript_of(path, parts) if parts and parts[-1].endswith(SUFFIX) else None
+        ),
+    )
 
 
-def _is_transcript_name(name: str) -> bool:
-    """``x.jsonl`` counts; a bare ``.jsonl`` is a dotfile with no extension, as in Rust's Path."""
-    return name.endswith(SUFFIX) and len(name) > len(SUFFIX)
+def transcript_of(path: str, parts: tuple[str, ...]) -> Transcript:
+    """The transcript at ``path`` from its path components below ``projects/``."""
+    return Transcript(path, project_of(parts), session_of(parts))
 
 
 def project_of(parts: tuple[str, ...]) -> str:
@@ -144,33 +124,6 @@ def session_of(parts: tuple[str, ...]) -> str:
     return parts[max(len(parts) - 2, 0)]
 
 
-def _split_env_list(value: str) -> list[str]:
-    """Non-empty, trimmed entries of a comma-separated list."""
-    return [part.strip() for part in value.split(",") if part.strip()]
-
-
-def _expand(raw: str, home: Path) -> Path:
-    """Expand a leading ``~`` against ``home`` (so tests control it); ``~user`` uses the OS."""
-    text = raw.strip()
-    if text == "~":
-        return home
-    if text.startswith(("~/", "~" + os.sep)):
-        return home / text[2:]
-    return Path(text).expanduser()
-
-
 def _projects_dir(path: Path) -> Path:
     """The ``projects/`` directory for an entry naming either it or the config dir holding it."""
     return path if path.name == PROJECTS else path / PROJECTS
-
-
-def _unique(paths: Iterable[Path]) -> list[Path]:
-    """Drop repeated roots, keeping the first occurrence (a root read twice counts nothing twice,
-    but it would cost a second walk)."""
-    seen: set[Path] = set()
-    out: list[Path] = []
-    for path in paths:
-        if path not in seen:
-            seen.add(path)
-            out.append(path)
-    return out

@@ -16,7 +16,6 @@ ccusage does with ``isFallback``; a file read again counts again).
 from __future__ import annotations
 
 import os
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,64 +29,45 @@ from services.collector.codex.roots import (
     log_at,
     matches_session_id,
 )
-from services.collector.tracker import batch_id
+from services.collector.logadapter import LogAdapter
+from services.collector.logfile import unchanged
 
 _StatKey = tuple[int, int, int, int]
 
 
-class CodexAdapter:
+class CodexAdapter(LogAdapter[SessionLog]):
     """Codex CLI session logs under a set of ``sessions/`` and ``archived_sessions/`` roots."""
 
     provider = "codex"
 
     def __init__(self, roots: Sequence[Path]) -> None:
-        self.roots = [Path(r) for r in roots]
-        self._known: dict[str, SessionLog] = {}
-        self.problems: Counter[str] = Counter()
-        self.unreadable: set[str] = set()
-        self.unreadable_files: set[str] = set()
+        super().__init__(roots)
         self._streams: dict[str, tuple[_StatKey, list[tuple[int, Usage]]]] = {}
         self._prefixes: dict[tuple[str, _StatKey, int | None], tuple[Usage, ...]] = {}
         self._rescanned: set[str] = set()
 
     def all_files(self) -> list[str]:
         """Every session log under every root, rescanned now."""
-        unreadable: set[str] = set()
         found: dict[str, SessionLog] = {}
-        for root in self.scanned_roots():
-            scan = find_logs(root)
-            unreadable.update(scan.unreadable)
-            for log in scan.files:
-                found.setdefault(log.path, log)
+        for log in self._rescan(self.scanned_roots(), find_logs):
+            found.setdefault(log.path, log)
         # Forget logs that vanished or became shadowed; keep the ones seen since (events).
         self._known = found
-        self.unreadable = unreadable
-        self.problems["unreadable_dirs"] = len(unreadable)
         return sorted(found)
 
     def scanned_roots(self) -> list[Path]:
         """The roots, plus any Codex home holding neither of them (``roots.bare_homes``)."""
         return self.roots + bare_homes(self.roots)
 
-    def log(self, path: str) -> SessionLog | None:
-        """The session log at ``path`` if it lies under one of the roots, else ``None``."""
-        known = self._known.get(path)
-        if known is not None:
-            return known
-        found = log_at(self.scanned_roots(), path)
-        if found is not None:
-            self._known[path] = found
-        return found
-
-    def owns(self, path: str) -> bool:
-        """Whether ``path`` is a session log under one of the roots."""
-        return self.log(path) is not None
+    def _locate(self, path: str) -> SessionLog | None:
+        """The session log at ``path`` if it lies under one of the scanned roots."""
+        return log_at(self.scanned_roots(), path)
 
     def read(self, path: str, cursor: FileCursor | None) -> tuple[UsageBatch | None, bool]:
         """The next batch of ``path`` after ``cursor`` (``None`` if nothing new), and whether
         more is waiting right now."""
-        log = self.log(path)
-        if log is None or _unchanged(path, cursor):
+        log = self.lookup(path)
+        if log is None or unchanged(path, cursor):
             return None, False
         inc = read_increment(
             path,
@@ -95,27 +75,8 @@ class CodexAdapter:
             cursor,
             parent_usage=lambda parent_id, forked_at: self.parent_usage(path, parent_id, forked_at),
         )
-        if inc.skipped.unreadable:
-            self.unreadable_files.add(path)
-        else:
-            self.unreadable_files.discard(path)
-        self.problems["unreadable_files"] = len(self.unreadable_files)
         self.problems["fallback_models"] += inc.fallback_models
-        if inc.after is None or (inc.after == cursor and not inc.records and not inc.limits):
-            if inc.after is None and not inc.skipped.unreadable:
-                self._known.pop(path, None)  # deleted: its records stay counted
-            return None, False
-        batch = UsageBatch(
-            batch_id=batch_id(path, cursor, inc.after),
-            provider=self.provider,
-            source=path,
-            before=cursor,
-            after=inc.after,
-            records=tuple(inc.records),
-            skipped=inc.skipped,
-            limits=tuple(inc.limits),
-        )
-        return batch, inc.more
+        return self._finish_read(path, cursor, inc, limits=tuple(inc.limits))
 
     # -- forked sessions ---------------------------------------------------------------------
 
@@ -183,14 +144,3 @@ def _is_under(path: str, root: Path) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _unchanged(path: str, cursor: FileCursor | None) -> bool:
-    """Cheap check (one stat, no open) that a file has nothing past its cursor."""
-    if cursor is None:
-        return False
-    try:
-        st = os.stat(path)
-    except OSError:
-        return False
-    return st.st_size == cursor.offset and st.st_ino == cursor.ino and st.st_dev == cursor.dev

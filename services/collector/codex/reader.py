@@ -1,6 +1,6 @@
 """Read what was appended to one Codex session log since its committed cursor.
 
-The cursor contract is the Claude reader's (DESIGN.md invariant 4): ``offset`` always sits just
+The cursor contract is ``logfile``'s (DESIGN.md invariant 4): ``offset`` always sits just
 after a newline, so a half-written last line waits for its newline; ``dev``/``ino`` and a hash of
 the first bytes recognise a replaced, truncated or rewritten file, which is then read again from
 offset 0 with a fresh parser state (its records keep their keys, so nothing counts twice). What
@@ -15,7 +15,6 @@ reasoning) is skipped without being copied or parsed.
 from __future__ import annotations
 
 import os
-import stat
 import time
 from dataclasses import dataclass, field
 from typing import Final
@@ -23,14 +22,7 @@ from typing import Final
 import msgspec
 
 from bus.messages import FileCursor, LimitWindow, SkipCounts, UsageRecord
-from services.collector.claude.reader import (
-    DEFAULT_MAX_BYTES,
-    LINE_CAP,
-    _cursor_after,
-    _read_at,
-    _read_through_newline,
-    _same_file,
-)
+from services.collector import logfile
 from services.collector.codex.records import Usage
 from services.collector.codex.turns import (
     MARKERS,
@@ -39,6 +31,15 @@ from services.collector.codex.turns import (
     decode_state,
     encode_state,
     usage_second,
+)
+from services.collector.logfile import (
+    DEFAULT_MAX_BYTES,
+    LINE_CAP,
+    cursor_after,
+    read_at,
+    read_complete_lines,
+    read_regular_file,
+    same_file,
 )
 
 IDLE_SECONDS: Final = 3.0
@@ -49,22 +50,13 @@ PEEK_STEP: Final = 1 << 20
 
 
 @dataclass(slots=True)
-class Increment:
-    """The outcome of one read.
+class Increment(logfile.Increment):
+    """The outcome of one read (``logfile.Increment``; the ``state`` of ``after`` is the parser
+    state at its offset), the rate-limit windows found on the way (committed with the records),
+    and how many records no line named a model for (``fallback_models``, reported as
+    ``gpt-5``)."""
 
-    ``after`` is the cursor to commit with ``records`` and ``limits`` (its ``state`` is the
-    parser state at ``offset``): ``None`` when the file no longer exists, the unchanged cursor
-    when it could not be read (``skipped.unreadable`` is then 1). ``more`` says the read stopped
-    at its byte budget. ``reset`` says the file was replaced or rewritten and was read again from
-    0. ``fallback_models`` counts records whose model no line named (reported as ``gpt-5``).
-    """
-
-    records: list[UsageRecord] = field(default_factory=list)
     limits: list[LimitWindow] = field(default_factory=list)
-    after: FileCursor | None = None
-    skipped: SkipCounts = field(default_factory=SkipCounts)
-    more: bool = False
-    reset: bool = False
     fallback_models: int = 0
 
 
@@ -86,21 +78,13 @@ def read_increment(
     ``oversized_line``). ``parent_usage`` finds a fork's parent stream (``turns.ParentUsage``);
     ``replays=False`` reads without skipping fork replays (for a parent's own stream).
     """
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    except FileNotFoundError:
-        return Increment(after=None)
-    except OSError:
-        return _unreadable(cursor)
-    try:
-        options = _Options(max(1, max_bytes), line_cap, parent_usage, replays, idle_seconds)
-        return _read_open(fd, path, session, cursor, options)
-    except FileNotFoundError:
-        return Increment(after=None)
-    except OSError:
-        return _unreadable(cursor)
-    finally:
-        os.close(fd)
+    options = _Options(max(1, max_bytes), line_cap, parent_usage, replays, idle_seconds)
+    return read_regular_file(
+        path,
+        lambda fd, st: _read_open(fd, st, path, session, cursor, options),
+        gone=lambda: Increment(after=None),
+        unreadable=lambda: Increment(after=cursor, skipped=SkipCounts(unreadable=1)),
+    )
 
 
 def usage_stream(path: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[tuple[int, Usage]]:
@@ -138,22 +122,18 @@ class _Options:
     idle_seconds: float
 
 
-def _unreadable(cursor: FileCursor | None) -> Increment:
-    """Leave the cursor where it was and let the caller report the file."""
-    return Increment(after=cursor, skipped=SkipCounts(unreadable=1))
-
-
 def _read_open(
-    fd: int, path: str, session: str, cursor: FileCursor | None, options: _Options
+    fd: int,
+    st: os.stat_result,
+    path: str,
+    session: str,
+    cursor: FileCursor | None,
+    options: _Options,
 ) -> Increment:
-    """``read_increment`` on an open descriptor."""
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode):
-        # A directory, FIFO or device where a log should be: reading could block or fail.
-        return _unreadable(cursor)
+    """``read_increment`` on an open regular file."""
     start = 0
     state = None
-    if cursor is not None and _same_file(fd, st, cursor):
+    if cursor is not None and same_file(fd, st, cursor):
         state = decode_state(cursor.state)
         if state is not None:
             start = cursor.offset
@@ -170,7 +150,7 @@ def _read_open(
     if options.parent_usage is not None:
         parser.parent_usage = options.parent_usage
     end, more = _consume(fd, start, options, parser)
-    after = _cursor_after(fd, path, st, end, None if reset else cursor)
+    after = cursor_after(fd, path, st, end, None if reset else cursor)
     after = msgspec.structs.replace(after, state=encode_state(parser.state))
     skipped = parser.skipped + _rewind_counts(reset, parser)
     return Increment(
@@ -190,29 +170,24 @@ def _rewind_counts(reset: bool, parser: FileParser) -> SkipCounts:
 
 
 def _consume(fd: int, offset: int, options: _Options, parser: FileParser) -> tuple[int, bool]:
-    """Parse the complete lines of one budget-sized chunk; return the new offset and ``more``."""
-    max_bytes = options.max_bytes
-    chunk = _read_at(fd, max_bytes, offset)
-    full = len(chunk) == max_bytes
-    last_newline = chunk.rfind(b"\n")
-    if last_newline >= 0:
-        stop = last_newline + 1
-        done = parse_chunk(parser, chunk, stop, offset)
-        if done < stop:
-            return offset + done, False  # a fork's replay decision waits for more lines
-        # A full chunk means the budget, not the file, ended this read.
-        return offset + stop, full
-    if not full:
-        # Only a half-written line (or nothing): wait for its newline.
-        return offset, False
-    line, end = _read_through_newline(fd, offset, chunk, options.line_cap)
-    if end is None:
-        return offset, False
-    if line is None:
+    """Parse the complete lines of one budget-sized chunk; return the new offset and ``more``.
+
+    A fork whose replay burst cannot be told yet stops the read at its line (``parse_chunk``
+    returns less than it was given): the decision waits for more lines.
+    """
+
+    def oversized() -> None:
+        """Count a line too long to hold."""
         parser.oversized += 1
-    elif parse_chunk(parser, line, len(line), offset) < len(line):
-        return offset, False
-    return end, True
+
+    return read_complete_lines(
+        fd,
+        offset,
+        options.max_bytes,
+        options.line_cap,
+        lambda chunk, stop, base: parse_chunk(parser, chunk, stop, base),
+        oversized,
+    )
 
 
 def parse_chunk(parser: FileParser, chunk: bytes, stop: int, base: int) -> int:
@@ -247,7 +222,7 @@ def _peek_usage_second(fd: int, offset: int) -> int | None:
     ``offset``, or ``None`` if none has been written (yet). Reads ahead in 1 MiB steps."""
     carry = b""
     while True:
-        piece = _read_at(fd, PEEK_STEP, offset)
+        piece = read_at(fd, PEEK_STEP, offset)
         if not piece:
             return None
         offset += len(piece)

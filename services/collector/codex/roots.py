@@ -17,12 +17,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+
+from services.collector.rootpaths import (
+    JSONL,
+    RootScan,
+    expand_home,
+    is_jsonl_name,
+    locate,
+    split_env_list,
+    unique,
+    walk_tree,
+)
+from services.collector.rootpaths import existing_roots as existing_roots
 
 SESSIONS = "sessions"
 ARCHIVED = "archived_sessions"
-SUFFIX = ".jsonl"
+SUFFIX = JSONL
 UNKNOWN = "unknown"
 
 
@@ -32,15 +44,6 @@ class SessionLog:
 
     path: str
     session: str
-
-
-@dataclass(slots=True)
-class LogScan:
-    """What one walk of a root found: logs (sorted by path) and directories it could not list,
-    so the caller can report them instead of silently missing their data."""
-
-    files: list[SessionLog] = field(default_factory=list)
-    unreadable: list[str] = field(default_factory=list)
 
 
 def discover_roots(
@@ -60,9 +63,9 @@ def discover_roots(
     home_dir = Path.home() if home is None else home
     entries = [c for c in configured if c.strip()]
     if not entries:
-        entries = [p.strip() for p in environ.get("CODEX_HOME", "").split(",") if p.strip()]
-    homes = [_home_of(_expand(e, home_dir)) for e in entries] or [home_dir / ".codex"]
-    return _unique(root for h in homes for root in (h / SESSIONS, h / ARCHIVED))
+        entries = split_env_list(environ.get("CODEX_HOME", ""))
+    homes = [_home_of(expand_home(e, home_dir)) for e in entries] or [home_dir / ".codex"]
+    return unique(root for h in homes for root in (h / SESSIONS, h / ARCHIVED))
 
 
 def bare_homes(roots: Iterable[Path]) -> list[Path]:
@@ -71,7 +74,7 @@ def bare_homes(roots: Iterable[Path]) -> list[Path]:
     ccusage then reads the home itself (recursively): that is where ``codex exec --json``
     output saved as ``*.jsonl`` is found. Decided afresh on every call, like ccusage's scan.
     """
-    homes = _unique(root.parent for root in roots if root.name in (SESSIONS, ARCHIVED))
+    homes = unique(root.parent for root in roots if root.name in (SESSIONS, ARCHIVED))
     return [
         home
         for home in homes
@@ -79,52 +82,32 @@ def bare_homes(roots: Iterable[Path]) -> list[Path]:
     ]
 
 
-def existing_roots(roots: Iterable[Path]) -> list[Path]:
-    """The roots that exist as directories right now, order kept."""
-    return [root for root in roots if root.is_dir()]
-
-
-def find_logs(root: Path) -> LogScan:
+def find_logs(root: Path) -> RootScan[SessionLog]:
     """Every ``*.jsonl`` file below ``root``, recursively, sorted, with its session.
 
-    Symbolic links are not followed (a link loop must not hang the scan; ccusage skips them
-    too). A directory that cannot be listed is recorded in ``unreadable``; a root that does not
-    exist is simply empty. Under an ``archived_sessions`` root, a file whose twin exists in the
-    sibling ``sessions`` root is left out (``shadowed``).
+    Symbolic links are not followed; a directory that cannot be listed is recorded in
+    ``unreadable``; a root that does not exist is simply empty (``rootpaths.walk_tree``). Under
+    an ``archived_sessions`` root, a file whose twin exists in the sibling ``sessions`` root is
+    left out (``shadowed``).
     """
-    scan = LogScan()
-    stack: list[tuple[str, tuple[str, ...]]] = [(os.fspath(root), ())]
-    while stack:
-        directory, rel = stack.pop()
-        try:
-            with os.scandir(directory) as entries:
-                for entry in entries:
-                    if entry.is_dir(follow_symlinks=False):
-                        stack.append((entry.path, (*rel, entry.name)))
-                    elif _is_log_name(entry.name) and entry.is_file(follow_symlinks=False):
-                        parts = (*rel, entry.name)
-                        if not shadowed(root, parts):
-                            scan.files.append(SessionLog(entry.path, session_of(parts)))
-        except FileNotFoundError:
-            # A root that is not there yet, or a directory deleted mid-walk: nothing to read.
-            continue
-        except OSError:
-            scan.unreadable.append(directory)
-    scan.files.sort(key=lambda log: log.path)
-    return scan
+    return walk_tree(root, is_jsonl_name, lambda path, parts: _unshadowed(root, path, parts))
 
 
 def log_at(roots: Iterable[Path], path: str) -> SessionLog | None:
     """The log at ``path`` if it is a ``*.jsonl`` file name under one of ``roots`` (and not a
     shadowed archived copy), else ``None``. Nothing is read from disk but a shadow check."""
-    for root in roots:
-        try:
-            parts = Path(path).relative_to(root).parts
-        except ValueError:
-            continue
-        if parts and _is_log_name(parts[-1]) and not shadowed(root, parts):
-            return SessionLog(path, session_of(parts))
-    return None
+    return locate(
+        roots,
+        path,
+        lambda root, parts: (
+            _unshadowed(root, path, parts) if parts and is_jsonl_name(parts[-1]) else None
+        ),
+    )
+
+
+def _unshadowed(root: Path, path: str, parts: tuple[str, ...]) -> SessionLog | None:
+    """The log at ``path`` (``parts`` below ``root``), unless it is a shadowed archived copy."""
+    return None if shadowed(root, parts) else SessionLog(path, session_of(parts))
 
 
 def shadowed(root: Path, parts: tuple[str, ...]) -> bool:
@@ -155,32 +138,6 @@ def matches_session_id(path: str, session_id: str) -> bool:
     return stem == session_id or stem.endswith("-" + session_id)
 
 
-def _is_log_name(name: str) -> bool:
-    """``x.jsonl`` counts; a bare ``.jsonl`` is a dotfile with no extension, as in Rust's Path."""
-    return name.endswith(SUFFIX) and len(name) > len(SUFFIX)
-
-
 def _home_of(path: Path) -> Path:
     """The Codex home an entry stands for (an entry naming one of its log roots means its home)."""
     return path.parent if path.name in (SESSIONS, ARCHIVED) else path
-
-
-def _expand(raw: str, home: Path) -> Path:
-    """Expand a leading ``~`` against ``home`` (so tests control it); ``~user`` uses the OS."""
-    text = raw.strip()
-    if text == "~":
-        return home
-    if text.startswith(("~/", "~" + os.sep)):
-        return home / text[2:]
-    return Path(text).expanduser()
-
-
-def _unique(paths: Iterable[Path]) -> list[Path]:
-    """Drop repeated roots, keeping the first occurrence."""
-    seen: set[Path] = set()
-    out: list[Path] = []
-    for path in paths:
-        if path not in seen:
-            seen.add(path)
-            out.append(path)
-    return out

@@ -17,13 +17,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+
+from services.collector.rootpaths import (
+    JSONL,
+    RootScan,
+    expand_home,
+    is_jsonl_name,
+    locate,
+    unique,
+)
+from services.collector.rootpaths import existing_roots as existing_roots
 
 CHATS = "chats"
 TMP = "tmp"
 GEMINI_DIR = ".gemini"
-JSONL = ".jsonl"
 JSON = ".json"
 MAIN_PREFIX = "session-"
 
@@ -40,15 +49,6 @@ class ChatLog:
     """A single JSON document (rewritten whole) rather than an append-only JSONL log."""
     subagent: bool = False
     """A subagent's chat, under ``chats/<parentSessionId>/``."""
-
-
-@dataclass(slots=True)
-class LogScan:
-    """What one walk of a root found: chats (sorted by path) and directories it could not list,
-    so the caller can report them instead of silently missing their data."""
-
-    files: list[ChatLog] = field(default_factory=list)
-    unreadable: list[str] = field(default_factory=list)
 
 
 def discover_roots(
@@ -68,25 +68,20 @@ def discover_roots(
     home_dir = Path.home() if home is None else home
     entries = [c for c in configured if c.strip()]
     if entries:
-        return _unique(_tmp_dir(_expand(e, home_dir)) for e in entries)
+        return unique(_tmp_dir(expand_home(e, home_dir)) for e in entries)
     cli_home = environ.get("GEMINI_CLI_HOME", "").strip()
-    base = _expand(cli_home, home_dir) if cli_home else home_dir
+    base = expand_home(cli_home, home_dir) if cli_home else home_dir
     return [base / GEMINI_DIR / TMP]
 
 
-def existing_roots(roots: Iterable[Path]) -> list[Path]:
-    """The roots that exist as directories right now, order kept."""
-    return [root for root in roots if root.is_dir()]
-
-
-def find_logs(root: Path) -> LogScan:
+def find_logs(root: Path) -> RootScan[ChatLog]:
     """Every chat file below ``root`` (the three layouts in this module's docstring).
 
     Only ``<project>/chats/`` and its direct subdirectories are listed, so unrelated trees under
     ``tmp/`` are never walked. Symbolic links are not followed. A directory that cannot be listed
     is recorded in ``unreadable``; one that does not exist is simply empty.
     """
-    scan = LogScan()
+    scan: RootScan[ChatLog] = RootScan()
     for project_entry in _list(os.fspath(root), scan):
         if not project_entry.is_dir(follow_symlinks=False):
             continue
@@ -117,12 +112,18 @@ def chat_log_of(parts: tuple[str, ...], path: str) -> ChatLog | None:
             return ChatLog(path, parts[0], name[: -len(JSONL)])
         if name.endswith(JSON):
             return ChatLog(path, parts[0], name[: -len(JSON)], legacy=True)
-    if len(parts) == 4 and name.endswith(JSONL) and len(name) > len(JSONL):
+    if len(parts) == 4 and is_jsonl_name(name):
         return ChatLog(path, parts[0], name[: -len(JSONL)], subagent=True)
     return None
 
 
-def _list(directory: str, scan: LogScan) -> list[os.DirEntry[str]]:
+def chat_log_at(roots: Iterable[Path], path: str) -> ChatLog | None:
+    """The chat at ``path`` if it is a chat file name under one of ``roots`` (``chat_log_of``),
+    else ``None``. Nothing is read from disk."""
+    return locate(roots, path, lambda root, parts: chat_log_of(parts, path))
+
+
+def _list(directory: str, scan: RootScan[ChatLog]) -> list[os.DirEntry[str]]:
     """The entries of ``directory``: none if it does not exist, none (and reported) if it
     cannot be listed."""
     try:
@@ -135,28 +136,6 @@ def _list(directory: str, scan: LogScan) -> list[os.DirEntry[str]]:
         return []
 
 
-def _expand(raw: str, home: Path) -> Path:
-    """Expand a leading ``~`` against ``home`` (so tests control it); ``~user`` uses the OS."""
-    text = raw.strip()
-    if text == "~":
-        return home
-    if text.startswith(("~/", "~" + os.sep)):
-        return home / text[2:]
-    return Path(text).expanduser()
-
-
 def _tmp_dir(path: Path) -> Path:
     """The chats root for a configured entry: a ``.gemini`` directory means its ``tmp/``."""
     return path / TMP if path.name == GEMINI_DIR else path
-
-
-def _unique(paths: Iterable[Path]) -> list[Path]:
-    """Drop repeated roots, keeping the first occurrence (a root read twice would cost a second
-    walk, though its records keep their keys)."""
-    seen: set[Path] = set()
-    out: list[Path] = []
-    for path in paths:
-        if path not in seen:
-            seen.add(path)
-            out.append(path)
-    return out

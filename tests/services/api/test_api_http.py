@@ -1,4 +1,4 @@
-"""The api process over real HTTP: health, the daily report, errors, binding and shutdown."""
+"""The api process over real HTTP: health, the usage reports, errors, binding and shutdown."""
 
 from __future__ import annotations
 
@@ -9,13 +9,15 @@ from http import HTTPStatus
 
 import httpx
 import psutil
+import pytest
 from api_support import Api, SseReader, price_observed, usage_batch
 
 from bus.client import Subscriber
 from bus.forwarder import Forwarder
 from bus.messages import Heartbeat, Message
 from bus.topics import HEARTBEAT
-from otm.reports.daily import daily
+from otm.reports.build import KINDS, ReportOptions, build_report
+from otm.reports.periods import daily
 from otm.runtime import Runtime
 from services.store.schema import connect_reader
 
@@ -57,6 +59,55 @@ def test_daily_equals_report_function(
     finally:
         conn.close()
     assert expected == response.json()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_report_equals_the_cli_json(
+    kind: str, runtime: Runtime, write_direct: WriteDirect, start_api: Callable[[], Api]
+) -> None:
+    """/v1/usage/<kind> returns exactly what `otm report <kind> --json` builds."""
+    write_direct([price_observed(), *(usage_batch(n) for n in range(1, 8))])
+    api = start_api()
+    params = {"provider": "claude", "tz": "Asia/Tokyo", "order": "desc", "until": "20260109"}
+    response = httpx.get(f"{api.url}/v1/usage/{kind}", params=params)
+    conn = connect_reader(str(runtime.db_path))
+    try:
+        expected = build_report(conn, kind, ReportOptions(**params))
+    finally:
+        conn.close()
+    assert expected == response.json()
+
+
+def test_weekly_start_of_week_query(
+    runtime: Runtime, write_direct: WriteDirect, start_api: Callable[[], Api]
+) -> None:
+    """start_of_week=monday names the weeks by their Monday, as --start-of-week does."""
+    write_direct([price_observed(), *(usage_batch(n) for n in range(1, 8))])
+    api = start_api()
+    response = httpx.get(
+        f"{api.url}/v1/usage/weekly", params={"tz": "UTC", "start_of_week": "monday"}
+    )
+    assert ["2026-01-05"] == [row["week"] for row in response.json()["weekly"]]
+
+
+def test_unknown_report_is_404_listing_the_kinds(
+    write_direct: WriteDirect, start_api: Callable[[], Api]
+) -> None:
+    """/v1/usage/<unknown> is a 404 whose error lists the reports there are."""
+    write_direct([usage_batch(1)])
+    api = start_api()
+    response = httpx.get(f"{api.url}/v1/usage/yearly")
+    not_found = HTTPStatus.NOT_FOUND
+    assert (not_found, True) == (response.status_code, "blocks" in response.json()["error"])
+
+
+def test_bad_token_limit_is_400(write_direct: WriteDirect, start_api: Callable[[], Api]) -> None:
+    """A token limit that is not a number or 'max' is a 400 naming the option."""
+    write_direct([usage_batch(1)])
+    api = start_api()
+    response = httpx.get(f"{api.url}/v1/usage/blocks", params={"token_limit": "lots"})
+    bad_request = HTTPStatus.BAD_REQUEST
+    assert (bad_request, True) == (response.status_code, "token limit" in response.json()["error"])
 
 
 def test_daily_bad_timezone_is_400_naming_it(
