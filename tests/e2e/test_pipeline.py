@@ -112,3 +112,42 @@ def test_watcher_notices_a_root_created_after_start(tmp_path: Path) -> None:
         wait_until(lambda: s.token_totals() == expected_totals(manifest), 30, "new root")
     finally:
         s.stop_all()
+
+
+@pytest.mark.timeout(120)
+def test_stack_counts_all_three_clis(tmp_path: Path) -> None:
+    """Claude Code, Codex CLI and Gemini CLI logs are all counted, each exactly once."""
+    from otm.corpus.mixed import generate_mixed
+    from tests.e2e.conftest import CORPUS_START
+
+    manifests = generate_mixed(tmp_path / "data", size_mb=4, seed=5, start=CORPUS_START, days=10)
+    stack = Stack(
+        tmp_path / "home",
+        tmp_path / "data" / "claude",
+        {
+            "CODEX_HOME": str(tmp_path / "data" / "codex"),
+            "GEMINI_CLI_HOME": str(tmp_path / "data" / "gemini-home"),
+        },
+    )
+    # The generator writes a `.gemini` folder; Gemini CLI finds it under GEMINI_CLI_HOME.
+    (tmp_path / "data" / "gemini-home").mkdir()
+    (tmp_path / "data" / "gemini").rename(tmp_path / "data" / "gemini-home" / ".gemini")
+    codex = manifests.codex.expected
+    gemini = manifests.gemini.expected
+    expected = {
+        "claude": expected_totals(manifests.claude)[:2],
+        "codex": (sum(r.input for r in codex), sum(r.output for r in codex)),
+        "gemini": (sum(r.input for r in gemini), sum(r.output for r in gemini)),
+    }
+
+    def by_provider() -> dict[str, tuple[int, int]]:
+        rows = stack.query(
+            "SELECT provider, sum(input), sum(output) FROM usage_by_slot GROUP BY provider"
+        )
+        return {p: (i, o) for p, i, o in rows}
+
+    try:
+        stack.start("bus", "store", "collector")
+        wait_until(lambda: by_provider() == expected, 60, f"per-provider totals {expected}")
+    finally:
+        stack.stop_all()
