@@ -1,9 +1,11 @@
 """Which copy of a usage record counts, for every provider (the store applies this rule).
 
-* Claude Code and Codex: the rule of ``services.collector.claude.dedup.wins`` (non-sidechain
-  beats sidechain, then the larger total, then the copy that knows its speed; otherwise the
-  record already counted stays). For Codex, copies of one key have identical tokens, so the
-  first stays.
+* Claude Code: the rule of ``services.collector.claude.dedup.wins`` (non-sidechain beats
+  sidechain, then the larger total, then the copy that knows its speed; otherwise the record
+  already counted stays).
+* Codex CLI: copies of one key have identical tokens; the copy in ``sessions/`` (revision 1)
+  beats one in ``archived_sessions/`` (revision 0), so the event belongs to the live session
+  whichever file is read first, as in ccusage.
 * Gemini CLI: a message is re-appended with its final tokens, and ccusage keeps the last
   copy: the larger ``revision`` (the line's byte offset) wins.
 """
@@ -33,6 +35,6 @@ class Contender(Protocol):
 
 def wins(provider: str, new: Contender, old: Contender) -> bool:
     """True when ``new`` should replace ``old``, the copy already counted under the same key."""
-    if provider == "gemini":
+    if provider in ("gemini", "codex"):
         return new.revision > old.revision
     return claude_wins(new, old)  # type: ignore[arg-type]

@@ -19,6 +19,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import msgspec
+
 from bus.messages import FileCursor, UsageBatch
 from services.collector.codex.reader import read_increment, usage_stream
 from services.collector.codex.records import Usage
@@ -76,6 +78,10 @@ class CodexAdapter(LogAdapter[SessionLog]):
             parent_usage=lambda parent_id, forked_at: self.parent_usage(path, parent_id, forked_at),
         )
         self.problems["fallback_models"] += inc.fallback_models
+        if _is_live(path, self.roots):
+            # The same event in sessions/ and archived_sessions/ counts once, and under the
+            # live session as ccusage attributes it, whichever file happens to be read first.
+            inc.records[:] = [msgspec.structs.replace(r, revision=1) for r in inc.records]
         return self._finish_read(path, cursor, inc, limits=tuple(inc.limits))
 
     # -- forked sessions ---------------------------------------------------------------------
@@ -130,6 +136,11 @@ class CodexAdapter(LogAdapter[SessionLog]):
         stream = usage_stream(path)
         self._streams[path] = (key, stream)
         return stream
+
+
+def _is_live(path: str, roots: Sequence[Path]) -> bool:
+    """Whether ``path`` lies under a ``sessions/`` root (not ``archived_sessions/``)."""
+    return any(root.name == "sessions" and _is_under(path, root) for root in roots)
 
 
 def _stat_key(st: os.stat_result) -> _StatKey:
