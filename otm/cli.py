@@ -228,18 +228,31 @@ def _report(
     render_report(kind, report, provider, zone_name, demo=runtime.demo)
 
 
-@report_app.command("daily")
-def report_daily(
-    json_output: JsonOption = False,
-    csv_output: CsvOption = False,
-    provider: ProviderOption = "all",
-    tz: TzOption = None,
-    since: SinceOption = None,
-    until: UntilOption = None,
-    order: OrderOption = None,
-) -> None:
-    """Tokens and dollars per local day, per model."""
-    _report("daily", json_output, csv_output, provider, tz, since, until, order)
+def _plain_report_command(kind: str, summary: str) -> None:
+    """Register ``otm report <kind>``: the reports that take only the common options."""
+
+    def command(
+        json_output: JsonOption = False,
+        csv_output: CsvOption = False,
+        provider: ProviderOption = "all",
+        tz: TzOption = None,
+        since: SinceOption = None,
+        until: UntilOption = None,
+        order: OrderOption = None,
+    ) -> None:
+        _report(kind, json_output, csv_output, provider, tz, since, until, order)
+
+    command.__doc__ = summary
+    report_app.command(kind)(command)
+
+
+for _kind, _summary in (
+    ("daily", "Tokens and dollars per local day, per model."),
+    ("monthly", "Tokens and dollars per month, per model."),
+    ("session", "Tokens and dollars per session, most expensive first (dates: last activity)."),
+    ("project", "Tokens and dollars per project, most expensive first (dates: last activity)."),
+):
+    _plain_report_command(_kind, _summary)
 
 
 @report_app.command("weekly")
@@ -257,48 +270,6 @@ def report_weekly(
 ) -> None:
     """Tokens and dollars per week (named by its first day), per model."""
     _report("weekly", json_output, csv_output, provider, tz, since, until, order, start_of_week)
-
-
-@report_app.command("monthly")
-def report_monthly(
-    json_output: JsonOption = False,
-    csv_output: CsvOption = False,
-    provider: ProviderOption = "all",
-    tz: TzOption = None,
-    since: SinceOption = None,
-    until: UntilOption = None,
-    order: OrderOption = None,
-) -> None:
-    """Tokens and dollars per month, per model."""
-    _report("monthly", json_output, csv_output, provider, tz, since, until, order)
-
-
-@report_app.command("session")
-def report_session(
-    json_output: JsonOption = False,
-    csv_output: CsvOption = False,
-    provider: ProviderOption = "all",
-    tz: TzOption = None,
-    since: SinceOption = None,
-    until: UntilOption = None,
-    order: OrderOption = None,
-) -> None:
-    """Tokens and dollars per session, most expensive first (dates: last activity)."""
-    _report("session", json_output, csv_output, provider, tz, since, until, order)
-
-
-@report_app.command("project")
-def report_project(
-    json_output: JsonOption = False,
-    csv_output: CsvOption = False,
-    provider: ProviderOption = "all",
-    tz: TzOption = None,
-    since: SinceOption = None,
-    until: UntilOption = None,
-    order: OrderOption = None,
-) -> None:
-    """Tokens and dollars per project, most expensive first (dates: sessions' last activity)."""
-    _report("project", json_output, csv_output, provider, tz, since, until, order)
 
 
 @report_app.command("blocks")
