@@ -86,21 +86,44 @@ def run_json(
     return report
 
 
+DAILY: dict[str, list[str]] = {
+    "claude": ["claude", "daily", "--json", "--offline", "-z", "UTC"],
+    "codex": ["codex", "daily", "--json", "--offline", "-z", "UTC", "--speed", "standard"],
+    "gemini": ["gemini", "daily", "--json", "--offline", "-z", "UTC"],
+}
+"""Each agent's daily report as FORMATS.md §1 runs it (``--speed standard``: no config.toml)."""
+
+
 def daily(binary: Path, claude_dir: Path, empty_home: Path, runs: int) -> CcusageRun:
     """Time ``ccusage claude daily --json --offline -z UTC`` ``runs`` times on ``claude_dir``.
 
     The environment is emptied as in FORMATS.md §7: an empty HOME (and working directory) so no
     config or other agent's data is discovered, UTC, no logs.
     """
-    env = isolated_env(empty_home, {"CLAUDE_CONFIG_DIR": str(claude_dir)})
-    command = [str(binary), "claude", "daily", "--json", "--offline", "-z", "UTC"]
-    seconds: list[float] = []
-    first = ""
+    dirs = {"claude": {"CLAUDE_CONFIG_DIR": str(claude_dir)}}
+    return daily_each(binary, dirs, empty_home, runs)["claude"]
+
+
+def daily_each(
+    binary: Path, data_dirs: dict[str, dict[str, str]], empty_home: Path, runs: int
+) -> dict[str, CcusageRun]:
+    """Time ``ccusage <agent> daily`` (`DAILY`) for each agent of ``data_dirs`` (agent: its
+    data-directory variables), the agents one after the other, ``runs`` rounds.
+
+    Each runs in the isolated environment of `isolated_env` with only its own data variable.
+    """
+    seconds: dict[str, list[float]] = {agent: [] for agent in data_dirs}
+    first: dict[str, str] = {}
     for _ in range(runs):
-        began = time.perf_counter()
-        done = subprocess.run(command, env=env, cwd=empty_home, capture_output=True, text=True)
-        seconds.append(time.perf_counter() - began)
-        if done.returncode != 0:
-            raise RuntimeError(f"ccusage failed ({done.returncode}):\n{done.stderr[-2000:]}")
-        first = first or done.stdout
-    return CcusageRun(seconds, json.loads(first))
+        for agent, dirs in data_dirs.items():
+            command = [str(binary), *DAILY[agent]]
+            env = isolated_env(empty_home, dirs)
+            began = time.perf_counter()
+            done = subprocess.run(command, env=env, cwd=empty_home, capture_output=True, text=True)
+            seconds[agent].append(time.perf_counter() - began)
+            if done.returncode != 0:
+                raise RuntimeError(
+                    f"ccusage {agent} daily failed ({done.returncode}):\n{done.stderr[-2000:]}"
+                )
+            first.setdefault(agent, done.stdout)
+    return {agent: CcusageRun(seconds[agent], json.loads(first[agent])) for agent in data_dirs}

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import msgspec
 
-from otm.corpus.claude import CCUSAGE_SKIPS, Manifest, generate
+from otm.corpus.claude import CCUSAGE_SKIPS, ExpectedRecord, Manifest, generate
 
 CORPUS_END = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
 """Fixed, so the same size and seed always give a byte-identical tree."""
@@ -34,13 +36,24 @@ class Corpus:
     manifest: Manifest
     from_cache: bool
 
+    @property
+    def claude_dir(self) -> Path:
+        """The Claude config dir (the latency phase appends to its transcripts)."""
+        return self.root
+
+    @staticmethod
+    def data_dirs(root: Path) -> dict[str, str]:
+        """The stack's data variables for a copy of this tree at ``root``."""
+        return {"CLAUDE_CONFIG_DIR": str(root)}
+
+    @staticmethod
+    def log_files(root: Path) -> dict[FileId, int]:
+        """Every ``*.jsonl`` below ``root/projects``: its size by file identity."""
+        return sizes((root / "projects").rglob("*.jsonl"))
+
     def transcripts(self) -> dict[FileId, int]:
         """Every ``*.jsonl`` below ``projects/``: its size by file identity."""
-        out: dict[FileId, int] = {}
-        for path in (self.root / "projects").rglob("*.jsonl"):
-            st = path.stat()
-            out[(st.st_dev, st.st_ino)] = st.st_size
-        return out
+        return self.log_files(self.root)
 
     def jsonl_bytes(self) -> int:
         """Total size of the transcripts right now."""
@@ -48,26 +61,50 @@ class Corpus:
 
     def expected_tokens(self) -> dict[str, int]:
         """The generator's ground truth in ccusage's field names, read as the collector reads."""
-        records = [r for r in self.manifest.expected if r.quirk not in CCUSAGE_SKIPS]
-        return {
-            "inputTokens": sum(r.input for r in records),
-            "outputTokens": sum(r.output for r in records),
-            "cacheCreationTokens": sum(r.cache_write_5m + r.cache_write_1h for r in records),
-            "cacheReadTokens": sum(r.cache_read for r in records),
-        }
+        return claude_tokens(r for r in self.manifest.expected if r.quirk not in CCUSAGE_SKIPS)
 
     def quirk_tokens(self) -> dict[str, dict[str, int]]:
         """Tokens of the records ccusage may count differently, by quirk (the winner's copy)."""
-        out: dict[str, dict[str, int]] = {}
-        for r in self.manifest.expected:
-            if not r.quirk:
-                continue
-            row = out.setdefault(r.quirk, dict.fromkeys(TOKEN_FIELDS, 0))
-            row["inputTokens"] += r.input
-            row["outputTokens"] += r.output
-            row["cacheCreationTokens"] += r.cache_write_5m + r.cache_write_1h
-            row["cacheReadTokens"] += r.cache_read
-        return out
+        return by_quirk(self.manifest.expected, claude_tokens)
+
+
+def sizes(paths: Iterable[Path]) -> dict[FileId, int]:
+    """The size of each file, by file identity."""
+    out: dict[FileId, int] = {}
+    for path in paths:
+        st = path.stat()
+        out[(st.st_dev, st.st_ino)] = st.st_size
+    return out
+
+
+def claude_tokens(records: Iterable[ExpectedRecord]) -> dict[str, int]:
+    """Token sums of Claude records in ccusage's field names (`TOKEN_FIELDS`)."""
+    out = dict.fromkeys(TOKEN_FIELDS, 0)
+    for r in records:
+        out["inputTokens"] += r.input
+        out["outputTokens"] += r.output
+        out["cacheCreationTokens"] += r.cache_write_5m + r.cache_write_1h
+        out["cacheReadTokens"] += r.cache_read
+    return out
+
+
+class _Quirky(Protocol):
+    @property
+    def quirk(self) -> str: ...
+
+
+Q = TypeVar("Q", bound=_Quirky)
+
+
+def by_quirk(
+    records: Iterable[Q], tokens: Callable[[list[Q]], dict[str, int]]
+) -> dict[str, dict[str, int]]:
+    """``tokens`` of the records that have a quirk, by quirk."""
+    grouped: dict[str, list[Q]] = {}
+    for r in records:
+        if r.quirk:
+            grouped.setdefault(r.quirk, []).append(r)
+    return {quirk: tokens(rs) for quirk, rs in grouped.items()}
 
 
 def cache_path(cache_dir: Path, size_mb: float, seed: int, edge_cases: bool = True) -> Path:
@@ -107,11 +144,21 @@ def _generate(root: Path, size_mb: float, seed: int, edge_cases: bool) -> Manife
 
 def _generate_cached(cached: Path, size_mb: float, seed: int, edge_cases: bool) -> None:
     """Generate into a scratch dir next to ``cached`` and rename it into place."""
+    generate_cached(
+        cached,
+        lambda scratch: msgspec.json.encode(
+            _generate(scratch / "claude", size_mb, seed, edge_cases)
+        ),
+    )
+
+
+def generate_cached(cached: Path, write: Callable[[Path], bytes]) -> None:
+    """``write`` a corpus into a scratch dir next to ``cached`` (returning its encoded
+    manifest, saved as ``manifest.json``), then rename the scratch dir to ``cached``."""
     scratch = cached.with_name(f"{cached.name}.partial-{os.getpid()}")
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
-    manifest = _generate(scratch / "claude", size_mb, seed, edge_cases)
-    (scratch / "manifest.json").write_bytes(msgspec.json.encode(manifest))
+    (scratch / "manifest.json").write_bytes(write(scratch))
     try:
         scratch.rename(cached)
     except OSError:

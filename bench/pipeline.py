@@ -10,6 +10,12 @@ corpus it measures, with the real processes running as subprocesses:
 4. each process's peak RSS, the database size and the corpus size;
 
 and prints them next to the targets of the issue.
+
+With ``--mixed`` the corpus is the 70/20/10 Claude Code / Codex CLI / Gemini CLI tree of
+``bench.mixed``, the stack reads all three, ingest waits for every log file of the three, ccusage's
+time is the sum of ``ccusage claude daily``, ``codex daily`` and ``gemini daily`` run one after
+the other, the warm report covers every provider (``--provider all``, the default), and tokens
+are compared per provider. The latency phase still appends Claude exchanges.
 """
 
 from __future__ import annotations
@@ -26,12 +32,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from rich.console import Console
 
-from bench import ccusage, corpus, ingest, latency, report
+from bench import ccusage, corpus, ingest, latency, mixed, report
 from bench.corpus import TOKEN_FIELDS, Corpus, FileId
 from bench.rss import RssSampler, cpu_seconds
 from bench.stack import PIPELINE, Stack
@@ -49,6 +56,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.pipeline", description=DESCRIPTION)
     p.add_argument("--size-mb", type=float, required=True, help="corpus size (10**6 bytes)")
     p.add_argument("--seed", type=int, default=1, help="corpus seed (default 1)")
+    p.add_argument(
+        "--mixed",
+        action="store_true",
+        help="a 70/20/10 Claude Code / Codex CLI / Gemini CLI corpus; the stack reads all three",
+    )
     p.add_argument("--appends", type=int, default=200, help="latency samples (default 200)")
     p.add_argument("--keep", type=Path, help="work in this (new or empty) dir and keep it")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -72,6 +84,51 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if min(counts) < 1:
         p.error("run counts and --appends must be at least 1")
     return args
+
+
+class Tree(Protocol):
+    """A corpus copy the stack reads: `corpus.Corpus` (Claude only) or `mixed.MixedCorpus`."""
+
+    @property
+    def root(self) -> Path:
+        """The copied tree (a copy of it can be read at another path: `data_dirs`)."""
+        ...
+
+    @property
+    def claude_dir(self) -> Path:
+        """The Claude config dir in ``root``, where the latency phase appends."""
+        ...
+
+    @property
+    def from_cache(self) -> bool:
+        """Whether the tree came from the cache."""
+        ...
+
+    def data_dirs(self, root: Path) -> dict[str, str]:
+        """The stack's data variables for a copy of the tree at ``root``."""
+        ...
+
+    def log_files(self, root: Path) -> dict[FileId, int]:
+        """Every log file the stack reads in a copy of the tree at ``root``, sized by identity."""
+        ...
+
+    def transcripts(self) -> dict[FileId, int]:
+        """``log_files`` of ``root``, right now."""
+        ...
+
+    def jsonl_bytes(self) -> int:
+        """Total size of the log files right now."""
+        ...
+
+
+@dataclass(frozen=True)
+class Reference:
+    """ccusage's side: wall time of each round (its agents' reports one after the other),
+    each agent's times, and each agent's first JSON report."""
+
+    seconds: list[float]
+    by_agent: dict[str, list[float]]
+    reports: dict[str, dict[str, Any]]
 
 
 @contextlib.contextmanager
@@ -142,25 +199,37 @@ def tokens_of(daily_report: dict[str, Any]) -> dict[str, int]:
     return {f: int(totals[f]) for f in TOKEN_FIELDS}
 
 
-def run_ccusage(args: argparse.Namespace, data: Corpus, work: Path) -> ccusage.CcusageRun:
-    """ccusage's daily report on the corpus, timed ``--ccusage-runs`` times."""
-    binary = args.ccusage or ccusage.ensure_installed(args.cache_dir)
+def run_ccusage(args: argparse.Namespace, data: Tree, work: Path) -> Reference:
+    """ccusage's daily report on the corpus, timed ``--ccusage-runs`` times; with ``--mixed``
+    the Claude, Codex and Gemini reports one after the other, each round's time their sum."""
+    binary = args.ccusage.resolve() if args.ccusage else ccusage.ensure_installed(args.cache_dir)
     home = work / "ccusage-home"
     home.mkdir()
-    return ccusage.daily(binary, data.root, home, args.ccusage_runs)
+    if isinstance(data, mixed.MixedCorpus):
+        runs = ccusage.daily_each(binary, data.ccusage_dirs(), home, args.ccusage_runs)
+        rounds = [sum(each) for each in zip(*(r.seconds for r in runs.values()), strict=True)]
+        return Reference(
+            rounds,
+            {agent: r.seconds for agent, r in runs.items()},
+            {agent: r.report for agent, r in runs.items()},
+        )
+    run = ccusage.daily(binary, data.root, home, args.ccusage_runs)
+    return Reference(run.seconds, {"claude": run.seconds}, {"claude": run.report})
 
 
 class Stacks:
     """One stack per cold run, each on a fresh OTM_HOME; the last one runs the later phases."""
 
-    def __init__(self, work: Path, claude_dir: Path) -> None:
+    def __init__(self, work: Path, data: Tree) -> None:
         self.work = work
-        self.claude_dir = claude_dir
+        self.data = data
         self.all: list[Stack] = []
 
-    def new(self, claude_dir: Path | None = None) -> Stack:
-        """A stack (not started) on a new, empty state dir."""
-        stack = Stack(self.work / f"home-{len(self.all) + 1}", claude_dir or self.claude_dir)
+    def new(self, root: Path | None = None) -> Stack:
+        """A stack (not started) on a new, empty state dir, reading the tree at ``root`` (by
+        default the corpus copy)."""
+        home = self.work / f"home-{len(self.all) + 1}"
+        stack = Stack(home, self.data.data_dirs(root or self.data.root))
         self.all.append(stack)
         return stack
 
@@ -197,20 +266,15 @@ def cold_run(
     }
 
 
-def live_run(
-    stack: Stack, names: tuple[str, ...], source: Path, live: Path, timeout: float
-) -> float:
+def live_run(stack: Stack, names: tuple[str, ...], data: Tree, live: Path, timeout: float) -> float:
     """Time a corpus appearing under a running, ready stack until every byte is committed.
 
     The stack watches ``live`` before it exists; the corpus is copied aside first (not timed)
     and renamed into place in one step, as when a CLI's data folder is created or restored.
     """
     staging = live.with_name(live.name + "-staging")
-    shutil.copytree(source, staging)
-    files = {}
-    for path in (staging / "projects").rglob("*.jsonl"):
-        st = path.stat()
-        files[(st.st_dev, st.st_ino)] = st.st_size
+    shutil.copytree(data.root, staging)
+    files = data.log_files(staging)
     stack.start(names)
     wait_ready(stack, names, timeout)
     began = time.monotonic()
@@ -243,9 +307,13 @@ def cold_figures(runs: list[Figures]) -> Figures:
 
 
 def running_phases(
-    args: argparse.Namespace, stacks: Stacks, data: Corpus, log: Console
-) -> tuple[Figures, Any]:
-    """Cold ingest, warm reports and latency, with the stack running; also peak RSS."""
+    args: argparse.Namespace, stacks: Stacks, data: Tree, log: Console
+) -> tuple[Figures, dict[str, Any]]:
+    """Cold ingest, warm reports and latency, with the stack running; also peak RSS.
+
+    Also returns our daily reports before any append: the warm one (``all``) and, with
+    ``--mixed``, each provider's (`provider_reports`).
+    """
     names = (*PIPELINE, "api") if args.with_api else PIPELINE
     files = data.transcripts()
     runs: list[Figures] = []
@@ -263,7 +331,7 @@ def running_phases(
             stacks.all[-1].stop_all()
             live = stacks.work / f"live-{i + 1}"
             stack = stacks.new(live)
-            live_runs.append(live_run(stack, names, data.root, live, args.ingest_timeout))
+            live_runs.append(live_run(stack, names, data, live, args.ingest_timeout))
             stack.stop_all()
             # The later phases run on a stack reading the cached corpus copy, as before.
         stacks.all[-1].stop_all()
@@ -274,12 +342,13 @@ def running_phases(
         )
         stack = stacks.all[-1]
         log.print(f"warm report x{args.warm_runs}")
-        warm_runs, ours = timed_runs(
+        warm_runs, warm = timed_runs(
             [*otm_command(), "report", "daily", "--json"], stack.env, args.warm_runs
         )
+        ours = {"all": warm, **(provider_reports(stack.env) if args.mixed else {})}
         log.print(f"latency: {args.appends} appends")
         measured = latency.measure(
-            data.root,
+            data.claude_dir,
             endpoints(stack.home),
             ingest.head_seq(stack.db_path),
             args.appends,
@@ -347,34 +416,69 @@ def db_bytes(db: Path) -> int:
     return sum(p.stat().st_size for p in paths if p.exists())
 
 
-def corpus_figures(args: argparse.Namespace, data: Corpus) -> Figures:
-    """What was read: size and files before any append, and the generator's record count."""
-    return {
+def corpus_figures(args: argparse.Namespace, data: Tree) -> Figures:
+    """What was read: size and files before any append, and the generator's record count
+    (with ``--mixed``, also each CLI's part)."""
+    out: Figures = {
         "size_mb": args.size_mb,
         "seed": args.seed,
         "edge_cases": not args.clean_corpus,
         "bytes": data.jsonl_bytes(),
         "files": len(data.transcripts()),
         "from_cache": data.from_cache,
-        "expected_records": len(data.manifest.expected),
     }
+    if isinstance(data, mixed.MixedCorpus):
+        parts = data.figures()
+        out["mixed"] = True
+        out["expected_records"] = sum(part["records"] for part in parts.values())
+        out["by_provider"] = parts
+    elif isinstance(data, Corpus):
+        out["expected_records"] = len(data.manifest.expected)
+    return out
+
+
+def prepare(args: argparse.Namespace, work: Path) -> Tree:
+    """The corpus copy this run reads (generated, or copied from the cache)."""
+    cache = None if args.no_cache else args.cache_dir
+    edge_cases = not args.clean_corpus
+    if args.mixed:
+        return mixed.prepare(args.size_mb, args.seed, cache, work / "data", edge_cases)
+    return corpus.prepare(args.size_mb, args.seed, cache, work / "claude", edge_cases)
+
+
+def provider_reports(env: dict[str, str]) -> dict[str, Any]:
+    """Our daily report of each provider alone (``--provider claude``, ...), not timed."""
+    out: dict[str, Any] = {}
+    for provider in mixed.PROVIDERS:
+        command = [*otm_command(), "report", "daily", "--json", "--provider", provider]
+        out[provider] = timed_runs(command, env, 1)[1]
+    return out
+
+
+def ccusage_figures(ccu: Reference | None, mixed_run: bool) -> Figures | None:
+    """ccusage's version and times (with ``--mixed``: of the summed rounds, and each agent's)."""
+    if ccu is None:
+        return None
+    out: Figures = {"version": ccusage.VERSION, **summary(ccu.seconds)}
+    if mixed_run:
+        out["by_provider"] = {agent: summary(s) for agent, s in ccu.by_agent.items()}
+    return out
 
 
 def run(args: argparse.Namespace, log: Console) -> Figures:
     """Every phase, in order; the stack is always stopped, the scratch dir always removed."""
     figures: Figures = {"machine": machine()}
     with work_dir(args.keep) as work:
-        log.print(f"corpus: {args.size_mb:g} MB, seed {args.seed}")
-        cache = None if args.no_cache else args.cache_dir
-        data = corpus.prepare(
-            args.size_mb, args.seed, cache, work / "claude", edge_cases=not args.clean_corpus
-        )
+        kind = "mixed (claude 70% / codex 20% / gemini 10%)" if args.mixed else "claude"
+        log.print(f"corpus: {args.size_mb:g} MB, seed {args.seed}, {kind}")
+        data = prepare(args, work)
         figures["corpus"] = corpus_figures(args, data)
         ccu = None
         if not args.no_ccusage:
-            log.print(f"ccusage {ccusage.VERSION} x{args.ccusage_runs}")
+            agents = "claude, codex and gemini daily" if args.mixed else "claude daily"
+            log.print(f"ccusage {ccusage.VERSION} {agents} x{args.ccusage_runs}")
             ccu = run_ccusage(args, data, work)
-        stacks = Stacks(work, data.root)
+        stacks = Stacks(work, data)
         try:
             running, ours = running_phases(args, stacks, data, log)
         finally:
@@ -386,10 +490,14 @@ def run(args: argparse.Namespace, log: Console) -> Figures:
             [*otm_command(), "report", "daily", "--json"], stack.env, args.stopped_runs
         )
         figures["stopped_report"] = summary(stopped)
-        figures["tokens"] = token_figures(data, ours, None if ccu is None else ccu.report)
-        figures["ccusage"] = (
-            None if ccu is None else {"version": ccusage.VERSION, **summary(ccu.seconds)}
-        )
+        if isinstance(data, mixed.MixedCorpus):
+            theirs = None if ccu is None else ccu.reports
+            figures["tokens"] = mixed.token_figures(data, ours, theirs)
+        elif isinstance(data, Corpus):
+            figures["tokens"] = token_figures(
+                data, ours["all"], None if ccu is None else ccu.reports["claude"]
+            )
+        figures["ccusage"] = ccusage_figures(ccu, args.mixed)
         figures["disk"] = {
             "db_bytes": db_bytes(stack.db_path),
             "corpus_bytes": figures["corpus"]["bytes"],

@@ -94,17 +94,12 @@ def render(figures: dict[str, Any], console: Console) -> None:
 
 
 def _rows(f: dict[str, Any]) -> list[tuple[str, ...]]:
-    c, ccu, cold, warm = f["corpus"], f["ccusage"], f["cold_ingest"], f["warm_report"]
+    c, cold, warm = f["corpus"], f["cold_ingest"], f["warm_report"]
     stopped, lat, rss, disk = f["stopped_report"], f["latency"], f["rss"], f["disk"]
     rows: list[tuple[str, ...]] = [
         ("corpus", "size / files", f"{mb(c['bytes'])} / {c['files']} files", "", ""),
-        (
-            "ccusage",
-            "claude daily --json --offline (median)",
-            secs(ccu and ccu["median_s"]),
-            "",
-            "",
-        ),
+        *_corpus_parts(c),
+        *_ccusage_rows(f),
         (
             "cold ingest",
             f"launch → all committed (median of {len(cold['runs_s'])})",
@@ -145,11 +140,10 @@ def _rows(f: dict[str, Any]) -> list[tuple[str, ...]]:
             times(cold["ratio_vs_ccusage"]),
             *_target_cells(f, "cold ingest / ccusage", "≤ 1.50x"),
         ),
-        ("", "tokens = ccusage totals", _match(f["tokens"]["match_ccusage"]), "", ""),
-        ("", "tokens = generator truth", _match(f["tokens"]["match_ground_truth"]), "", ""),
+        *_token_rows(f["tokens"]),
         (
             "warm report",
-            "otm report daily --json (median)",
+            f"otm report daily --json{' (all providers)' if c.get('mixed') else ''} (median)",
             ms(warm["median_s"]),
             *_target_cells(f, "warm report (median wall)", "≤ 100 ms"),
         ),
@@ -178,6 +172,49 @@ def _rows(f: dict[str, Any]) -> list[tuple[str, ...]]:
     return rows
 
 
+def _corpus_parts(c: dict[str, Any]) -> list[tuple[str, ...]]:
+    """With ``--mixed``: each CLI's bytes, files and expected records."""
+    rows: list[tuple[str, ...]] = []
+    for name, part in c.get("by_provider", {}).items():
+        shown = f"{mb(part['bytes'])} / {part['files']} / {part['records']:,}"
+        rows.append(("", f"{name}: size / files / records", shown, "", ""))
+    return rows
+
+
+def _ccusage_rows(f: dict[str, Any]) -> list[tuple[str, ...]]:
+    """ccusage's time: its Claude report, or with ``--mixed`` the sum of the three and each."""
+    ccu = f["ccusage"]
+    if not f["corpus"].get("mixed"):
+        median = secs(ccu and ccu["median_s"])
+        return [("ccusage", "claude daily --json --offline (median)", median, "", "")]
+    label = "claude + codex + gemini daily, one after the other (median)"
+    rows: list[tuple[str, ...]] = [("ccusage", label, secs(ccu and ccu["median_s"]), "", "")]
+    if ccu is not None:
+        rows.append(("", "each run", ", ".join(f"{x:.2f}" for x in ccu["runs_s"]) + " s", "", ""))
+        for agent, times_s in ccu["by_provider"].items():
+            speed = " --speed standard" if agent == "codex" else ""
+            label = f"{agent} daily --json --offline{speed} (median)"
+            rows.append(("", label, secs(times_s["median_s"]), "", ""))
+    return rows
+
+
+def _token_rows(tokens: dict[str, Any]) -> list[tuple[str, ...]]:
+    """Whether our totals match ccusage's and the generator's (per provider with ``--mixed``)."""
+    if "by_provider" not in tokens:
+        return [
+            ("", "tokens = ccusage totals", _match(tokens["match_ccusage"]), "", ""),
+            ("", "tokens = generator truth", _match(tokens["match_ground_truth"]), "", ""),
+        ]
+    rows: list[tuple[str, ...]] = []
+    for name, entry in tokens["by_provider"].items():
+        fields = "/".join(f.removesuffix("Tokens") for f in entry["fields"])
+        for label, key in (("ccusage", "match_ccusage"), ("generator truth", "match_ground_truth")):
+            rows.append(("", f"{name} tokens = {label} ({fields})", _match(entry[key]), "", ""))
+    summed = _match(tokens["all_is_sum_of_providers"])
+    rows.append(("", "all-provider totals = sum of the providers'", summed, "", ""))
+    return rows
+
+
 def _cpu(cpu: dict[str, float]) -> str:
     busiest = sorted(cpu.items(), key=lambda kv: -kv[1])
     return ", ".join(f"{name} {seconds:.2f}" for name, seconds in busiest) + " s"
@@ -192,28 +229,61 @@ def _match(ok: bool | None) -> str:
     return {True: "[green]identical[/]", False: "[red]differ[/]", None: "[dim]n/a[/]"}[ok]
 
 
+CLAUDE_QUIRKS_NOTE = (
+    "Both tools skip the invalid_utf8, microsecond_ts, null_key and spaced_usage lines; "
+    "ccusage's daily report counts requestless duplicates twice, we count them once (README)."
+)
+QUIRK_NOTES = {
+    "claude": CLAUDE_QUIRKS_NOTE,
+    "codex": (
+        "long_context changes prices only; archived_copy events are counted once by daily "
+        "reports (twice only by a per-session report)."
+    ),
+    "gemini": (
+        "no_total: responses logged without a total, whose input ccusage then reads as excluding "
+        "the cache; long_context changes prices only."
+    ),
+}
+
+
 def _print_tokens(f: dict[str, Any], console: Console) -> None:
-    """When our totals differ from ccusage's, show by how much and which quirks could explain it."""
+    """When our totals differ from ccusage's, show by how much and which quirks could explain it
+    (with ``--mixed``: for each provider that differs from ccusage or from the generator)."""
     tokens = f["tokens"]
-    if tokens["match_ccusage"] is not False:
+    if "by_provider" not in tokens:
+        if tokens["match_ccusage"] is not False:
+            return
+        _token_table(console, "token totals: ours vs ccusage", TOKEN_FIELDS, tokens)
+        console.print(
+            "[dim]quirk rows: the generator's tokens for records ccusage may count differently "
+            f"(the winning copy's). {CLAUDE_QUIRKS_NOTE} --clean-corpus has none of these.[/]"
+        )
         return
-    table = Table(title="token totals: ours vs ccusage", title_justify="left")
+    for name, entry in tokens["by_provider"].items():
+        if entry["match_ccusage"] is not False and entry["match_ground_truth"]:
+            continue
+        title = f"{name} token totals: ours vs ccusage and the generator"
+        _token_table(console, title, tuple(entry["fields"]), entry)
+        console.print(
+            "[dim]quirk rows: the generator's tokens for records ccusage may count differently. "
+            f"{QUIRK_NOTES[name]} --clean-corpus has none of these.[/]"
+        )
+
+
+def _token_table(
+    console: Console, title: str, fields: tuple[str, ...], tokens: dict[str, Any]
+) -> None:
+    """Ours, ccusage's (if run), the difference and the generator's totals, then quirk rows."""
+    table = Table(title=title, title_justify="left")
     table.add_column("")
-    for field in TOKEN_FIELDS:
+    for field in fields:
         table.add_column(field, justify="right")
-    for label, values in (
-        ("ours", tokens["ours"]),
-        ("ccusage", tokens["ccusage"]),
-        ("ours - ccusage", tokens["diff_vs_ccusage"]),
-        ("generator truth", tokens["ground_truth"]),
-    ):
-        table.add_row(label, *(f"{values[k]:,}" for k in TOKEN_FIELDS))
+    rows = [("ours", tokens["ours"])]
+    if tokens["ccusage"] is not None:
+        rows += [("ccusage", tokens["ccusage"]), ("ours - ccusage", tokens["diff_vs_ccusage"])]
+    rows.append(("generator truth", tokens["ground_truth"]))
+    for label, values in rows:
+        table.add_row(label, *(f"{values[k]:,}" for k in fields))
     for quirk, values in sorted(tokens["quirks"].items()):
-        table.add_row(f"[dim]quirk {quirk}[/]", *(f"[dim]{values[k]:,}[/]" for k in TOKEN_FIELDS))
+        table.add_row(f"[dim]quirk {quirk}[/]", *(f"[dim]{values[k]:,}[/]" for k in fields))
     console.print(table)
-    console.print(
-        "[dim]quirk rows: the generator's tokens for records ccusage may count differently "
-        "(the winning copy's). Both tools skip the invalid_utf8, microsecond_ts, null_key and "
-        "spaced_usage lines; ccusage's daily report counts requestless duplicates twice, we "
-        "count them once (README). --clean-corpus has none of these.[/]"
-    )

@@ -29,8 +29,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def stack_env(home: Path, claude_dir: Path) -> dict[str, str]:
-    """The environment of every stack process and every ``otm`` command the bench runs."""
+def stack_env(home: Path, data_dirs: dict[str, str]) -> dict[str, str]:
+    """The environment of every stack process and every ``otm`` command the bench runs.
+
+    ``data_dirs`` names the CLIs' data folders (``CLAUDE_CONFIG_DIR``, and for a mixed corpus
+    ``CODEX_HOME`` and ``GEMINI_CLI_HOME``).
+    """
     env = {
         k: v
         for k, v in os.environ.items()
@@ -38,7 +42,7 @@ def stack_env(home: Path, claude_dir: Path) -> dict[str, str]:
     }
     env["OTM_HOME"] = str(home)
     env["OTM_API_PORT"] = str(free_port())
-    env["CLAUDE_CONFIG_DIR"] = str(claude_dir)
+    env.update(data_dirs)
     env["TZ"] = "UTC"
     env["PYTHONUNBUFFERED"] = "1"
     return env
@@ -47,11 +51,11 @@ def stack_env(home: Path, claude_dir: Path) -> dict[str, str]:
 class Stack:
     """Launches, tracks and stops the stack's processes."""
 
-    def __init__(self, home: Path, claude_dir: Path) -> None:
+    def __init__(self, home: Path, data_dirs: dict[str, str]) -> None:
         self.home = home
         self.logs = home / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.env = stack_env(home, claude_dir)
+        self.env = stack_env(home, data_dirs)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, names: tuple[str, ...]) -> None:

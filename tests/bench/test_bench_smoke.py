@@ -43,6 +43,8 @@ WITHOUT_CCUSAGE = (
     ("tokens", "ccusage"),
     ("tokens", "match_ccusage"),
 )
+MIXED_WITHOUT_CCUSAGE = tuple(path for path in WITHOUT_CCUSAGE if path != ("tokens", "ccusage"))
+"""With ``--mixed`` ccusage's totals are per provider (``tokens.by_provider.<name>.ccusage``)."""
 
 
 def figure(figures: dict[str, Any], path: tuple[str, ...]) -> Any:
@@ -87,3 +89,34 @@ def test_tiny_run_without_ccusage_reports_every_figure(tmp_path: Path) -> None:
         "stack RSS (peak total)",
     ] == [t["name"] for t in figures["targets"]]
     assert {"cpus", "python", "platform"} == set(figures["machine"])
+
+
+@pytest.mark.timeout(300)
+def test_tiny_mixed_run_without_ccusage_counts_every_provider(tmp_path: Path) -> None:
+    """A 1 MB mixed (Claude, Codex, Gemini) run: every provider's totals are the generators'."""
+    command = [sys.executable, "-m", "bench.pipeline", "--mixed", "--size-mb", "1"]
+    command += ["--appends", "10", "--no-ccusage", "--json", "--cache-dir", str(tmp_path / "cache")]
+    command += ["--cold-runs", "1", "--warm-runs", "2", "--stopped-runs", "1"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=290)
+    assert 0 == done.returncode, done.stderr
+
+    figures = json.loads(done.stdout)
+    for path in POSITIVE:
+        assert figure(figures, path) > 0, f"{'.'.join(path)} is not positive"
+    for path in MIXED_WITHOUT_CCUSAGE:
+        assert figure(figures, path) is None, f"{'.'.join(path)} set without ccusage"
+    assert figures["ccusage"] is None
+    assert (tmp_path / "cache" / "mixed-1-1" / "manifest.json").is_file()
+    parts = figure(figures, ("corpus", "by_provider"))
+    assert ["claude", "codex", "gemini"] == list(parts)
+    for name, part in parts.items():
+        assert part["bytes"] > 0 and part["files"] > 0 and part["records"] > 0, name
+    assert figures["corpus"]["files"] == sum(part["files"] for part in parts.values())
+    assert figures["corpus"]["bytes"] == sum(part["bytes"] for part in parts.values())
+    tokens = figures["tokens"]
+    for name, entry in tokens["by_provider"].items():
+        assert entry["ours"] == entry["ground_truth"], name
+        assert entry["ccusage"] is None and entry["match_ccusage"] is None, name
+    assert tokens["match_ground_truth"] is True
+    assert tokens["all_is_sum_of_providers"] is True
+    assert 10 == figure(figures, ("latency", "received"))
