@@ -47,6 +47,9 @@ class CodexAdapter(LogAdapter[SessionLog]):
         self._streams: dict[str, tuple[_StatKey, list[tuple[int, Usage]]]] = {}
         self._prefixes: dict[tuple[str, _StatKey, int | None], tuple[Usage, ...]] = {}
         self._rescanned: set[str] = set()
+        self._index: dict[str, list[str]] = {}
+        self._index_of: object = None
+        self._index_size = -1
 
     def all_files(self) -> list[str]:
         """Every session log under every root, rescanned now."""
@@ -112,14 +115,9 @@ class CodexAdapter(LogAdapter[SessionLog]):
         """The log named after Codex session ``session_id`` (``roots.matches_session_id``),
         preferring earlier roots; rescans the roots once per id before giving up."""
         for attempt in range(2):
+            named = [p for p in self._logs_named(session_id) if p != exclude]
             for root in self.scanned_roots():
-                candidates = sorted(
-                    path
-                    for path in self._known
-                    if path != exclude
-                    and matches_session_id(path, session_id)
-                    and _is_under(path, root)
-                )
+                candidates = sorted(p for p in named if _is_under(p, root))
                 if candidates:
                     return candidates[0]
             if attempt or session_id in self._rescanned:
@@ -127,6 +125,21 @@ class CodexAdapter(LogAdapter[SessionLog]):
             self._rescanned.add(session_id)
             self.all_files()
         return None
+
+    def _logs_named(self, session_id: str) -> list[str]:
+        """Known logs whose name matches ``session_id``, through an index of file names.
+
+        A fork's parent is looked up on every read of the fork, so a scan of every known file
+        per lookup would cost more than reading the logs themselves.
+        """
+        if self._index_of is not self._known or self._index_size != len(self._known):
+            index: dict[str, list[str]] = {}
+            for path in self._known:
+                stem = os.path.basename(path).removesuffix(".jsonl")
+                for candidate in {stem, *_id_suffixes(stem)}:
+                    index.setdefault(candidate, []).append(path)
+            self._index, self._index_of, self._index_size = index, self._known, len(self._known)
+        return [p for p in self._index.get(session_id, []) if matches_session_id(p, session_id)]
 
     def _stream(self, path: str, key: _StatKey) -> list[tuple[int, Usage]]:
         """A parent log's usage stream, parsed once per version of the file."""
@@ -136,6 +149,11 @@ class CodexAdapter(LogAdapter[SessionLog]):
         stream = usage_stream(path)
         self._streams[path] = (key, stream)
         return stream
+
+
+def _id_suffixes(stem: str) -> list[str]:
+    """Every ``x`` such that ``stem`` ends with ``-x`` (the ids a file could be named after)."""
+    return [stem[i + 1 :] for i, char in enumerate(stem) if char == "-"]
 
 
 def _is_live(path: str, roots: Sequence[Path]) -> bool:
