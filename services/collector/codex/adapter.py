@@ -50,10 +50,14 @@ class CodexAdapter(LogAdapter[SessionLog]):
         self._index: dict[str, list[str]] = {}
         self._index_of: object = None
         self._index_size = -1
+        self._bare: list[Path] | None = None
+        self._parents: dict[tuple[str, str], str] = {}
 
     def all_files(self) -> list[str]:
         """Every session log under every root, rescanned now."""
         found: dict[str, SessionLog] = {}
+        self._bare = None  # a rescan looks for bare homes afresh
+        self._parents.clear()
         for log in self._rescan(self.scanned_roots(), find_logs):
             found.setdefault(log.path, log)
         # Forget logs that vanished or became shadowed; keep the ones seen since (events).
@@ -61,8 +65,13 @@ class CodexAdapter(LogAdapter[SessionLog]):
         return sorted(found)
 
     def scanned_roots(self) -> list[Path]:
-        """The roots, plus any Codex home holding neither of them (``roots.bare_homes``)."""
-        return self.roots + bare_homes(self.roots)
+        """The roots, plus any Codex home holding neither of them (``roots.bare_homes``).
+
+        The bare homes are looked up once per rescan: this runs for every fork-parent lookup.
+        """
+        if self._bare is None:
+            self._bare = bare_homes(self.roots)
+        return self.roots + self._bare
 
     def _locate(self, path: str) -> SessionLog | None:
         """The session log at ``path`` if it lies under one of the scanned roots."""
@@ -114,6 +123,15 @@ class CodexAdapter(LogAdapter[SessionLog]):
     def find_session(self, session_id: str, *, exclude: str = "") -> str | None:
         """The log named after Codex session ``session_id`` (``roots.matches_session_id``),
         preferring earlier roots; rescans the roots once per id before giving up."""
+        known = self._parents.get((session_id, exclude))
+        if known is not None:
+            return known
+        found = self._find_session(session_id, exclude)
+        if found is not None:
+            self._parents[(session_id, exclude)] = found
+        return found
+
+    def _find_session(self, session_id: str, exclude: str) -> str | None:
         for attempt in range(2):
             named = [p for p in self._logs_named(session_id) if p != exclude]
             for root in self.scanned_roots():
