@@ -300,6 +300,31 @@ def report_blocks(
     )
 
 
+@app.command("limits")
+def limits_command(
+    json_output: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
+    provider: Annotated[
+        str, typer.Option("--provider", "-p", help="claude|codex|gemini|all.")
+    ] = "all",
+) -> None:
+    """Rate-limit windows as the providers reported them, with live reset countdowns."""
+    from otm.reports.limits import limits_report
+    from otm.reports.open import open_for_report
+
+    runtime = _runtime()
+    conn = open_for_report(runtime)
+    try:
+        report = limits_report(conn, provider)
+    finally:
+        conn.close()
+    if json_output:
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        return
+    from otm.reports.render import render_limits
+
+    render_limits(report)
+
+
 @app.command("tail")
 def tail_command(
     prefix: Annotated[str, typer.Argument(help="Topic prefix, e.g. evt.usage.")] = "evt.",

@@ -207,3 +207,34 @@ def _render_active(console: Console, block: dict[str, Any], tz: ZoneInfo) -> Non
             f"{_local(window['endTime'], tz)}: {window['usedPercent']}% used "
             f"({window['totalTokens']:,} tokens, ${window['costUSD']:,.2f} logged in it)"
         )
+
+
+def render_limits(report: dict[str, Any]) -> None:
+    """Print rate-limit windows: use, countdown to reset, where the number came from."""
+    console = Console()
+    if not report["limits"]:
+        console.print(
+            "No rate-limit windows observed yet. Codex CLI writes them into its session logs "
+            "after each response; live polling of the providers' endpoints comes next."
+        )
+        return
+    table = Table(title="Rate-limit windows")
+    for name in ("Provider", "Window", "Used", "Resets in", "Source", "Observed"):
+        table.add_column(name, justify="right" if name in ("Used", "Resets in") else "left")
+    for w in report["limits"]:
+        used = "unknown (reset since)" if w["usedPercent"] is None else f"{w['usedPercent']:.0f}%"
+        resets = "—" if w["resetsInSeconds"] is None else _duration(w["resetsInSeconds"])
+        observed = (
+            _duration(w["ageSeconds"]) + " ago" + (" [yellow](stale)[/]" if w["stale"] else "")
+        )
+        table.add_row(w["provider"], w["window"], used, resets, w["source"], observed)
+    console.print(table)
+
+
+def _duration(seconds: int) -> str:
+    days, rest = divmod(int(seconds), 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days}d {hours}h"
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m"

@@ -21,6 +21,7 @@ from litestar.types import Scope
 
 from bus.topics import EVENTS
 from otm.reports.build import KINDS, ReportOptions, build_report
+from otm.reports.limits import limits_report
 from otm.reports.timezones import local_timezone_name
 from otm.runtime import Runtime
 from services.api.sse import check_prefix, event_stream, resume_point
@@ -122,6 +123,12 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
         )
         return usage_report(runtime.db_path, kind, options)
 
+    @get("/v1/limits", sync_to_thread=True)
+    def limits(provider: FromQuery[str] = "all") -> dict[str, Any]:
+        """``otm limits --json``: every rate-limit window with its live countdown."""
+        with reader(runtime.db_path) as conn:
+            return limits_report(conn, provider)
+
     @get("/v1/stream")
     async def stream(
         prefix: FromQuery[str] = EVENTS,
@@ -146,7 +153,7 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
         await asyncio.to_thread(hub.join)
 
     return Litestar(
-        route_handlers=[healthz, usage, stream],
+        route_handlers=[healthz, usage, limits, stream],
         on_startup=[start_hub],
         on_shutdown=[stop_hub],
         exception_handlers={ApiError: error_response},

@@ -46,8 +46,6 @@ def run(runtime: Runtime) -> None:
             watched = _existing(roots)
             pulse.detail["watching"] = ", ".join(str(p) for p in watched) or "(no root yet)"
             if watched:
-                for provider in sorted({providers[r] for r in watched}):
-                    publisher.publish(_refresh(provider, ()))
                 logger.info("watching", roots=[str(p) for p in watched])
                 _watch(watched, providers, stop, publisher, pulse)
             else:
@@ -74,6 +72,14 @@ def _watch(
                 restart.set()
 
     threading.Thread(target=monitor, daemon=True).start()
+    # A full refresh whenever the set of roots changes; said again a little later because a
+    # command published right after start-up can miss a subscriber that is still connecting
+    # (refreshes are idempotent, and the scheduler's safety net is a minute away).
+    started = time.monotonic()
+    full_refresh_at = [started + 1.0, started + 3.0]
+    watched_providers = sorted({providers[r] for r in watched})
+    for provider in watched_providers:
+        publisher.publish(_refresh(provider, ()))
     try:
         for changes in watchfiles.watch(
             *watched,
@@ -81,9 +87,13 @@ def _watch(
             step=STEP_MS,
             debounce=DEBOUNCE_MS,
             rust_timeout=200,
-            yield_on_timeout=False,
+            yield_on_timeout=True,
             raise_interrupt=False,
         ):
+            while full_refresh_at and full_refresh_at[0] <= time.monotonic():
+                full_refresh_at.pop(0)
+                for provider in watched_providers:
+                    publisher.publish(_refresh(provider, ()))
             by_provider = _changed_logs(changes, providers)
             for provider, paths in sorted(by_provider.items()):
                 publisher.publish(_refresh(provider, tuple(sorted(paths))))

@@ -280,3 +280,22 @@ def test_otm_up_runs_the_demo_when_there_is_no_claude_data(tmp_path: Path) -> No
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(15)
+
+
+def test_limits_show_codex_official_windows(tmp_path: Path) -> None:
+    """`otm limits --json` gives the latest primary and secondary windows Codex logged."""
+    from otm.corpus.codex import generate
+
+    manifest = generate(tmp_path / "codex", size_mb=1, seed=3)
+    stack = Stack(tmp_path / "home", None, {"CODEX_HOME": str(tmp_path / "codex")})
+    result = stack.otm("limits", "--json", "--provider", "codex")
+    assert 0 == result.returncode, result.stderr
+    got = {
+        w["window"]: (w["observedUsedPercent"], w["resetsAt"], w["source"])
+        for w in json.loads(result.stdout)["limits"]
+    }
+    expected = {
+        limit.window: (limit.used_percent, limit.resets_at, "local-official")
+        for limit in manifest.limits
+    }
+    assert expected == got

@@ -178,3 +178,32 @@ def _next_heartbeat(subscriber: Subscriber, process: str) -> Heartbeat:
         if got is not None and isinstance(got[1], Heartbeat) and got[1].process == process:
             return got[1]
     raise AssertionError(f"no heartbeat from {process!r}")
+
+
+def test_limits_route_equals_the_cli_json(
+    write_direct: WriteDirect, start_api: Callable[[], Api], runtime: Runtime
+) -> None:
+    """/v1/limits answers the windows committed in the log, with their live countdowns."""
+    import msgspec
+
+    from bus.messages import LimitWindow
+    from otm.reports.limits import limits_report
+
+    window = LimitWindow(
+        provider="codex",
+        window="primary",
+        used_percent=42.0,
+        observed_at=time.time(),
+        source="local-official",
+        resets_at=time.time() + 3600,
+        window_seconds=18_000,
+    )
+    write_direct([msgspec.structs.replace(usage_batch(1), limits=(window,))])
+    api = start_api()
+    got = httpx.get(f"{api.url}/v1/limits", params={"provider": "codex"}).json()
+    conn = connect_reader(str(runtime.db_path))
+    try:
+        expected = limits_report(conn, "codex", now=got["checkedAt"])
+    finally:
+        conn.close()
+    assert expected == got
