@@ -6,6 +6,8 @@ import json
 import sqlite3
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -14,25 +16,37 @@ from bus.lock import is_held
 from bus.messages import Heartbeat
 from otm.runtime import Runtime
 from services.collector.claude.roots import find_transcripts
+from services.collector.codex.roots import find_logs as find_codex_logs
+from services.collector.gemini.roots import find_logs as find_gemini_logs
+from services.collector.rootpaths import RootScan
 from services.store.schema import connect_reader
 
 ALIVE_SECONDS = 3.0
+SCANNERS: dict[str, Callable[[Path], RootScan[Any]]] = {
+    "claude": find_transcripts,
+    "codex": find_codex_logs,
+    "gemini": find_gemini_logs,
+}
+"""How each provider's log files are found under one of its roots."""
 _heartbeat_decoder = msgspec.msgpack.Decoder(Heartbeat)
 
 
 def collect_status(runtime: Runtime) -> dict[str, Any]:
     """Everything ``otm status`` shows, as a JSON-ready dict."""
     roots = []
-    for root in runtime.claude_roots:
-        scan = find_transcripts(root)
-        roots.append(
-            {
-                "path": str(root),
-                "exists": root.is_dir(),
-                "files": len(scan.files),
-                "unreadable_dirs": scan.unreadable,
-            }
-        )
+    for provider, provider_roots in runtime.roots.items():
+        scan_root = SCANNERS[provider]
+        for root in provider_roots:
+            scan = scan_root(root)
+            roots.append(
+                {
+                    "provider": provider,
+                    "path": str(root),
+                    "exists": root.is_dir(),
+                    "files": len(scan.files),
+                    "unreadable_dirs": scan.unreadable,
+                }
+            )
     status: dict[str, Any] = {
         "state_dir": str(runtime.state),
         "database": str(runtime.db_path),
@@ -108,9 +122,10 @@ def show_status(runtime: Runtime, as_json: bool) -> None:
             p["process"], str(p["pid"]), state, f"{p['last_seen_seconds_ago']}s ago", counters
         )
     console.print(procs)
-    roots = Table("root", "exists", "transcripts", "unreadable dirs", title="Claude Code roots")
+    roots = Table("provider", "root", "exists", "log files", "unreadable dirs", title="Data roots")
     for r in status["roots"]:
         roots.add_row(
+            r["provider"],
             r["path"],
             "yes" if r["exists"] else "no",
             str(r["files"]),

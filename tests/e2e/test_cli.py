@@ -299,3 +299,20 @@ def test_limits_show_codex_official_windows(tmp_path: Path) -> None:
         for limit in manifest.limits
     }
     assert expected == got
+
+
+def test_status_lists_every_providers_roots(tmp_path: Path) -> None:
+    """`otm status` shows the roots of Claude Code, Codex CLI and Gemini CLI with file counts."""
+    from otm.corpus.codex import generate
+
+    manifest = generate(tmp_path / "codex", size_mb=0.5, seed=2)
+    stack = Stack(
+        tmp_path / "home",
+        tmp_path / "claude",
+        {"CODEX_HOME": str(tmp_path / "codex"), "GEMINI_CLI_HOME": str(tmp_path / "g")},
+    )
+    roots = json.loads(stack.otm("status", "--json").stdout)["roots"]
+    codex_files = sum(r["files"] for r in roots if r["provider"] == "codex")
+    assert {"claude", "codex", "gemini"} == {r["provider"] for r in roots}
+    # The generator's archived twin of a live session is shadowed (sessions/ wins): not listed.
+    assert manifest.files - 1 == codex_files
