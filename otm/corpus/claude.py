@@ -29,13 +29,11 @@ Sizes are in MB of 10**6 bytes of JSONL; the ``.meta.json`` sidecars are not cou
 
 from __future__ import annotations
 
-import argparse
 import bisect
 import json
 import math
 import random
 import string
-import time
 from collections import Counter, deque
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -46,6 +44,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import msgspec
+
+from otm.corpus.cli import run_generator
 
 BAD_KINDS = (
     "malformed_json",
@@ -1505,43 +1505,9 @@ def _continue_cache(conv: _Conv, obj: dict[str, object]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m otm.corpus.claude ROOT --size-mb N --seed S`: write a tree, print a summary."""
-    from rich.console import Console
-    from rich.markup import escape
-
-    parser = argparse.ArgumentParser(
-        prog="python -m otm.corpus.claude", description=(__doc__ or "").split("\n")[0]
+    return run_generator(
+        argv, "otm.corpus.claude", __doc__, "projects/", "Claude Code transcripts", generate
     )
-    parser.add_argument("root", type=Path, help="directory to write projects/ into (must be empty)")
-    parser.add_argument("--size-mb", type=float, default=10.0, help="MB (10**6 bytes) of JSONL")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument(
-        "--start",
-        type=datetime.fromisoformat,
-        default=None,
-        help="end of the time window, ISO 8601 (default: now)",
-    )
-    parser.add_argument(
-        "--no-edge-cases", action="store_true", help="a clean, duplicate-free corpus"
-    )
-    args = parser.parse_args(argv)
-    console = Console(highlight=False)
-    t0 = time.perf_counter()
-    try:
-        m = generate(
-            args.root, args.size_mb, args.seed, args.start, args.days, not args.no_edge_cases
-        )
-    except (FileExistsError, ValueError) as exc:
-        console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
-        return 1
-    elapsed = time.perf_counter() - t0
-    console.print(
-        f"[bold]{m.bytes / MB:.1f} MB[/] in {m.files} files, {m.lines} lines, "
-        f"{len(m.expected)} expected records, {sum(m.bad_lines.values())} bad lines "
-        f"→ {escape(str(args.root))} in {elapsed:.2f} s",
-        soft_wrap=True,  # one line, however narrow the terminal
-    )
-    return 0
 
 
 if __name__ == "__main__":

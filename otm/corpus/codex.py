@@ -34,10 +34,8 @@ Sizes are in MB of 10**6 bytes of JSONL, archived copies included.
 
 from __future__ import annotations
 
-import argparse
 import bisect
 import random
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -61,6 +59,7 @@ from otm.corpus.claude import (
     _iso,
     _lognorm,
 )
+from otm.corpus.cli import run_generator
 
 MODELS: tuple[tuple[str, float], ...] = (
     ("gpt-5.3-codex", 0.62),
@@ -1056,50 +1055,16 @@ def expected_daily_tokens(
     return dict(sorted(days.items()))
 
 
-def add_arguments(parser: argparse.ArgumentParser, what: str) -> None:
-    """The options every corpus CLI shares (root, size, seed, days, start, edge cases)."""
-    parser.add_argument("root", type=Path, help=f"directory to write {what} into (must be empty)")
-    parser.add_argument("--size-mb", type=float, default=10.0, help="MB (10**6 bytes) of logs")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument(
-        "--start",
-        type=datetime.fromisoformat,
-        default=None,
-        help="end of the time window, ISO 8601 (default: now)",
-    )
-    parser.add_argument(
-        "--no-edge-cases", action="store_true", help="a clean, duplicate-free corpus"
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     """`python -m otm.corpus.codex ROOT --size-mb N --seed S`: write a tree, print a summary."""
-    from rich.console import Console
-    from rich.markup import escape
-
-    parser = argparse.ArgumentParser(
-        prog="python -m otm.corpus.codex", description=(__doc__ or "").split("\n")[0]
+    return run_generator(
+        argv,
+        "otm.corpus.codex",
+        __doc__,
+        "sessions/ and archived_sessions/",
+        "Codex rollouts",
+        generate,
     )
-    add_arguments(parser, "sessions/ and archived_sessions/")
-    args = parser.parse_args(argv)
-    console = Console(highlight=False)
-    t0 = time.perf_counter()
-    try:
-        m = generate(
-            args.root, args.size_mb, args.seed, args.start, args.days, not args.no_edge_cases
-        )
-    except (FileExistsError, ValueError) as exc:
-        console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
-        return 1
-    elapsed = time.perf_counter() - t0
-    console.print(
-        f"[bold]{m.bytes / MB:.1f} MB[/] of Codex rollouts in {m.files} files, {m.lines} lines, "
-        f"{len(m.expected)} expected records, {sum(m.bad_lines.values())} bad lines "
-        f"→ {escape(str(args.root))} in {elapsed:.2f} s",
-        soft_wrap=True,
-    )
-    return 0
 
 
 if __name__ == "__main__":

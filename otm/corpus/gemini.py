@@ -33,13 +33,11 @@ projects.json are not counted.
 
 from __future__ import annotations
 
-import argparse
 import bisect
 import hashlib
 import json
 import random
 import re
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -60,7 +58,7 @@ from otm.corpus.claude import (
     _iso,
     _lognorm,
 )
-from otm.corpus.codex import add_arguments
+from otm.corpus.cli import run_generator
 
 MODELS: tuple[tuple[str, float], ...] = (
     ("gemini-2.5-pro", 0.60),
@@ -756,31 +754,9 @@ def expected_daily_tokens(
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m otm.corpus.gemini ROOT --size-mb N --seed S`: write a tree, print a summary."""
-    from rich.console import Console
-    from rich.markup import escape
-
-    parser = argparse.ArgumentParser(
-        prog="python -m otm.corpus.gemini", description=(__doc__ or "").split("\n")[0]
+    return run_generator(
+        argv, "otm.corpus.gemini", __doc__, "tmp/ and projects.json", "Gemini chats", generate
     )
-    add_arguments(parser, "tmp/ and projects.json")
-    args = parser.parse_args(argv)
-    console = Console(highlight=False)
-    t0 = time.perf_counter()
-    try:
-        m = generate(
-            args.root, args.size_mb, args.seed, args.start, args.days, not args.no_edge_cases
-        )
-    except (FileExistsError, ValueError) as exc:
-        console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
-        return 1
-    elapsed = time.perf_counter() - t0
-    console.print(
-        f"[bold]{m.bytes / MB:.1f} MB[/] of Gemini chats in {m.files} files, {m.lines} lines, "
-        f"{len(m.expected)} expected records, {sum(m.bad_lines.values())} bad lines "
-        f"→ {escape(str(args.root))} in {elapsed:.2f} s",
-        soft_wrap=True,
-    )
-    return 0
 
 
 if __name__ == "__main__":

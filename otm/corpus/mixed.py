@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 from otm.corpus import claude, codex, gemini
 from otm.corpus.claude import MB
-from otm.corpus.codex import add_arguments
+from otm.corpus.cli import add_arguments
 
 _MIN_MB = 0.01  # every provider gets at least this much, so each tree exists
 
