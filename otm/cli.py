@@ -59,12 +59,30 @@ def _serve(process: str, run: Callable[[Runtime], None]) -> None:
         _fail(f"another {process} is already running ({exc}). Stop it first, or use `otm status`.")
 
 
-@app.command("bus")
-def bus_command() -> None:
-    """Run the XSUB/XPUB forwarder every process connects to."""
-    from otm.busprocess import run
+def _process_command(name: str, module: str, summary: str) -> None:
+    """Register ``otm <name>``: run one process of the stack (its module imported on use)."""
 
-    _serve("bus", run)
+    def command() -> None:
+        import importlib
+
+        _serve(name, importlib.import_module(module).run)
+
+    command.__doc__ = summary
+    app.command(name)(command)
+
+
+PROCESS_COMMANDS = (
+    ("bus", "otm.busprocess", "Run the XSUB/XPUB forwarder every process connects to."),
+    ("collector", "services.collector.service", "Run the collector: adapters and pricing."),
+    ("watcher", "services.watcher.service", "Run the watcher: file events become refreshes."),
+    ("scheduler", "services.scheduler.service", "Run the scheduler: safety-net refreshes."),
+    ("api", "services.api.service", "Run the HTTP API on 127.0.0.1 (OTM_API_PORT, 8787)."),
+    ("demo", "otm.demo", "Feed the demo history when there is no CLI data (idle otherwise)."),
+)
+"""Every long-running process but the store (which also has maintenance sub-commands)."""
+
+for _name, _module, _summary in PROCESS_COMMANDS:
+    _process_command(_name, _module, _summary)
 
 
 @store_app.callback()
@@ -91,46 +109,6 @@ def store_rebuild() -> None:
     except AlreadyRunning:
         _fail("the store is running: stop the stack first (rebuild needs the only write access)")
     Console().print(f"rebuilt projections from {events} events in {runtime.db_path}")
-
-
-@app.command("collector")
-def collector_command() -> None:
-    """Run the collector: provider adapters and pricing."""
-    from services.collector.service import run
-
-    _serve("collector", run)
-
-
-@app.command("watcher")
-def watcher_command() -> None:
-    """Run the watcher: file events on the data roots become refresh requests."""
-    from services.watcher.service import run
-
-    _serve("watcher", run)
-
-
-@app.command("scheduler")
-def scheduler_command() -> None:
-    """Run the scheduler: periodic safety-net refreshes."""
-    from services.scheduler.service import run
-
-    _serve("scheduler", run)
-
-
-@app.command("api")
-def api_command() -> None:
-    """Run the HTTP API on 127.0.0.1 (port: OTM_API_PORT, default 8787)."""
-    from services.api.service import run
-
-    _serve("api", run)
-
-
-@app.command("demo")
-def demo_command() -> None:
-    """Feed the demo history when there is no Claude Code data (idle otherwise)."""
-    from otm.demo import run
-
-    _serve("demo", run)
 
 
 @app.command("up")
