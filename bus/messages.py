@@ -32,6 +32,9 @@ class RefreshRequested(Message, frozen=True, tag="cmd.refresh"):
     reason: RefreshReason
     requested_at: float
     paths: tuple[str, ...] = ()
+    live: bool = False
+    """Also ask the provider's live limits endpoint (the collector still enforces the polling
+    floor and any back-off, whoever asks)."""
 
 
 # -- observations (collector -> store) --------------------------------------------------------
@@ -101,6 +104,64 @@ class LimitWindow(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
     detail: str = ""
 
 
+class CreditBalance(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
+    """Prepaid or extra-usage credit a provider reports beside its windows.
+
+    Amounts are decimal strings as the provider sent them, so no float rounds money.
+    """
+
+    provider: str
+    name: str
+    balance: str | None = None
+    used: str | None = None
+    limit: str | None = None
+    currency: str = ""
+    used_percent: float | None = None
+    unlimited: bool = False
+    enabled: bool = True
+
+
+class AuthInfo(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
+    """Where a provider's credentials came from and what they allow; never the secret itself.
+
+    ``source`` is a path or a keychain item name, ``kind`` is ``oauth``, ``api-key`` or
+    ``none``, ``expires_at`` is epoch seconds when the credentials say.
+    """
+
+    source: str
+    kind: str
+    expires_at: float | None = None
+    plan: str = ""
+    scopes: tuple[str, ...] = ()
+
+
+LiveState = Literal["ok", "failed", "unconfigured", "unsupported", "waiting"]
+
+
+class LiveStatus(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
+    """The outcome of asking a provider's live limits endpoint.
+
+    ``state``: ``ok``; ``failed`` (will be retried: ``kind`` says why, e.g. ``auth``,
+    ``rate_limited``, ``server``, ``timeout``, ``network``, ``malformed``); ``unconfigured`` (no
+    usable credentials here); ``unsupported`` (the provider no longer serves this account: not
+    retried until the credentials change). ``reason`` and ``fix`` are for people and never
+    quote a secret or a response body.
+    """
+
+    provider: str
+    state: LiveState
+    checked_at: float
+    kind: str = ""
+    reason: str = ""
+    fix: str = ""
+    http_status: int | None = None
+    retry_after: float | None = None
+    next_poll_at: float | None = None
+    last_success_at: float | None = None
+    consecutive_failures: int = 0
+    auth: AuthInfo | None = None
+
+
 class FileCursor(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
     """How far one log file has been consumed, and how to recognise the same file again.
 
@@ -156,6 +217,23 @@ class UsageBatch(Message, frozen=True, tag="obs.usage"):
     skipped: SkipCounts = SkipCounts()
     limits: tuple[LimitWindow, ...] = ()
     """Rate-limit windows found in the same span of the file (e.g. Codex ``rate_limits``)."""
+
+
+class LimitsObserved(Message, frozen=True, tag="obs.limits"):
+    """Rate-limit windows read outside the usage logs: a live endpoint or the statusline.
+
+    ``status`` is set for live polls, failed ones included (then ``windows`` is empty and the
+    last good windows stay, marked stale by readers). ``observation_id`` makes a re-send
+    recognisable; the store applies an observation only if it is newer than the last one.
+    """
+
+    observation_id: str
+    provider: str
+    source: str
+    observed_at: float
+    windows: tuple[LimitWindow, ...] = ()
+    credits: tuple[CreditBalance, ...] = ()
+    status: LiveStatus | None = None
 
 
 class ModelPrice(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
@@ -228,6 +306,19 @@ class PriceCommitted(Message, frozen=True, tag="evt.price"):
     price: ModelPrice | None = None
 
 
+class LimitsCommitted(Message, frozen=True, tag="evt.limits"):
+    """A limits observation entered the log (windows, credits and the live status)."""
+
+    seq: int
+    observation_id: str
+    provider: str
+    source: str
+    observed_at: float
+    windows: tuple[LimitWindow, ...] = ()
+    credits: tuple[CreditBalance, ...] = ()
+    status: LiveStatus | None = None
+
+
 # -- system ----------------------------------------------------------------------------------
 
 
@@ -247,9 +338,16 @@ class Heartbeat(Message, frozen=True, tag="sys.heartbeat"):
     detail: dict[str, str] = {}
 
 
-CommittedEvent = UsageCommitted | PriceCommitted
+CommittedEvent = UsageCommitted | PriceCommitted | LimitsCommitted
 AnyMessage = (
-    RefreshRequested | UsageBatch | PriceObserved | UsageCommitted | PriceCommitted | Heartbeat
+    RefreshRequested
+    | UsageBatch
+    | PriceObserved
+    | LimitsObserved
+    | UsageCommitted
+    | PriceCommitted
+    | LimitsCommitted
+    | Heartbeat
 )
 
 MESSAGE_TYPES: dict[str, type[Message]] = {
@@ -258,8 +356,10 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         RefreshRequested,
         UsageBatch,
         PriceObserved,
+        LimitsObserved,
         UsageCommitted,
         PriceCommitted,
+        LimitsCommitted,
         Heartbeat,
     )
 }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from bus.messages import (
     Heartbeat,
+    LimitsCommitted,
+    LimitsObserved,
     Message,
     PriceCommitted,
     PriceObserved,
@@ -28,6 +30,10 @@ def topic_for(message: Message) -> str:
             return f"obs.usage.{p}"
         case PriceObserved(provider=p):
             return f"obs.price.{p}"
+        case LimitsObserved(provider=p):
+            return f"obs.limits.{p}"
+        case LimitsCommitted(provider=p):
+            return f"evt.limits.{p}"
         case UsageCommitted(provider=p):
             return f"evt.usage.{p}"
         case PriceCommitted(provider=p):

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bus.lock import ProcessLock
-from bus.messages import Message, UsageBatch
+from bus.messages import LimitsObserved, Message, UsageBatch
 from otm.runtime import Runtime
+from otm.spool import read_observations
 from services.collector.reading import Collector
 from services.collector.registry import build_adapters
 from services.store.schema import connect_writer
@@ -28,16 +29,45 @@ class CatchUp:
     batches: int
     records: int
     head_seq: int
+    live_polled: tuple[str, ...] = ()
 
 
-def catch_up(runtime: Runtime) -> CatchUp:
-    """Read everything new into the database. Raises ``AlreadyRunning`` if the store runs."""
+def catch_up(runtime: Runtime, live: bool = False) -> CatchUp:
+    """Read everything new into the database, with the observations ``otm statusline`` left in
+    the spool; with ``live``, also ask every provider's live limits endpoint (through the same
+    polling gate as the stack). Raises ``AlreadyRunning`` if the store runs."""
     with ProcessLock(runtime.lock_path("store")):
         store = Store(connect_writer(str(runtime.db_path)))
         try:
-            return _ingest(runtime, store)
+            done = _ingest(runtime, store)
+            spooled, _problems = read_observations(runtime.state)
+            if spooled:
+                store.apply(list(spooled))
+            polled = _poll_live(runtime, store) if live else ()
+            return CatchUp(done.batches, done.records, store.head, polled)
         finally:
             store.conn.close()
+
+
+def _poll_live(runtime: Runtime, store: Store) -> tuple[str, ...]:
+    """One manual poll of every provider the gate allows, committed in-process."""
+    import time
+
+    from services.collector.live.poller import LivePoller
+    from services.collector.live.registry import build_live_sources
+
+    poller = LivePoller(build_live_sources(runtime), runtime.config.limits, runtime.state)
+    poller.restore(store.conn)
+    started = poller.request(None, manual=True)
+    # Each source bounds every request; a provider makes at most three (Gemini).
+    deadline = time.monotonic() + 3 * runtime.config.limits.timeout_seconds + 5
+    while poller.busy and time.monotonic() < deadline:
+        time.sleep(0.02)
+    observations: list[LimitsObserved] = poller.completed()
+    poller.close()
+    if observations:
+        store.apply(list(observations))
+    return tuple(started)
 
 
 def _ingest(runtime: Runtime, store: Store) -> CatchUp:

@@ -40,6 +40,9 @@ def _runtime() -> Runtime:
         _fail(str(exc))
 
 
+PROVIDER_CHOICES = ("claude", "codex", "gemini", "all")
+
+
 def _fail(message: str, code: int = 2) -> NoReturn:
     from rich.console import Console
 
@@ -301,6 +304,54 @@ def limits_command(
     from otm.reports.render import render_limits
 
     render_limits(report)
+
+
+@app.command("refresh")
+def refresh_command(
+    provider: Annotated[
+        str, typer.Option("--provider", "-p", help="claude|codex|gemini|all.")
+    ] = "all",
+    json_output: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
+) -> None:
+    """Ask the providers' live limits endpoints now (politely: not more often than
+    [limits] min_interval_seconds), then show the limits."""
+    from otm.refresh import refresh
+
+    if provider not in PROVIDER_CHOICES:
+        _fail(f"--provider {provider!r}: use one of {', '.join(PROVIDER_CHOICES)}")
+    outcome = refresh(_runtime(), provider)
+    if not json_output:
+        from rich.console import Console
+
+        for name, what in outcome.items():
+            Console(stderr=True).print(f"{name}: {what}")
+    limits_command(json_output=json_output, provider=provider)
+
+
+@app.command("doctor")
+def doctor_command(
+    provider: Annotated[
+        str, typer.Option("--provider", "-p", help="claude|codex|gemini|all.")
+    ] = "all",
+    live: Annotated[bool, typer.Option("--live", help="Ask the endpoints now first.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
+) -> None:
+    """For each provider: what was found where, what works, what fails and how to fix it."""
+    from otm.doctor import show_doctor
+
+    if provider not in PROVIDER_CHOICES:
+        _fail(f"--provider {provider!r}: use one of {', '.join(PROVIDER_CHOICES)}")
+    show_doctor(_runtime(), provider, live, json_output)
+
+
+@app.command("statusline")
+def statusline_command() -> None:
+    """A Claude Code statusline: reads its JSON on stdin, prints one line (model, today's
+    cost, 5-hour and weekly use). Set it in Claude Code's settings as
+    {"statusLine": {"type": "command", "command": "otm statusline"}}."""
+    from otm.statusline import run
+
+    raise typer.Exit(run())
 
 
 @app.command("tail")

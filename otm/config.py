@@ -17,6 +17,10 @@ Example::
 
     [scheduler]
     refresh_seconds = 60
+
+    [limits]                            # live limits endpoints
+    poll_seconds = 300
+    min_interval_seconds = 60
 """
 
 from __future__ import annotations
@@ -53,22 +57,30 @@ class PricingConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class ClaudeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """``[claude]``: where Claude Code's transcripts are. Empty means auto-discover."""
+    """``[claude]``: where Claude Code's transcripts are (empty: auto-discover) and its live
+    usage endpoint (only https, or http on this machine)."""
 
     roots: list[str] = []
+    usage_url: str = "https://api.anthropic.com/api/oauth/usage"
+    keychain: bool = True
+    """On macOS, also look for the ``Claude Code-credentials`` keychain item."""
 
 
 class CodexConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """``[codex]``: Codex CLI homes (each holding ``sessions/``). Empty means ``CODEX_HOME``,
-    else ``~/.codex``."""
+    else ``~/.codex``. ``usage_url`` empty means the one Codex itself uses
+    (``chatgpt_base_url`` in its ``config.toml``, else chatgpt.com)."""
 
     roots: list[str] = []
+    usage_url: str = ""
 
 
 class GeminiConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """``[gemini]``: Gemini CLI chat roots (``.gemini/tmp``). Empty means auto-discover."""
+    """``[gemini]``: Gemini CLI chat roots (``.gemini/tmp``). Empty means auto-discover.
+    ``code_assist_endpoint`` empty means ``CODE_ASSIST_ENDPOINT``, else Google's."""
 
     roots: list[str] = []
+    code_assist_endpoint: str = ""
 
 
 class ApiConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -83,6 +95,23 @@ class SchedulerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     refresh_seconds: float = 60.0
 
 
+class LimitsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[limits]``: how politely the live limits endpoints are asked.
+
+    The scheduler asks every ``poll_seconds`` (with up to ``jitter`` of it added at random);
+    whoever else asks (``otm refresh``, ``POST /v1/refresh``), a provider is never asked more
+    often than every ``min_interval_seconds``. Every request gives up after
+    ``timeout_seconds``.
+    """
+
+    enabled: bool = True
+    poll_seconds: float = 300.0
+    min_interval_seconds: float = 60.0
+    jitter: float = 0.1
+    timeout_seconds: float = 10.0
+    max_backoff_seconds: float = 3600.0
+
+
 class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The whole file."""
 
@@ -92,6 +121,7 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     pricing: PricingConfig = PricingConfig()
     api: ApiConfig = ApiConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
+    limits: LimitsConfig = LimitsConfig()
 
     @property
     def api_port(self) -> int:
@@ -141,11 +171,45 @@ def load_config(path: Path | None = None) -> Config:
         raise ConfigError(f"{path}: not valid TOML ({exc}).") from None
     _check_overrides(path, document)
     try:
-        return msgspec.convert(document, type=Config)
+        config = msgspec.convert(document, type=Config)
     except msgspec.ValidationError as exc:
         raise ConfigError(
             f"{path}: {exc}. Fix or remove that setting (see README, 'Configuration')."
         ) from None
+    _check_limits(path, config)
+    return config
+
+
+def _check_limits(path: Path, config: Config) -> None:
+    """Endpoints receive tokens: only https, or plain http to this machine (test servers)."""
+    for setting, url in (
+        ("[claude] usage_url", config.claude.usage_url),
+        ("[codex] usage_url", config.codex.usage_url),
+        ("[gemini] code_assist_endpoint", config.gemini.code_assist_endpoint),
+    ):
+        if url and not is_safe_endpoint(url):
+            raise ConfigError(
+                f"{path}: {setting} = {url!r} would send your sign-in token unencrypted or to "
+                "an odd address; use an https:// URL (http:// only to 127.0.0.1 or localhost)"
+            )
+    limits = config.limits
+    if limits.min_interval_seconds < 1 or limits.poll_seconds < limits.min_interval_seconds:
+        raise ConfigError(
+            f"{path}: [limits] poll_seconds ({limits.poll_seconds:g}) must be at least "
+            f"min_interval_seconds ({limits.min_interval_seconds:g}), which must be at least 1"
+        )
+    if not 0 <= limits.jitter <= 1 or not 0 < limits.timeout_seconds <= 120:
+        raise ConfigError(f"{path}: [limits] jitter must be 0-1 and timeout_seconds 0-120 seconds")
+
+
+def is_safe_endpoint(url: str) -> bool:
+    """True for https URLs and for http URLs to the loopback interface."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return True
+    return parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
 
 
 def _check_overrides(path: Path, document: dict[str, object]) -> None:

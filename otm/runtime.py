@@ -9,6 +9,7 @@ never mixes with real data.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,14 +63,35 @@ def demo_root(state: Path) -> Path:
     return state / "demo" / "claude"
 
 
+def discovered_roots(config: Config) -> tuple[list[Path], list[Path], list[Path]]:
+    """Claude, Codex and Gemini roots from the config and the CLIs' own conventions."""
+    return (
+        list(discover_roots(config.claude.roots)),
+        list(codex_roots(config.codex.roots)),
+        list(gemini_roots(config.gemini.roots)),
+    )
+
+
+def without_demo(runtime: Runtime) -> Runtime:
+    """The same runtime looking at the real roots (for diagnosing why none were found)."""
+    if not runtime.demo:
+        return runtime
+    claude, codex, gemini = discovered_roots(runtime.config)
+    return dataclasses.replace(
+        runtime,
+        demo=False,
+        claude_roots=tuple(claude),
+        codex_roots=tuple(codex),
+        gemini_roots=tuple(gemini),
+    )
+
+
 def load_runtime() -> Runtime:
     """Resolve state dir, config, endpoints and roots from the environment."""
     state = state_dir()
     state.mkdir(parents=True, exist_ok=True)
     config = load_config(state / "config.toml")
-    roots = discover_roots(config.claude.roots)
-    codex = codex_roots(config.codex.roots)
-    gemini = gemini_roots(config.gemini.roots)
+    roots, codex, gemini = discovered_roots(config)
     explicit = bool(config.claude.roots or os.environ.get("CLAUDE_CONFIG_DIR"))
     found = existing_roots([*roots, *codex, *gemini])
     demo = os.environ.get("OTM_DEMO") == "1" or (not explicit and not found)

@@ -13,7 +13,9 @@ from typing import Any
 import msgspec
 
 from bus.lock import is_held
-from bus.messages import Heartbeat
+from bus.messages import Heartbeat, LimitWindow, LiveStatus
+from otm.providers import provider_states
+from otm.reports.limits import live_statuses
 from otm.runtime import Runtime
 from services.collector.claude.roots import find_transcripts
 from services.collector.codex.roots import find_logs as find_codex_logs
@@ -29,6 +31,7 @@ SCANNERS: dict[str, Callable[[Path], RootScan[Any]]] = {
 }
 """How each provider's log files are found under one of its roots."""
 _heartbeat_decoder = msgspec.msgpack.Decoder(Heartbeat)
+_window_decoder = msgspec.msgpack.Decoder(LimitWindow)
 
 
 def collect_status(runtime: Runtime) -> dict[str, Any]:
@@ -47,6 +50,7 @@ def collect_status(runtime: Runtime) -> dict[str, Any]:
                     "unreadable_dirs": scan.unreadable,
                 }
             )
+    now = time.time()
     status: dict[str, Any] = {
         "state_dir": str(runtime.state),
         "database": str(runtime.db_path),
@@ -59,14 +63,22 @@ def collect_status(runtime: Runtime) -> dict[str, Any]:
         "skipped": {},
         "unpriced_models": [],
     }
+    live: dict[str, LiveStatus] = {}
+    windows: list[LimitWindow] = []
     if runtime.db_path.exists():
         conn = connect_reader(str(runtime.db_path))
         try:
             status.update(_from_database(conn))
+            live = live_statuses(conn)
+            windows = [
+                _window_decoder.decode(blob)
+                for (blob,) in conn.execute("SELECT observation FROM limits")
+            ]
         except sqlite3.Error as exc:
             status["database_error"] = str(exc)
         finally:
             conn.close()
+    status["providers"] = provider_states(roots, live, windows, now)
     return status
 
 
@@ -132,6 +144,12 @@ def show_status(runtime: Runtime, as_json: bool) -> None:
             str(len(r["unreadable_dirs"])),
         )
     console.print(roots)
+    providers = Table("provider", "state", "why", "fix", title="Providers")
+    colours = {"available": "green", "partial": "yellow", "unavailable": "red"}
+    for name, p in status["providers"].items():
+        state = f"[{colours[p['state']]}]{p['state']}[/]"
+        providers.add_row(name, state, p["reason"], p["fix"])
+    console.print(providers)
     if status["skipped"]:
         skips = Table("reason", "lines", title="Skipped input")
         for reason, count in status["skipped"].items():

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fake_endpoint import FakeEndpoint
 
 from bus.endpoints import Endpoints, endpoints
 from bus.forwarder import Forwarder
@@ -49,3 +50,10 @@ def db(db_path: Path) -> Iterator[sqlite3.Connection]:
     conn = connect_writer(str(db_path))
     yield conn
     conn.close()
+
+
+@pytest.fixture
+def fake_endpoint() -> Iterator[FakeEndpoint]:
+    """A scriptable provider endpoint on 127.0.0.1, stopped afterwards."""
+    with FakeEndpoint() as endpoint:
+        yield endpoint

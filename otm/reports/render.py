@@ -210,25 +210,43 @@ def _render_active(console: Console, block: dict[str, Any], tz: ZoneInfo) -> Non
 
 
 def render_limits(report: dict[str, Any]) -> None:
-    """Print rate-limit windows: use, countdown to reset, where the number came from."""
+    """Print rate-limit windows (use, countdown to reset, where and when each number came
+    from), credits, and each provider's live check with its reason and fix when it failed."""
     console = Console()
-    if not report["limits"]:
+    if report["limits"]:
+        table = Table(title="Rate-limit windows")
+        for name in ("Provider", "Window", "Used", "Resets in", "Source", "Observed"):
+            table.add_column(name, justify="right" if name in ("Used", "Resets in") else "left")
+        for w in report["limits"]:
+            used = "unknown (reset)" if w["usedPercent"] is None else f"{w['usedPercent']:.0f}%"
+            if w["estimated"]:
+                used += " (estimate)"
+            resets = "—" if w["resetsInSeconds"] is None else _duration(w["resetsInSeconds"])
+            observed = _duration(w["ageSeconds"]) + " ago"
+            if w["stale"]:
+                observed += f" [yellow](stale: {w['staleReason']})[/]"
+            table.add_row(w["provider"], w["window"], used, resets, w["source"], observed)
+        console.print(table)
+    else:
         console.print(
-            "No rate-limit windows observed yet. Codex CLI writes them into its session logs "
-            "after each response; live polling of the providers' endpoints comes next."
+            "No rate-limit windows observed yet. They come from the providers' endpoints "
+            "(`otm refresh`, or `otm up` polls them), from Codex CLI's session logs and from "
+            "`otm statusline` in Claude Code. `otm doctor` says what is missing."
         )
-        return
-    table = Table(title="Rate-limit windows")
-    for name in ("Provider", "Window", "Used", "Resets in", "Source", "Observed"):
-        table.add_column(name, justify="right" if name in ("Used", "Resets in") else "left")
-    for w in report["limits"]:
-        used = "unknown (reset since)" if w["usedPercent"] is None else f"{w['usedPercent']:.0f}%"
-        resets = "—" if w["resetsInSeconds"] is None else _duration(w["resetsInSeconds"])
-        observed = (
-            _duration(w["ageSeconds"]) + " ago" + (" [yellow](stale)[/]" if w["stale"] else "")
-        )
-        table.add_row(w["provider"], w["window"], used, resets, w["source"], observed)
-    console.print(table)
+    for c in report.get("credits", []):
+        amount = "unlimited" if c["unlimited"] else c["balance"] or c["used"] or "?"
+        limit = f" of {c['limit']}" if c["limit"] else ""
+        console.print(f"{c['provider']} {c['name']}: {amount}{limit} {c['currency']}".rstrip())
+    for provider, live in report.get("live", {}).items():
+        if live["state"] == "ok":
+            console.print(
+                f"{provider}: live limits checked {_duration(live['ageSeconds'])} ago [green]ok[/]"
+            )
+        else:
+            console.print(
+                f"{provider}: live limits [yellow]{live['state']}[/] "
+                f"({_duration(live['ageSeconds'])} ago): {live['reason']}\n  fix: {live['fix']}"
+            )
 
 
 def _duration(seconds: int) -> str:

@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import structlog
-from litestar import Litestar, Request, Response, get
+from litestar import Litestar, Request, Response, get, post
 from litestar.params import FromQuery, HeaderParameter
 from litestar.response import Stream
 from litestar.types import Scope
 
+from bus.client import Publisher
+from bus.messages import RefreshRequested
 from bus.topics import EVENTS
 from otm.reports.build import KINDS, ReportOptions, build_report
 from otm.reports.limits import limits_report
@@ -91,6 +95,53 @@ async def log_unexpected(exc: Exception, scope: Scope) -> None:
         logger.error("request_failed", path=scope.get("path"), error=repr(exc))
 
 
+PROVIDERS = ("claude", "codex", "gemini")
+
+
+class RefreshSender:
+    """Publishes manual refresh requests for request handlers (a PUB socket is not
+    thread-safe, and handlers run in worker threads)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._lock = threading.Lock()
+        self._publisher: Publisher | None = None
+
+    def start(self) -> None:
+        """Connect now: a PUB socket connected long before it sends loses nothing."""
+        with self._lock:
+            self._publisher = Publisher(self.runtime.endpoints)
+
+    def send(self, providers: tuple[str, ...]) -> None:
+        """Ask the collector to read the logs and poll the live limits of ``providers``."""
+        with self._lock:
+            if self._publisher is None:
+                raise ApiError(503, "the API is starting or stopping; retry shortly")
+            for provider in providers:
+                self._publisher.publish(
+                    RefreshRequested(
+                        provider=provider, reason="manual", requested_at=time.time(), live=True
+                    )
+                )
+
+    def stop(self) -> None:
+        """Close the socket."""
+        with self._lock:
+            if self._publisher is not None:
+                self._publisher.close()
+                self._publisher = None
+
+
+def check_origin(origin: str | None, host: str | None) -> None:
+    """Refuse a cross-site request: a web page the user visits could otherwise make their
+    browser POST here. Tools that send no ``Origin`` (curl, scripts) are fine."""
+    if origin is None:
+        return
+    allowed = {f"http://{host}"} if host else set()
+    if origin not in allowed:
+        raise ApiError(403, f"requests from {origin} are not allowed; call the API directly")
+
+
 def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
     """The Litestar application; the hub starts and stops with it."""
 
@@ -129,6 +180,30 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
         with reader(runtime.db_path) as conn:
             return limits_report(conn, provider)
 
+    @get("/v1/status", sync_to_thread=True)
+    def status() -> dict[str, Any]:
+        """``otm status --json``: processes, roots, skips and every provider's state."""
+        from otm.status import collect_status
+
+        return collect_status(runtime)
+
+    @post("/v1/refresh", sync_to_thread=True, status_code=202)
+    def refresh(
+        request: Request[Any, Any, Any], provider: FromQuery[str] = "all"
+    ) -> dict[str, Any]:
+        """Ask for a log scan and a live limits poll now. The collector still asks each
+        provider no more often than ``[limits] min_interval_seconds``; the outcome arrives on
+        the stream as ``evt.limits.<provider>`` and in ``GET /v1/limits``."""
+        check_origin(request.headers.get("origin"), request.headers.get("host"))
+        if provider != "all" and provider not in PROVIDERS:
+            raise ApiError(400, f"provider={provider!r}: use one of {', '.join(PROVIDERS)}, all")
+        providers = PROVIDERS if provider == "all" else (provider,)
+        sender.send(providers)
+        return {
+            "requested": list(providers),
+            "minIntervalSeconds": runtime.config.limits.min_interval_seconds,
+        }
+
     @get("/v1/stream")
     async def stream(
         prefix: FromQuery[str] = EVENTS,
@@ -145,15 +220,19 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
             event_stream(hub, resume, prefix), media_type="text/event-stream", headers=SSE_HEADERS
         )
 
+    sender = RefreshSender(runtime)
+
     async def start_hub() -> None:
         hub.start(asyncio.get_running_loop())
+        sender.start()
 
     async def stop_hub() -> None:
+        sender.stop()
         hub.stop()
         await asyncio.to_thread(hub.join)
 
     return Litestar(
-        route_handlers=[healthz, usage, limits, stream],
+        route_handlers=[healthz, usage, limits, status, refresh, stream],
         on_startup=[start_hub],
         on_shutdown=[stop_hub],
         exception_handlers={ApiError: error_response},

@@ -11,10 +11,12 @@ import time
 import structlog
 
 from bus.client import Publisher, Subscriber
-from bus.messages import Heartbeat, RefreshRequested, UsageCommitted
+from bus.messages import Heartbeat, LimitsCommitted, RefreshRequested, UsageCommitted
 from bus.topics import HEARTBEAT
 from otm.process import Pulse, StopFlag
 from otm.runtime import Runtime
+from services.collector.live.poller import LivePoller
+from services.collector.live.registry import build_live_sources
 from services.collector.prices import PriceKeeper, PriceStamp
 from services.collector.reading import Collector
 from services.collector.registry import build_adapters
@@ -27,34 +29,53 @@ def run(runtime: Runtime) -> None:
     logger = structlog.get_logger().bind(process="collector")
     stop = StopFlag()
     publisher = Publisher(runtime.endpoints)
-    subscriber = Subscriber(("cmd.refresh.", "evt.usage.", HEARTBEAT), runtime.endpoints)
+    subscriber = Subscriber(
+        ("cmd.refresh.", "evt.usage.", "evt.limits.", HEARTBEAT), runtime.endpoints
+    )
     pulse = Pulse("collector", publisher)
     collector = Collector(runtime, build_adapters(runtime))
     prices = PriceKeeper(runtime.config.pricing.overrides)
     stamp = PriceStamp(runtime.run, runtime.config.pricing.overrides)
     store = StoreWatch()
+    live = LivePoller(build_live_sources(runtime), runtime.config.limits, runtime.state)
     collector.resume()
     collector.request()
+    live.restore(collector.db())
     roots = {p: [str(r) for r in rs] for p, rs in runtime.roots.items()}
-    logger.info("ready", roots=roots, demo=runtime.demo)
+    logger.info("ready", roots=roots, demo=runtime.demo, live=sorted(live.sources))
     next_price_check = 0.0
     try:
         while not stop.stopped:
             busy = store.seen and collector.dirty and not collector.tracker.full
-            for _topic, message in _receive(subscriber, timeout_ms=0 if busy else 100):
+            timeout = 0 if busy else 20 if live.busy else 100
+            spool_check = False
+            for _topic, message in _receive(subscriber, timeout_ms=timeout):
                 if isinstance(message, RefreshRequested):
                     collector.request(message.provider, message.paths)
+                    if message.live:
+                        live.request(message.provider, manual=message.reason == "manual")
+                    spool_check = spool_check or message.provider == "claude"
                     pulse.counters[f"refresh_{message.reason}"] += 1
                 elif isinstance(message, UsageCommitted):
                     collector.tracker.committed(message.batch_id)
+                elif isinstance(message, LimitsCommitted):
+                    live.committed(message.observation_id)
                 elif isinstance(message, Heartbeat) and store.restarted(message):
                     # A new store (or the first one we see) cannot know what we sent before
                     # it listened: settle everything in flight now rather than after a timeout.
                     collector.tracker.expire_all()
+                    for observation in live.resend_all():
+                        publisher.publish(observation)
             if not store.seen:
                 # Publishing before the store listens would only feed PUB/SUB's void.
                 pulse.beat()
                 continue
+            observations = [*live.completed(), *live.resends()]
+            if spool_check:
+                observations.extend(live.spooled())
+            for observation in observations:
+                publisher.publish(observation)
+                pulse.counters["limits_sent"] += 1
             for batch in collector.next_batches():
                 publisher.publish(batch)
                 pulse.counters["batches_sent"] += 1
@@ -78,10 +99,13 @@ def run(runtime: Runtime) -> None:
                     next_price_check = time.monotonic() + PRICE_CHECK_SECONDS
             for problem, count in collector.problems.items():
                 pulse.counters[problem] = count
+            pulse.counters.update(live.counters)
+            pulse.detail["live_running"] = ",".join(live.running)
             pulse.counters["in_flight"] = len(collector.tracker.pending)
             pulse.beat()
     finally:
         logger.info("stopping", in_flight=len(collector.tracker.pending))
+        live.close()
         subscriber.close()
         publisher.close()
 

@@ -1,1 +1,1 @@
-"""The scheduler process: safety-net refreshes on a cadence, so a missed file event still heals."""
+"""The scheduler process: safety-net log refreshes and the live limits cadence."""

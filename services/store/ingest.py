@@ -15,6 +15,8 @@ import msgspec
 from bus.codec import encode
 from bus.messages import (
     FileCursor,
+    LimitsCommitted,
+    LimitsObserved,
     PriceCommitted,
     PriceObserved,
     UsageBatch,
@@ -115,7 +117,33 @@ def apply_price(conn: sqlite3.Connection, head: int, observed: PriceObserved) ->
     return _commit(conn, event)
 
 
-def _commit(conn: sqlite3.Connection, event: UsageCommitted | PriceCommitted) -> Committed:
+def apply_limits(conn: sqlite3.Connection, head: int, observed: LimitsObserved) -> Outcome:
+    """Append a limits event unless this observation (by id) was applied before.
+
+    An older observation arriving late is still logged (it is what was seen), but the
+    projections keep the newest reading of every window and status.
+    """
+    row = conn.execute(
+        "SELECT seq FROM limit_observations WHERE observation_id = ?", (observed.observation_id,)
+    ).fetchone()
+    if row is not None:
+        return AlreadyApplied(int(row[0]))
+    event = LimitsCommitted(
+        seq=head + 1,
+        observation_id=observed.observation_id,
+        provider=observed.provider,
+        source=observed.source,
+        observed_at=observed.observed_at,
+        windows=observed.windows,
+        credits=observed.credits,
+        status=observed.status,
+    )
+    return _commit(conn, event)
+
+
+def _commit(
+    conn: sqlite3.Connection, event: UsageCommitted | PriceCommitted | LimitsCommitted
+) -> Committed:
     topic, body = topic_for(event), encode(event)
     log.append(conn, event.seq, topic, body)
     projections.apply(conn, event)

@@ -12,7 +12,14 @@ from collections.abc import Iterable
 
 import msgspec
 
-from bus.messages import Message, PriceCommitted, UsageCommitted, UsageRecord
+from bus.messages import (
+    LimitsCommitted,
+    LimitWindow,
+    Message,
+    PriceCommitted,
+    UsageCommitted,
+    UsageRecord,
+)
 from services.store.schema import LONG_CONTEXT_PROMPT_TOKENS, SLOT_MS
 
 _record_encoder = msgspec.msgpack.Encoder()
@@ -47,6 +54,8 @@ def apply(conn: sqlite3.Connection, event: Message) -> None:
     """Fold one committed event into every projection. The caller owns the transaction."""
     if isinstance(event, UsageCommitted):
         _apply_usage(conn, event)
+    elif isinstance(event, LimitsCommitted):
+        _apply_limits(conn, event)
     elif isinstance(event, PriceCommitted):
         conn.execute(
             "INSERT INTO prices (provider, model, source, price, seq) VALUES (?, ?, ?, ?, ?) "
@@ -107,16 +116,7 @@ def _apply_usage(conn: sqlite3.Connection, event: UsageCommitted) -> None:
             for r in event.records
         ],
     )
-    conn.executemany(
-        "INSERT INTO limits (provider, window_name, observation, observed_at, seq)"
-        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (provider, window_name) DO UPDATE SET"
-        " observation = excluded.observation, observed_at = excluded.observed_at,"
-        " seq = excluded.seq WHERE excluded.observed_at >= limits.observed_at",
-        [
-            (w.provider, w.window, _record_encoder.encode(w), w.observed_at, event.seq)
-            for w in event.limits
-        ],
-    )
+    _upsert_windows(conn, event.limits, event.seq)
     conn.execute(
         "INSERT OR REPLACE INTO cursors (path, provider, cursor, batch_id, seq) "
         "VALUES (?, ?, ?, ?, ?)",
@@ -137,6 +137,49 @@ def _apply_usage(conn: sqlite3.Connection, event: UsageCommitted) -> None:
             for reason in skipped.__struct_fields__
             if getattr(skipped, reason)
         ],
+    )
+
+
+def _upsert_windows(conn: sqlite3.Connection, windows: Iterable[LimitWindow], seq: int) -> None:
+    """Keep the newest observation of each window, whichever source or order it came in."""
+    conn.executemany(
+        "INSERT INTO limits (provider, window_name, observation, observed_at, seq)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (provider, window_name) DO UPDATE SET"
+        " observation = excluded.observation, observed_at = excluded.observed_at,"
+        " seq = excluded.seq WHERE excluded.observed_at >= limits.observed_at",
+        [(w.provider, w.window, _record_encoder.encode(w), w.observed_at, seq) for w in windows],
+    )
+
+
+def _apply_limits(conn: sqlite3.Connection, event: LimitsCommitted) -> None:
+    _upsert_windows(conn, event.windows, event.seq)
+    conn.executemany(
+        "INSERT INTO credits (provider, name, credit, observed_at, seq) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (provider, name) DO UPDATE SET credit = excluded.credit,"
+        " observed_at = excluded.observed_at, seq = excluded.seq"
+        " WHERE excluded.observed_at >= credits.observed_at",
+        [
+            (c.provider, c.name, _record_encoder.encode(c), event.observed_at, event.seq)
+            for c in event.credits
+        ],
+    )
+    if event.status is not None:
+        conn.execute(
+            "INSERT INTO provider_status (provider, status, checked_at, seq) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (provider) DO UPDATE SET status = excluded.status,"
+            " checked_at = excluded.checked_at, seq = excluded.seq"
+            " WHERE excluded.checked_at >= provider_status.checked_at",
+            (
+                event.provider,
+                _record_encoder.encode(event.status),
+                event.status.checked_at,
+                event.seq,
+            ),
+        )
+    conn.execute(
+        "INSERT OR IGNORE INTO limit_observations (observation_id, provider, observed_at, seq)"
+        " VALUES (?, ?, ?, ?)",
+        (event.observation_id, event.provider, event.observed_at, event.seq),
     )
 
 

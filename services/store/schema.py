@@ -26,6 +26,9 @@ PROJECTION_TABLES = (
     "usage_records",
     "skips",
     "limits",
+    "credits",
+    "provider_status",
+    "limit_observations",
 )
 
 _V1 = """
@@ -175,7 +178,30 @@ CREATE TABLE limits (
 ) WITHOUT ROWID;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+_V3 = """
+CREATE TABLE credits (
+    provider TEXT NOT NULL,
+    name TEXT NOT NULL,
+    credit BLOB NOT NULL,
+    observed_at REAL NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (provider, name)
+) WITHOUT ROWID;
+CREATE TABLE provider_status (
+    provider TEXT PRIMARY KEY,
+    status BLOB NOT NULL,
+    checked_at REAL NOT NULL,
+    seq INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE limit_observations (
+    observation_id TEXT PRIMARY KEY,
+    provider TEXT NOT NULL,
+    observed_at REAL NOT NULL,
+    seq INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 """``MIGRATIONS[i]`` takes the schema from version ``i`` to ``i + 1``. Append only."""
 
 REBUILD_AFTER = frozenset({2})

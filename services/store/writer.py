@@ -10,7 +10,15 @@ import time
 
 import msgspec
 
-from bus.messages import Heartbeat, Message, PriceObserved, ReplayReply, ReplayRequest, UsageBatch
+from bus.messages import (
+    Heartbeat,
+    LimitsObserved,
+    Message,
+    PriceObserved,
+    ReplayReply,
+    ReplayRequest,
+    UsageBatch,
+)
 from services.store import log
 from services.store.ingest import (
     AlreadyApplied,
@@ -18,6 +26,7 @@ from services.store.ingest import (
     OutOfStep,
     Unchanged,
     apply_batch,
+    apply_limits,
     apply_price,
 )
 
@@ -67,6 +76,8 @@ class Store:
             return apply_batch(self.conn, self.head, message)
         if isinstance(message, PriceObserved):
             return apply_price(self.conn, self.head, message)
+        if isinstance(message, LimitsObserved):
+            return apply_limits(self.conn, self.head, message)
         return Unchanged()
 
     def event(self, seq: int) -> tuple[str, bytes] | None:

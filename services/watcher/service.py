@@ -20,6 +20,7 @@ from bus.client import Publisher
 from bus.messages import RefreshRequested
 from otm.process import Pulse, StopFlag
 from otm.runtime import Runtime
+from otm.spool import spool_dir
 
 ROOT_CHECK_SECONDS = 0.1
 STEP_MS = 10
@@ -37,6 +38,10 @@ def run(runtime: Runtime) -> None:
     publisher = Publisher(runtime.endpoints)
     pulse = Pulse("watcher", publisher)
     providers = {r: p for p, rs in runtime.roots.items() for r in rs}
+    # `otm statusline` drops Claude's rate limits here for the collector to publish.
+    spool = spool_dir(runtime.state)
+    spool.mkdir(mode=0o700, parents=True, exist_ok=True)
+    providers[spool] = "claude"
     roots = list(providers)
     logger.info("ready", roots={p: [str(r) for r in rs] for p, rs in runtime.roots.items()})
     beat = threading.Thread(target=_beat_until_stopped, args=(pulse, stop), daemon=True)

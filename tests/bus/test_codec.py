@@ -12,7 +12,13 @@ from helpers import batch, cursor, record
 from bus.codec import Garbage, UnknownType, decode, encode, json_schema
 from bus.messages import (
     MESSAGE_TYPES,
+    AuthInfo,
+    CreditBalance,
     Heartbeat,
+    LimitsCommitted,
+    LimitsObserved,
+    LimitWindow,
+    LiveStatus,
     Message,
     ModelPrice,
     PriceCommitted,
@@ -32,9 +38,66 @@ PRICE = ModelPrice(
     long_context_input="6",
 )
 
+WINDOW = LimitWindow(
+    provider="claude",
+    window="five_hour",
+    used_percent=37.5,
+    observed_at=100.0,
+    source="live",
+    resets_at=200.0,
+    window_seconds=18000,
+    detail="d",
+)
+CREDIT = CreditBalance(
+    provider="claude",
+    name="extra_usage",
+    balance="1",
+    used="2.5",
+    limit="50",
+    currency="USD",
+    used_percent=5.0,
+    unlimited=True,
+    enabled=False,
+)
+STATUS = LiveStatus(
+    provider="claude",
+    state="failed",
+    checked_at=100.0,
+    kind="rate_limited",
+    reason="r",
+    fix="f",
+    http_status=429,
+    retry_after=30.0,
+    next_poll_at=130.0,
+    last_success_at=50.0,
+    consecutive_failures=2,
+    auth=AuthInfo(source="/c", kind="oauth", expires_at=9.0, plan="max", scopes=("a",)),
+)
+
 # One message of every type, every optional field set away from its default.
 SAMPLES: list[Message] = [
-    RefreshRequested(provider="claude", reason="files", requested_at=1.5, paths=("/a", "/b")),
+    RefreshRequested(
+        provider="claude", reason="files", requested_at=1.5, paths=("/a", "/b"), live=True
+    ),
+    LimitsObserved(
+        observation_id="o",
+        provider="claude",
+        source="live",
+        observed_at=100.0,
+        windows=(WINDOW,),
+        credits=(CREDIT,),
+        status=STATUS,
+    ),
+    LimitsCommitted(
+        seq=6,
+        observation_id="o",
+        provider="claude",
+        source="live",
+        observed_at=100.0,
+        windows=(WINDOW,),
+        credits=(CREDIT,),
+        status=STATUS,
+    ),
     batch(
         [record("k1", cache_read=5, speed="fast", sidechain=True), record("k2", model=None)],
         before=10,

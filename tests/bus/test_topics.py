@@ -9,6 +9,8 @@ from helpers import batch, cursor
 from bus.messages import (
     MESSAGE_TYPES,
     Heartbeat,
+    LimitsCommitted,
+    LimitsObserved,
     Message,
     PriceCommitted,
     PriceObserved,
@@ -27,6 +29,16 @@ CASES: list[tuple[Message, str]] = [
     ),
     (PriceCommitted(seq=2, provider="codex", model="gpt-5", source="x"), "evt.price.codex"),
     (Heartbeat(process="store", pid=1, started_at=0.0, sent_at=0.0), "sys.heartbeat"),
+    (
+        LimitsObserved(observation_id="o", provider="gemini", source="live", observed_at=1.0),
+        "obs.limits.gemini",
+    ),
+    (
+        LimitsCommitted(
+            seq=3, observation_id="o", provider="codex", source="live", observed_at=1.0
+        ),
+        "evt.limits.codex",
+    ),
 ]
 
 

@@ -9,7 +9,16 @@ import msgspec
 import pytest
 from helpers import T0, batch, record
 
-from bus.messages import LimitWindow, ModelPrice, PriceObserved, SkipCounts
+from bus.messages import (
+    AuthInfo,
+    CreditBalance,
+    LimitsObserved,
+    LimitWindow,
+    LiveStatus,
+    ModelPrice,
+    PriceObserved,
+    SkipCounts,
+)
 from services.store import log
 from services.store.rebuild import rebuild
 from services.store.schema import PROJECTION_TABLES, SLOT_MS
@@ -74,10 +83,50 @@ def history(db: sqlite3.Connection) -> None:
         PriceObserved(provider="claude", model="mystery", source="none"),
         batch([record("d", session="s2", sidechain=True)], before=200, after=300),
         batch([record("d", session="s2", output=1)], before=300, after=400),
+        *live_limits(),
     ]
     for observation in observations:
         _, _, rejected = store.apply([observation])
         assert [] == rejected
+
+
+def live_limits() -> list[LimitsObserved]:
+    """A successful live poll, then a failed one that must not erase its numbers."""
+    window = LimitWindow(
+        provider="claude",
+        window="five_hour",
+        used_percent=40.0,
+        observed_at=1_778_000_100.0,
+        source="live",
+        resets_at=1_778_010_000.0,
+        window_seconds=18_000,
+    )
+    auth = AuthInfo(source="/home/u/.claude/.credentials.json", kind="oauth", plan="max")
+    return [
+        LimitsObserved(
+            observation_id="live-1",
+            provider="claude",
+            source="live",
+            observed_at=1_778_000_100.0,
+            windows=(window,),
+            credits=(CreditBalance(provider="claude", name="extra_usage", used="3.5"),),
+            status=LiveStatus(provider="claude", state="ok", checked_at=1_778_000_100.0, auth=auth),
+        ),
+        LimitsObserved(
+            observation_id="live-2",
+            provider="claude",
+            source="live",
+            observed_at=1_778_000_400.0,
+            status=LiveStatus(
+                provider="claude",
+                state="failed",
+                checked_at=1_778_000_400.0,
+                kind="server",
+                http_status=500,
+                last_success_at=1_778_000_100.0,
+            ),
+        ),
+    ]
 
 
 def test_rebuild_gives_identical_projections(db: sqlite3.Connection, db_path: Path) -> None:
