@@ -15,6 +15,17 @@ from pathlib import Path
 from typing import Any
 
 PROCESSES = ("bus", "store", "collector", "watcher", "scheduler", "api")
+PRIVATE_ENV = (
+    "OTM_",
+    "CLAUDE_",
+    "CODEX_",
+    "GEMINI_",
+    "GOOGLE_",
+    "CODE_ASSIST_",
+    "OPENAI_",
+    "ANTHROPIC_",
+)
+"""Variables of the machine's own CLIs, kept out of the stack under test."""
 
 
 def free_port() -> int:
@@ -45,8 +56,10 @@ class Stack:
         self.home = home
         self.logs = home / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("OTM_", "CLAUDE_"))}
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(PRIVATE_ENV)}
         self.env["OTM_HOME"] = str(home)
+        # Never the real user's CLIs: their credentials would make the stack ask real endpoints.
+        self.env["HOME"] = str(home / "user")
         self.env["OTM_API_PORT"] = str(free_port())
         self.env["PYTHONUNBUFFERED"] = "1"
         if claude_dir is not None:
@@ -122,6 +135,10 @@ class Stack:
                 self.stop(name)
             except subprocess.TimeoutExpired:
                 self.kill(name)
+
+    def otm_argv(self) -> list[str]:
+        """The command line that runs ``otm`` (add the sub-command and its options)."""
+        return [sys.executable, "-m", "otm"]
 
     def otm(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """Run a one-shot ``otm`` command in this stack's environment."""
