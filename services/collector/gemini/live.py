@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import msgspec
 
 from bus.messages import AuthInfo, LimitWindow
 from otm.config import Config, is_safe_endpoint
@@ -42,9 +40,10 @@ from services.collector.gemini.credentials import (
 )
 from services.collector.live.http import (
     DEFAULT_TIMEOUT_SECONDS,
-    MAX_BODY_BYTES,
+    Answer,
     HttpFailure,
-    parse_retry_after,
+    exchange,
+    json_of,
     request_json,
 )
 from services.collector.live.source import Inspection, LiveFailure, LiveResult, failure_from_http
@@ -130,16 +129,6 @@ class _Session:
     """Digest of the access token the endpoint last refused, so it is not sent again."""
     plan: str = ""
     unsupported: LiveFailure | None = None
-
-
-@dataclass(frozen=True)
-class _Answer:
-    """One HTTP answer, its body kept only to be searched for known reason codes."""
-
-    host: str
-    status: int
-    body: bytes = field(repr=False)
-    retry_after: float | None
 
 
 @dataclass(frozen=True)
@@ -344,8 +333,8 @@ class GeminiLiveSource:
         }
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         try:
-            answer = _exchange(
-                client, self.token_url, headers=headers, data=form, timeout=self.timeout
+            answer = exchange(
+                client, "POST", self.token_url, headers=headers, data=form, timeout=self.timeout
             )
             if answer.status in (400, 401) and _INVALID_GRANT in answer.body:
                 return LiveFailure(
@@ -362,7 +351,7 @@ class GeminiLiveSource:
                     f"{RUN_ONCE_FIX}; if it persists, {UPDATE_FIX}",
                     answer.status,
                 )
-            document = _json_of(answer)
+            document = json_of(answer)
         except HttpFailure as exc:
             return failure_from_http(exc, sign_in=SIGN_IN)
         token = document.get("access_token") if isinstance(document, dict) else None
@@ -405,11 +394,16 @@ class GeminiLiveSource:
             body["cloudaicompanionProject"] = self.project
             metadata["duetProject"] = self.project
         try:
-            answer = _exchange(
-                client, self.load_url, headers=_headers(token), json=body, timeout=self.timeout
+            answer = exchange(
+                client,
+                "POST",
+                self.load_url,
+                headers=_headers(token),
+                json=body,
+                timeout=self.timeout,
             )
             marker = _unsupported_marker(answer) if answer.status >= 400 else None
-            document = None if marker else _json_of(answer)
+            document = None if marker else json_of(answer)
         except HttpFailure as exc:
             self._note_refusal(exc.status, token, session)
             return failure_from_http(exc, sign_in=SIGN_IN, forbidden=FORBIDDEN_FIX)
@@ -417,7 +411,7 @@ class GeminiLiveSource:
             return self._unsupported(session, marker, answer.status)
         return self._setup_of(document, answer, session)
 
-    def _setup_of(self, document: Any, answer: _Answer, session: _Session) -> _Setup | LiveFailure:
+    def _setup_of(self, document: Any, answer: Answer, session: _Session) -> _Setup | LiveFailure:
         """Read a ``loadCodeAssist`` answer into the project to ask about."""
         if not isinstance(document, dict) or not any(key in document for key in _SETUP_FIELDS):
             return LiveFailure(
@@ -622,7 +616,7 @@ def _project_id(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _unsupported_marker(answer: _Answer) -> str | None:
+def _unsupported_marker(answer: Answer) -> str | None:
     """The known reason code an error answer mentions, if any (the body itself is not kept)."""
     body = answer.body.lower()
     return next((label for marker, label in _UNSUPPORTED_MARKERS if marker in body), None)
@@ -701,74 +695,3 @@ def _utc(seconds: float) -> str:
         return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
     except (OverflowError, OSError, ValueError):
         return f"{seconds:.0f} (epoch seconds)"
-
-
-# -- one exchange that keeps the error body ------------------------------------------------------
-
-
-def _exchange(
-    client: httpx.Client,
-    url: str,
-    *,
-    headers: dict[str, str],
-    timeout: float,
-    json: Any = None,
-    data: dict[str, str] | None = None,
-) -> _Answer:
-    """POST once, bounded exactly as ``request_json`` is, but hand back an error answer's body.
-
-    ``request_json`` drops the body of an error answer; ``loadCodeAssist`` and the token
-    endpoint say *why* they refused only there (``UNSUPPORTED_CLIENT``, ``invalid_grant``).
-    Callers only search the body for those codes; it never reaches a message.
-    """
-    deadline = time.monotonic() + timeout
-    host = httpx.URL(url).host
-    try:
-        with client.stream(
-            "POST", url, headers=headers, json=json, data=data, timeout=httpx.Timeout(timeout)
-        ) as response:
-            body = _read_bounded(response, deadline, host)
-            retry_after = parse_retry_after(response.headers.get("retry-after"))
-            return _Answer(host, response.status_code, body, retry_after)
-    except httpx.TimeoutException:
-        raise HttpFailure("timeout", f"{host} did not answer within {timeout:g} s") from None
-    except httpx.DecodingError:
-        raise HttpFailure("malformed", f"{host} sent a body that cannot be decoded") from None
-    except httpx.TransportError as exc:
-        raise HttpFailure("network", f"cannot reach {host} ({type(exc).__name__})") from None
-
-
-def _read_bounded(response: httpx.Response, deadline: float, host: str) -> bytes:
-    """The whole body, within the deadline and ``MAX_BODY_BYTES``."""
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_bytes():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise HttpFailure(
-                "malformed", f"{host} sent more than {MAX_BODY_BYTES} bytes; not a usage answer"
-            )
-        chunks.append(chunk)
-        if time.monotonic() > deadline:
-            raise httpx.ReadTimeout("deadline")
-    return b"".join(chunks)
-
-
-def _json_of(answer: _Answer) -> Any:
-    """The answer's JSON, failing as ``request_json`` does for an error status or a bad body."""
-    if answer.status >= 400:
-        raise HttpFailure(
-            "http",
-            f"{answer.host} answered HTTP {answer.status}",
-            status=answer.status,
-            retry_after=answer.retry_after,
-        )
-    try:
-        return msgspec.json.decode(answer.body)
-    except msgspec.DecodeError:
-        raise HttpFailure(
-            "malformed",
-            f"{answer.host} answered HTTP {answer.status} with {len(answer.body)} bytes that "
-            "are not complete JSON",
-            status=answer.status,
-        ) from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -36,6 +37,67 @@ class HttpFailure(Exception):
         self.retry_after = retry_after
 
 
+@dataclass(frozen=True)
+class Answer:
+    """One HTTP answer. The body is kept out of ``repr``: it may echo a token back, so callers
+    only decode it or search it for known reason codes, never quote it."""
+
+    host: str
+    status: int
+    body: bytes = field(repr=False)
+    retry_after: float | None = None
+
+
+def exchange(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str],
+    json: Any = None,
+    data: dict[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+) -> Answer:
+    """Send one request and read its whole answer, error answers included, within
+    ``timeout`` seconds. A server that trickles its answer byte by byte cannot stretch the
+    exchange: the deadline covers the whole body, not each read."""
+    deadline = time.monotonic() + timeout
+    host = httpx.URL(url).host
+    try:
+        with client.stream(
+            method, url, headers=headers, json=json, data=data, timeout=httpx.Timeout(timeout)
+        ) as response:
+            body = _read_body(response, deadline, host)
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            return Answer(host, response.status_code, body, retry_after)
+    except httpx.TimeoutException:
+        raise HttpFailure("timeout", f"{host} did not answer within {timeout:g} s") from None
+    except httpx.DecodingError:
+        raise HttpFailure("malformed", f"{host} sent a body that cannot be decoded") from None
+    except httpx.TransportError as exc:
+        raise HttpFailure("network", f"cannot reach {host} ({type(exc).__name__})") from None
+
+
+def json_of(answer: Answer) -> Any:
+    """The answer's JSON; ``HttpFailure`` for an error status or a body that is not JSON."""
+    if answer.status >= 400:
+        raise HttpFailure(
+            "http",
+            f"{answer.host} answered HTTP {answer.status}",
+            status=answer.status,
+            retry_after=answer.retry_after,
+        )
+    try:
+        return msgspec.json.decode(answer.body)
+    except msgspec.DecodeError:
+        raise HttpFailure(
+            "malformed",
+            f"{answer.host} answered HTTP {answer.status} with {len(answer.body)} bytes that "
+            "are not complete JSON",
+            status=answer.status,
+        ) from None
+
+
 def request_json(
     client: httpx.Client,
     method: str,
@@ -45,38 +107,8 @@ def request_json(
     json: Any = None,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> Any:
-    """Send one request and decode its JSON answer, all within ``timeout`` seconds.
-
-    A server that trickles its answer byte by byte cannot stretch the exchange: the deadline
-    covers the whole body, not each read.
-    """
-    deadline = time.monotonic() + timeout
-    host = httpx.URL(url).host
-    try:
-        with client.stream(
-            method, url, headers=headers, json=json, timeout=httpx.Timeout(timeout)
-        ) as response:
-            body = _read_body(response, deadline, host)
-            status = response.status_code
-            retry_after = parse_retry_after(response.headers.get("retry-after"))
-    except httpx.TimeoutException:
-        raise HttpFailure("timeout", f"{host} did not answer within {timeout:g} s") from None
-    except httpx.DecodingError:
-        raise HttpFailure("malformed", f"{host} sent a body that cannot be decoded") from None
-    except httpx.TransportError as exc:
-        raise HttpFailure("network", f"cannot reach {host} ({type(exc).__name__})") from None
-    if status >= 400:
-        raise HttpFailure(
-            "http", f"{host} answered HTTP {status}", status=status, retry_after=retry_after
-        )
-    try:
-        return msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        raise HttpFailure(
-            "malformed",
-            f"{host} answered HTTP {status} with {len(body)} bytes that are not complete JSON",
-            status=status,
-        ) from None
+    """Send one request and decode its JSON answer, all within ``timeout`` seconds."""
+    return json_of(exchange(client, method, url, headers=headers, json=json, timeout=timeout))
 
 
 def _read_body(response: httpx.Response, deadline: float, host: str) -> bytes:
