@@ -13,10 +13,11 @@ each provider (each has its own limits):
   listed complete block of the same provider);
 * ``--since``/``--until`` select blocks by the local date of their start.
 
-For Codex, the provider's own 5-hour window (the ``primary`` window its logs report, in the
-``limits`` projection) is added to the active block as ``officialWindow`` while it has not
-reset: its start and end (``resets_at - window_seconds`` .. ``resets_at``), the used percent
-and the records that fall inside it.
+For Codex and Claude, the provider's own 5-hour window (Codex's ``primary``, Claude's
+``five_hour``, from the logs, the statusline or the live endpoint, in the ``limits``
+projection) is added to the active block as ``officialWindow`` while it has not reset: its
+start and end (``resets_at - window_seconds`` .. ``resets_at``), the used percent and the
+records that fall inside it.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ BLOCK_MS = 5 * HOUR_MS
 MINUTE_MS = 60_000
 WARNING_SHARE = 0.8
 """``tokenLimitStatus`` is ``warning`` above 80% of the limit (ccusage)."""
-OFFICIAL_WINDOW = ("codex", "primary")
+OFFICIAL_WINDOWS = {"codex": "primary", "claude": "five_hour"}
+"""Each provider's own 5-hour window, by its name in the ``limits`` projection."""
 DEFAULT_WINDOW_SECONDS = 5 * 3600
 
 _window_decoder = msgspec.msgpack.Decoder(LimitWindow)
@@ -150,11 +152,11 @@ def blocks(
     now = int(time.time() * 1000) if now_ms is None else now_ms
     shape = Shape.of(provider)
     pricer = Pricer(load_prices(conn, providers))
-    window = _official_window(conn, now) if "codex" in providers else None
-    window_tally = _Tally()
+    windows = _official_windows(conn, providers, now)
+    tallies = {p: _Tally() for p in windows}
 
     listed: list[Block] = []
-    for block in _build(conn, providers, window, window_tally):
+    for block in _build(conn, providers, windows, tallies):
         if in_range(_local_date(block.start, zone_info), since, until):
             block.sums = block.tally.priced(block.provider, pricer)
             listed.append(block)
@@ -172,8 +174,8 @@ def blocks(
             tokens = largest[b.provider] if limit.tokens is None else limit.tokens
             if tokens > 0:
                 row["tokenLimitStatus"] = _limit_status(tokens, projection["totalTokens"])
-        if window is not None and b.provider == "codex" and b.is_active(now):
-            row["officialWindow"] = _window_json(window, window_tally, pricer)
+        if b.provider in windows and b.is_active(now):
+            row["officialWindow"] = _window_json(windows[b.provider], tallies[b.provider], pricer)
         if shape.multi:
             row["provider"] = b.provider
         rows.append(row)
@@ -183,11 +185,11 @@ def blocks(
 def _build(
     conn: sqlite3.Connection,
     providers: tuple[str, ...],
-    window: LimitWindow | None,
-    window_tally: _Tally,
+    windows: dict[str, LimitWindow],
+    tallies: dict[str, _Tally],
 ) -> Iterator[Block]:
     """Every block and gap of each provider, in time order per provider."""
-    window_span = None if window is None else _window_span(window)
+    spans = {p: _window_span(w) for p, w in windows.items()}
     records = conn.execute(
         "SELECT provider, ts_ms, model, fast, long_context, input, output, cache_write_5m,"
         " cache_write_1h, cache_read, reasoning, total FROM usage_records"
@@ -210,9 +212,9 @@ def _build(
         current.last = ts
         counts = tuple(tokens)
         current.tally.add(model, fast, long_context, counts)
-        in_window = window_span is not None and window_span[0] <= ts < window_span[1]
-        if in_window and provider == "codex":
-            window_tally.add(model, fast, long_context, counts)
+        span = spans.get(provider)
+        if span is not None and span[0] <= ts < span[1]:
+            tallies[provider].add(model, fast, long_context, counts)
     if current is not None:
         yield current
 
@@ -287,17 +289,24 @@ def _limit_status(limit: int, projected: int) -> dict[str, Any]:
     }
 
 
-def _official_window(conn: sqlite3.Connection, now: int) -> LimitWindow | None:
-    """Codex's own current 5-hour window, if its logs reported one that has not reset yet."""
-    row = conn.execute(
-        "SELECT observation FROM limits WHERE provider = ? AND window_name = ?", OFFICIAL_WINDOW
-    ).fetchone()
-    if row is None:
-        return None
-    window = _window_decoder.decode(row[0])
-    if window.resets_at is None or window.resets_at * 1000 <= now:
-        return None
-    return window
+def _official_windows(
+    conn: sqlite3.Connection, providers: tuple[str, ...], now: int
+) -> dict[str, LimitWindow]:
+    """Each listed provider's own current 5-hour window that has not reset yet."""
+    out = {}
+    for provider, name in OFFICIAL_WINDOWS.items():
+        if provider not in providers:
+            continue
+        row = conn.execute(
+            "SELECT observation FROM limits WHERE provider = ? AND window_name = ?",
+            (provider, name),
+        ).fetchone()
+        if row is None:
+            continue
+        window = _window_decoder.decode(row[0])
+        if window.resets_at is not None and window.resets_at * 1000 > now:
+            out[provider] = window
+    return out
 
 
 def _window_span(window: LimitWindow) -> tuple[int, int]:

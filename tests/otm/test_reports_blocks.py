@@ -383,3 +383,21 @@ def test_official_window_only_on_the_active_block(db: sqlite3.Connection) -> Non
     codex_active(db, "2026-05-01T15:20:00+00:00", codex("old", "2026-04-30T10:00:00+00:00"))
     first = block_list(db, now=NOW, provider="codex")[0]
     assert "officialWindow" not in first
+
+
+def test_active_claude_block_carries_claude_five_hour_window(db: sqlite3.Connection) -> None:
+    """Claude's live or statusline ``five_hour`` window joins Claude's active block."""
+    window = LimitWindow(
+        provider="claude",
+        window="five_hour",
+        used_percent=37.0,
+        observed_at=ms("2026-05-01T10:40:00+00:00") / 1000,
+        source="live",
+        resets_at=ms("2026-05-01T15:20:00+00:00") / 1000,
+        window_seconds=18_000,
+    )
+    seed(db, claude("a", "2026-05-01T10:30:00+00:00"), limits=(window,))
+    (block,) = block_list(db, now=NOW, provider="claude")
+    assert ("five_hour", 37, "live", 1) == tuple(
+        block["officialWindow"][k] for k in ("window", "usedPercent", "source", "entries")
+    )
