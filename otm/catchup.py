@@ -32,9 +32,9 @@ class CatchUp:
     live_polled: tuple[str, ...] = ()
 
 
-def catch_up(runtime: Runtime, live: bool = False) -> CatchUp:
+def catch_up(runtime: Runtime, live: tuple[str, ...] = ()) -> CatchUp:
     """Read everything new into the database, with the observations ``otm statusline`` left in
-    the spool; with ``live``, also ask every provider's live limits endpoint (through the same
+    the spool; also ask the live limits endpoints of the providers in ``live`` (through the same
     polling gate as the stack). Raises ``AlreadyRunning`` if the store runs."""
     with ProcessLock(runtime.lock_path("store")):
         store = Store(connect_writer(str(runtime.db_path)))
@@ -43,14 +43,14 @@ def catch_up(runtime: Runtime, live: bool = False) -> CatchUp:
             spooled, _problems = read_observations(runtime.state)
             if spooled:
                 store.apply(list(spooled))
-            polled = _poll_live(runtime, store) if live else ()
+            polled = _poll_live(runtime, store, live) if live else ()
             return CatchUp(done.batches, done.records, store.head, polled)
         finally:
             store.conn.close()
 
 
-def _poll_live(runtime: Runtime, store: Store) -> tuple[str, ...]:
-    """One manual poll of every provider the gate allows, committed in-process."""
+def _poll_live(runtime: Runtime, store: Store, providers: tuple[str, ...]) -> tuple[str, ...]:
+    """One manual poll of each of ``providers`` the gate allows, committed in-process."""
     import time
 
     from services.collector.live.poller import LivePoller
@@ -58,12 +58,15 @@ def _poll_live(runtime: Runtime, store: Store) -> tuple[str, ...]:
 
     poller = LivePoller(build_live_sources(runtime), runtime.config.limits, runtime.state)
     poller.restore(store.conn)
-    started = poller.request(None, manual=True)
+    started = [p for name in providers for p in poller.request(name, manual=True)]
     # Each source bounds every request; a provider makes at most three (Gemini).
     deadline = time.monotonic() + 3 * runtime.config.limits.timeout_seconds + 5
-    while poller.busy and time.monotonic() < deadline:
+    observations: list[LimitsObserved] = []
+    while time.monotonic() < deadline:
+        observations.extend(poller.completed())
+        if not poller.busy:
+            break
         time.sleep(0.02)
-    observations: list[LimitsObserved] = poller.completed()
     poller.close()
     if observations:
         store.apply(list(observations))

@@ -50,6 +50,15 @@ def _fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+def _quiet_logs() -> None:
+    """One-shot commands: only warnings, and on stderr, so stdout stays the answer."""
+    import logging
+
+    from otm.logs import configure
+
+    configure("otm", logging.WARNING)
+
+
 def _serve(process: str, run: Callable[[Runtime], None]) -> None:
     from bus.lock import AlreadyRunning
     from otm.logs import configure
@@ -289,13 +298,15 @@ def limits_command(
     ] = "all",
 ) -> None:
     """Rate-limit windows as the providers reported them, with live reset countdowns."""
-    from otm.reports.limits import limits_report
+    from otm.reports.limits import limits_report, stale_after
     from otm.reports.open import open_for_report
 
     runtime = _runtime()
     conn = open_for_report(runtime)
     try:
-        report = limits_report(conn, provider)
+        report = limits_report(
+            conn, provider, stale_seconds=stale_after(runtime.config.limits.poll_seconds)
+        )
     finally:
         conn.close()
     if json_output:
@@ -319,6 +330,7 @@ def refresh_command(
 
     if provider not in PROVIDER_CHOICES:
         _fail(f"--provider {provider!r}: use one of {', '.join(PROVIDER_CHOICES)}")
+    _quiet_logs()
     outcome = refresh(_runtime(), provider)
     if not json_output:
         from rich.console import Console
@@ -341,6 +353,7 @@ def doctor_command(
 
     if provider not in PROVIDER_CHOICES:
         _fail(f"--provider {provider!r}: use one of {', '.join(PROVIDER_CHOICES)}")
+    _quiet_logs()
     show_doctor(_runtime(), provider, live, json_output)
 
 

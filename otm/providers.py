@@ -21,9 +21,10 @@ def provider_states(
     live: dict[str, LiveStatus],
     windows: list[LimitWindow],
     now: float,
+    fresh_seconds: float = STALE_AFTER_SECONDS,
 ) -> dict[str, dict[str, Any]]:
     """The state of every provider from its roots (``otm status`` rows), live statuses and
-    committed windows."""
+    committed windows; a live check older than ``fresh_seconds`` no longer counts as working."""
     out = {}
     for provider in PROVIDERS:
         files = sum(r["files"] for r in roots if r["provider"] == provider)
@@ -31,16 +32,21 @@ def provider_states(
             w for w in windows if w.provider == provider and w.source == "local-official"
         ]
         status = live.get(provider)
-        out[provider] = _state(provider, files, bool(local_windows), status, now)
+        out[provider] = _state(provider, files, bool(local_windows), status, now, fresh_seconds)
         out[provider]["logFiles"] = files
         out[provider]["live"] = None if status is None else status_json(status, now)
     return out
 
 
 def _state(
-    provider: str, files: int, local_windows: bool, status: LiveStatus | None, now: float
+    provider: str,
+    files: int,
+    local_windows: bool,
+    status: LiveStatus | None,
+    now: float,
+    fresh_seconds: float,
 ) -> dict[str, Any]:
-    fresh = status is not None and now - status.checked_at <= STALE_AFTER_SECONDS
+    fresh = status is not None and now - status.checked_at <= fresh_seconds
     if status is not None and status.state == "ok" and fresh:
         return {"state": "available", "reason": "", "fix": ""}
     if status is None:

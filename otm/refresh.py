@@ -31,7 +31,7 @@ def refresh(runtime: Runtime, provider: str) -> dict[str, str]:
 
     polled: tuple[str, ...] = ()
     with contextlib.suppress(AlreadyRunning):
-        polled = catch_up(runtime, live=True).live_polled
+        polled = catch_up(runtime, live=providers).live_polled
     return {
         p: "checked" if p in polled else "not asked (asked recently or backing off)"
         for p in providers

@@ -15,7 +15,7 @@ import msgspec
 from bus.lock import is_held
 from bus.messages import Heartbeat, LimitWindow, LiveStatus
 from otm.providers import provider_states
-from otm.reports.limits import live_statuses
+from otm.reports.limits import live_statuses, stale_after
 from otm.runtime import Runtime
 from services.collector.claude.roots import find_transcripts
 from services.collector.codex.roots import find_logs as find_codex_logs
@@ -78,7 +78,8 @@ def collect_status(runtime: Runtime) -> dict[str, Any]:
             status["database_error"] = str(exc)
         finally:
             conn.close()
-    status["providers"] = provider_states(roots, live, windows, now)
+    fresh = stale_after(runtime.config.limits.poll_seconds)
+    status["providers"] = provider_states(roots, live, windows, now, fresh)
     return status
 
 

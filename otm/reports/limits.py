@@ -24,8 +24,17 @@ _credit_decoder = msgspec.msgpack.Decoder(CreditBalance)
 _status_decoder = msgspec.msgpack.Decoder(LiveStatus)
 
 
+def stale_after(poll_seconds: float) -> float:
+    """How old a number may be before it is flagged: 15 minutes, or two polls when the
+    configured cadence is slower than that."""
+    return max(float(STALE_AFTER_SECONDS), 2 * poll_seconds + 60)
+
+
 def limits_report(
-    conn: sqlite3.Connection, provider: str = "all", now: float | None = None
+    conn: sqlite3.Connection,
+    provider: str = "all",
+    now: float | None = None,
+    stale_seconds: float = STALE_AFTER_SECONDS,
 ) -> dict[str, Any]:
     """Every window, credit and live status of ``provider`` (or of all), JSON-ready."""
     now = time.time() if now is None else now
@@ -35,7 +44,9 @@ def limits_report(
     windows = [_window_decoder.decode(blob) for (blob,) in rows]
     return {
         "limits": [
-            window_json(w, now, statuses.get(w.provider)) for w in windows if w.provider in wanted
+            window_json(w, now, statuses.get(w.provider), stale_seconds)
+            for w in windows
+            if w.provider in wanted
         ],
         "credits": [credit_json(c) for c in credits(conn) if c.provider in wanted],
         "live": {p: status_json(s, now) for p, s in sorted(statuses.items())},
@@ -62,7 +73,10 @@ def credits(conn: sqlite3.Connection) -> list[CreditBalance]:
 
 
 def window_json(
-    window: LimitWindow, now: float, status: LiveStatus | None = None
+    window: LimitWindow,
+    now: float,
+    status: LiveStatus | None = None,
+    stale_seconds: float = STALE_AFTER_SECONDS,
 ) -> dict[str, Any]:
     """One window with its live countdown. Once its reset time has passed, the last observed
     percentage no longer describes the window, so ``usedPercent`` is ``None`` (unknown) until a
@@ -83,20 +97,28 @@ def window_json(
         "estimated": window.source == "estimated",
         "observedAt": window.observed_at,
         "ageSeconds": round(age),
-        "stale": stale_reason(window, now, status) is not None,
-        "staleReason": stale_reason(window, now, status),
+        "stale": stale_reason(window, now, status, stale_seconds) is not None,
+        "staleReason": stale_reason(window, now, status, stale_seconds),
         "resetSinceObserved": reset_passed,
         "detail": window.detail,
     }
 
 
-def stale_reason(window: LimitWindow, now: float, status: LiveStatus | None) -> str | None:
+def stale_reason(
+    window: LimitWindow,
+    now: float,
+    status: LiveStatus | None,
+    stale_seconds: float = STALE_AFTER_SECONDS,
+) -> str | None:
     """Why this number may no longer be right, or ``None`` when it is current."""
     if window.resets_at is not None and window.resets_at <= now:
         return "the window has reset since this was observed"
-    if status is not None and status.state != "ok" and status.checked_at > window.observed_at:
+    failed_since = (
+        status is not None and status.state != "ok" and status.checked_at > window.observed_at
+    )
+    if window.source == "live" and status is not None and failed_since:
         return f"the last live check failed: {status.reason}" if status.reason else "check failed"
-    if now - window.observed_at > STALE_AFTER_SECONDS:
+    if now - window.observed_at > stale_seconds:
         minutes = round((now - window.observed_at) / 60)
         return f"observed {minutes} min ago"
     return None

@@ -25,7 +25,7 @@ from bus.client import Publisher
 from bus.messages import RefreshRequested
 from bus.topics import EVENTS
 from otm.reports.build import KINDS, ReportOptions, build_report
-from otm.reports.limits import limits_report
+from otm.reports.limits import limits_report, stale_after
 from otm.reports.timezones import local_timezone_name
 from otm.runtime import Runtime
 from services.api.sse import check_prefix, event_stream, resume_point
@@ -132,13 +132,17 @@ class RefreshSender:
                 self._publisher = None
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
 def check_origin(origin: str | None, host: str | None) -> None:
     """Refuse a cross-site request: a web page the user visits could otherwise make their
-    browser POST here. Tools that send no ``Origin`` (curl, scripts) are fine."""
-    if origin is None:
-        return
-    allowed = {f"http://{host}"} if host else set()
-    if origin not in allowed:
+    browser POST here (directly, or through a DNS name rebound to 127.0.0.1, which the Host
+    header gives away). Tools that send no ``Origin`` (curl, scripts) are fine."""
+    name = (host or "").rsplit(":", 1)[0] if not (host or "").endswith("]") else host
+    if name not in LOOPBACK_HOSTS:
+        raise ApiError(403, f"Host {host!r} is not this machine's loopback address")
+    if origin is not None and origin != f"http://{host}":
         raise ApiError(403, f"requests from {origin} are not allowed; call the API directly")
 
 
@@ -178,7 +182,7 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
     def limits(provider: FromQuery[str] = "all") -> dict[str, Any]:
         """``otm limits --json``: every rate-limit window with its live countdown."""
         with reader(runtime.db_path) as conn:
-            return limits_report(conn, provider)
+            return limits_report(conn, provider, stale_seconds=stale_seconds)
 
     @get("/v1/status", sync_to_thread=True)
     def status() -> dict[str, Any]:
@@ -221,6 +225,7 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
         )
 
     sender = RefreshSender(runtime)
+    stale_seconds = stale_after(runtime.config.limits.poll_seconds)
 
     async def start_hub() -> None:
         hub.start(asyncio.get_running_loop())

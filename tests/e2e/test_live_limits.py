@@ -272,8 +272,10 @@ def test_no_secret_leaves_the_credential_files(
     echo(CODEX_PATH, 500)
     echo(LOAD_PATH, 403)
     wait_until(
-        lambda: limits(live_stack)["live"]["claude"]["httpStatus"] == 401
-        and limits(live_stack)["live"]["codex"]["httpStatus"] == 500,
+        lambda: (
+            limits(live_stack)["live"]["claude"]["httpStatus"] == 401
+            and limits(live_stack)["live"]["codex"]["httpStatus"] == 500
+        ),
         30,
         "the echoing errors to be polled and committed",
     )
@@ -326,3 +328,46 @@ def _run(stack: Stack, args: list[str]) -> str:
     proc.terminate()
     out, _ = proc.communicate(timeout=10)
     return out
+
+
+def statusline_payload(used: float) -> bytes:
+    """What Claude Code pipes to its statusline command, with its rate limits."""
+    return json.dumps(
+        {
+            "model": {"id": "claude-opus-4-1", "display_name": "Opus 4.1"},
+            "rate_limits": {
+                "five_hour": {"used_percentage": used, "resets_at": int(time.time()) + 7200},
+                "seven_day": {"used_percentage": 41, "resets_at": "2030-01-01T00:00:00Z"},
+            },
+        }
+    ).encode()
+
+
+def test_statusline_limits_reach_the_running_stack(stack: Stack) -> None:
+    """``otm statusline`` run by Claude Code lands in the store as a local-official window."""
+    stack.start()
+    done = subprocess.run(
+        [*stack.otm_argv(), "statusline"],
+        input=statusline_payload(23.5),
+        env=stack.env,
+        capture_output=True,
+        timeout=30,
+    )
+    assert b"5h 23%" in done.stdout
+    got = wait_until(lambda: window(stack, "claude", "five_hour"), 30, "the statusline window")
+    assert (23.5, "local-official") == (got["usedPercent"], got["source"])
+
+
+def test_statusline_limits_reach_a_one_shot_command(stack: Stack) -> None:
+    """Without the stack, the next ``otm limits`` applies what the statusline recorded."""
+    subprocess.run(
+        [*stack.otm_argv(), "statusline"],
+        input=statusline_payload(61.0),
+        env=stack.env,
+        capture_output=True,
+        timeout=30,
+        check=True,
+    )
+    report = json.loads(stack.otm("limits", "--json", "--provider", "claude").stdout)
+    used = {w["window"]: w["usedPercent"] for w in report["limits"]}
+    assert {"five_hour": 61.0, "seven_day": 41.0} == used

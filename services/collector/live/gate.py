@@ -15,7 +15,8 @@ from bus.messages import LiveStatus
 from otm.config import LimitsConfig
 
 UNSUPPORTED_HOLD_SECONDS = 24 * 3600.0
-"""An account the provider no longer serves is asked again only after this long (or on demand)."""
+"""An account the provider no longer serves is asked again on schedule only after this long;
+on demand (``otm refresh``) after the usual floor, e.g. once the user signed in differently."""
 RETRYABLE = frozenset({"rate_limited", "server", "timeout", "network", "malformed", "unexpected"})
 
 
@@ -28,11 +29,12 @@ class PollGate:
     failures: int = 0
     last_success_at: float | None = None
     held: bool = False
-    """The last answer was "unsupported": scheduled polls stop until a manual refresh."""
+    """The last answer was "unsupported": scheduled polls wait for ``scheduled_after``."""
+    scheduled_after: float = 0.0
 
     def allows(self, now: float, manual: bool) -> bool:
         """Whether a request may go out now."""
-        if self.held and not manual:
+        if self.held and not manual and now < self.scheduled_after:
             return False
         return now >= self.next_allowed
 
@@ -51,20 +53,22 @@ class PollGate:
             return
         self.failures += 1
         if self.held:
-            wait = max(UNSUPPORTED_HOLD_SECONDS, self.config.max_backoff_seconds)
-        else:
-            wait = self._backoff()
-            if retry_after is not None:
-                wait = max(wait, min(retry_after, UNSUPPORTED_HOLD_SECONDS))
+            self.scheduled_after = now + max(
+                UNSUPPORTED_HOLD_SECONDS, self.config.max_backoff_seconds
+            )
+            self.next_allowed = now + floor
+            return
+        wait = self._backoff()
+        if retry_after is not None:
+            wait = max(wait, min(retry_after, UNSUPPORTED_HOLD_SECONDS))
         self.next_allowed = now + wait
 
     def _backoff(self) -> float:
         """Doubling from the floor with each failure, capped, with jitter so many machines
         behind one outage do not come back in step."""
         base = self.config.min_interval_seconds * 2 ** min(self.failures - 1, 20)
-        capped = min(base, self.config.max_backoff_seconds)
-        jittered: float = capped * random.uniform(0.9, 1.1)
-        return max(self.config.min_interval_seconds, jittered)
+        jittered: float = base * random.uniform(0.9, 1.1)
+        return max(self.config.min_interval_seconds, min(jittered, self.config.max_backoff_seconds))
 
     def restore(self, status: LiveStatus) -> None:
         """Pick up where a previous collector left off, so a restart loop cannot hammer."""
@@ -74,3 +78,7 @@ class PollGate:
         self.next_allowed = max(
             status.next_poll_at or 0.0, status.checked_at + self.config.min_interval_seconds
         )
+        if self.held:
+            self.scheduled_after = status.checked_at + max(
+                UNSUPPORTED_HOLD_SECONDS, self.config.max_backoff_seconds
+            )

@@ -71,7 +71,10 @@ class LivePoller:
             return
         for provider, blob in rows:
             if provider in self.gates:
-                status = _status_decoder.decode(blob)
+                try:
+                    status = _status_decoder.decode(blob)
+                except msgspec.DecodeError:
+                    continue  # written by an incompatible otm: start with a fresh gate
                 self.gates[provider].restore(status)
                 self._last_status[provider] = (_status_key(status), status.checked_at)
 
@@ -170,8 +173,11 @@ class LivePoller:
             windows=len(result.windows),
             next_poll_in=round(gate.next_allowed - started),
         )
-        if failure is not None and not manual and not self._status_changed(status):
-            # The same failure again on schedule: the log needs no new event every poll.
+        steady = status.state in ("unconfigured", "unsupported")
+        if steady and not manual and not self._status_changed(status):
+            # The same standing condition on schedule (no sign-in here, say): the log needs no
+            # new event every poll. Real failures are always logged: their back-off must survive
+            # a restart.
             return None
         self._last_status[provider] = (_status_key(status), started)
         return LimitsObserved(
