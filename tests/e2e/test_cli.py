@@ -275,6 +275,15 @@ def test_otm_up_runs_the_demo_when_there_is_no_claude_data(tmp_path: Path) -> No
 
         first = wait_until(demo_total, 60, "demo numbers from the API")
         wait_until(lambda: demo_total() > first, 30, "the demo to keep growing")
+
+        def demo_windows() -> list[str]:
+            try:
+                found = httpx.get(f"{stack.api_url}/v1/limits", timeout=2).json()["limits"]
+            except (httpx.HTTPError, ValueError, KeyError):
+                return []
+            return sorted(w["window"] for w in found if w["source"] == "estimated")
+
+        assert ["five_hour", "seven_day"] == wait_until(demo_windows, 30, "demo limits")
         assert (tmp_path / "state" / "demo.db").exists()
         assert not (tmp_path / "state" / "otm.db").exists()
     finally:
