@@ -1,8 +1,8 @@
 """Each provider's overall state: available, partial or unavailable, with the reason and fix.
 
-``available``: its live limits answered recently. ``partial``: usage is counted from its logs
-(or official windows came from them) but the live limits are not working; the reason says why.
-``unavailable``: neither logs nor live limits.
+``available``: its live limits answered recently. ``partial``: usage is counted from its logs,
+or limits were seen (from the logs, the statusline or an earlier live check), but the live
+limits are not working now; the reason says why. ``unavailable``: none of these.
 """
 
 from __future__ import annotations
@@ -28,11 +28,9 @@ def provider_states(
     out = {}
     for provider in PROVIDERS:
         files = sum(r["files"] for r in roots if r["provider"] == provider)
-        local_windows = [
-            w for w in windows if w.provider == provider and w.source == "local-official"
-        ]
+        known = [w for w in windows if w.provider == provider]
         status = live.get(provider)
-        out[provider] = _state(provider, files, bool(local_windows), status, now, fresh_seconds)
+        out[provider] = _state(provider, files, bool(known), status, now, fresh_seconds)
         out[provider]["logFiles"] = files
         out[provider]["live"] = None if status is None else status_json(status, now)
     return out
@@ -41,7 +39,7 @@ def provider_states(
 def _state(
     provider: str,
     files: int,
-    local_windows: bool,
+    has_windows: bool,
     status: LiveStatus | None,
     now: float,
     fresh_seconds: float,
@@ -55,8 +53,8 @@ def _state(
         reason, fix = "live limits last checked a while ago", NOT_CHECKED_FIX
     else:
         reason, fix = status.reason, status.fix
-    if files or local_windows:
-        counted = f"usage counted from {files} log files" if files else "official windows seen"
+    if files or has_windows:
+        counted = f"usage counted from {files} log files" if files else "last known limits kept"
         return {"state": "partial", "reason": f"{counted}; {reason}", "fix": fix}
     return {
         "state": "unavailable",

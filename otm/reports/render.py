@@ -250,6 +250,8 @@ def render_limits(report: dict[str, Any]) -> None:
 
 
 def _duration(seconds: int) -> str:
+    if seconds < 60:
+        return f"{int(seconds)}s"
     days, rest = divmod(int(seconds), 86_400)
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60

@@ -99,7 +99,8 @@ def run(runtime: Runtime) -> None:
                     next_price_check = time.monotonic() + PRICE_CHECK_SECONDS
             for problem, count in collector.problems.items():
                 pulse.counters[problem] = count
-            pulse.counters.update(live.counters)
+            for name, count in live.counters.items():
+                pulse.counters[name] = count  # totals, not increments (Counter.update adds)
             pulse.detail["live_running"] = ",".join(live.running)
             pulse.counters["in_flight"] = len(collector.tracker.pending)
             pulse.beat()

@@ -237,6 +237,22 @@ def test_a_refresh_flood_never_exceeds_the_configured_rate(
     assert len(times) <= 2 + int(elapsed / 2.0)
 
 
+def test_status_counts_each_poll_once(live_stack: Stack, fake_endpoint: FakeEndpoint) -> None:
+    """The collector's counters in `otm status` equal the requests the provider received."""
+    live_stack.start()
+    wait_until(lambda: len(fake_endpoint.requests_for(CODEX_PATH)) >= 3, 30, "three polls")
+    live_stack.stop("scheduler")
+    time.sleep(1.5)  # the last poll completes and a heartbeat carries it
+
+    def counted() -> int:
+        status = json.loads(live_stack.otm("status", "--json").stdout)
+        collector = next(p for p in status["processes"] if p["process"] == "collector")
+        return int(collector["counters"].get("codex_live_ok", 0))
+
+    requests = len(fake_endpoint.requests_for(CODEX_PATH))
+    assert requests == wait_until(lambda: counted() == requests and requests, 10, "counters")
+
+
 def test_limit_changes_arrive_on_the_stream(live_stack: Stack, fake_endpoint: FakeEndpoint) -> None:
     """A new utilisation reported by the endpoint is committed and streamed as evt.limits."""
     live_stack.start()

@@ -355,13 +355,13 @@ def test_official_windows_from_logs_are_partial() -> None:
     """No log files but official windows from the logs is partial."""
     official = window("codex", window="primary", source="local-official")
     state = provider_states([], {"codex": failed("codex")}, [official], NOW)["codex"]
-    assert ("partial", f"official windows seen; {DOWN}") == (state["state"], state["reason"])
+    assert ("partial", f"last known limits kept; {DOWN}") == (state["state"], state["reason"])
 
 
-def test_live_windows_alone_do_not_count_as_logs() -> None:
-    """Windows from the live endpoint are not "official windows seen" from the logs."""
+def test_last_good_live_windows_make_a_failed_provider_partial() -> None:
+    """Live numbers kept from before the failure still show something: partial, not gone."""
     state = provider_states([], {"claude": failed()}, [window()], NOW)["claude"]
-    assert "unavailable" == state["state"]
+    assert "partial" == state["state"]
 
 
 def test_no_logs_and_a_failed_check_is_unavailable() -> None:
