@@ -20,7 +20,7 @@ from reports_support import GEMINI_2_5_PRO, GPT_5_4, PRICES, claude, codex, seed
 
 from bus.endpoints import state_dir
 from bus.messages import LimitsObserved, LimitWindow, LiveStatus, ModelPrice
-from otm import statusline
+from otm import msgpack_lite, statusline
 from otm.costs import price_table
 from otm.reports import limits as limits_report
 from otm.reports import periods
@@ -728,7 +728,7 @@ MSGPACK_VALUES: list[object] = [
 def test_msgpack_reader_agrees_with_msgspec(value: object) -> None:
     """The small msgpack reader decodes what msgspec encodes to the same values."""
     blob = msgspec.msgpack.encode(value)
-    assert msgspec.msgpack.decode(blob) == statusline.unpack(blob)
+    assert msgspec.msgpack.decode(blob) == msgpack_lite.unpack(blob)
 
 
 def test_committed_window_decodes_to_its_fields() -> None:
