@@ -22,6 +22,10 @@ from otm.runtime import Runtime
 
 PROVIDERS = ("claude", "codex", "gemini")
 FIRST_LIVE_POLL_SECONDS = 2.0
+STARTUP_REPEATS = (5.0, 15.0)
+"""The first request is said again this many seconds after start: a collector still connecting
+can miss it (PUB/SUB drops what arrives before the subscription), and the next regular poll is
+minutes away. The collector's gate makes a repeat after a poll harmless."""
 
 
 class LiveCadence:
@@ -30,16 +34,21 @@ class LiveCadence:
     def __init__(self, config: LimitsConfig, now: float) -> None:
         self.config = config
         self.due = {p: now + FIRST_LIVE_POLL_SECONDS for p in PROVIDERS}
+        self.repeats = [now + r for r in STARTUP_REPEATS]
 
     def interval(self) -> float:
         """The cadence with its jitter: between ``poll_seconds`` and ``(1 + jitter)`` times it."""
         return self.config.poll_seconds * (1 + random.uniform(0, self.config.jitter))
 
     def take_due(self, now: float) -> list[str]:
-        """The providers due now; each is scheduled again one interval later."""
+        """The providers due now; each is scheduled again one interval later. Every provider
+        is due again at each start-up repeat."""
         due = [p for p, at in self.due.items() if at <= now]
         for provider in due:
             self.due[provider] = now + self.interval()
+        if self.repeats and self.repeats[0] <= now:
+            self.repeats.pop(0)
+            due = list(PROVIDERS)
         return due
 
     def committed(self, event: LimitsCommitted) -> None:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from bus.messages import LimitsCommitted, LiveStatus
 from otm.config import LimitsConfig
-from services.scheduler.service import FIRST_LIVE_POLL_SECONDS, PROVIDERS, LiveCadence
+from services.scheduler.service import (
+    FIRST_LIVE_POLL_SECONDS,
+    PROVIDERS,
+    STARTUP_REPEATS,
+    LiveCadence,
+)
 
 NOW = 1_778_900_000.0
 POLL = 300.0
@@ -112,3 +117,15 @@ def test_unknown_provider_is_ignored() -> None:
     live = cadence()
     live.committed(commit("mistral", NOW + 5000))
     assert sorted(PROVIDERS) == sorted(live.due)
+
+
+def test_the_first_request_is_repeated_shortly_after_start() -> None:
+    """Every provider is asked again at each start-up repeat (a collector still connecting may
+    have missed the first request), then only on the cadence."""
+    live = cadence()
+    live.take_due(FIRST)
+    repeats = [live.take_due(NOW + r) for r in STARTUP_REPEATS]
+    assert ([list(PROVIDERS)] * len(STARTUP_REPEATS), []) == (
+        repeats,
+        live.take_due(NOW + STARTUP_REPEATS[-1] + 1),
+    )
