@@ -332,11 +332,10 @@ def refresh_command(
         _fail(f"--provider {provider!r}: use one of {', '.join(PROVIDER_CHOICES)}")
     _quiet_logs()
     outcome = refresh(_runtime(), provider)
-    if not json_output:
-        from rich.console import Console
+    from rich.console import Console
 
-        for name, what in outcome.items():
-            Console(stderr=True).print(f"{name}: {what}")
+    for name, what in outcome.items():  # on stderr, so --json output stays pure JSON
+        Console(stderr=True, highlight=False).print(f"{name}: {what}", markup=False)
     limits_command(json_output=json_output, provider=provider)
 
 

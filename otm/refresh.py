@@ -17,6 +17,8 @@ from bus.messages import LimitsCommitted, RefreshRequested
 from otm.runtime import Runtime
 
 PROVIDERS = ("claude", "codex", "gemini")
+COLLECTOR_SILENT_SECONDS = 3.0
+COLLECTOR_DOWN = "not asked: the collector is not running (start the stack with `otm up`)"
 RESEND_SECONDS = 0.3
 """A fresh PUB socket drops what it sends before its subscriptions arrive: say it again
 (the collector's gate makes repeats harmless)."""
@@ -59,7 +61,12 @@ def _through_stack(runtime: Runtime, providers: tuple[str, ...]) -> dict[str, st
                 next_send = time.monotonic() + RESEND_SECONDS
             received = subscriber.recv(100)
             if received is None:
-                if time.monotonic() > quiet_after and not _polls_running(runtime, requested_at):
+                if time.monotonic() <= quiet_after:
+                    continue
+                collector = _collector_state(runtime, requested_at)
+                if collector == "down":
+                    return {p: COLLECTOR_DOWN for p in providers}
+                if collector == "idle":
                     break
                 continue
             event = received[1]
@@ -72,9 +79,10 @@ def _through_stack(runtime: Runtime, providers: tuple[str, ...]) -> dict[str, st
     return outcome
 
 
-def _polls_running(runtime: Runtime, since: float) -> bool:
-    """Whether the collector may still be polling: its latest heartbeat (kept by the store)
-    lists polls in flight, or is older than our request and cannot tell yet."""
+def _collector_state(runtime: Runtime, since: float) -> str:
+    """From the collector's latest heartbeat (kept by the store): ``down`` when it has not
+    beaten for a while, ``busy`` when it lists polls in flight or cannot tell yet (its last
+    beat predates our request), else ``idle``."""
     import sqlite3
 
     import msgspec
@@ -91,8 +99,12 @@ def _polls_running(runtime: Runtime, since: float) -> bool:
         finally:
             conn.close()
     except sqlite3.Error:
-        return True
+        return "busy"
     if row is None:
-        return True
+        return "down"
     beat = msgspec.msgpack.decode(row[0], type=Heartbeat)
-    return beat.sent_at < since + 1.0 or bool(beat.detail.get("live_running"))
+    if time.time() - beat.sent_at > COLLECTOR_SILENT_SECONDS:
+        return "down"
+    if beat.sent_at < since + 1.0 or beat.detail.get("live_running"):
+        return "busy"
+    return "idle"

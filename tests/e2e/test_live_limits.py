@@ -387,3 +387,32 @@ def test_statusline_limits_reach_a_one_shot_command(stack: Stack) -> None:
     report = json.loads(stack.otm("limits", "--json", "--provider", "claude").stdout)
     used = {w["window"]: w["usedPercent"] for w in report["limits"]}
     assert {"five_hour": 61.0, "seven_day": 41.0} == used
+
+
+def test_otm_refresh_asks_through_the_running_stack(
+    live_stack: Stack, fake_endpoint: FakeEndpoint
+) -> None:
+    """`otm refresh --provider codex` gets a fresh poll committed and says so."""
+    live_stack.start()
+    wait_until(lambda: fake_endpoint.requests_for(CODEX_PATH), 30, "the first codex request")
+    time.sleep(1.2)  # past the 1 s floor
+    before = len(fake_endpoint.requests_for(CODEX_PATH))
+    done = live_stack.otm("refresh", "--provider", "codex", "--json")
+    report = json.loads(done.stdout)
+    assert ("codex: checked", True, True) == (
+        done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "",
+        len(fake_endpoint.requests_for(CODEX_PATH)) > before,
+        any(w["window"] == "primary" for w in report["limits"]),
+    )
+
+
+def test_otm_refresh_says_when_the_collector_is_down(live_stack: Stack) -> None:
+    """With the store up but no collector, `otm refresh` says so instead of waiting."""
+    live_stack.start("bus", "store")
+    wait_until(lambda: live_stack.db_path.exists(), 10, "the database")
+    began = time.monotonic()
+    done = live_stack.otm("refresh", "--provider", "claude")
+    assert (True, True) == (
+        "collector is not running" in done.stderr,
+        time.monotonic() - began < 15,
+    )
