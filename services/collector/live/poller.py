@@ -102,17 +102,18 @@ class LivePoller:
         """Run one poll in a daemon thread: stopping the collector never waits for a slow
         endpoint (each request ends at its own timeout anyway)."""
         future: Future[LiveResult] = Future()
+        # Clients are made here, on the loop's thread, so `close` never races a worker.
+        client = self._clients.get(provider)
+        if client is None:
+            client = self._clients[provider] = new_client()
         threading.Thread(
-            target=lambda: future.set_result(self._poll(provider, now)),
+            target=lambda: future.set_result(self._poll(provider, client, now)),
             name=f"live-{provider}",
             daemon=True,
         ).start()
         return future
 
-    def _poll(self, provider: str, now: float) -> LiveResult:
-        client = self._clients.get(provider)
-        if client is None:
-            client = self._clients[provider] = new_client()
+    def _poll(self, provider: str, client: httpx.Client, now: float) -> LiveResult:
         try:
             return self.sources[provider].poll(client, now)
         except Exception as exc:  # a bug in a source must not take the collector down

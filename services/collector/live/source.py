@@ -7,7 +7,7 @@ CLI's credential files and never lets a secret into what it returns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import httpx
@@ -41,7 +41,7 @@ class LiveResult:
     credits: tuple[CreditBalance, ...] = ()
     auth: AuthInfo | None = None
     failure: LiveFailure | None = None
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
     """Fields of the answer that were present but unreadable, and were skipped."""
 
 
