@@ -20,11 +20,12 @@ Rules, in order:
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
-from importlib.metadata import version
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -116,12 +117,22 @@ class _Catalogued:
 
 
 def genai_prices_version() -> str:
-    """The installed genai-prices version, read from metadata (cheap: no import of the package)."""
+    """The installed genai-prices version, without importing the package."""
     return _genai_prices_version()
 
 
 @lru_cache(maxsize=1)
 def _genai_prices_version() -> str:
+    # Its dist-info folder names the version; importlib.metadata would cost ~20 ms of imports
+    # (email parsing) in every one-shot report, which checks this to skip re-pricing.
+    spec = importlib.util.find_spec("genai_prices")
+    if spec is not None and spec.origin is not None:
+        site = Path(spec.origin).parent.parent
+        found = sorted(site.glob("genai_prices-*.dist-info"))
+        if len(found) == 1:
+            return found[0].name.removeprefix("genai_prices-").removesuffix(".dist-info")
+    from importlib.metadata import version
+
     return version(GENAI_PRICES_DIST)
 
 

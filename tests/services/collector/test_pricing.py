@@ -216,3 +216,12 @@ def test_fingerprint_changes_with_overrides() -> None:
     assert pricing_fingerprint({"x": PriceOverride(input=1.0)}) != pricing_fingerprint(
         {"x": PriceOverride(input=1.5)}
     )
+
+
+def test_genai_prices_version_equals_the_installed_metadata() -> None:
+    """The version read from the dist-info folder name is the one pip installed."""
+    from importlib.metadata import version
+
+    from services.collector.pricing import genai_prices_version
+
+    assert version("genai-prices") == genai_prices_version()
