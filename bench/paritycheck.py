@@ -32,10 +32,11 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from bus.messages import PROVIDERS
 from otm.corpus.mixed import MixedManifest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-PROVIDERS = ("claude", "codex", "gemini")
+
 REPORTS: dict[str, tuple[str, ...]] = {
     "claude": ("daily", "weekly", "monthly", "session", "blocks"),
     "codex": ("daily", "monthly", "session"),

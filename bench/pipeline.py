@@ -520,14 +520,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its figures (a table, or JSON with ``--json``)."""
     args = parse_args(argv)
     log = Console(stderr=True)
-    figures = run(args, log)
-    if args.json:
-        sys.stdout.write(json.dumps(figures, indent=2) + "\n")
-    else:
-        out = Console()
-        if not out.is_terminal:
-            out.width = max(out.width, 120)  # keep rows on one line in logs and pipes
-        report.render(figures, out)
+    report.print_figures(run(args, log), args.json, report.render)
     return 0
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -287,3 +290,17 @@ def _token_table(
     for quirk, values in sorted(tokens["quirks"].items()):
         table.add_row(f"[dim]quirk {quirk}[/]", *(f"[dim]{values[k]:,}[/]" for k in fields))
     console.print(table)
+
+
+def print_figures(
+    figures: dict[str, Any], as_json: bool, render_table: Callable[[dict[str, Any], Console], None]
+) -> None:
+    """A benchmark's figures on stdout: JSON for scripts, else tables wide enough to keep each
+    row on one line in logs and pipes."""
+    if as_json:
+        sys.stdout.write(json.dumps(figures, indent=2) + "\n")
+        return
+    out = Console()
+    if not out.is_terminal:
+        out.width = max(out.width, 120)
+    render_table(figures, out)

@@ -51,6 +51,7 @@ from rich.table import Table
 from bench import ccusage, corpus
 from bench.ingest import wait_ingested
 from bench.pipeline import otm_command, percentile, wait_ready
+from bench.report import print_figures
 from bench.stack import PIPELINE, Stack, stack_env
 from otm.corpus.claude import append_live, generate
 from otm.reports.timezones import local_timezone_name
@@ -428,14 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its figures (a table, or JSON with ``--json``)."""
     args = parse_args(argv)
     log = Console(stderr=True)
-    figures = run(args, log)
-    if args.json:
-        sys.stdout.write(json.dumps(figures, indent=2) + "\n")
-    else:
-        out = Console()
-        if not out.is_terminal:
-            out.width = max(out.width, 120)
-        render(figures, out)
+    print_figures(run(args, log), args.json, render)
     return 0
 
 

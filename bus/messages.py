@@ -12,6 +12,8 @@ from typing import Literal
 import msgspec
 
 Provider = Literal["claude", "codex", "gemini"]
+PROVIDERS: tuple[str, ...] = ("claude", "codex", "gemini")
+"""Every CLI OpenTokenMonitor reads, in the order reports list them."""
 RefreshReason = Literal["files", "schedule", "manual", "startup"]
 
 

@@ -12,10 +12,11 @@ import sys
 import time
 from typing import Any
 
+from bus.messages import PROVIDERS
+from otm.reports.limits import auth_json
 from otm.runtime import Runtime, without_demo
 from otm.status import collect_status
-
-PROVIDERS = ("claude", "codex", "gemini")
+from services.collector.live.source import utc_text
 
 
 def diagnose(runtime: Runtime, provider: str = "all", live: bool = False) -> dict[str, Any]:
@@ -74,15 +75,7 @@ def _inspect(runtime: Runtime, wanted: tuple[str, ...]) -> dict[str, dict[str, A
         failure = inspection.failure
         out[name] = {
             "found": list(inspection.found),
-            "auth": None
-            if auth is None
-            else {
-                "source": auth.source,
-                "kind": auth.kind,
-                "expiresAt": auth.expires_at,
-                "plan": auth.plan,
-                "scopes": list(auth.scopes),
-            },
+            "auth": None if auth is None else auth_json(auth, now),
             "problem": None
             if failure is None
             else {"kind": failure.kind, "reason": failure.reason, "fix": failure.fix},
@@ -140,5 +133,5 @@ def _expiry(expires_at: float | None) -> str:
     if expires_at is None:
         return ""
     left = expires_at - time.time()
-    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(expires_at))
+    when = utc_text(expires_at)
     return f", expired {when}" if left <= 0 else f", valid until {when}"

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bus.messages import LimitWindow, LiveStatus
+from bus.messages import PROVIDERS, LimitWindow, LiveStatus
 from otm.reports.limits import STALE_AFTER_SECONDS, status_json
 
-PROVIDERS = ("claude", "codex", "gemini")
 NOT_CHECKED_FIX = "start the stack (`otm up`), which checks every few minutes, or `otm refresh`"
 
 

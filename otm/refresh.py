@@ -13,10 +13,9 @@ import time
 
 from bus.client import Publisher, Subscriber
 from bus.lock import AlreadyRunning, is_held
-from bus.messages import LimitsCommitted, RefreshRequested
+from bus.messages import PROVIDERS, LimitsCommitted, RefreshRequested
 from otm.runtime import Runtime
 
-PROVIDERS = ("claude", "codex", "gemini")
 COLLECTOR_SILENT_SECONDS = 3.0
 COLLECTOR_DOWN = "not asked: the collector is not running (start the stack with `otm up`)"
 RESEND_SECONDS = 0.3

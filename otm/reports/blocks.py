@@ -33,10 +33,9 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from bus.messages import LimitWindow
+from bus.messages import PROVIDERS, LimitWindow
 from otm.costs import pusd_to_usd
 from otm.reports.common import (
-    PROVIDERS,
     SYNTHETIC,
     Group,
     Pricer,

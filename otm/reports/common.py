@@ -13,10 +13,9 @@ from typing import Any
 
 import msgspec
 
-from bus.messages import ModelPrice
+from bus.messages import PROVIDERS, ModelPrice
 from otm.costs import cost_pusd, pusd_to_usd
 
-PROVIDERS = ("claude", "codex", "gemini")
 """Every provider, in the order ``providers`` lists and reports iterate them."""
 ALL = "all"
 SYNTHETIC = ""

@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from bus.messages import CreditBalance, LimitWindow, LiveStatus
+from bus.messages import PROVIDERS, AuthInfo, CreditBalance, LimitWindow, LiveStatus
 
 STALE_AFTER_SECONDS = 15 * 60
 """An observation older than this is flagged stale: the window has moved on since."""
@@ -38,7 +38,7 @@ def limits_report(
 ) -> dict[str, Any]:
     """Every window, credit and live status of ``provider`` (or of all), JSON-ready."""
     now = time.time() if now is None else now
-    wanted = ("claude", "codex", "gemini") if provider == "all" else (provider,)
+    wanted = PROVIDERS if provider == "all" else (provider,)
     statuses = {p: s for p, s in live_statuses(conn).items() if p in wanted}
     rows = conn.execute("SELECT observation FROM limits ORDER BY provider, window_name").fetchall()
     windows = [_window_decoder.decode(blob) for (blob,) in rows]
@@ -155,14 +155,17 @@ def status_json(status: LiveStatus, now: float) -> dict[str, Any]:
         "nextPollAt": status.next_poll_at,
         "lastSuccessAt": status.last_success_at,
         "consecutiveFailures": status.consecutive_failures,
-        "auth": None
-        if auth is None
-        else {
-            "source": auth.source,
-            "kind": auth.kind,
-            "expiresAt": auth.expires_at,
-            "expired": auth.expires_at is not None and auth.expires_at <= now,
-            "plan": auth.plan,
-            "scopes": list(auth.scopes),
-        },
+        "auth": None if auth is None else auth_json(auth, now),
+    }
+
+
+def auth_json(auth: AuthInfo, now: float) -> dict[str, Any]:
+    """Where a sign-in came from, its kind, expiry and plan (an ``AuthInfo`` holds no secret)."""
+    return {
+        "source": auth.source,
+        "kind": auth.kind,
+        "expiresAt": auth.expires_at,
+        "expired": auth.expires_at is not None and auth.expires_at <= now,
+        "plan": auth.plan,
+        "scopes": list(auth.scopes),
     }

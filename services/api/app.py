@@ -22,7 +22,7 @@ from litestar.response import Stream
 from litestar.types import Scope
 
 from bus.client import Publisher
-from bus.messages import RefreshRequested
+from bus.messages import PROVIDERS, RefreshRequested
 from bus.topics import EVENTS
 from otm.reports.build import KINDS, ReportOptions, build_report
 from otm.reports.limits import limits_report, stale_after
@@ -93,9 +93,6 @@ async def log_unexpected(exc: Exception, scope: Scope) -> None:
     """Log exceptions that are not deliberate answers (those are the client's business)."""
     if not isinstance(exc, ApiError):
         logger.error("request_failed", path=scope.get("path"), error=repr(exc))
-
-
-PROVIDERS = ("claude", "codex", "gemini")
 
 
 class RefreshSender:

@@ -8,8 +8,6 @@ from services.collector.claude.adapter import ClaudeAdapter
 from services.collector.codex.adapter import CodexAdapter
 from services.collector.gemini.adapter import GeminiAdapter
 
-PROVIDERS = ("claude", "codex", "gemini")
-
 
 def build_adapters(runtime: Runtime) -> list[Adapter]:
     """One adapter per provider, each on its own roots (an adapter with no roots reads nothing)."""

@@ -15,12 +15,11 @@ import time
 import structlog
 
 from bus.client import Publisher, Subscriber
-from bus.messages import LimitsCommitted, RefreshRequested
+from bus.messages import PROVIDERS, LimitsCommitted, RefreshRequested
 from otm.config import LimitsConfig
 from otm.process import Pulse, StopFlag
 from otm.runtime import Runtime
 
-PROVIDERS = ("claude", "codex", "gemini")
 FIRST_LIVE_POLL_SECONDS = 2.0
 STARTUP_REPEATS = (5.0, 15.0)
 """The first request is said again this many seconds after start: a collector still connecting

@@ -15,14 +15,13 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 import msgspec
 
 from bus.messages import AuthInfo
-from services.collector.live.source import LiveFailure
+from services.collector.live.source import LiveFailure, utc_text
 from services.collector.rootpaths import expand_home, split_env_list, unique
 
 CREDENTIALS_FILE: Final = ".credentials.json"
@@ -82,7 +81,7 @@ class ClaudeCredentials:
         token rotates, so refreshing behind its back would sign the user out.
         """
         if self.expires_at is not None and self.expires_at <= now:
-            when = datetime.fromtimestamp(self.expires_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            when = utc_text(self.expires_at, seconds=True)
             return LiveFailure(
                 "auth",
                 f"the Claude Code sign-in in {self.source} expired at {when}",

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Any, Final
 import msgspec
 
 from bus.messages import AuthInfo
-from services.collector.live.source import LiveFailure
+from services.collector.live.source import LiveFailure, utc_text
 from services.collector.rootpaths import expand_home, split_env_list
 
 AUTH_FILE: Final = "auth.json"
@@ -130,11 +129,6 @@ def claim(claims: dict[str, Any], name: str) -> str:
     return ""
 
 
-def format_utc(epoch: float) -> str:
-    """``2026-05-01 10:00 UTC``."""
-    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
-
-
 def _load(path: Path) -> dict[str, Any] | CredentialsRead:
     """The decoded file, or the failure that explains why there is none."""
     try:
@@ -204,7 +198,7 @@ def _signed_in(
     found = (_describe(path, expires_at, plan, account_id),)
     if expires_at is not None and expires_at <= now:
         failure = LiveFailure(
-            "auth", f"the Codex sign-in in {path} expired at {format_utc(expires_at)}", EXPIRED_FIX
+            "auth", f"the Codex sign-in in {path} expired at {utc_text(expires_at)}", EXPIRED_FIX
         )
         return CredentialsRead(auth=auth, failure=failure, found=found, secrets=secrets)
     credentials = CodexCredentials(path, access, account_id, expires_at, plan)
@@ -217,7 +211,7 @@ def _describe(path: Path, expires_at: float | None, plan: str, account_id: str |
     if plan:
         parts.append(f"plan {plan}")
     parts.append(
-        "expiry unknown" if expires_at is None else f"token expires {format_utc(expires_at)}"
+        "expiry unknown" if expires_at is None else f"token expires {utc_text(expires_at)}"
     )
     parts.append("account id known" if account_id else "account id unknown")
     return ", ".join(parts)

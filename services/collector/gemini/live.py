@@ -46,7 +46,13 @@ from services.collector.live.http import (
     json_of,
     request_json,
 )
-from services.collector.live.source import Inspection, LiveFailure, LiveResult, failure_from_http
+from services.collector.live.source import (
+    Inspection,
+    LiveFailure,
+    LiveResult,
+    failure_from_http,
+    utc_text,
+)
 
 PROVIDER = "gemini"
 DEFAULT_ENDPOINT = "https://cloudcode-pa.googleapis.com"
@@ -267,17 +273,19 @@ class GeminiLiveSource:
         """A line for ``otm doctor`` on the access token, and the failure if it is unusable."""
         path = self.creds_path
         if self._file_token_usable(creds, session, now):
-            until = "" if creds.expires_at is None else f", valid until {_utc(creds.expires_at)}"
+            until = (
+                "" if creds.expires_at is None else f", valid until {utc_text(creds.expires_at)}"
+            )
             return f"{path}: Google sign-in{until}", None
         if session.access_token and _fresh(session.expires_at, now):
-            until = "" if session.expires_at is None else f" until {_utc(session.expires_at)}"
+            until = "" if session.expires_at is None else f" until {utc_text(session.expires_at)}"
             return f"{path}: Google sign-in, access token renewed in memory{until}", None
         if creds.refresh_token:
             return f"{path}: Google sign-in, access token renewed in memory when polled", None
         if token_digest(creds.access_token) == session.rejected:
             reason = f"the Gemini CLI sign-in token in {path} was refused and cannot be renewed"
         else:
-            expired = "" if creds.expires_at is None else f" at {_utc(creds.expires_at)}"
+            expired = "" if creds.expires_at is None else f" at {utc_text(creds.expires_at)}"
             reason = (
                 f"the Gemini CLI sign-in token in {path} expired{expired}; "
                 "Gemini CLI renews it while it runs"
@@ -687,11 +695,3 @@ def _iso_seconds(value: Any) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return when.timestamp()
-
-
-def _utc(seconds: float) -> str:
-    """Epoch seconds as a UTC time for messages."""
-    try:
-        return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
-    except (OverflowError, OSError, ValueError):
-        return f"{seconds:.0f} (epoch seconds)"

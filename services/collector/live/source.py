@@ -8,6 +8,7 @@ CLI's credential files and never lets a secret into what it returns.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 import httpx
@@ -113,3 +114,13 @@ def failure_from_http(
     return LiveFailure(
         "unexpected", f"{exc}", "check for an OpenTokenMonitor update; it is retried later", status
     )
+
+
+def utc_text(epoch: float, seconds: bool = False) -> str:
+    """Epoch seconds as a UTC time for messages (``2026-05-01 10:00 UTC``); a time no calendar
+    can show (a corrupt expiry) stays readable as epoch seconds."""
+    shape = "%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC"
+    try:
+        return datetime.fromtimestamp(epoch, UTC).strftime(shape)
+    except (OverflowError, OSError, ValueError):
+        return f"{epoch:.0f} (epoch seconds)"

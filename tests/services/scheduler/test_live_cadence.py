@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from bus.messages import LimitsCommitted, LiveStatus
+from bus.messages import PROVIDERS, LimitsCommitted, LiveStatus
 from otm.config import LimitsConfig
-from services.scheduler.service import (
-    FIRST_LIVE_POLL_SECONDS,
-    PROVIDERS,
-    STARTUP_REPEATS,
-    LiveCadence,
-)
+from services.scheduler.service import FIRST_LIVE_POLL_SECONDS, STARTUP_REPEATS, LiveCadence
 
 NOW = 1_778_900_000.0
 POLL = 300.0
