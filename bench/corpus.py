@@ -16,7 +16,7 @@ from typing import Protocol, TypeVar
 
 import msgspec
 
-from otm.corpus.claude import CCUSAGE_SKIPS, ExpectedRecord, Manifest, generate
+from services.demo.corpus.claude import CCUSAGE_SKIPS, ExpectedRecord, Manifest, generate
 
 CORPUS_END = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
 """Fixed, so the same size and seed always give a byte-identical tree."""

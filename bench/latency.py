@@ -10,8 +10,8 @@ from pathlib import Path
 from bus.client import EventFollower
 from bus.endpoints import Endpoints
 from bus.messages import UsageCommitted
-from otm.corpus.claude import ExpectedRecord, append_live
 from services.collector.claude.dedup import dedup_key
+from services.demo.corpus.claude import ExpectedRecord, append_live
 
 SUBSCRIBE_SETTLE_SECONDS = 0.3
 """PUB/SUB subscriptions take a moment to reach the forwarder; events before that come by

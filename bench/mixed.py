@@ -1,5 +1,5 @@
 """The mixed corpus of ``python -m bench.pipeline --mixed``: Claude Code, Codex CLI and Gemini CLI
-logs side by side (``otm.corpus.mixed``, 70/20/10 by bytes), cached once per (size, seed).
+logs side by side (``services.demo.corpus.mixed``, 70/20/10 by bytes), cached once per (size, seed).
 
 Each run works on a copy laid out so that every CLI's variable points into it::
 
@@ -39,9 +39,9 @@ from bench.corpus import (
     generate_cached,
     sizes,
 )
-from otm.corpus import codex, gemini
-from otm.corpus.claude import CCUSAGE_SKIPS
-from otm.corpus.mixed import MixedManifest, generate_mixed
+from services.demo.corpus import codex, gemini
+from services.demo.corpus.claude import CCUSAGE_SKIPS
+from services.demo.corpus.mixed import MixedManifest, generate_mixed
 
 PROVIDERS = ("claude", "codex", "gemini")
 OTHER_FIELDS = ("inputTokens", "outputTokens", "cacheReadTokens", "totalTokens")

@@ -4,7 +4,7 @@
 
 For each corpus variant (``plain``: no edge cases; ``edge``: every edge case of the generators):
 
-1. writes a mixed corpus (``otm.corpus.mixed``, a fixed ``start`` so it is byte-identical from
+1. writes a mixed corpus (``services.demo.corpus.mixed``, a fixed ``start`` so it is byte-identical from
    run to run): a Claude config dir, a ``CODEX_HOME`` and a Gemini home (``GEMINI_CLI_HOME``,
    whose ``.gemini/tmp`` is ccusage's ``GEMINI_DATA_DIR``);
 2. gives both tools ONE price list (`PRICES`): ccusage's ``pricingOverrides`` (FORMATS.md §5,
@@ -62,10 +62,10 @@ from bench.paritycheck import (
     readme_cases,
     rule_case,
 )
-from otm.corpus import claude as claude_corpus
-from otm.corpus import codex as codex_corpus
-from otm.corpus import gemini as gemini_corpus
-from otm.corpus.mixed import MixedManifest, generate_mixed
+from services.demo.corpus import claude as claude_corpus
+from services.demo.corpus import codex as codex_corpus
+from services.demo.corpus import gemini as gemini_corpus
+from services.demo.corpus.mixed import MixedManifest, generate_mixed
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "parity" / "fixtures"
@@ -128,7 +128,7 @@ class Corpus:
 def generate_corpus(root: Path, spec: CorpusSpec, edge_cases: bool) -> Corpus:
     """Write the mixed corpus of ``spec`` under ``root`` (empty or absent) and return it.
 
-    ``otm.corpus.mixed`` writes a Gemini home's contents to ``root/gemini``; it is moved to
+    ``services.demo.corpus.mixed`` writes a Gemini home's contents to ``root/gemini``; it is moved to
     ``root/gemini-home/.gemini`` so that ``GEMINI_CLI_HOME`` can point at it.
     """
     manifest = generate_mixed(
@@ -298,8 +298,8 @@ def ccusage_config(models: dict[str, str]) -> dict[str, Any]:
 
 def _ccusage_price(provider: str, model: str) -> dict[str, float]:
     # Imported here: resolving loads genai-prices, which only writing ccusage's config needs.
-    from otm.config import PriceOverride
-    from services.collector.pricing import resolve_price
+    from services.collector.price_resolution import resolve_price
+    from services.runtime.config import PriceOverride
 
     override = PriceOverride(**{k: float(getattr(PRICES[model], k)) for k in _OVERRIDE_KEYS})
     price = resolve_price(provider, model, {model: override}).price

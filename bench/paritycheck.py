@@ -3,7 +3,7 @@
 Pure functions over parsed JSON and the generator's ground truth (no process is run), shared by
 ``python -m bench.parity`` and ``tests/parity``.
 
-Mapping onto our schema (``otm.reports``):
+Mapping onto our schema (``services.queries.reports``):
 
 - Claude and Gemini rows already use our field names (``totalCost``, ``modelBreakdowns``).
 - Codex: ``costUSD`` -> ``totalCost``, ``reasoningOutputTokens`` -> ``reasoningTokens``, the
@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from bus.messages import PROVIDERS
-from otm.corpus.mixed import MixedManifest
+from services.demo.corpus.mixed import MixedManifest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -59,7 +59,7 @@ TOKEN_FIELDS = (
     "reasoningTokens",
     "totalTokens",
 )
-"""Our token fields (``otm.reports``); ccusage's are mapped onto them."""
+"""Our token fields (``services.queries.reports``); ccusage's are mapped onto them."""
 REQUIRED_TOKENS = ("inputTokens", "outputTokens", "cacheCreationTokens", "cacheReadTokens")
 """Token fields every row of both tools carries."""
 _CODEX_NAMES = {"reasoningOutputTokens": "reasoningTokens", "costUSD": "totalCost"}

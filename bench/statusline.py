@@ -53,8 +53,8 @@ from bench.ingest import wait_ingested
 from bench.pipeline import otm_command, percentile, wait_ready
 from bench.report import print_figures
 from bench.stack import PIPELINE, Stack, stack_env
-from otm.corpus.claude import append_live, generate
-from otm.reports.timezones import local_timezone_name
+from services.demo.corpus.claude import append_live, generate
+from services.queries.reports.timezones import local_timezone_name
 
 DEFAULT_CACHE = Path(__file__).resolve().parent / ".cache"
 LIVE_EXCHANGES = 3

@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from services.processes import PROCESSES, Process
+
 if TYPE_CHECKING:
-    from otm.runtime import Runtime
+    from services.runtime.installation import Runtime
 
 app = typer.Typer(
     help="OpenTokenMonitor: tokens, dollars and limits of AI coding CLIs.",
@@ -31,8 +33,8 @@ app.add_typer(store_app, name="store")
 
 
 def _runtime() -> Runtime:
-    from otm.config import ConfigError
-    from otm.runtime import load_runtime
+    from services.runtime.config import ConfigError
+    from services.runtime.installation import load_runtime
 
     try:
         return load_runtime()
@@ -54,14 +56,14 @@ def _quiet_logs() -> None:
     """One-shot commands: only warnings, and on stderr, so stdout stays the answer."""
     import logging
 
-    from otm.logs import configure
+    from services.runtime.logs import configure
 
     configure("otm", logging.WARNING)
 
 
 def _serve(process: str, run: Callable[[Runtime], None]) -> None:
     from bus.lock import AlreadyRunning
-    from otm.logs import configure
+    from services.runtime.logs import configure
 
     configure(process)
     runtime = _runtime()
@@ -71,39 +73,38 @@ def _serve(process: str, run: Callable[[Runtime], None]) -> None:
         _fail(f"another {process} is already running ({exc}). Stop it first, or use `otm status`.")
 
 
-def _process_command(name: str, module: str, summary: str) -> None:
+def _process_command(process: Process) -> None:
     """Register ``otm <name>``: run one process of the stack (its module imported on use)."""
 
     def command() -> None:
-        import importlib
+        _serve(process.name, _process_run(process))
 
-        _serve(name, importlib.import_module(module).run)
-
-    command.__doc__ = summary
-    app.command(name)(command)
-
-
-PROCESS_COMMANDS = (
-    ("bus", "otm.busprocess", "Run the XSUB/XPUB forwarder every process connects to."),
-    ("collector", "services.collector.service", "Run the collector: adapters and pricing."),
-    ("watcher", "services.watcher.service", "Run the watcher: file events become refreshes."),
-    ("scheduler", "services.scheduler.service", "Run the scheduler: safety-net refreshes."),
-    ("api", "services.api.service", "Run the HTTP API on 127.0.0.1 (OTM_API_PORT, 8787)."),
-    ("demo", "otm.demo", "Feed the demo history when there is no CLI data (idle otherwise)."),
-)
-"""Every long-running process but the store (which also has maintenance sub-commands)."""
-
-for _name, _module, _summary in PROCESS_COMMANDS:
-    _process_command(_name, _module, _summary)
+    command.__doc__ = process.summary
+    if process.name == "store":
+        # The store also has maintenance sub-commands (``otm store rebuild``).
+        store_app.callback()(_store_callback(command))
+    else:
+        app.command(process.name)(command)
 
 
-@store_app.callback()
-def store_command(ctx: typer.Context) -> None:
-    """Run the store: the event log, projections and replay."""
-    if ctx.invoked_subcommand is None:
-        from services.store.service import run
+def _process_run(process: Process) -> Callable[[Runtime], None]:
+    import importlib
 
-        _serve("store", run)
+    run: Callable[[Runtime], None] = importlib.import_module(process.module).run
+    return run
+
+
+def _store_callback(command: Callable[[], None]) -> Callable[[typer.Context], None]:
+    def store_command(ctx: typer.Context) -> None:
+        if ctx.invoked_subcommand is None:
+            command()
+
+    store_command.__doc__ = command.__doc__
+    return store_command
+
+
+for _process in PROCESSES:
+    _process_command(_process)
 
 
 @store_app.command("rebuild")
@@ -112,7 +113,7 @@ def store_rebuild() -> None:
     from rich.console import Console
 
     from bus.lock import AlreadyRunning, ProcessLock
-    from services.store.rebuild import rebuild
+    from services.store.database import rebuild
 
     runtime = _runtime()
     try:
@@ -129,7 +130,7 @@ def up_command() -> None:
     import os
     from pathlib import Path
 
-    from otm.stack import procfile
+    from services.processes import procfile
 
     runtime = _runtime()
     path = runtime.run / "Procfile"
@@ -176,10 +177,10 @@ def _report(
     token_limit: str | None = None,
 ) -> None:
     """Build one report from the projections and print it as JSON, CSV or a table."""
-    from otm.reports.build import ReportOptions, build_report
-    from otm.reports.common import ReportError
-    from otm.reports.open import open_for_report
-    from otm.reports.timezones import UnknownTimezone, local_timezone_name
+    from services.queries.reports.build import ReportOptions, build_report
+    from services.queries.reports.common import ReportError
+    from services.queries.reports.open import open_for_report
+    from services.queries.reports.timezones import UnknownTimezone, local_timezone_name
 
     if json_output and csv_output:
         _fail("--json and --csv exclude each other: pick one")
@@ -205,7 +206,7 @@ def _report(
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
         return
     if csv_output:
-        from otm.reports.csvout import to_csv
+        from otm.csvout import to_csv
 
         sys.stdout.write(to_csv(kind, report, provider))
         for item in report.get("unpriced", []):
@@ -213,7 +214,7 @@ def _report(
                 f"unpriced: {item['model']} ({item['tokens']} tokens), cost not included\n"
             )
         return
-    from otm.reports.render import render_report
+    from otm.render import render_report
 
     render_report(kind, report, provider, zone_name, demo=runtime.demo)
 
@@ -298,8 +299,8 @@ def limits_command(
     ] = "all",
 ) -> None:
     """Rate-limit windows as the providers reported them, with live reset countdowns."""
-    from otm.reports.limits import limits_report, stale_after
-    from otm.reports.open import open_for_report
+    from services.queries.reports.limits import limits_report, stale_after
+    from services.queries.reports.open import open_for_report
 
     runtime = _runtime()
     conn = open_for_report(runtime)
@@ -312,7 +313,7 @@ def limits_command(
     if json_output:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
         return
-    from otm.reports.render import render_limits
+    from otm.render import render_limits
 
     render_limits(report)
 
@@ -326,7 +327,7 @@ def refresh_command(
 ) -> None:
     """Ask the providers' live limits endpoints now (politely: not more often than
     [limits] min_interval_seconds), then show the limits."""
-    from otm.refresh import refresh
+    from services.queries.refresh import refresh
 
     if provider not in PROVIDER_CHOICES:
         _fail(f"--provider {provider!r}: use one of {', '.join(PROVIDER_CHOICES)}")
@@ -348,7 +349,7 @@ def doctor_command(
     json_output: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
 ) -> None:
     """For each provider: what was found where, what works, what fails and how to fix it."""
-    from otm.doctor import show_doctor
+    from services.queries.doctor import show_doctor
 
     if provider not in PROVIDER_CHOICES:
         _fail(f"--provider {provider!r}: use one of {', '.join(PROVIDER_CHOICES)}")
@@ -384,7 +385,7 @@ def status_command(
     json_output: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
 ) -> None:
     """Each process, the head seq, roots found and skipped input."""
-    from otm.status import show_status
+    from services.queries.status import show_status
 
     show_status(_runtime(), json_output)
 

@@ -4,7 +4,7 @@ Claude Code runs the configured command on every status update, pipes it a JSON 
 the first line printed. This command reads at most 1 MB of that JSON (every field optional) and:
 
 * records its ``rate_limits`` as an official observation (``source="local-official"``): the
-  windows go to the spool (``otm.spool``) for the collector to publish, unless the spool already
+  windows go to the spool (``services.runtime.spool``) for the collector to publish, unless the spool already
   holds the same windows observed less than a minute ago;
 * prints model, Claude's cost today (local date, from the store's projections, priced exactly as
   ``otm report daily`` prices it), the session's cost as Claude Code reports it, and the 5-hour
@@ -19,9 +19,9 @@ catches up the logs: with the stack stopped, today's cost is as of the last catc
 imports nothing heavy — no msgspec, no ``bus.messages``, no typer (``otm.entry`` dispatches here
 before the CLI is imported). What it shares with those modules is mirrored here, and the tests
 hold each mirror equal to its original: the spool file's JSON (``LimitsObserved``), the msgpack
-of committed prices and windows, the pricing arithmetic (``otm.costs``), the staleness rule
-(``otm.reports.limits``), the state directory (``bus.endpoints``) and the demo rule
-(``otm.runtime``).
+of committed prices and windows, the pricing arithmetic (``services.queries.costs``), the staleness rule
+(``services.queries.reports.limits``), the state directory (``bus.endpoints``) and the demo rule
+(``services.runtime.installation``).
 
 It never raises and never prints a traceback: garbage input, a missing or locked database or an
 unwritable state directory still give a useful line and exit status 0. Output is plain text
@@ -51,7 +51,7 @@ SPOOL_NAME = "claude-statusline"
 UNCHANGED_SECONDS = 60.0
 """Identical windows observed less than this long ago are not written again."""
 STALE_AFTER_SECONDS = 15 * 60
-"""Mirror of ``otm.reports.limits.STALE_AFTER_SECONDS``: older stored windows are not shown."""
+"""Mirror of ``services.queries.reports.limits.STALE_AFTER_SECONDS``: older stored windows are not shown."""
 WINDOWS = (("five_hour", "5h", 18_000), ("seven_day", "week", 604_800))
 """Claude's windows in ``rate_limits``: name, label on the line, length in seconds."""
 DETAIL = "Claude Code statusline"
@@ -289,7 +289,7 @@ def input_windows(data: dict[str, object], now: float) -> dict[str, Window]:
 
 
 def spool_path(state: str) -> str:
-    """``<state>/spool/claude-statusline.json`` (``otm.spool``'s layout)."""
+    """``<state>/spool/claude-statusline.json`` (``services.runtime.spool``'s layout)."""
     return os.path.join(state, "spool", f"{SPOOL_NAME}.json")
 
 
@@ -301,7 +301,7 @@ def record(state: str, windows: list[Window], now: float) -> bool:
     if spool_holds(target, windows, now):
         return False
     body = observation_json(windows, now, f"statusline:{time.time_ns()}")
-    # otm.spool.write_observation's steps (readers never see half a file), without msgspec.
+    # services.runtime.spool.write_observation's steps (readers never see half a file), without msgspec.
     folder = os.path.dirname(target)
     temporary = os.path.join(folder, f".{SPOOL_NAME}.{os.getpid()}.tmp")
     try:
@@ -378,7 +378,7 @@ def state_directory() -> str:
 
 
 def database_path(state: str) -> str:
-    """The database ``otm.runtime`` would use: ``demo.db`` in demo mode, else ``otm.db``.
+    """The database ``services.runtime.installation`` would use: ``demo.db`` in demo mode, else ``otm.db``.
 
     Demo mode means ``OTM_DEMO=1``, or no Claude Code, Codex or Gemini data anywhere. Under
     Claude Code its data exists, so the cheap checks decide; only when they cannot (no
@@ -393,7 +393,7 @@ def database_path(state: str) -> str:
     if not os.path.isfile(real) and not os.path.isfile(demo):
         return real  # nothing to read whichever it is
     try:
-        from otm.runtime import load_runtime
+        from services.runtime.installation import load_runtime
 
         return str(load_runtime().db_path)
     except Exception:
@@ -461,7 +461,7 @@ def day_slots(now: float, tz: str | None = None) -> tuple[int, int]:
     """The projection slots of ``now``'s local date: ``lo <= slot < hi``."""
     from datetime import UTC, datetime, timedelta
 
-    from otm.reports.timezones import local_timezone_name
+    from services.queries.reports.timezones import local_timezone_name
 
     zone = _zone(tz or local_timezone_name())
     local = datetime.fromtimestamp(now, zone)
@@ -510,7 +510,7 @@ def price_rates(
     price: dict[str, object], *, long_context: bool, fast: bool
 ) -> tuple[int, int, int, int, int]:
     """Pico-dollars per token of input, output, 5-minute and 1-hour cache writes and cache
-    reads: ``otm.costs.PriceTable`` for this (long context, fast) combination."""
+    reads: ``services.queries.costs.PriceTable`` for this (long context, fast) combination."""
     from decimal import ROUND_HALF_EVEN, Decimal
 
     multiplier = Decimal(str(price.get("fast_multiplier", "1"))) if fast else Decimal(1)
@@ -534,7 +534,7 @@ def price_rates(
 
 def stored_windows(conn: sqlite3.Connection, now: float, names: list[str]) -> dict[str, Window]:
     """Claude's windows ``names`` from the store's ``limits`` projection, those not stale by
-    ``otm.reports.limits.stale_reason``: observed less than `STALE_AFTER_SECONDS` ago, not past
+    ``services.queries.reports.limits.stale_reason``: observed less than `STALE_AFTER_SECONDS` ago, not past
     their reset, and not followed by a failed live poll."""
     marks = ", ".join("?" * len(names))
     failed_at = live_failure_at(conn)

@@ -7,7 +7,7 @@ import sys
 import msgspec
 
 from bus.client import EventFollower, ReplayClient, StoreUnavailable
-from otm.runtime import Runtime
+from services.runtime.installation import Runtime
 
 _json = msgspec.json.Encoder()
 

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fake_endpoint import FakeEndpoint
 
 from bus.endpoints import Endpoints, endpoints
 from bus.forwarder import Forwarder
-from services.store.schema import connect_writer
+from services.store.database import connect_writer
+from tests.fake_endpoint import FakeEndpoint
 
 
 @pytest.fixture

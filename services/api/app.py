@@ -24,13 +24,13 @@ from litestar.types import Scope
 from bus.client import Publisher
 from bus.messages import PROVIDERS, RefreshRequested
 from bus.topics import EVENTS
-from otm.reports.build import KINDS, ReportOptions, build_report
-from otm.reports.limits import limits_report, stale_after
-from otm.reports.timezones import local_timezone_name
-from otm.runtime import Runtime
 from services.api.sse import check_prefix, event_stream, resume_point
 from services.api.stream import StreamHub, database_head
-from services.store.schema import connect_reader
+from services.queries.reports.build import KINDS, ReportOptions, build_report
+from services.queries.reports.limits import limits_report, stale_after
+from services.queries.reports.timezones import local_timezone_name
+from services.runtime.installation import Runtime
+from services.store.database import connect_reader
 
 RETRY_AFTER_SECONDS = 2
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -184,7 +184,7 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
     @get("/v1/status", sync_to_thread=True)
     def status() -> dict[str, Any]:
         """``otm status --json``: processes, roots, skips and every provider's state."""
-        from otm.status import collect_status
+        from services.queries.status import collect_status
 
         return collect_status(runtime)
 

@@ -15,10 +15,10 @@ import structlog
 import uvicorn
 
 from bus.client import Publisher
-from otm.process import Pulse, StopFlag
-from otm.runtime import Runtime
 from services.api.app import create_app
 from services.api.stream import StreamHub
+from services.runtime.installation import Runtime
+from services.runtime.lifecycle import Pulse, StopFlag
 
 HOST = "127.0.0.1"
 """Loopback only: the stream carries prompts and spend (DESIGN.md, invariant 6)."""

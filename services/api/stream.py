@@ -24,7 +24,7 @@ from bus.endpoints import Endpoints
 from bus.messages import Message
 from bus.topics import EVENTS
 from services.store import log
-from services.store.schema import connect_reader
+from services.store.database import connect_reader
 
 QUEUE_SIZE = 10_000
 """Events a client may fall behind by before it is disconnected (it can resume by seq)."""

@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bus.messages import UsageBatch
-from otm.runtime import Runtime
 from services.collector.adapter import Adapter
 from services.collector.tracker import Tracker, committed_cursor
-from services.store.schema import connect_reader
+from services.runtime.installation import Runtime
+from services.store.database import connect_reader
 
 
 class Collector:

@@ -38,38 +38,6 @@ class RootScan(Generic[F]):
     unreadable: list[str] = field(default_factory=list)
 
 
-def split_env_list(value: str) -> list[str]:
-    """Non-empty, trimmed entries of a comma-separated list."""
-    return [part.strip() for part in value.split(",") if part.strip()]
-
-
-def expand_home(raw: str, home: Path) -> Path:
-    """Expand a leading ``~`` against ``home`` (so tests control it); ``~user`` uses the OS."""
-    text = raw.strip()
-    if text == "~":
-        return home
-    if text.startswith(("~/", "~" + os.sep)):
-        return home / text[2:]
-    return Path(text).expanduser()
-
-
-def unique(paths: Iterable[Path]) -> list[Path]:
-    """Drop repeated roots, keeping the first occurrence (a root read twice counts nothing twice,
-    since records keep their keys, but it would cost a second walk)."""
-    seen: set[Path] = set()
-    out: list[Path] = []
-    for path in paths:
-        if path not in seen:
-            seen.add(path)
-            out.append(path)
-    return out
-
-
-def existing_roots(roots: Iterable[Path]) -> list[Path]:
-    """The roots that exist as directories right now, order kept."""
-    return [root for root in roots if root.is_dir()]
-
-
 def is_jsonl_name(name: str) -> bool:
     """``x.jsonl`` counts; a bare ``.jsonl`` is a dotfile with no extension, as in Rust's Path."""
     return name.endswith(JSONL) and len(name) > len(JSONL)

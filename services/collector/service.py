@@ -13,13 +13,13 @@ import structlog
 from bus.client import Publisher, Subscriber
 from bus.messages import Heartbeat, LimitsCommitted, RefreshRequested, UsageCommitted
 from bus.topics import HEARTBEAT
-from otm.process import Pulse, StopFlag
-from otm.runtime import Runtime
+from services.collector.adapter_set import build_adapters
 from services.collector.live.poller import LivePoller
-from services.collector.live.registry import build_live_sources
-from services.collector.prices import PriceKeeper, PriceStamp
+from services.collector.live.source_set import build_live_sources
+from services.collector.price_keeping import PriceKeeper, PriceStamp
 from services.collector.reading import Collector
-from services.collector.registry import build_adapters
+from services.runtime.installation import Runtime
+from services.runtime.lifecycle import Pulse, StopFlag
 
 PRICE_CHECK_SECONDS = 5.0
 

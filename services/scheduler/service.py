@@ -16,9 +16,9 @@ import structlog
 
 from bus.client import Publisher, Subscriber
 from bus.messages import PROVIDERS, LimitsCommitted, RefreshRequested
-from otm.config import LimitsConfig
-from otm.process import Pulse, StopFlag
-from otm.runtime import Runtime
+from services.runtime.config import LimitsConfig
+from services.runtime.installation import Runtime
+from services.runtime.lifecycle import Pulse, StopFlag
 
 FIRST_LIVE_POLL_SECONDS = 2.0
 STARTUP_REPEATS = (5.0, 15.0)

@@ -24,8 +24,8 @@ from bus.messages import (
     UsageRecord,
 )
 from bus.topics import topic_for
-from services.collector.dedup import wins
 from services.store import log, projections
+from services.store.copies import wins
 
 _cursor_decoder = msgspec.msgpack.Decoder(FileCursor)
 _usage_decoder = msgspec.msgpack.Decoder(UsageCommitted)

@@ -1,4 +1,4 @@
-"""``otm store rebuild``: drop every projection and replay the log into fresh ones.
+"""Dropping every projection and replaying the log into fresh ones (``otm store rebuild``).
 
 Projections are a pure function of the log (DESIGN.md invariant 3); this is the proof, and the
 repair tool after a change to how projections are built.
@@ -10,18 +10,9 @@ import sqlite3
 
 from bus.codec import Garbage, UnknownType, decode
 from services.store import projections
-from services.store.schema import PROJECTION_TABLES, connect_writer
+from services.store.schema import PROJECTION_TABLES
 
 PAGE = 5000
-
-
-def rebuild(path: str) -> int:
-    """Rebuild the projections of the database at ``path``; return the events replayed."""
-    conn = connect_writer(path)
-    try:
-        return rebuild_connection(conn)
-    finally:
-        conn.close()
 
 
 def rebuild_connection(conn: sqlite3.Connection) -> int:

@@ -208,8 +208,9 @@ REBUILD_AFTER = frozenset({2})
 """Versions whose migration reshaped projections: the log is replayed into them afterwards."""
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the database to the newest schema version and return that version."""
+def apply_migrations(conn: sqlite3.Connection) -> bool:
+    """Bring the schema to the newest version; True when the log must be replayed into
+    reshaped projections afterwards (``database.connect_writer`` does that)."""
     (version,) = conn.execute("PRAGMA user_version").fetchone()
     if version > len(MIGRATIONS):
         raise RuntimeError(
@@ -222,31 +223,4 @@ def migrate(conn: sqlite3.Connection) -> int:
             conn.executescript(MIGRATIONS[target - 1])
             conn.execute(f"PRAGMA user_version = {target}")
         rebuild = rebuild or (version > 0 and target in REBUILD_AFTER)
-    if rebuild:
-        from services.store.rebuild import rebuild_connection  # the log is the source of truth
-
-        rebuild_connection(conn)
-    return len(MIGRATIONS)
-
-
-def connect_writer(path: str) -> sqlite3.Connection:
-    """The single writer's connection: WAL, migrated, transactions managed by hand."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    # NORMAL in WAL mode can lose the last commits on power loss but never corrupts;
-    # cursors are committed with their records, so a lost commit is simply re-read.
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA busy_timeout=5000")
-    try:
-        migrate(conn)
-    except RuntimeError as exc:
-        conn.close()
-        raise RuntimeError(f"{path}: {exc}") from None
-    return conn
-
-
-def connect_reader(path: str) -> sqlite3.Connection:
-    """A read-only connection for other processes; fails if the database does not exist."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout=5000")
-    return conn
+    return rebuild

@@ -18,9 +18,9 @@ from bus.client import Publisher, Subscriber
 from bus.lock import ProcessLock
 from bus.messages import Heartbeat, Message, ReplayReply, ReplayRequest
 from bus.topics import HEARTBEAT, OBSERVATIONS
-from otm.process import Pulse, StopFlag
-from otm.runtime import Runtime
-from services.store.schema import connect_writer
+from services.runtime.installation import Runtime
+from services.runtime.lifecycle import Pulse, StopFlag
+from services.store.database import connect_writer
 from services.store.writer import Store
 
 MAX_MESSAGES_PER_TRANSACTION = 256

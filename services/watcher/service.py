@@ -18,9 +18,9 @@ import watchfiles
 
 from bus.client import Publisher
 from bus.messages import RefreshRequested
-from otm.process import Pulse, StopFlag
-from otm.runtime import Runtime
-from otm.spool import spool_dir
+from services.runtime.installation import Runtime
+from services.runtime.lifecycle import Pulse, StopFlag
+from services.runtime.spool import spool_dir
 
 ROOT_CHECK_SECONDS = 0.1
 STEP_MS = 10

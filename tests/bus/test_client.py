@@ -15,14 +15,14 @@ from pathlib import Path
 import msgspec
 import pytest
 import zmq
-from helpers import SOURCE, batch, record
 
 from bus.client import EventFollower, Publisher
 from bus.endpoints import Endpoints
 from bus.messages import Heartbeat, Message, ModelPrice, PriceObserved, ReplayRequest
+from services.store.database import connect_reader
 from services.store.ingest import Committed, committed_cursor
-from services.store.schema import connect_reader
 from services.store.writer import Store
+from tests.helpers import SOURCE, batch, record
 
 _request_decoder = msgspec.msgpack.Decoder(ReplayRequest)
 

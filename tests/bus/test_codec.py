@@ -7,7 +7,6 @@ import re
 
 import msgspec
 import pytest
-from helpers import batch, cursor, record
 
 from bus.codec import Garbage, UnknownType, decode, encode, json_schema
 from bus.messages import (
@@ -27,6 +26,7 @@ from bus.messages import (
     SkipCounts,
     UsageCommitted,
 )
+from tests.helpers import batch, cursor, record
 
 PRICE = ModelPrice(
     input="3",

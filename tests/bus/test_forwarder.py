@@ -11,7 +11,6 @@ from pathlib import Path
 import msgspec
 import pytest
 import zmq
-from helpers import await_subscription, cursor
 
 from bus.client import Publisher, Subscriber
 from bus.codec import encode
@@ -19,6 +18,7 @@ from bus.endpoints import Endpoints, run_dir
 from bus.forwarder import Forwarder
 from bus.lock import AlreadyRunning
 from bus.messages import Heartbeat, PriceCommitted, UsageCommitted
+from tests.helpers import await_subscription, cursor
 
 USAGE = UsageCommitted(seq=1, batch_id="b", provider="claude", source="/a", cursor=cursor(10))
 PRICE = PriceCommitted(seq=2, provider="claude", model="m", source="config")

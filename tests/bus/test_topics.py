@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import msgspec
 import pytest
-from helpers import batch, cursor
 
 from bus.messages import (
     MESSAGE_TYPES,
@@ -18,6 +17,7 @@ from bus.messages import (
     UsageCommitted,
 )
 from bus.topics import EVENTS, topic_for
+from tests.helpers import batch, cursor
 
 CASES: list[tuple[Message, str]] = [
     (RefreshRequested(provider="claude", reason="manual", requested_at=0.0), "cmd.refresh.claude"),

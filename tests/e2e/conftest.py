@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from otm.corpus.claude import CCUSAGE_SKIPS, Manifest, generate
+from services.demo.corpus.claude import CCUSAGE_SKIPS, Manifest, generate
 from tests.e2e.stack import Stack
 
 CORPUS_START = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)

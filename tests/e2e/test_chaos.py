@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from otm.corpus.claude import append_live
-from services.store.rebuild import rebuild
+from services.demo.corpus.claude import append_live
+from services.store.database import rebuild
 from tests.e2e.conftest import expected_totals, make_corpus
 from tests.e2e.stack import Stack, wait_until
 

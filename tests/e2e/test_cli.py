@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from bus.messages import MESSAGE_TYPES
-from otm.corpus.claude import Manifest, append_live
+from services.demo.corpus.claude import Manifest, append_live
 from tests.e2e.conftest import expected_totals
 from tests.e2e.stack import Stack, wait_until
 
@@ -293,7 +293,7 @@ def test_otm_up_runs_the_demo_when_there_is_no_claude_data(tmp_path: Path) -> No
 
 def test_limits_show_codex_official_windows(tmp_path: Path) -> None:
     """`otm limits --json` gives the latest primary and secondary windows Codex logged."""
-    from otm.corpus.codex import generate
+    from services.demo.corpus.codex import generate
 
     manifest = generate(tmp_path / "codex", size_mb=1, seed=3)
     stack = Stack(tmp_path / "home", None, {"CODEX_HOME": str(tmp_path / "codex")})
@@ -312,7 +312,7 @@ def test_limits_show_codex_official_windows(tmp_path: Path) -> None:
 
 def test_status_lists_every_providers_roots(tmp_path: Path) -> None:
     """`otm status` shows the roots of Claude Code, Codex CLI and Gemini CLI with file counts."""
-    from otm.corpus.codex import generate
+    from services.demo.corpus.codex import generate
 
     manifest = generate(tmp_path / "codex", size_mb=0.5, seed=2)
     stack = Stack(

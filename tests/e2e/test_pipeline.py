@@ -12,7 +12,7 @@ import pytest
 from bus.client import EventFollower
 from bus.endpoints import endpoints
 from bus.messages import UsageCommitted
-from otm.corpus.claude import Manifest, append_live
+from services.demo.corpus.claude import Manifest, append_live
 from tests.e2e.conftest import expected_totals
 from tests.e2e.stack import PROCESSES, Stack, wait_until
 
@@ -76,7 +76,7 @@ def test_store_that_was_down_misses_nothing(stack: Stack, corpus: tuple[Path, Ma
 
 def test_report_json_matches_the_generator(stack: Stack, corpus: tuple[Path, Manifest]) -> None:
     """`otm report daily --json` with the stack running gives the generator's per-day tokens."""
-    from otm.corpus.claude import CCUSAGE_SKIPS, expected_daily_tokens
+    from services.demo.corpus.claude import CCUSAGE_SKIPS, expected_daily_tokens
 
     stack.start("bus", "store", "collector")
     wait_until(lambda: stack.token_totals() == expected_totals(corpus[1]), 30, "ingest")
@@ -117,7 +117,7 @@ def test_watcher_notices_a_root_created_after_start(tmp_path: Path) -> None:
 @pytest.mark.timeout(120)
 def test_stack_counts_all_three_clis(tmp_path: Path) -> None:
     """Claude Code, Codex CLI and Gemini CLI logs are all counted, each exactly once."""
-    from otm.corpus.mixed import generate_mixed
+    from services.demo.corpus.mixed import generate_mixed
     from tests.e2e.conftest import CORPUS_START
 
     manifests = generate_mixed(tmp_path / "data", size_mb=4, seed=5, start=CORPUS_START, days=10)

@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from otm.corpus.claude import append_live, generate
-from otm.reports.timezones import local_timezone_name
-from otm.spool import read_observations
+from services.demo.corpus.claude import append_live, generate
+from services.queries.reports.timezones import local_timezone_name
+from services.runtime.spool import read_observations
 
 pytestmark = pytest.mark.e2e
 

@@ -16,11 +16,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from reports_support import CODEX, claude, codex, gemini, seed
 
-from otm.reports import open as report_open
-from otm.reports.build import KINDS
-from services.store.schema import connect_reader
+from services.queries.reports import open as report_open
+from services.queries.reports.build import KINDS
+from services.store.database import connect_reader
+from tests.services.queries.reports_support import CODEX, claude, codex, gemini, seed
 
 with warnings.catch_warnings():
     # typer's import touches click.utils.get_binary_stream, deprecated in Click 8.3.

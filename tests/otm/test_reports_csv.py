@@ -7,10 +7,10 @@ import io
 import sqlite3
 
 import pytest
-from reports_support import CODEX, SONNET, claude, codex, ms, seed
 
-from otm.reports.build import KINDS, ReportOptions, build_report
-from otm.reports.csvout import header, to_csv
+from otm.csvout import header, to_csv
+from services.queries.reports.build import KINDS, ReportOptions, build_report
+from tests.services.queries.reports_support import CODEX, SONNET, claude, codex, ms, seed
 
 
 def lines(db: sqlite3.Connection, kind: str, provider: str = "all") -> list[dict[str, str]]:

@@ -15,20 +15,28 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 import pytest
-from helpers import SONNET_4_5
-from reports_support import GEMINI_2_5_PRO, GPT_5_4, PRICES, claude, codex, seed
 
 from bus.endpoints import state_dir
 from bus.messages import LimitsObserved, LimitWindow, LiveStatus, ModelPrice
 from otm import msgpack_lite, statusline
-from otm.costs import price_table
-from otm.reports import limits as limits_report
-from otm.reports import periods
-from otm.reports.timezones import local_timezone_name
-from otm.spool import read_observations
 from otm.statusline import TodayCost, Window
-from services.store.schema import SLOT_MS, connect_reader, connect_writer
+from services.queries.costs import price_table
+from services.queries.reports import limits as limits_report
+from services.queries.reports import periods
+from services.queries.reports.timezones import local_timezone_name
+from services.runtime.spool import read_observations
+from services.store.database import connect_reader, connect_writer
+from services.store.schema import SLOT_MS
 from services.store.writer import Store
+from tests.helpers import SONNET_4_5
+from tests.services.queries.reports_support import (
+    GEMINI_2_5_PRO,
+    GPT_5_4,
+    PRICES,
+    claude,
+    codex,
+    seed,
+)
 
 NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC).timestamp()
 """A fixed clock: noon UTC, so "today" is 2026-05-20 in UTC and in every nearby zone."""
@@ -473,10 +481,10 @@ def test_synthetic_records_are_not_unpriced(env: Path) -> None:
 def test_today_equals_otm_report_daily_after_a_catch_up(
     env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On a generated history caught up by otm.catchup, today's dollars are the report's."""
-    from otm.catchup import catch_up
-    from otm.corpus.claude import append_live, generate
-    from otm.runtime import load_runtime
+    """On a generated history caught up by services.queries.catchup, today's dollars are the report's."""
+    from services.demo.corpus.claude import append_live, generate
+    from services.queries.catchup import catch_up
+    from services.runtime.installation import load_runtime
 
     root = tmp_path / "claude-history"
     now = datetime.now(UTC)
@@ -656,8 +664,8 @@ def test_database_is_the_runtime_one(
     config_dir: bool,
     default_root: bool,
 ) -> None:
-    """With both databases present, otm.db or demo.db exactly as otm.runtime decides."""
-    from otm.runtime import load_runtime
+    """With both databases present, otm.db or demo.db exactly as services.runtime.installation decides."""
+    from services.runtime.installation import load_runtime
 
     (env / "otm.db").touch()
     (env / "demo.db").touch()
@@ -673,11 +681,13 @@ def test_database_is_the_runtime_one(
 
 def test_no_database_skips_the_demo_rule(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With no database at all there is nothing to read: the runtime is not loaded to choose."""
-    import otm.runtime
+    import services.runtime.installation
 
     calls: list[str] = []
     monkeypatch.delenv("CLAUDE_CONFIG_DIR")
-    monkeypatch.setattr(otm.runtime, "load_runtime", lambda: calls.append("loaded"))
+    monkeypatch.setattr(
+        services.runtime.installation, "load_runtime", lambda: calls.append("loaded")
+    )
     assert (str(env / "otm.db"), []) == (statusline.database_path(str(env)), calls)
 
 
@@ -702,7 +712,7 @@ PRICE_CASES = [
 @pytest.mark.parametrize("price", PRICE_CASES)
 @pytest.mark.parametrize(("long_context", "fast"), [(False, False), (True, False), (True, True)])
 def test_rates_are_the_cost_modules(price: ModelPrice, long_context: bool, fast: bool) -> None:
-    """Pico-dollars per token equal otm.costs' for every tier and speed."""
+    """Pico-dollars per token equal services.queries.costs' for every tier and speed."""
     rates = price_table(price).rates(long_context=long_context, fast=fast)
     decoded = statusline.decode_struct(msgspec.msgpack.encode(price), "price")
     assert decoded is not None

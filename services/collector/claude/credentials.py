@@ -22,7 +22,7 @@ import msgspec
 
 from bus.messages import AuthInfo
 from services.collector.live.source import LiveFailure, utc_text
-from services.collector.rootpaths import expand_home, split_env_list, unique
+from services.runtime.cli_roots import expand_home, split_env_list, unique
 
 CREDENTIALS_FILE: Final = ".credentials.json"
 KEYCHAIN_ITEM: Final = "Claude Code-credentials"

@@ -15,7 +15,7 @@ file, and again when a ``/btw`` aside or subagent replays a parent message into 
   collapse, which is what a re-read or a copied file produces; two distinct responses that share
   no id are never merged.
 
-**Winner** (``wins``), as in ccusage 20.0.24: a non-sidechain copy beats a sidechain one; then the
+**Winner** (``services.store.copies.claude_wins``, applied by the store), as in ccusage 20.0.24: a non-sidechain copy beats a sidechain one; then the
 larger total (input + output + cache writes + cache reads) wins; then a copy that states its
 ``speed`` beats one that does not; otherwise the copy already counted stays.
 
@@ -37,8 +37,6 @@ from __future__ import annotations
 
 import hashlib
 
-from bus.messages import UsageRecord
-
 KEY_PREFIX = "claude:"
 
 
@@ -50,17 +48,3 @@ def dedup_key(message_id: str | None, request_id: str | None, session: str, line
         return f"{KEY_PREFIX}{message_id}@{session}"
     digest = hashlib.sha1(line.strip(), usedforsecurity=False).hexdigest()
     return f"{KEY_PREFIX}line:{digest}"
-
-
-def wins(new: UsageRecord, old: UsageRecord) -> bool:
-    """True when ``new`` should replace ``old``, the record already counted under the same key."""
-    if new.sidechain != old.sidechain:
-        # The main-chain copy is the real request; a sidechain copy is a replay of it with
-        # inflated context, so it never displaces the original.
-        return old.sidechain
-    new_total = new.total_tokens
-    old_total = old.total_tokens
-    if new_total != old_total:
-        # Streaming copies only grow: the largest is the final, billed one.
-        return new_total > old_total
-    return new.speed is not None and old.speed is None

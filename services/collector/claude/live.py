@@ -30,7 +30,6 @@ from typing import Any, Final
 import httpx
 
 from bus.messages import AuthInfo, CreditBalance, LimitWindow
-from otm.config import Config, is_safe_endpoint
 from services.collector.claude.credentials import (
     SECURITY_COMMAND,
     SIGN_IN_FIX,
@@ -39,6 +38,7 @@ from services.collector.claude.credentials import (
 )
 from services.collector.live.http import HttpFailure, request_json
 from services.collector.live.source import Inspection, LiveFailure, LiveResult, failure_from_http
+from services.runtime.config import Config, is_safe_endpoint
 
 PROVIDER: Final = "claude"
 SOURCE: Final = "live"

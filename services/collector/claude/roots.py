@@ -13,22 +13,11 @@ report rows line up with ``ccusage claude session``.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.collector.rootpaths import (
-    JSONL,
-    RootScan,
-    expand_home,
-    is_jsonl_name,
-    locate,
-    split_env_list,
-    unique,
-    walk_tree,
-)
-from services.collector.rootpaths import existing_roots as existing_roots
+from services.collector.rootpaths import JSONL, RootScan, is_jsonl_name, locate, walk_tree
 
 PROJECTS = "projects"
 SUFFIX = JSONL
@@ -42,33 +31,6 @@ class Transcript:
     path: str
     project: str
     session: str
-
-
-def discover_roots(
-    configured: list[str],
-    env: Mapping[str, str] | None = None,
-    home: Path | None = None,
-) -> list[Path]:
-    """Candidate ``projects/`` directories, in priority order, whether or not they exist yet.
-
-    Configured entries win; else ``CLAUDE_CONFIG_DIR`` (a comma-separated list, which replaces
-    the defaults as in Claude Code and ccusage); else ``$XDG_CONFIG_HOME/claude`` (default
-    ``~/.config/claude``) followed by ``~/.claude``. Every entry may name a config directory or
-    its ``projects/`` directory. Missing roots are kept because the watcher must notice a root
-    that is created after start.
-    """
-    environ = os.environ if env is None else env
-    home_dir = Path.home() if home is None else home
-    entries = [c for c in configured if c.strip()]
-    if not entries:
-        entries = split_env_list(environ.get("CLAUDE_CONFIG_DIR", ""))
-    if entries:
-        candidates = [_projects_dir(expand_home(e, home_dir)) for e in entries]
-    else:
-        xdg = environ.get("XDG_CONFIG_HOME", "").strip()
-        config_home = expand_home(xdg, home_dir) if xdg else home_dir / ".config"
-        candidates = [config_home / "claude" / PROJECTS, home_dir / ".claude" / PROJECTS]
-    return unique(candidates)
 
 
 def find_transcripts(root: Path) -> RootScan[Transcript]:
@@ -122,8 +84,3 @@ def session_of(parts: tuple[str, ...]) -> str:
     # ccusage takes the component before the file name; with a file directly in projects/ that
     # index clamps to 0, i.e. the file name itself. Kept for parity.
     return parts[max(len(parts) - 2, 0)]
-
-
-def _projects_dir(path: Path) -> Path:
-    """The ``projects/`` directory for an entry naming either it or the config dir holding it."""
-    return path if path.name == PROJECTS else path / PROJECTS

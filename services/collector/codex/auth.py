@@ -26,7 +26,7 @@ import msgspec
 
 from bus.messages import AuthInfo
 from services.collector.live.source import LiveFailure, utc_text
-from services.collector.rootpaths import expand_home, split_env_list
+from services.runtime.cli_roots import codex_home_of, expand_home, split_env_list
 
 AUTH_FILE: Final = "auth.json"
 MAX_AUTH_BYTES: Final = 1 << 20
@@ -75,7 +75,9 @@ class CredentialsRead:
 def codex_home(env: Mapping[str, str], home: Path) -> CodexHome:
     """The first ``CODEX_HOME`` entry (a comma list here) that holds ``auth.json``, else its
     first entry, else ``~/.codex``. An entry naming a ``sessions`` directory means its home."""
-    entries = [_home_of(expand_home(e, home)) for e in split_env_list(env.get("CODEX_HOME", ""))]
+    entries = [
+        codex_home_of(expand_home(e, home)) for e in split_env_list(env.get("CODEX_HOME", ""))
+    ]
     if not entries:
         return CodexHome(home / ".codex", "the default, CODEX_HOME is not set")
     for position, entry in enumerate(entries, 1):
@@ -253,11 +255,6 @@ def _secrets(document: dict[str, Any]) -> frozenset[str]:
         values += [tokens.get(k) for k in ("access_token", "refresh_token", "id_token")]
     # Short strings could match ordinary words in an answer; real tokens are far longer.
     return frozenset(v for v in values if type(v) is str and len(v) >= 8)
-
-
-def _home_of(path: Path) -> Path:
-    """An entry naming a session-log directory stands for its Codex home (as in ``roots``)."""
-    return path.parent if path.name in ("sessions", "archived_sessions") else path
 
 
 def environment(env: Mapping[str, str] | None) -> Mapping[str, str]:

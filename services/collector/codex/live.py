@@ -30,7 +30,6 @@ import httpx
 import msgspec
 
 from bus.messages import AuthInfo, CreditBalance, LimitWindow
-from otm.config import Config, is_safe_endpoint
 from services.collector.codex.auth import (
     CodexCredentials,
     CredentialsRead,
@@ -41,6 +40,7 @@ from services.collector.codex.auth import (
 from services.collector.codex.records import PROVIDER
 from services.collector.live.http import HttpFailure, request_json
 from services.collector.live.source import Inspection, LiveFailure, LiveResult, failure_from_http
+from services.runtime.config import Config, is_safe_endpoint
 
 DEFAULT_USAGE_URL: Final = "https://chatgpt.com/backend-api/wham/usage"
 USER_AGENT: Final = "codex-cli (opentokenmonitor)"

@@ -16,21 +16,12 @@ and a home with neither directory is read itself (``bare_homes``).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.collector.rootpaths import (
-    JSONL,
-    RootScan,
-    expand_home,
-    is_jsonl_name,
-    locate,
-    split_env_list,
-    unique,
-    walk_tree,
-)
-from services.collector.rootpaths import existing_roots as existing_roots
+from services.collector.rootpaths import JSONL, RootScan, is_jsonl_name, locate, walk_tree
+from services.runtime.cli_roots import unique
 
 SESSIONS = "sessions"
 ARCHIVED = "archived_sessions"
@@ -44,28 +35,6 @@ class SessionLog:
 
     path: str
     session: str
-
-
-def discover_roots(
-    configured: list[str],
-    env: Mapping[str, str] | None = None,
-    home: Path | None = None,
-) -> list[Path]:
-    """Candidate ``sessions/`` and ``archived_sessions/`` directories, whether or not they exist.
-
-    Configured entries win; else ``CODEX_HOME`` (a comma-separated list, trimmed, blanks
-    dropped, as in Codex and ccusage); else ``~/.codex``. Each entry is a Codex home, or one of
-    its ``sessions``/``archived_sessions`` directories (which stands for its home). Every home
-    yields ``<home>/sessions`` then ``<home>/archived_sessions``. Missing roots are kept because
-    the watcher must notice a root created after start.
-    """
-    environ = os.environ if env is None else env
-    home_dir = Path.home() if home is None else home
-    entries = [c for c in configured if c.strip()]
-    if not entries:
-        entries = split_env_list(environ.get("CODEX_HOME", ""))
-    homes = [_home_of(expand_home(e, home_dir)) for e in entries] or [home_dir / ".codex"]
-    return unique(root for h in homes for root in (h / SESSIONS, h / ARCHIVED))
 
 
 def bare_homes(roots: Iterable[Path]) -> list[Path]:
@@ -136,8 +105,3 @@ def matches_session_id(path: str, session_id: str) -> bool:
         return False
     stem = name[: -len(SUFFIX)]
     return stem == session_id or stem.endswith("-" + session_id)
-
-
-def _home_of(path: Path) -> Path:
-    """The Codex home an entry stands for (an entry naming one of its log roots means its home)."""
-    return path.parent if path.name in (SESSIONS, ARCHIVED) else path

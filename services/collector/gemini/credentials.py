@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 
 from services.collector.gemini.roots import GEMINI_DIR
-from services.collector.rootpaths import expand_home
+from services.runtime.cli_roots import expand_home
 
 CREDS_FILE = "oauth_creds.json"
 SETTINGS_FILE = "settings.json"

@@ -27,7 +27,6 @@ from typing import Any
 import httpx
 
 from bus.messages import AuthInfo, LimitWindow
-from otm.config import Config, is_safe_endpoint
 from services.collector.gemini.credentials import (
     CREDS_FILE,
     OAUTH_AUTH_TYPE,
@@ -53,6 +52,7 @@ from services.collector.live.source import (
     failure_from_http,
     utc_text,
 )
+from services.runtime.config import Config, is_safe_endpoint
 
 PROVIDER = "gemini"
 DEFAULT_ENDPOINT = "https://cloudcode-pa.googleapis.com"

@@ -16,19 +16,11 @@ is read (see ``reader``).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.collector.rootpaths import (
-    JSONL,
-    RootScan,
-    expand_home,
-    is_jsonl_name,
-    locate,
-    unique,
-)
-from services.collector.rootpaths import existing_roots as existing_roots
+from services.collector.rootpaths import JSONL, RootScan, is_jsonl_name, locate
 
 CHATS = "chats"
 TMP = "tmp"
@@ -49,29 +41,6 @@ class ChatLog:
     """A single JSON document (rewritten whole) rather than an append-only JSONL log."""
     subagent: bool = False
     """A subagent's chat, under ``chats/<parentSessionId>/``."""
-
-
-def discover_roots(
-    configured: list[str],
-    env: Mapping[str, str] | None = None,
-    home: Path | None = None,
-) -> list[Path]:
-    """Candidate ``tmp/`` directories, in priority order, whether or not they exist yet.
-
-    Configured entries win; each names a ``.gemini`` directory (its ``tmp/`` is used) or a chats
-    root used as is (a ``tmp/`` directory, or any folder laid out like one, as ccusage's
-    ``GEMINI_DATA_DIR``). Else ``$GEMINI_CLI_HOME/.gemini/tmp`` (Gemini CLI reads
-    ``GEMINI_CLI_HOME`` as its home directory); else ``~/.gemini/tmp``. Missing roots are kept
-    because the watcher must notice a root that is created after start.
-    """
-    environ = os.environ if env is None else env
-    home_dir = Path.home() if home is None else home
-    entries = [c for c in configured if c.strip()]
-    if entries:
-        return unique(_tmp_dir(expand_home(e, home_dir)) for e in entries)
-    cli_home = environ.get("GEMINI_CLI_HOME", "").strip()
-    base = expand_home(cli_home, home_dir) if cli_home else home_dir
-    return [base / GEMINI_DIR / TMP]
 
 
 def find_logs(root: Path) -> RootScan[ChatLog]:
@@ -134,8 +103,3 @@ def _list(directory: str, scan: RootScan[ChatLog]) -> list[os.DirEntry[str]]:
     except OSError:
         scan.unreadable.append(directory)
         return []
-
-
-def _tmp_dir(path: Path) -> Path:
-    """The chats root for a configured entry: a ``.gemini`` directory means its ``tmp/``."""
-    return path / TMP if path.name == GEMINI_DIR else path

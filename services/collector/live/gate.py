@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 
 from bus.messages import LiveStatus
-from otm.config import LimitsConfig
+from services.runtime.config import LimitsConfig
 
 UNSUPPORTED_HOLD_SECONDS = 24 * 3600.0
 """An account the provider no longer serves is asked again on schedule only after this long;

@@ -21,11 +21,11 @@ import msgspec
 import structlog
 
 from bus.messages import LimitsObserved, LiveState, LiveStatus
-from otm.config import LimitsConfig
-from otm.spool import read_observations
 from services.collector.live.gate import PollGate
 from services.collector.live.http import new_client
 from services.collector.live.source import LiveFailure, LiveResult, LiveSource
+from services.runtime.config import LimitsConfig
+from services.runtime.spool import read_observations
 
 RESEND_SECONDS = 1.0
 MAX_SENDS = 6

@@ -28,8 +28,8 @@ SONNET_PRICE = ModelPrice(
 )
 
 SERVICE_SCRIPT = (
-    "from otm.logs import configure; configure({name!r}); "
-    "from otm.runtime import load_runtime; "
+    "from services.runtime.logs import configure; configure({name!r}); "
+    "from services.runtime.installation import load_runtime; "
     "from services.{name}.service import run; "
     "run(load_runtime())"
 )

@@ -11,14 +11,21 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_support import COMMIT_SECONDS, PROJECT_ROOT, SERVICE_SCRIPT, Api, Service, SseReader
 
 from bus.client import Publisher, Subscriber
 from bus.forwarder import Forwarder
 from bus.messages import Message, PriceCommitted, PriceObserved, UsageBatch, UsageCommitted
-from otm.runtime import Runtime, load_runtime
-from services.store.schema import connect_writer
+from services.runtime.installation import Runtime, load_runtime
+from services.store.database import connect_writer
 from services.store.writer import Store
+from tests.services.api.api_support import (
+    COMMIT_SECONDS,
+    PROJECT_ROOT,
+    SERVICE_SCRIPT,
+    Api,
+    Service,
+    SseReader,
+)
 
 
 @pytest.fixture

@@ -10,16 +10,16 @@ from http import HTTPStatus
 import httpx
 import psutil
 import pytest
-from api_support import Api, SseReader, price_observed, usage_batch
 
 from bus.client import Subscriber
 from bus.forwarder import Forwarder
 from bus.messages import Heartbeat, Message
 from bus.topics import HEARTBEAT
-from otm.reports.build import KINDS, ReportOptions, build_report
-from otm.reports.periods import daily
-from otm.runtime import Runtime
-from services.store.schema import connect_reader
+from services.queries.reports.build import KINDS, ReportOptions, build_report
+from services.queries.reports.periods import daily
+from services.runtime.installation import Runtime
+from services.store.database import connect_reader
+from tests.services.api.api_support import Api, SseReader, price_observed, usage_batch
 
 WriteDirect = Callable[[Iterable[Message]], None]
 
@@ -187,7 +187,7 @@ def test_limits_route_equals_the_cli_json(
     import msgspec
 
     from bus.messages import LimitWindow
-    from otm.reports.limits import limits_report
+    from services.queries.reports.limits import limits_report
 
     window = LimitWindow(
         provider="codex",

@@ -7,12 +7,12 @@ from contextlib import aclosing
 from pathlib import Path
 
 import pytest
-from api_support import usage_batch
 
 from bus.endpoints import Endpoints
 from bus.messages import UsageCommitted
 from services.api.sse import KEEPALIVE, check_prefix, event_stream, resume_point
 from services.api.stream import Closed, StreamedEvent, StreamHub, streamed
+from tests.services.api.api_support import usage_batch
 
 NOWHERE = Endpoints(publish="ipc:///nonexistent/a", subscribe="ipc:///nonexistent/b", replay="x")
 

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_support import Api
-from helpers import await_subscription
 
 from bus.client import Publisher, Subscriber
 from bus.forwarder import Forwarder
@@ -24,8 +22,10 @@ from bus.messages import (
     Message,
     RefreshRequested,
 )
-from otm.runtime import Runtime
 from services.api.app import ApiError, check_origin
+from services.runtime.installation import Runtime
+from tests.helpers import await_subscription
+from tests.services.api.api_support import Api
 
 WriteDirect = Callable[[Iterable[Message]], None]
 DOWN = "HTTP 500 from chatgpt.com: the provider's server failed"

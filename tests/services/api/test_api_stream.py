@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from api_support import Api, Service, SseReader, price_observed, usage_batch
-
 from bus.messages import Message
-from otm.runtime import Runtime
 from services.api.sse import fetch_backlog
+from services.runtime.installation import Runtime
+from tests.services.api.api_support import Api, Service, SseReader, price_observed, usage_batch
 
 Commit = Callable[[list[Message]], list[int]]
 OpenStream = Callable[..., SseReader]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bus.messages import UsageRecord
-from services.collector.claude.dedup import dedup_key, wins
+from services.collector.claude.dedup import dedup_key
+from services.store.copies import claude_wins as wins
 
 
 def rec(output: int = 100, *, sidechain: bool = False, speed: str | None = None) -> UsageRecord:

@@ -13,10 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
-from fake_endpoint import FakeEndpoint, Reply
 
 from bus.messages import AuthInfo, CreditBalance, LimitWindow
-from otm.config import ClaudeConfig, Config, LimitsConfig
 from services.collector.claude.credentials import (
     KEYCHAIN_SOURCE,
     SIGN_IN_AGAIN_FIX,
@@ -31,6 +29,8 @@ from services.collector.claude.live import (
 )
 from services.collector.live.http import new_client
 from services.collector.live.source import LiveResult, LiveSource
+from services.runtime.config import ClaudeConfig, Config, LimitsConfig
+from tests.fake_endpoint import FakeEndpoint, Reply
 
 CANARY = "sk-ant-oat01-CANARY-5e1f0c9d7b"
 REFRESH_CANARY = "sk-ant-ort01-CANARY-REFRESH-a4b2"

@@ -9,10 +9,9 @@ import pytest
 
 from services.collector.claude.roots import (
     Transcript,
-    discover_roots,
-    existing_roots,
     find_transcripts,
 )
+from services.runtime.cli_roots import claude_roots, existing_roots
 
 HOME = Path("/home/u")
 
@@ -20,58 +19,58 @@ HOME = Path("/home/u")
 def test_configured_config_dir_is_normalised_to_projects() -> None:
     """A configured config dir means its ``projects/`` directory."""
     expected = [Path("/data/claude/projects")]
-    assert expected == discover_roots(["/data/claude"], env={}, home=HOME)
+    assert expected == claude_roots(["/data/claude"], env={}, home=HOME)
 
 
 def test_configured_projects_dir_is_kept() -> None:
     """A configured ``projects/`` directory is used as is."""
     expected = [Path("/data/projects")]
-    assert expected == discover_roots(["/data/projects"], env={}, home=HOME)
+    assert expected == claude_roots(["/data/projects"], env={}, home=HOME)
 
 
 def test_configured_tilde_expands_against_home() -> None:
     """``~`` in a configured root is the given home."""
     expected = [HOME / "alt" / "projects"]
-    assert expected == discover_roots(["~/alt"], env={}, home=HOME)
+    assert expected == claude_roots(["~/alt"], env={}, home=HOME)
 
 
 def test_configured_roots_override_the_environment() -> None:
     """Configured roots win over ``CLAUDE_CONFIG_DIR``."""
     env = {"CLAUDE_CONFIG_DIR": "/env/claude"}
     expected = [Path("/cfg/projects")]
-    assert expected == discover_roots(["/cfg"], env=env, home=HOME)
+    assert expected == claude_roots(["/cfg"], env=env, home=HOME)
 
 
 def test_claude_config_dir_comma_list() -> None:
     """``CLAUDE_CONFIG_DIR`` is a comma list; blanks are dropped and entries trimmed."""
     env = {"CLAUDE_CONFIG_DIR": "/a/claude, ,~/b/projects ,"}
     expected = [Path("/a/claude/projects"), HOME / "b" / "projects"]
-    assert expected == discover_roots([], env=env, home=HOME)
+    assert expected == claude_roots([], env=env, home=HOME)
 
 
 def test_claude_config_dir_replaces_the_defaults() -> None:
     """With ``CLAUDE_CONFIG_DIR`` set the home defaults are not scanned."""
     env = {"CLAUDE_CONFIG_DIR": "/a"}
     expected = [Path("/a/projects")]
-    assert expected == discover_roots([], env=env, home=HOME)
+    assert expected == claude_roots([], env=env, home=HOME)
 
 
 def test_defaults_list_xdg_before_dot_claude() -> None:
     """Without configuration: ``~/.config/claude/projects`` then ``~/.claude/projects``."""
     expected = [HOME / ".config/claude/projects", HOME / ".claude/projects"]
-    assert expected == discover_roots([], env={}, home=HOME)
+    assert expected == claude_roots([], env={}, home=HOME)
 
 
 def test_xdg_config_home_is_honoured() -> None:
     """``XDG_CONFIG_HOME`` moves the first default, as in ccusage."""
     env = {"XDG_CONFIG_HOME": "/xdg"}
     expected = [Path("/xdg/claude/projects"), HOME / ".claude/projects"]
-    assert expected == discover_roots([], env=env, home=HOME)
+    assert expected == claude_roots([], env=env, home=HOME)
 
 
 def test_repeated_roots_are_listed_once() -> None:
     """The same root named twice is scanned once."""
-    roots_found = discover_roots(["/a", "/a/projects"], env={}, home=HOME)
+    roots_found = claude_roots(["/a", "/a/projects"], env={}, home=HOME)
     expected = [Path("/a/projects")]
     assert expected == roots_found
 
@@ -79,7 +78,7 @@ def test_repeated_roots_are_listed_once() -> None:
 def test_missing_roots_are_still_candidates(tmp_path: Path) -> None:
     """A root that does not exist yet is returned so it can be watched."""
     expected = [tmp_path / "none" / "projects"]
-    assert expected == discover_roots([str(tmp_path / "none")], env={})
+    assert expected == claude_roots([str(tmp_path / "none")], env={})
 
 
 def test_existing_roots_keeps_only_directories(tmp_path: Path) -> None:

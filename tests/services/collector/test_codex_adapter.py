@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from services.collector.codex.adapter import CodexAdapter
-from services.collector.codex.roots import discover_roots
 from services.collector.tracker import batch_id
+from services.runtime.cli_roots import codex_roots
 
 CWD = "/home/u/proj"
 PARENT = "019e0000-0000-7000-8000-00000000aaaa"
@@ -72,7 +72,7 @@ def home(tmp_path: Path) -> Path:
 
 def adapter_for(home: Path) -> CodexAdapter:
     """An adapter on the roots of ``home``."""
-    return CodexAdapter(discover_roots([str(home)], env={}))
+    return CodexAdapter(codex_roots([str(home)], env={}))
 
 
 def parent_path(home: Path) -> str:

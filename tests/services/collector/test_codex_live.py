@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from bus.messages import AuthInfo, CreditBalance
-from otm.config import CodexConfig, Config, LimitsConfig
 from services.collector.codex.auth import jwt_claims
 from services.collector.codex.limits import WINDOWS as LOG_WINDOWS
 from services.collector.codex.live import (
@@ -24,6 +23,7 @@ from services.collector.codex.live import (
 )
 from services.collector.live.http import new_client
 from services.collector.live.source import LiveResult
+from services.runtime.config import CodexConfig, Config, LimitsConfig
 from tests.fake_endpoint import FakeEndpoint, Reply
 
 NOW = 1_767_225_600.0  # 2026-01-01 00:00 UTC

@@ -10,13 +10,12 @@ import pytest
 from services.collector.codex.roots import (
     SessionLog,
     bare_homes,
-    discover_roots,
-    existing_roots,
     find_logs,
     log_at,
     matches_session_id,
     session_of,
 )
+from services.runtime.cli_roots import codex_roots, existing_roots
 
 HOME = Path("/home/u")
 ROLLOUT = "rollout-2026-05-01T10-00-00-019e0000-0000-7000-8000-000000000001"
@@ -25,7 +24,7 @@ ROLLOUT = "rollout-2026-05-01T10-00-00-019e0000-0000-7000-8000-000000000001"
 def test_default_home_is_dot_codex() -> None:
     """Without configuration: ``~/.codex/sessions`` then ``~/.codex/archived_sessions``."""
     expected = [HOME / ".codex/sessions", HOME / ".codex/archived_sessions"]
-    assert expected == discover_roots([], env={}, home=HOME)
+    assert expected == codex_roots([], env={}, home=HOME)
 
 
 def test_codex_home_comma_list() -> None:
@@ -37,44 +36,44 @@ def test_codex_home_comma_list() -> None:
         HOME / "b/sessions",
         HOME / "b/archived_sessions",
     ]
-    assert expected == discover_roots([], env=env, home=HOME)
+    assert expected == codex_roots([], env=env, home=HOME)
 
 
 def test_codex_home_replaces_the_default() -> None:
     """With ``CODEX_HOME`` set, ``~/.codex`` is not scanned."""
     env = {"CODEX_HOME": "/a"}
     expected = [Path("/a/sessions"), Path("/a/archived_sessions")]
-    assert expected == discover_roots([], env=env, home=HOME)
+    assert expected == codex_roots([], env=env, home=HOME)
 
 
 def test_blank_codex_home_means_the_default() -> None:
     """A ``CODEX_HOME`` of only blanks and commas falls back to ``~/.codex``."""
     expected = [HOME / ".codex/sessions", HOME / ".codex/archived_sessions"]
-    assert expected == discover_roots([], env={"CODEX_HOME": " , "}, home=HOME)
+    assert expected == codex_roots([], env={"CODEX_HOME": " , "}, home=HOME)
 
 
 def test_configured_homes_override_the_environment() -> None:
     """Configured entries win over ``CODEX_HOME``."""
     env = {"CODEX_HOME": "/env"}
     expected = [Path("/cfg/sessions"), Path("/cfg/archived_sessions")]
-    assert expected == discover_roots(["/cfg"], env=env, home=HOME)
+    assert expected == codex_roots(["/cfg"], env=env, home=HOME)
 
 
 def test_configured_sessions_dir_stands_for_its_home() -> None:
     """Naming a ``sessions`` directory configures its whole home."""
     expected = [Path("/cfg/sessions"), Path("/cfg/archived_sessions")]
-    assert expected == discover_roots(["/cfg/sessions"], env={}, home=HOME)
+    assert expected == codex_roots(["/cfg/sessions"], env={}, home=HOME)
 
 
 def test_repeated_homes_are_listed_once() -> None:
     """The same home named twice is scanned once."""
     expected = [Path("/a/sessions"), Path("/a/archived_sessions")]
-    assert expected == discover_roots(["/a", "/a/archived_sessions"], env={}, home=HOME)
+    assert expected == codex_roots(["/a", "/a/archived_sessions"], env={}, home=HOME)
 
 
 def test_missing_roots_are_still_candidates(tmp_path: Path) -> None:
     """Roots that do not exist yet are returned so they can be watched."""
-    roots = discover_roots([str(tmp_path / "nope")], env={}, home=HOME)
+    roots = codex_roots([str(tmp_path / "nope")], env={}, home=HOME)
     expected: list[Path] = []
     assert expected == existing_roots(roots)
 
@@ -206,13 +205,13 @@ def test_home_without_log_dirs_is_read_itself(tmp_path: Path) -> None:
     """A home holding neither ``sessions/`` nor ``archived_sessions/`` is scanned directly."""
     (tmp_path / "bare").mkdir()
     (tmp_path / "full/archived_sessions").mkdir(parents=True)
-    roots = discover_roots([str(tmp_path / "bare"), str(tmp_path / "full")], env={})
+    roots = codex_roots([str(tmp_path / "bare"), str(tmp_path / "full")], env={})
     expected = [tmp_path / "bare"]
     assert expected == bare_homes(roots)
 
 
 def test_missing_home_is_not_bare(tmp_path: Path) -> None:
     """A home that does not exist is not scanned."""
-    roots = discover_roots([str(tmp_path / "nope")], env={})
+    roots = codex_roots([str(tmp_path / "nope")], env={})
     expected: list[Path] = []
     assert expected == bare_homes(roots)

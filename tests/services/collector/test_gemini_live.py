@@ -12,7 +12,6 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from otm.config import Config, GeminiConfig, LimitsConfig
 from services.collector.gemini.live import (
     OAUTH_CLIENT_ID,
     UNSUPPORTED_FIX,
@@ -22,6 +21,7 @@ from services.collector.gemini.live import (
 )
 from services.collector.live.http import new_client
 from services.collector.live.source import LiveResult, LiveSource
+from services.runtime.config import Config, GeminiConfig, LimitsConfig
 from tests.fake_endpoint import FakeEndpoint, Reply
 
 ACCESS = "ya29.CANARY-ACCESS-7f3a91"

@@ -10,10 +10,9 @@ import pytest
 from services.collector.gemini.roots import (
     ChatLog,
     chat_log_of,
-    discover_roots,
-    existing_roots,
     find_logs,
 )
+from services.runtime.cli_roots import existing_roots, gemini_roots
 
 HOME = Path("/home/u")
 
@@ -21,56 +20,56 @@ HOME = Path("/home/u")
 def test_default_root_is_dot_gemini_tmp() -> None:
     """Without configuration or environment: ``~/.gemini/tmp``."""
     expected = [HOME / ".gemini" / "tmp"]
-    assert expected == discover_roots([], env={}, home=HOME)
+    assert expected == gemini_roots([], env={}, home=HOME)
 
 
 def test_gemini_cli_home_replaces_the_home_directory() -> None:
     """``GEMINI_CLI_HOME`` is the home that holds ``.gemini``."""
     expected = [Path("/srv/g/.gemini/tmp")]
-    assert expected == discover_roots([], env={"GEMINI_CLI_HOME": "/srv/g"}, home=HOME)
+    assert expected == gemini_roots([], env={"GEMINI_CLI_HOME": "/srv/g"}, home=HOME)
 
 
 def test_gemini_cli_home_tilde_expands_against_home() -> None:
     """``~`` in ``GEMINI_CLI_HOME`` is the given home."""
     expected = [HOME / "alt" / ".gemini" / "tmp"]
-    assert expected == discover_roots([], env={"GEMINI_CLI_HOME": "~/alt"}, home=HOME)
+    assert expected == gemini_roots([], env={"GEMINI_CLI_HOME": "~/alt"}, home=HOME)
 
 
 def test_blank_gemini_cli_home_is_ignored() -> None:
     """A blank ``GEMINI_CLI_HOME`` means the default."""
     expected = [HOME / ".gemini" / "tmp"]
-    assert expected == discover_roots([], env={"GEMINI_CLI_HOME": "  "}, home=HOME)
+    assert expected == gemini_roots([], env={"GEMINI_CLI_HOME": "  "}, home=HOME)
 
 
 def test_configured_roots_override_the_environment() -> None:
     """Configured roots win over ``GEMINI_CLI_HOME``."""
     env = {"GEMINI_CLI_HOME": "/srv/g"}
     expected = [Path("/data/tmp")]
-    assert expected == discover_roots(["/data/tmp"], env=env, home=HOME)
+    assert expected == gemini_roots(["/data/tmp"], env=env, home=HOME)
 
 
 def test_configured_dot_gemini_means_its_tmp() -> None:
     """A configured ``.gemini`` directory is normalised to its ``tmp/``."""
     expected = [Path("/data/.gemini/tmp")]
-    assert expected == discover_roots(["/data/.gemini"], env={}, home=HOME)
+    assert expected == gemini_roots(["/data/.gemini"], env={}, home=HOME)
 
 
 def test_configured_data_dir_is_used_as_is() -> None:
     """Any other configured directory is a chats root itself (like ``GEMINI_DATA_DIR``)."""
     expected = [Path("/data/gemini-logs")]
-    assert expected == discover_roots(["/data/gemini-logs"], env={}, home=HOME)
+    assert expected == gemini_roots(["/data/gemini-logs"], env={}, home=HOME)
 
 
 def test_configured_tilde_expands_against_home() -> None:
     """``~`` in a configured root is the given home."""
     expected = [HOME / ".gemini" / "tmp"]
-    assert expected == discover_roots(["~/.gemini"], env={}, home=HOME)
+    assert expected == gemini_roots(["~/.gemini"], env={}, home=HOME)
 
 
 def test_configured_duplicates_and_blanks_are_dropped() -> None:
     """Blank entries are ignored and a root is listed once."""
     expected = [Path("/a/.gemini/tmp")]
-    assert expected == discover_roots(["/a/.gemini", " ", "/a/.gemini/tmp"], env={}, home=HOME)
+    assert expected == gemini_roots(["/a/.gemini", " ", "/a/.gemini/tmp"], env={}, home=HOME)
 
 
 def test_existing_roots_keeps_directories_only(tmp_path: Path) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bus.messages import LiveStatus
-from otm.config import LimitsConfig
 from services.collector.live.gate import UNSUPPORTED_HOLD_SECONDS, PollGate
+from services.runtime.config import LimitsConfig
 
 NOW = 1_778_900_000.0
 FLOOR = 60.0

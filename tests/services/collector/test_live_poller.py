@@ -12,11 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fake_endpoint import FakeEndpoint, Reply
 
 from bus.messages import LimitsObserved, LimitWindow, LiveStatus
-from otm.config import ClaudeConfig, Config, LimitsConfig
-from otm.spool import write_observation
 from services.collector.claude.live import claude_live_source
 from services.collector.live.poller import (
     MAX_SENDS,
@@ -25,7 +22,10 @@ from services.collector.live.poller import (
     LivePoller,
 )
 from services.collector.live.source import Inspection, LiveFailure, LiveResult, LiveSource
+from services.runtime.config import ClaudeConfig, Config, LimitsConfig
+from services.runtime.spool import write_observation
 from services.store.writer import Store
+from tests.fake_endpoint import FakeEndpoint, Reply
 
 NOW = 1_778_900_000.0
 """2026-05-16 02:53:20 UTC."""

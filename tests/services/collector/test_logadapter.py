@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers import cursor, record
-
 from bus.messages import FileCursor, LimitWindow, SkipCounts, UsageBatch
 from services.collector.logadapter import LogAdapter
 from services.collector.logfile import Increment
 from services.collector.rootpaths import RootScan
 from services.collector.tracker import batch_id
+from tests.helpers import cursor, record
 
 ROOT = Path("/logs")
 SOURCE = "/logs/p/s.jsonl"

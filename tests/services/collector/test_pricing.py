@@ -9,9 +9,9 @@ import pytest
 from genai_prices import Usage, calc_price
 
 from bus.messages import ModelPrice
-from otm.config import PriceOverride
-from otm.costs import cost_pusd, is_long_context
-from services.collector.pricing import pricing_fingerprint, resolve_price
+from services.collector.price_resolution import pricing_fingerprint, resolve_price
+from services.queries.costs import cost_pusd, is_long_context
+from services.runtime.config import PriceOverride
 
 GENAI = f"genai-prices {version('genai-prices')}"
 SONNET_4_5 = "claude-sonnet-4-5-20250929"
@@ -222,6 +222,6 @@ def test_genai_prices_version_equals_the_installed_metadata() -> None:
     """The version read from the dist-info folder name is the one pip installed."""
     from importlib.metadata import version
 
-    from services.collector.pricing import genai_prices_version
+    from services.collector.price_resolution import genai_prices_version
 
     assert version("genai-prices") == genai_prices_version()

@@ -5,14 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.collector.rootpaths import (
-    expand_home,
-    is_jsonl_name,
-    locate,
-    split_env_list,
-    unique,
-    walk_tree,
-)
+from services.collector.rootpaths import is_jsonl_name, locate, walk_tree
+from services.runtime.cli_roots import expand_home, split_env_list, unique
 
 HOME = Path("/home/u")
 

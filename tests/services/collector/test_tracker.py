@@ -5,8 +5,6 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from helpers import SOURCE, batch, cursor, record
-
 from bus.messages import UsageBatch
 from services.collector.tracker import (
     MAX_IN_FLIGHT,
@@ -16,6 +14,7 @@ from services.collector.tracker import (
     committed_cursor,
 )
 from services.store.writer import Store
+from tests.helpers import SOURCE, batch, cursor, record
 
 OTHER = "/logs/project/other.jsonl"
 

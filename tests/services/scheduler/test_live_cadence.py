@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bus.messages import PROVIDERS, LimitsCommitted, LiveStatus
-from otm.config import LimitsConfig
+from services.runtime.config import LimitsConfig
 from services.scheduler.service import FIRST_LIVE_POLL_SECONDS, STARTUP_REPEATS, LiveCadence
 
 NOW = 1_778_900_000.0

@@ -6,7 +6,6 @@ import sqlite3
 
 import msgspec
 import pytest
-from helpers import batch, cursor, record
 
 from bus.codec import decode
 from bus.messages import (
@@ -27,6 +26,7 @@ from services.store.ingest import (
     apply_price,
     committed_cursor,
 )
+from tests.helpers import batch, cursor, record
 
 PRICE = ModelPrice(
     input="3", output="15", cache_write_5m="3.75", cache_write_1h="6", cache_read="0.3"

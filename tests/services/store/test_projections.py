@@ -5,12 +5,12 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from helpers import T0, batch, record
 
 from bus.messages import ModelPrice, PriceObserved, SkipCounts, UsageRecord
 from services.store.ingest import committed_cursor
 from services.store.schema import SLOT_MS
 from services.store.writer import Store
+from tests.helpers import T0, batch, record
 
 MINUTE = 60_000
 

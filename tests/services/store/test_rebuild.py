@@ -7,7 +7,6 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from helpers import T0, batch, record
 
 from bus.messages import (
     AuthInfo,
@@ -20,9 +19,10 @@ from bus.messages import (
     SkipCounts,
 )
 from services.store import log
-from services.store.rebuild import rebuild
+from services.store.database import rebuild
 from services.store.schema import PROJECTION_TABLES, SLOT_MS
 from services.store.writer import Store
+from tests.helpers import T0, batch, record
 
 PRICE = ModelPrice(
     input="3", output="15", cache_write_5m="3.75", cache_write_1h="6", cache_read="0.3"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from services.store.schema import MIGRATIONS, connect_reader, connect_writer, migrate
+from services.store.database import connect_reader, connect_writer, migrate
+from services.store.schema import MIGRATIONS
 
 
 @pytest.fixture

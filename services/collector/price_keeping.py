@@ -1,0 +1,98 @@
+"""Keeping the store's price for every model in line with genai-prices and the config.
+
+Prices are events too, so a report's dollars are a function of the log. The collector announces
+the price of each model the first time it meets it, and every few seconds compares the committed
+prices with what it would announce now: a lost message or a changed override heals itself.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import msgspec
+
+from bus.messages import ModelPrice, PriceObserved, UsageRecord
+from services.collector.price_resolution import pricing_fingerprint, resolve_price
+from services.runtime.config import PriceOverride
+
+STAMP_NAME = "prices.fingerprint"
+
+_price_decoder = msgspec.msgpack.Decoder(ModelPrice)
+
+
+class PriceKeeper:
+    """Announces prices for new models and repairs drift from the committed ones."""
+
+    def __init__(self, overrides: Mapping[str, PriceOverride]) -> None:
+        self.overrides = overrides
+        self.announced: set[tuple[str, str]] = set()
+        self._waiting: dict[tuple[str, str], None] = {}
+
+    def note(self, records: Iterable[UsageRecord]) -> None:
+        """Remember models met in these records; ``flush`` prices the new ones later."""
+        for record in records:
+            if record.model and (record.provider, record.model) not in self.announced:
+                self.announced.add((record.provider, record.model))
+                self._waiting[(record.provider, record.model)] = None
+
+    def flush(self) -> list[PriceObserved]:
+        """Price observations for the models noted since the last flush."""
+        out = [resolve_price(p, m, self.overrides) for p, m in self._waiting]
+        self._waiting.clear()
+        return out
+
+    def new_models(self, records: Iterable[UsageRecord]) -> list[PriceObserved]:
+        """Price observations for models not announced yet by this process."""
+        self.note(records)
+        return self.flush()
+
+    def drift(self, conn: sqlite3.Connection | None) -> list[PriceObserved]:
+        """Observations for models whose committed price is missing or differs from ours."""
+        if conn is None:
+            return []
+        try:
+            models = conn.execute(
+                "SELECT DISTINCT provider, model FROM usage_by_session WHERE model != ''"
+            ).fetchall()
+            committed = {
+                (p, m): (source, None if blob is None else _price_decoder.decode(blob))
+                for p, m, source, blob in conn.execute(
+                    "SELECT provider, model, source, price FROM prices"
+                )
+            }
+        except sqlite3.Error:
+            return []
+        out = []
+        for provider, model in models:
+            observed = resolve_price(provider, model, self.overrides)
+            if committed.get((provider, model)) != (observed.source, observed.price):
+                out.append(observed)
+        return out
+
+
+class PriceStamp:
+    """A file saying "committed prices match these overrides and this genai-prices".
+
+    Whoever last checked for drift and found none writes it (the collector, or a one-shot
+    command's catch-up), so a one-shot command skips the ~0.2 s of loading genai-prices when
+    nothing that prices depend on has changed.
+    """
+
+    def __init__(self, run_dir: Path, overrides: Mapping[str, PriceOverride]) -> None:
+        self.path = run_dir / STAMP_NAME
+        self.fingerprint = pricing_fingerprint(overrides)
+
+    @property
+    def current(self) -> bool:
+        """Whether the stamp matches the present overrides and genai-prices."""
+        try:
+            return self.path.read_text() == self.fingerprint
+        except OSError:
+            return False
+
+    def mark_current(self) -> None:
+        """Record that the committed prices are up to date."""
+        if not self.current:
+            self.path.write_text(self.fingerprint)

@@ -1,0 +1,42 @@
+"""The processes of the stack: the one list that the ``Procfile``, ``otm up`` and every
+``otm <process>`` command are made from. Adding a process is one folder and one row here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Process:
+    """One long-running process: ``services/<name>/service.py`` with a ``run(runtime)``."""
+
+    name: str
+    summary: str
+
+    @property
+    def module(self) -> str:
+        """The module whose ``run(runtime)`` is this process."""
+        return f"services.{self.name}.service"
+
+    @property
+    def command(self) -> str:
+        """Its Procfile command line."""
+        return f"otm {self.name}"
+
+
+PROCESSES: tuple[Process, ...] = (
+    Process("bus", "Run the XSUB/XPUB forwarder every process connects to."),
+    Process("store", "Run the store: the event log, projections and replay."),
+    Process("collector", "Run the collector: adapters and pricing."),
+    Process("watcher", "Run the watcher: file events become refreshes."),
+    Process("scheduler", "Run the scheduler: safety-net refreshes and live limits polls."),
+    Process("api", "Run the HTTP API on 127.0.0.1 (OTM_API_PORT, 8787)."),
+    Process("demo", "Feed the demo history when there is no CLI data (idle otherwise)."),
+)
+"""In start order: the bus first, so every other process finds it."""
+
+
+def procfile() -> str:
+    """The Procfile text: the repository's ``Procfile`` must equal this (a test checks)."""
+    return "".join(f"{p.name}: {p.command}\n" for p in PROCESSES)

@@ -1,0 +1,165 @@
+"""``otm status``: each process, the head seq, roots found, skipped input and unpriced models."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from bus.lock import is_held
+from bus.messages import Heartbeat, LimitWindow, LiveStatus
+from services.collector.claude.roots import find_transcripts
+from services.collector.codex.roots import find_logs as find_codex_logs
+from services.collector.gemini.roots import find_logs as find_gemini_logs
+from services.collector.rootpaths import RootScan
+from services.queries.providers import provider_states
+from services.queries.reports.limits import live_statuses, stale_after
+from services.runtime.installation import Runtime
+from services.store.database import connect_reader
+
+ALIVE_SECONDS = 3.0
+SCANNERS: dict[str, Callable[[Path], RootScan[Any]]] = {
+    "claude": find_transcripts,
+    "codex": find_codex_logs,
+    "gemini": find_gemini_logs,
+}
+"""How each provider's log files are found under one of its roots."""
+_heartbeat_decoder = msgspec.msgpack.Decoder(Heartbeat)
+_window_decoder = msgspec.msgpack.Decoder(LimitWindow)
+
+
+def collect_status(runtime: Runtime) -> dict[str, Any]:
+    """Everything ``otm status`` shows, as a JSON-ready dict."""
+    roots = []
+    for provider, provider_roots in runtime.roots.items():
+        scan_root = SCANNERS[provider]
+        for root in provider_roots:
+            scan = scan_root(root)
+            roots.append(
+                {
+                    "provider": provider,
+                    "path": str(root),
+                    "exists": root.is_dir(),
+                    "files": len(scan.files),
+                    "unreadable_dirs": scan.unreadable,
+                }
+            )
+    now = time.time()
+    status: dict[str, Any] = {
+        "state_dir": str(runtime.state),
+        "database": str(runtime.db_path),
+        "demo": runtime.demo,
+        "store_running": is_held(runtime.lock_path("store")),
+        "bus_running": is_held(runtime.run / "bus.lock"),
+        "roots": roots,
+        "head_seq": 0,
+        "processes": [],
+        "skipped": {},
+        "unpriced_models": [],
+    }
+    live: dict[str, LiveStatus] = {}
+    windows: list[LimitWindow] = []
+    if runtime.db_path.exists():
+        conn = connect_reader(str(runtime.db_path))
+        try:
+            status.update(_from_database(conn))
+            live = live_statuses(conn)
+            windows = [
+                _window_decoder.decode(blob)
+                for (blob,) in conn.execute("SELECT observation FROM limits")
+            ]
+        except sqlite3.Error as exc:
+            status["database_error"] = str(exc)
+        finally:
+            conn.close()
+    fresh = stale_after(runtime.config.limits.poll_seconds)
+    status["providers"] = provider_states(roots, live, windows, now, fresh)
+    return status
+
+
+def _from_database(conn: sqlite3.Connection) -> dict[str, Any]:
+    (head,) = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
+    now = time.time()
+    processes = []
+    for blob, received in conn.execute(
+        "SELECT heartbeat, received_at FROM process_status ORDER BY process"
+    ):
+        beat = _heartbeat_decoder.decode(blob)
+        processes.append(
+            {
+                "process": beat.process,
+                "pid": beat.pid,
+                "alive": now - received < ALIVE_SECONDS,
+                "last_seen_seconds_ago": round(now - received, 1),
+                "uptime_seconds": round(beat.sent_at - beat.started_at, 1),
+                "counters": beat.counters,
+                "detail": beat.detail,
+            }
+        )
+    skipped = dict(
+        conn.execute("SELECT reason, sum(count) FROM skips GROUP BY reason ORDER BY reason")
+    )
+    unpriced = [m for (m,) in conn.execute("SELECT model FROM prices WHERE price IS NULL")]
+    return {
+        "head_seq": int(head),
+        "processes": processes,
+        "skipped": skipped,
+        "unpriced_models": unpriced,
+    }
+
+
+def show_status(runtime: Runtime, as_json: bool) -> None:
+    """Print the status as JSON or as rich tables."""
+    status = collect_status(runtime)
+    if as_json:
+        sys.stdout.write(json.dumps(status, indent=2) + "\n")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    mode = " [yellow](demo data)[/]" if status["demo"] else ""
+    console.print(f"[bold]OpenTokenMonitor[/] {status['database']}{mode}")
+    console.print(f"head seq: [bold]{status['head_seq']}[/]")
+    procs = Table("process", "pid", "state", "last seen", "counters", title="Processes")
+    for p in status["processes"]:
+        state = "[green]up[/]" if p["alive"] else "[red]down[/]"
+        counters = ", ".join(f"{k}={v}" for k, v in sorted(p["counters"].items()) if v)
+        procs.add_row(
+            p["process"], str(p["pid"]), state, f"{p['last_seen_seconds_ago']}s ago", counters
+        )
+    console.print(procs)
+    roots = Table("provider", "root", "exists", "log files", "unreadable dirs", title="Data roots")
+    for r in status["roots"]:
+        roots.add_row(
+            r["provider"],
+            r["path"],
+            "yes" if r["exists"] else "no",
+            str(r["files"]),
+            str(len(r["unreadable_dirs"])),
+        )
+    console.print(roots)
+    providers = Table("provider", "state", "why", "fix", title="Providers")
+    colours = {"available": "green", "partial": "yellow", "unavailable": "red"}
+    for name, p in status["providers"].items():
+        state = f"[{colours[p['state']]}]{p['state']}[/]"
+        providers.add_row(name, state, p["reason"], p["fix"])
+    console.print(providers)
+    if status["skipped"]:
+        skips = Table("reason", "lines", title="Skipped input")
+        for reason, count in status["skipped"].items():
+            skips.add_row(reason, str(count))
+        console.print(skips)
+    else:
+        console.print("skipped input: none")
+    if status["unpriced_models"]:
+        console.print(
+            '[yellow]unpriced models[/] (add [pricing.overrides."<model>"] to config.toml): '
+            + ", ".join(status["unpriced_models"])
+        )
