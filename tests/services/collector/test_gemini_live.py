@@ -12,13 +12,8 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from services.collector.gemini.live import (
-    OAUTH_CLIENT_ID,
-    UNSUPPORTED_FIX,
-    USER_AGENT,
-    GeminiLiveSource,
-    gemini_live_source,
-)
+from services.collector.gemini.live import GeminiLiveSource, gemini_live_source
+from services.collector.gemini.signin import OAUTH_CLIENT_ID, UNSUPPORTED_FIX, USER_AGENT
 from services.collector.live.http import new_client
 from services.collector.live.source import LiveResult, LiveSource
 from services.runtime.config import Config, GeminiConfig, LimitsConfig
@@ -158,14 +153,14 @@ def test_default_endpoint_is_googles(tmp_path: Path) -> None:
     """With no setting or variable the endpoint is cloudcode-pa, API version v1internal."""
     source = gemini_live_source(Config(), env={}, home=tmp_path)
     expected = "https://cloudcode-pa.googleapis.com/v1internal:retrieveUserQuota"
-    assert expected == source.quota_url
+    assert expected == source.code_assist.quota_url
 
 
 def test_endpoint_variables_are_used_without_a_setting(tmp_path: Path) -> None:
     """``CODE_ASSIST_ENDPOINT`` and ``CODE_ASSIST_API_VERSION`` shape the URLs."""
     env = {"CODE_ASSIST_ENDPOINT": "https://ca.example.com/", "CODE_ASSIST_API_VERSION": "v2"}
     source = gemini_live_source(Config(), env=env, home=tmp_path)
-    assert "https://ca.example.com/v2:loadCodeAssist" == source.load_url
+    assert "https://ca.example.com/v2:loadCodeAssist" == source.code_assist.load_url
 
 
 def test_endpoint_setting_wins_over_the_variable(tmp_path: Path) -> None:
@@ -173,7 +168,7 @@ def test_endpoint_setting_wins_over_the_variable(tmp_path: Path) -> None:
     config = Config(gemini=GeminiConfig(code_assist_endpoint="https://set.example.com"))
     env = {"CODE_ASSIST_ENDPOINT": "https://env.example.com"}
     source = gemini_live_source(config, env=env, home=tmp_path)
-    assert "https://set.example.com/v1internal:loadCodeAssist" == source.load_url
+    assert "https://set.example.com/v1internal:loadCodeAssist" == source.code_assist.load_url
 
 
 def test_unsafe_endpoint_variable_is_unconfigured(home: Path, client: httpx.Client) -> None:
