@@ -6,7 +6,7 @@ exact integer for any price with at most six decimal places, which covers every 
 Sums of integers are exact in any order, so a report equals the sum of its rows.
 
 The caller aggregates tokens separately for requests over the long-context threshold (see
-``is_long_context``) and for fast-mode requests, and prices each group with the flags set.
+``bills_long_context``) and for fast-mode requests, and prices each group with the flags set.
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ def cost_pusd(
     )
 
 
-def is_long_context(price: ModelPrice | None, prompt_tokens: int) -> bool:
+def bills_long_context(price: ModelPrice | None, prompt_tokens: int) -> bool:
     """Whether a request whose whole prompt was ``prompt_tokens`` is billed at long-context rates.
 
     The prompt is input + both cache writes + cache reads (``UsageRecord.prompt_tokens``). The

@@ -44,8 +44,9 @@ def logged_total(record: UsageRecord) -> int:
     return record.total_tokens if record.total is None else record.total
 
 
-def is_long_context(record: UsageRecord) -> int:
-    """1 when the request's whole prompt is billed at the long-context rate."""
+def long_context_column(record: UsageRecord) -> int:
+    """The ``long_context`` column: 1 when the request's whole prompt is billed at the
+    long-context rate (over its provider's threshold), else 0."""
     threshold = LONG_CONTEXT_PROMPT_TOKENS.get(record.provider, 200_000)
     return 1 if record.prompt_tokens > threshold else 0
 
@@ -89,7 +90,7 @@ def _apply_usage(conn: sqlite3.Connection, event: UsageCommitted) -> None:
                 r.key,
                 model_column(r),
                 is_fast(r),
-                is_long_context(r),
+                long_context_column(r),
                 r.input,
                 r.output,
                 r.cache_write_5m,
@@ -187,7 +188,7 @@ def _add_tokens(conn: sqlite3.Connection, records: Iterable[UsageRecord], sign: 
     by_slot: dict[SlotKey, list[int]] = defaultdict(lambda: [0] * 9)
     by_session: dict[SessionKey, list[int]] = defaultdict(lambda: [0] * 10)
     for r in records:
-        model, fast, long_ctx = model_column(r), is_fast(r), is_long_context(r)
+        model, fast, long_ctx = model_column(r), is_fast(r), long_context_column(r)
         tokens = (
             r.input,
             r.output,

@@ -10,7 +10,7 @@ from genai_prices import Usage, calc_price
 
 from bus.messages import ModelPrice
 from services.collector.price_resolution import pricing_fingerprint, resolve_price
-from services.queries.costs import cost_pusd, is_long_context
+from services.queries.costs import bills_long_context, cost_pusd
 from services.runtime.config import PriceOverride
 
 GENAI = f"genai-prices {version('genai-prices')}"
@@ -84,7 +84,7 @@ def test_250k_prompt_is_billed_at_long_context_rate_in_every_category() -> None:
         cache_write_5m=20_000,
         cache_write_1h=10_000,
         cache_read=20_000,
-        long_context=is_long_context(price, 200_000 + 20_000 + 10_000 + 20_000),
+        long_context=bills_long_context(price, 200_000 + 20_000 + 10_000 + 20_000),
         fast=False,
     )
 
@@ -199,7 +199,7 @@ def test_cost_matches_genai_prices_own_calculation(prompt: int) -> None:
         cache_write_5m=cache_write_5m,
         cache_write_1h=cache_write_1h,
         cache_read=cache_read,
-        long_context=is_long_context(price, prompt),
+        long_context=bills_long_context(price, prompt),
         fast=False,
     )
     assert expected * 10**12 == Decimal(ours)

@@ -6,7 +6,7 @@ import msgspec
 import pytest
 
 from bus.messages import ModelPrice
-from services.queries.costs import PriceTable, cost_pusd, is_long_context, pusd_to_usd
+from services.queries.costs import PriceTable, bills_long_context, cost_pusd, pusd_to_usd
 from tests.helpers import SONNET_4_5
 
 # Claude Opus 4.6: $5/$25, flat over the 1M window; fast mode is $30/$150, 6x every category.
@@ -121,22 +121,22 @@ def test_negative_price_is_rejected() -> None:
 
 def test_prompt_exactly_at_threshold_is_not_long_context() -> None:
     """Anthropic bills the tier only for prompts that exceed 200k: 200,000 is standard."""
-    assert False is is_long_context(SONNET_4_5, 200_000)
+    assert False is bills_long_context(SONNET_4_5, 200_000)
 
 
 def test_prompt_over_threshold_is_long_context() -> None:
     """A 200,001-token prompt on a tiered model is long context."""
-    assert True is is_long_context(SONNET_4_5, 200_001)
+    assert True is bills_long_context(SONNET_4_5, 200_001)
 
 
 def test_flat_model_is_never_long_context() -> None:
     """A model with no threshold is never long context, however large the prompt."""
-    assert False is is_long_context(OPUS_4_6, 900_000)
+    assert False is bills_long_context(OPUS_4_6, 900_000)
 
 
 def test_unpriced_model_is_never_long_context() -> None:
     """``None`` (an unpriced model) is not long context."""
-    assert False is is_long_context(None, 900_000)
+    assert False is bills_long_context(None, 900_000)
 
 
 def test_pusd_to_usd_converts_for_display() -> None:
