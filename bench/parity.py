@@ -4,9 +4,9 @@
 
 For each corpus variant (``plain``: no edge cases; ``edge``: every edge case of the generators):
 
-1. writes a mixed corpus (``services.demo.corpus.mixed``, a fixed ``start`` so it is byte-identical from
-   run to run): a Claude config dir, a ``CODEX_HOME`` and a Gemini home (``GEMINI_CLI_HOME``,
-   whose ``.gemini/tmp`` is ccusage's ``GEMINI_DATA_DIR``);
+1. writes a mixed corpus (``services.demo.corpus.mixed``, a fixed ``start`` so it is
+   byte-identical from run to run): a Claude config dir, a ``CODEX_HOME`` and a Gemini home
+   (``GEMINI_CLI_HOME``, whose ``.gemini/tmp`` is ccusage's ``GEMINI_DATA_DIR``);
 2. gives both tools ONE price list (`PRICES`): ccusage's ``pricingOverrides`` (FORMATS.md §5,
    keyed by the exact model string, ``google/<model>`` for Gemini) and our
    ``[pricing.overrides."<model>"]`` in ``$OTM_HOME/config.toml``. The above-200k rates and fast
@@ -128,8 +128,8 @@ class Corpus:
 def generate_corpus(root: Path, spec: CorpusSpec, edge_cases: bool) -> Corpus:
     """Write the mixed corpus of ``spec`` under ``root`` (empty or absent) and return it.
 
-    ``services.demo.corpus.mixed`` writes a Gemini home's contents to ``root/gemini``; it is moved to
-    ``root/gemini-home/.gemini`` so that ``GEMINI_CLI_HOME`` can point at it.
+    ``services.demo.corpus.mixed`` writes a Gemini home's contents to ``root/gemini``; it is moved
+    to ``root/gemini-home/.gemini`` so that ``GEMINI_CLI_HOME`` can point at it.
     """
     manifest = generate_mixed(
         root, spec.size_mb, spec.seed, spec.start, spec.days, edge_cases, spec.shares

@@ -4,8 +4,8 @@ Claude Code runs the configured command on every status update, pipes it a JSON 
 the first line printed. This command reads at most 1 MB of that JSON (every field optional) and:
 
 * records its ``rate_limits`` as an official observation (``source="local-official"``): the
-  windows go to the spool (``services.runtime.spool``) for the collector to publish, unless the spool already
-  holds the same windows observed less than a minute ago;
+  windows go to the spool (``services.runtime.spool``) for the collector to publish, unless the
+  spool already holds the same windows observed less than a minute ago;
 * prints model, Claude's cost today (local date, from the store's projections, priced exactly as
   ``otm report daily`` prices it), the session's cost as Claude Code reports it, and the 5-hour
   and weekly windows with the time left to their reset, e.g.
@@ -19,9 +19,9 @@ catches up the logs: with the stack stopped, today's cost is as of the last catc
 imports nothing heavy — no msgspec, no ``bus.messages``, no typer (``otm.entry`` dispatches here
 before the CLI is imported). What it shares with those modules is mirrored here, and the tests
 hold each mirror equal to its original: the spool file's JSON (``LimitsObserved``), the msgpack
-of committed prices and windows, the pricing arithmetic (``services.queries.costs``), the staleness rule
-(``services.queries.reports.limits``), the state directory (``bus.endpoints``) and the demo rule
-(``services.runtime.installation``).
+of committed prices and windows, the pricing arithmetic (``services.queries.costs``), the
+staleness rule (``services.queries.reports.limits``), the state directory (``bus.endpoints``) and
+the demo rule (``services.runtime.installation``).
 
 It never raises and never prints a traceback: garbage input, a missing or locked database or an
 unwritable state directory still give a useful line and exit status 0. Output is plain text
@@ -51,7 +51,8 @@ SPOOL_NAME = "claude-statusline"
 UNCHANGED_SECONDS = 60.0
 """Identical windows observed less than this long ago are not written again."""
 STALE_AFTER_SECONDS = 15 * 60
-"""Mirror of ``services.queries.reports.limits.STALE_AFTER_SECONDS``: older stored windows are not shown."""
+"""Mirror of ``services.queries.reports.limits.STALE_AFTER_SECONDS``: older stored windows are not
+shown."""
 WINDOWS = (("five_hour", "5h", 18_000), ("seven_day", "week", 604_800))
 """Claude's windows in ``rate_limits``: name, label on the line, length in seconds."""
 DETAIL = "Claude Code statusline"
@@ -301,7 +302,8 @@ def record(state: str, windows: list[Window], now: float) -> bool:
     if spool_holds(target, windows, now):
         return False
     body = observation_json(windows, now, f"statusline:{time.time_ns()}")
-    # services.runtime.spool.write_observation's steps (readers never see half a file), without msgspec.
+    # services.runtime.spool.write_observation's steps (readers never see half a file), without
+    # msgspec.
     folder = os.path.dirname(target)
     temporary = os.path.join(folder, f".{SPOOL_NAME}.{os.getpid()}.tmp")
     try:
@@ -378,7 +380,8 @@ def state_directory() -> str:
 
 
 def database_path(state: str) -> str:
-    """The database ``services.runtime.installation`` would use: ``demo.db`` in demo mode, else ``otm.db``.
+    """The database ``services.runtime.installation`` would use: ``demo.db`` in demo mode, else
+    ``otm.db``.
 
     Demo mode means ``OTM_DEMO=1``, or no Claude Code, Codex or Gemini data anywhere. Under
     Claude Code its data exists, so the cheap checks decide; only when they cannot (no
@@ -534,8 +537,8 @@ def price_rates(
 
 def stored_windows(conn: sqlite3.Connection, now: float, names: list[str]) -> dict[str, Window]:
     """Claude's windows ``names`` from the store's ``limits`` projection, those not stale by
-    ``services.queries.reports.limits.stale_reason``: observed less than `STALE_AFTER_SECONDS` ago, not past
-    their reset, and not followed by a failed live poll."""
+    ``services.queries.reports.limits.stale_reason``: observed less than `STALE_AFTER_SECONDS`
+    ago, not past their reset, and not followed by a failed live poll."""
     marks = ", ".join("?" * len(names))
     failed_at = live_failure_at(conn)
     found: dict[str, Window] = {}

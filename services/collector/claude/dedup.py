@@ -15,9 +15,10 @@ file, and again when a ``/btw`` aside or subagent replays a parent message into 
   collapse, which is what a re-read or a copied file produces; two distinct responses that share
   no id are never merged.
 
-**Winner** (``services.store.copies.claude_wins``, applied by the store), as in ccusage 20.0.24: a non-sidechain copy beats a sidechain one; then the
-larger total (input + output + cache writes + cache reads) wins; then a copy that states its
-``speed`` beats one that does not; otherwise the copy already counted stays.
+**Winner** (``services.store.copies.claude_wins``, applied by the store), as in ccusage
+20.0.24: a non-sidechain copy beats a sidechain one; then the larger total (input + output +
+cache writes + cache reads) wins; then a copy that states its ``speed`` beats one that does not;
+otherwise the copy already counted stays.
 
 **Deliberate differences from ccusage 20.0.24**, which does not apply one rule to all reports:
 

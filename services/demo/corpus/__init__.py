@@ -4,8 +4,11 @@ Each module writes a realistic, seedable tree in one CLI's own layout and return
 the generator itself knows (files, lines, bad lines, the records that must be counted), so a test
 can check a parser against something that was never produced by a parser.
 
-- `services.demo.corpus.claude`: Claude Code transcripts (``projects/<dir>/<session>.jsonl`` + subagents).
-- `services.demo.corpus.codex`: Codex CLI rollouts (``sessions/YYYY/MM/DD/rollout-*.jsonl``, archived copies).
-- `services.demo.corpus.gemini`: Gemini CLI chats (``tmp/<project>/chats/session-*.jsonl``, legacy ``.json``).
+- `services.demo.corpus.claude`: Claude Code transcripts (``projects/<dir>/<session>.jsonl`` +
+  subagents).
+- `services.demo.corpus.codex`: Codex CLI rollouts (``sessions/YYYY/MM/DD/rollout-*.jsonl``,
+  archived copies).
+- `services.demo.corpus.gemini`: Gemini CLI chats (``tmp/<project>/chats/session-*.jsonl``,
+  legacy ``.json``).
 - `services.demo.corpus.mixed`: all three at once, by byte share (the benchmarks' mixed corpus).
 """

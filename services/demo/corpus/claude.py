@@ -1504,7 +1504,8 @@ def _continue_cache(conv: _Conv, obj: dict[str, object]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m services.demo.corpus.claude ROOT --size-mb N --seed S`: write a tree, print a summary."""
+    """`python -m services.demo.corpus.claude ROOT --size-mb N --seed S`: write a tree, print a
+    summary."""
     return run_generator(
         argv,
         "services.demo.corpus.claude",

@@ -1,4 +1,7 @@
-"""The command line every corpus generator shares: ``python -m services.demo.corpus.<cli> ROOT …``."""
+"""The command line every corpus generator shares.
+
+``python -m services.demo.corpus.<cli> ROOT …``
+"""
 
 from __future__ import annotations
 

@@ -1056,7 +1056,8 @@ def expected_daily_tokens(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m services.demo.corpus.codex ROOT --size-mb N --seed S`: write a tree, print a summary."""
+    """`python -m services.demo.corpus.codex ROOT --size-mb N --seed S`: write a tree, print a
+    summary."""
     return run_generator(
         argv,
         "services.demo.corpus.codex",

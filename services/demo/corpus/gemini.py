@@ -753,7 +753,8 @@ def expected_daily_tokens(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m services.demo.corpus.gemini ROOT --size-mb N --seed S`: write a tree, print a summary."""
+    """`python -m services.demo.corpus.gemini ROOT --size-mb N --seed S`: write a tree, print a
+    summary."""
     return run_generator(
         argv,
         "services.demo.corpus.gemini",

@@ -79,7 +79,8 @@ def generate_mixed(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m services.demo.corpus.mixed ROOT --size-mb N --seed S`: write a tree, print a summary."""
+    """`python -m services.demo.corpus.mixed ROOT --size-mb N --seed S`: write a tree, print a
+    summary."""
     from rich.console import Console
     from rich.markup import escape
 
