@@ -62,15 +62,11 @@ def _quiet_logs() -> None:
 
 
 def _serve(process: str, run: Callable[[Runtime], None]) -> None:
-    from bus.lock import AlreadyRunning
-    from services.runtime.logs import configure
+    from services.runtime.runner import main
 
-    configure(process)
-    runtime = _runtime()
-    try:
-        run(runtime)
-    except AlreadyRunning as exc:
-        _fail(f"another {process} is already running ({exc}). Stop it first, or use `otm status`.")
+    code = main(process, run)
+    if code:
+        raise typer.Exit(code)
 
 
 def _process_command(process: Process) -> None:

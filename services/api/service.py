@@ -1,5 +1,8 @@
 """The api process: uvicorn serving the Litestar app on 127.0.0.1, plus heartbeats.
 
+In: HTTP requests, committed events (for the stream). Work: answer from the projections.
+Out: HTTP answers, the SSE stream, manual ``cmd.refresh`` requests.
+
 SIGTERM (or SIGINT) sets uvicorn's ``should_exit``; open streams are ended at once rather than
 waited for, so the process is gone well within 2 s.
 """
@@ -7,18 +10,15 @@ waited for, so the process is gone well within 2 s.
 from __future__ import annotations
 
 import socket
-import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import structlog
 import uvicorn
 
-from bus.client import Publisher
 from services.api.app import create_app
 from services.api.stream import StreamHub
 from services.runtime.installation import Runtime
-from services.runtime.lifecycle import Pulse, StopFlag
+from services.runtime.runner import Node, run_blocking_service
 
 HOST = "127.0.0.1"
 """Loopback only: the stream carries prompts and spend (DESIGN.md, invariant 6)."""
@@ -29,11 +29,14 @@ class ApiServer(uvicorn.Server):
     """A uvicorn server that logs "ready" once listening and ends streams when stopping."""
 
     def __init__(
-        self, config: uvicorn.Config, hub: StreamHub, logger: structlog.typing.FilteringBoundLogger
+        self,
+        config: uvicorn.Config,
+        hub: StreamHub,
+        ready: Callable[[Mapping[str, object]], None],
     ) -> None:
         super().__init__(config)
         self.hub = hub
-        self.logger = logger
+        self.ready = ready
         self.port: int | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -41,7 +44,7 @@ class ApiServer(uvicorn.Server):
         await super().startup(sockets)
         if self.started:
             self.port = _bound_port(self.servers[0].sockets)
-            self.logger.info("ready", host=HOST, port=self.port, url=f"http://{HOST}:{self.port}")
+            self.ready({"host": HOST, "port": self.port, "url": f"http://{HOST}:{self.port}"})
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         """End every open stream first: uvicorn would otherwise wait for them to finish."""
@@ -55,45 +58,50 @@ def _bound_port(sockets: Sequence[Any]) -> int:
     return int(sockets[0].getsockname()[1])
 
 
+class ApiService:
+    """Serves the HTTP API and the live stream until SIGTERM."""
+
+    name = "api"
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.hub = StreamHub(runtime.endpoints, runtime.db_path)
+
+    def start(self, node: Node) -> None:
+        """Build the app and the server (uvicorn binds in ``serve``)."""
+        self.node = node
+        config = uvicorn.Config(
+            create_app(self.runtime, self.hub),
+            host=HOST,
+            port=self.runtime.config.api_port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        )
+        self.server = ApiServer(config, self.hub, node.ready)
+        node.before_beat = self._figures
+        return None  # ApiServer says "ready" once it listens, with the port it bound
+
+    def serve(self) -> None:
+        """uvicorn's loop; it re-raises the signal it caught once stopped, which our handler
+        turns into a no-op instead of the default "die by SIGTERM"."""
+        self.server.run()
+
+    def stop(self) -> Mapping[str, object]:
+        """Streams were ended by the server's shutdown."""
+        return {"stream_seq": self.hub.position}
+
+    def _figures(self) -> None:
+        # No head_seq: followers trust a heartbeat's head_seq as the store's log head.
+        pulse = self.node.pulse
+        pulse.counters["stream_clients"] = self.hub.clients
+        pulse.counters["stream_clients_dropped"] = self.hub.dropped
+        pulse.counters["stream_seq"] = self.hub.position
+        if self.server.port is not None:
+            pulse.detail["url"] = f"http://{HOST}:{self.server.port}"
+
+
 def run(runtime: Runtime) -> None:
     """Serve the API until SIGTERM."""
-    logger = structlog.get_logger().bind(process="api")
-    # uvicorn re-raises the signal it caught once it has stopped; with our handler in place
-    # that is a no-op instead of the default "die by SIGTERM".
-    stop = StopFlag()
-    hub = StreamHub(runtime.endpoints, runtime.db_path)
-    config = uvicorn.Config(
-        create_app(runtime, hub),
-        host=HOST,
-        port=runtime.config.api_port,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-    )
-    server = ApiServer(config, hub, logger)
-    beats = threading.Thread(target=_beat, args=(runtime, hub, server, stop), daemon=True)
-    beats.start()
-    try:
-        server.run()
-    finally:
-        stop.set()
-        beats.join(timeout=1.0)
-        logger.info("stopping", stream_seq=hub.position)
-
-
-def _beat(runtime: Runtime, hub: StreamHub, server: ApiServer, stop: StopFlag) -> None:
-    # The publisher lives and dies in this thread: zmq sockets are not shared across threads.
-    publisher = Publisher(runtime.endpoints)
-    pulse = Pulse("api", publisher)
-    try:
-        while not stop.wait(pulse.due_in() or 0.1):
-            # No head_seq: followers trust a heartbeat's head_seq as the store's log head.
-            pulse.counters["stream_clients"] = hub.clients
-            pulse.counters["stream_clients_dropped"] = hub.dropped
-            pulse.counters["stream_seq"] = hub.position
-            if server.port is not None:
-                pulse.detail["url"] = f"http://{HOST}:{server.port}"
-            pulse.beat()
-    finally:
-        publisher.close()
+    run_blocking_service(ApiService(runtime), runtime)

@@ -7,10 +7,8 @@ flight), so killing the collector at any moment loses nothing and counts nothing
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
-import structlog
-
-from bus.client import Publisher, Subscriber
 from bus.messages import Heartbeat, LimitsCommitted, RefreshRequested, UsageCommitted
 from bus.topics import HEARTBEAT
 from services.collector.adapter_set import build_adapters
@@ -19,96 +17,136 @@ from services.collector.live.source_set import build_live_sources
 from services.collector.price_keeping import PriceKeeper, PriceStamp
 from services.collector.reading import Collector
 from services.runtime.installation import Runtime
-from services.runtime.lifecycle import Pulse, StopFlag
+from services.runtime.runner import Batch, Node, run_service
 
 PRICE_CHECK_SECONDS = 5.0
+LIVE_WAIT_SECONDS = 0.02
+"""While a live poll runs in its thread, look for its result this often."""
+IDLE_WAIT_SECONDS = 0.1
+
+
+class CollectorService:
+    """Reads what is new on each refresh request, polls live limits, keeps prices current, and
+    re-sends each observation until its commit comes back."""
+
+    name = "collector"
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.reading = Collector(runtime, build_adapters(runtime))
+        self.prices = PriceKeeper(runtime.config.pricing.overrides)
+        self.stamp = PriceStamp(runtime.run, runtime.config.pricing.overrides)
+        self.store = StoreWatch()
+        self.live = LivePoller(build_live_sources(runtime), runtime.config.limits, runtime.state)
+        self.next_price_check = 0.0
+        self.spool_check = False
+
+    def start(self, node: Node) -> Mapping[str, object]:
+        """Resume from the committed cursors and ask for a first full read."""
+        self.node = node
+        node.subscribe(("cmd.refresh.", "evt.usage.", "evt.limits.", HEARTBEAT))
+        self.reading.resume()
+        self.reading.request()
+        self.live.restore(self.reading.db())
+        roots = {p: [str(r) for r in rs] for p, rs in self.runtime.roots.items()}
+        return {"roots": roots, "demo": self.runtime.demo, "live": sorted(self.live.sources)}
+
+    # -- in ------------------------------------------------------------------------------------
+
+    def handle(self, batch: Batch) -> None:
+        """Refresh requests start reading or polling; commits settle what was in flight."""
+        for _topic, message in batch:
+            if isinstance(message, RefreshRequested):
+                self._on_refresh(message)
+            elif isinstance(message, UsageCommitted):
+                self.reading.tracker.committed(message.batch_id)
+            elif isinstance(message, LimitsCommitted):
+                self.live.committed(message.observation_id)
+            elif isinstance(message, Heartbeat) and self.store.restarted(message):
+                self._on_new_store()
+
+    def _on_refresh(self, message: RefreshRequested) -> None:
+        self.reading.request(message.provider, message.paths)
+        if message.live:
+            self.live.request(message.provider, manual=message.reason == "manual")
+        self.spool_check = self.spool_check or message.provider == "claude"
+        self.node.pulse.counters[f"refresh_{message.reason}"] += 1
+
+    def _on_new_store(self) -> None:
+        # A new store (or the first one we see) cannot know what we sent before it listened:
+        # settle everything in flight now rather than after a timeout.
+        self.reading.tracker.expire_all()
+        for observation in self.live.resend_all():
+            self.node.publish(observation)
+
+    # -- work and out --------------------------------------------------------------------------
+
+    def step(self) -> float:
+        """Publish what is ready; the seconds it may wait for messages before working again."""
+        if self.store.seen:
+            # Publishing before the store listens would only feed PUB/SUB's void.
+            self._publish_limits()
+            self._publish_usage()
+            if not self.reading.dirty:
+                # Pricing loads genai-prices (~0.2 s): do it when reading has caught up.
+                self._keep_prices()
+        self._report_counters()
+        busy = self.store.seen and self.reading.dirty and not self.reading.tracker.full
+        return 0.0 if busy else LIVE_WAIT_SECONDS if self.live.busy else IDLE_WAIT_SECONDS
+
+    def _publish_limits(self) -> None:
+        observations = [*self.live.completed(), *self.live.resends()]
+        if self.spool_check:
+            observations.extend(self.live.spooled())
+            self.spool_check = False
+        for observation in observations:
+            self.node.publish(observation)
+            self.node.pulse.counters["limits_sent"] += 1
+
+    def _publish_usage(self) -> None:
+        counters = self.node.pulse.counters
+        for batch in self.reading.next_batches():
+            self.node.publish(batch)
+            counters["batches_sent"] += 1
+            counters["records_sent"] += len(batch.records)
+            self.prices.note(batch.records)
+        for batch in self.reading.resends():
+            self.node.publish(batch)
+            counters["batches_resent"] += 1
+
+    def _keep_prices(self) -> None:
+        counters = self.node.pulse.counters
+        for observed in self.prices.flush():
+            self.node.publish(observed)
+            counters["prices_sent"] += 1
+        if time.monotonic() < self.next_price_check:
+            return
+        drift = self.prices.drift(self.reading.db())
+        for observed in drift:
+            self.node.publish(observed)
+            counters["prices_sent"] += 1
+        if not drift and self.reading.db() is not None:
+            self.stamp.mark_current()
+        self.next_price_check = time.monotonic() + PRICE_CHECK_SECONDS
+
+    def _report_counters(self) -> None:
+        pulse = self.node.pulse
+        for problem, count in self.reading.problems.items():
+            pulse.counters[problem] = count
+        for name, count in self.live.counters.items():
+            pulse.counters[name] = count  # totals, not increments (Counter.update adds)
+        pulse.detail["live_running"] = ",".join(self.live.running)
+        pulse.counters["in_flight"] = len(self.reading.tracker.pending)
+
+    def stop(self) -> Mapping[str, object]:
+        """Stop the live polls' threads."""
+        self.live.close()
+        return {"in_flight": len(self.reading.tracker.pending)}
 
 
 def run(runtime: Runtime) -> None:
     """Serve refresh requests until SIGTERM."""
-    logger = structlog.get_logger().bind(process="collector")
-    stop = StopFlag()
-    publisher = Publisher(runtime.endpoints)
-    subscriber = Subscriber(
-        ("cmd.refresh.", "evt.usage.", "evt.limits.", HEARTBEAT), runtime.endpoints
-    )
-    pulse = Pulse("collector", publisher)
-    collector = Collector(runtime, build_adapters(runtime))
-    prices = PriceKeeper(runtime.config.pricing.overrides)
-    stamp = PriceStamp(runtime.run, runtime.config.pricing.overrides)
-    store = StoreWatch()
-    live = LivePoller(build_live_sources(runtime), runtime.config.limits, runtime.state)
-    collector.resume()
-    collector.request()
-    live.restore(collector.db())
-    roots = {p: [str(r) for r in rs] for p, rs in runtime.roots.items()}
-    logger.info("ready", roots=roots, demo=runtime.demo, live=sorted(live.sources))
-    next_price_check = 0.0
-    try:
-        while not stop.stopped:
-            busy = store.seen and collector.dirty and not collector.tracker.full
-            timeout = 0 if busy else 20 if live.busy else 100
-            spool_check = False
-            for _topic, message in _receive(subscriber, timeout_ms=timeout):
-                if isinstance(message, RefreshRequested):
-                    collector.request(message.provider, message.paths)
-                    if message.live:
-                        live.request(message.provider, manual=message.reason == "manual")
-                    spool_check = spool_check or message.provider == "claude"
-                    pulse.counters[f"refresh_{message.reason}"] += 1
-                elif isinstance(message, UsageCommitted):
-                    collector.tracker.committed(message.batch_id)
-                elif isinstance(message, LimitsCommitted):
-                    live.committed(message.observation_id)
-                elif isinstance(message, Heartbeat) and store.restarted(message):
-                    # A new store (or the first one we see) cannot know what we sent before
-                    # it listened: settle everything in flight now rather than after a timeout.
-                    collector.tracker.expire_all()
-                    for observation in live.resend_all():
-                        publisher.publish(observation)
-            if not store.seen:
-                # Publishing before the store listens would only feed PUB/SUB's void.
-                pulse.beat()
-                continue
-            observations = [*live.completed(), *live.resends()]
-            if spool_check:
-                observations.extend(live.spooled())
-            for observation in observations:
-                publisher.publish(observation)
-                pulse.counters["limits_sent"] += 1
-            for batch in collector.next_batches():
-                publisher.publish(batch)
-                pulse.counters["batches_sent"] += 1
-                pulse.counters["records_sent"] += len(batch.records)
-                prices.note(batch.records)
-            for batch in collector.resends():
-                publisher.publish(batch)
-                pulse.counters["batches_resent"] += 1
-            if not collector.dirty:
-                # Pricing loads genai-prices (~0.2 s): do it when reading has caught up.
-                for observed in prices.flush():
-                    publisher.publish(observed)
-                    pulse.counters["prices_sent"] += 1
-                if time.monotonic() >= next_price_check:
-                    drift = prices.drift(collector.db())
-                    for observed in drift:
-                        publisher.publish(observed)
-                        pulse.counters["prices_sent"] += 1
-                    if not drift and collector.db() is not None:
-                        stamp.mark_current()
-                    next_price_check = time.monotonic() + PRICE_CHECK_SECONDS
-            for problem, count in collector.problems.items():
-                pulse.counters[problem] = count
-            for name, count in live.counters.items():
-                pulse.counters[name] = count  # totals, not increments (Counter.update adds)
-            pulse.detail["live_running"] = ",".join(live.running)
-            pulse.counters["in_flight"] = len(collector.tracker.pending)
-            pulse.beat()
-    finally:
-        logger.info("stopping", in_flight=len(collector.tracker.pending))
-        live.close()
-        subscriber.close()
-        publisher.close()
+    run_service(CollectorService(runtime), runtime)
 
 
 class StoreWatch:
@@ -131,10 +169,3 @@ class StoreWatch:
             return False
         self.identity = identity
         return True
-
-
-def _receive(subscriber: Subscriber, timeout_ms: int) -> list[tuple[str, object]]:
-    first = subscriber.recv(timeout_ms)
-    if first is None:
-        return []
-    return [first, *subscriber.drain()]

@@ -1,7 +1,10 @@
 """The demo: a generated, realistic Claude Code history that keeps growing, for new users.
 
-It runs only in demo mode (see ``services.runtime.installation``); otherwise the process idles until stopped, so
-the Procfile is the same either way.
+It runs only in demo mode (see ``services.runtime.installation``); otherwise the process idles
+until stopped, so the Procfile is the same either way.
+
+In: nothing. Work: append to the generated history. Out: log lines the collector reads, made-up
+limits through the spool.
 """
 
 from __future__ import annotations
@@ -10,19 +13,19 @@ import random
 import shutil
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
-
-import structlog
 
 from bus.messages import LimitsObserved, LimitWindow
 from services.runtime.installation import Runtime
-from services.runtime.lifecycle import StopFlag
+from services.runtime.runner import Batch, Node, run_service
 from services.runtime.spool import write_observation
 
 HISTORY_MB = 24.0
 HISTORY_DAYS = 30
 APPEND_EVERY_SECONDS = (2.0, 6.0)
 LIMITS_EVERY_SECONDS = 60.0
+IDLE_SECONDS = 1.0
 DEMO_WINDOWS = (("five_hour", 5 * 3600), ("seven_day", 7 * 86_400))
 
 
@@ -46,29 +49,54 @@ def ensure_history(root: Path, size_mb: float = HISTORY_MB, seed: int = 7) -> bo
     return True
 
 
+class DemoService:
+    """In demo mode, appends a new exchange every few seconds and made-up limits every minute;
+    otherwise idles, so the Procfile is the same either way."""
+
+    name = "demo"
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.rng = random.Random()
+        self.next_append = 0.0
+        self.next_limits = 0.0
+
+    def start(self, node: Node) -> Mapping[str, object]:
+        """Generate the history if it is not there yet."""
+        self.node = node
+        if not self.runtime.demo:
+            return {"demo": False, "note": "Claude Code data found; the demo stays idle"}
+        generated = ensure_history(self.runtime.demo_root)
+        self.next_append = time.monotonic() + self.rng.uniform(*APPEND_EVERY_SECONDS)
+        return {"demo": True, "root": str(self.runtime.demo_root), "generated": generated}
+
+    def handle(self, batch: Batch) -> None:
+        """The demo subscribes to nothing."""
+
+    def step(self) -> float:
+        """Append when an append is due; the seconds until the next one."""
+        if not self.runtime.demo:
+            return IDLE_SECONDS
+        if time.monotonic() >= self.next_append:
+            from services.demo.corpus.claude import append_live
+
+            added = append_live(self.runtime.demo_root, self.rng)
+            self.node.logger.debug("appended", records=len(added))
+            self.node.pulse.counters["records_appended"] += len(added)
+            self.next_append = time.monotonic() + self.rng.uniform(*APPEND_EVERY_SECONDS)
+            if time.time() >= self.next_limits:
+                write_observation(self.runtime.state, "demo-limits", demo_limits(time.time()))
+                self.next_limits = time.time() + LIMITS_EVERY_SECONDS
+        return max(0.0, self.next_append - time.monotonic())
+
+    def stop(self) -> Mapping[str, object]:
+        """Nothing to close."""
+        return {}
+
+
 def run(runtime: Runtime) -> None:
     """Generate the history if needed, then append a new exchange every few seconds."""
-    logger = structlog.get_logger().bind(process="demo")
-    stop = StopFlag()
-    if not runtime.demo:
-        logger.info("ready", demo=False, note="Claude Code data found; the demo stays idle")
-        while not stop.wait(3600):
-            pass
-        return
-    from services.demo.corpus.claude import append_live
-
-    root = runtime.demo_root
-    generated = ensure_history(root)
-    logger.info("ready", demo=True, root=str(root), generated=generated)
-    rng = random.Random()
-    next_limits = 0.0
-    while not stop.wait(rng.uniform(*APPEND_EVERY_SECONDS)):
-        added = append_live(root, rng)
-        logger.debug("appended", records=len(added))
-        if time.time() >= next_limits:
-            write_observation(runtime.state, "demo-limits", demo_limits(time.time()))
-            next_limits = time.time() + LIMITS_EVERY_SECONDS
-    logger.info("stopping")
+    run_service(DemoService(runtime), runtime)
 
 
 def demo_limits(now: float) -> LimitsObserved:

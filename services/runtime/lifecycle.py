@@ -1,4 +1,5 @@
-"""What every long-running process shares: stop on SIGTERM/SIGINT, heartbeats, counters."""
+"""The parts of a process's life the runner uses: the stop flag (SIGTERM/SIGINT) and the
+heartbeat with its counters."""
 
 from __future__ import annotations
 
@@ -52,6 +53,8 @@ class Pulse:
         self.started_at = time.time()
         self.counters: Counter[str] = Counter()
         self.detail: dict[str, str] = {}
+        self.head_seq: int | None = None
+        """The store's log head, announced in its heartbeat (only the store sets it)."""
         self._next = 0.0
         self._born = time.monotonic()
 
@@ -72,7 +75,7 @@ class Pulse:
                 pid=os.getpid(),
                 started_at=self.started_at,
                 sent_at=time.time(),
-                head_seq=head_seq,
+                head_seq=self.head_seq if head_seq is None else head_seq,
                 counters=dict(self.counters),
                 detail=dict(self.detail),
             )

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Mapping
 
-import structlog
-
-from bus.client import Publisher, Subscriber
 from bus.messages import PROVIDERS, LimitsCommitted, RefreshRequested
 from services.runtime.config import LimitsConfig
 from services.runtime.installation import Runtime
-from services.runtime.lifecycle import Pulse, StopFlag
+from services.runtime.runner import Batch, Node, run_service
 
 FIRST_LIVE_POLL_SECONDS = 2.0
 STARTUP_REPEATS = (5.0, 15.0)
@@ -50,6 +48,10 @@ class LiveCadence:
             due = list(PROVIDERS)
         return due
 
+    def next_due(self) -> float:
+        """When the next provider (or start-up repeat) is due (wall-clock seconds)."""
+        return min([*self.due.values(), *self.repeats[:1]])
+
     def committed(self, event: LimitsCommitted) -> None:
         """Follow the collector's back-off: never ask before the status says to."""
         status = event.status
@@ -58,43 +60,59 @@ class LiveCadence:
         self.due[event.provider] = max(self.due[event.provider], status.next_poll_at)
 
 
+class SchedulerService:
+    """Asks for log scans on the safety-net cadence and for live polls on the limits cadence."""
+
+    name = "scheduler"
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.interval = runtime.config.scheduler.refresh_seconds
+        limits = runtime.config.limits
+        self.live = (
+            LiveCadence(limits, time.time()) if limits.enabled and not runtime.demo else None
+        )
+        self.live_poll_seconds = limits.poll_seconds if self.live else None
+        self.next_refresh = time.monotonic() + min(self.interval, 2.0)
+
+    def start(self, node: Node) -> Mapping[str, object]:
+        """Follow committed limits, to respect the collector's back-off."""
+        self.node = node
+        node.subscribe(("evt.limits.",))
+        return {
+            "refresh_seconds": self.interval,
+            "providers": list(PROVIDERS),
+            "live_poll_seconds": self.live_poll_seconds,
+        }
+
+    def handle(self, batch: Batch) -> None:
+        """Move a provider's next live poll to when its committed status allows it."""
+        for _topic, message in batch:
+            if self.live is not None and isinstance(message, LimitsCommitted):
+                self.live.committed(message)
+
+    def step(self) -> float:
+        """Publish whatever refresh is due; the seconds until the next one."""
+        if time.monotonic() >= self.next_refresh:
+            for provider in PROVIDERS:
+                self.node.publish(_refresh(provider, live=False))
+            self.node.pulse.counters["refreshes_requested"] += 1
+            self.next_refresh = time.monotonic() + self.interval
+        for provider in [] if self.live is None else self.live.take_due(time.time()):
+            self.node.publish(_refresh(provider, live=True))
+            self.node.pulse.counters["live_polls_requested"] += 1
+        wait = self.next_refresh - time.monotonic()
+        if self.live is not None:
+            wait = min(wait, self.live.next_due() - time.time())
+        return max(0.0, wait)
+
+    def stop(self) -> Mapping[str, object]:
+        """Nothing to close."""
+        return {}
+
+
 def run(runtime: Runtime) -> None:
     """Publish periodic refresh requests until SIGTERM."""
-    logger = structlog.get_logger().bind(process="scheduler")
-    stop = StopFlag()
-    publisher = Publisher(runtime.endpoints)
-    subscriber = Subscriber(("evt.limits.",), runtime.endpoints)
-    pulse = Pulse("scheduler", publisher)
-    interval = runtime.config.scheduler.refresh_seconds
-    limits = runtime.config.limits
-    live = LiveCadence(limits, time.time()) if limits.enabled and not runtime.demo else None
-    logger.info(
-        "ready",
-        refresh_seconds=interval,
-        providers=list(PROVIDERS),
-        live_poll_seconds=limits.poll_seconds if live else None,
-    )
-    next_refresh = time.monotonic() + min(interval, 2.0)
-    try:
-        while not stop.stopped:
-            received = subscriber.recv(int(1000 * min(0.2, pulse.due_in() or 0.2)))
-            while received is not None:
-                if live is not None and isinstance(received[1], LimitsCommitted):
-                    live.committed(received[1])
-                received = subscriber.recv(0)
-            if time.monotonic() >= next_refresh:
-                for provider in PROVIDERS:
-                    publisher.publish(_refresh(provider, live=False))
-                pulse.counters["refreshes_requested"] += 1
-                next_refresh = time.monotonic() + interval
-            for provider in [] if live is None else live.take_due(time.time()):
-                publisher.publish(_refresh(provider, live=True))
-                pulse.counters["live_polls_requested"] += 1
-            pulse.beat()
-    finally:
-        logger.info("stopping")
-        subscriber.close()
-        publisher.close()
+    run_service(SchedulerService(runtime), runtime)
 
 
 def _refresh(provider: str, live: bool) -> RefreshRequested:

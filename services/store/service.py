@@ -4,65 +4,99 @@ It applies observations in batched ``BEGIN IMMEDIATE`` transactions (each batch'
 its file cursor together), publishes each committed event exactly as logged, answers replay
 requests, records every process's heartbeat for ``otm status``, and announces the head ``seq``
 in its own heartbeat so a consumer notices an event it missed even when nothing follows it.
+
+In: observations and heartbeats from the bus, replay requests. Work: commit. Out: committed
+events, replay answers.
 """
 
 from __future__ import annotations
 
-import time
+from collections.abc import Mapping
 
 import msgspec
 import structlog
 import zmq
 
-from bus.client import Publisher, Subscriber
+from bus.client import Publisher
 from bus.lock import ProcessLock
 from bus.messages import Heartbeat, Message, ReplayReply, ReplayRequest
 from bus.topics import HEARTBEAT, OBSERVATIONS
 from services.runtime.installation import Runtime
-from services.runtime.lifecycle import Pulse, StopFlag
+from services.runtime.lifecycle import Pulse
+from services.runtime.runner import Batch, Gather, Node, run_service
 from services.store.database import connect_writer
 from services.store.writer import Store
 
 MAX_MESSAGES_PER_TRANSACTION = 256
-GATHER_GAP_MS = 3
-GATHER_MAX_SECONDS = 0.05
+GATHER = Gather(gap_ms=3, max_seconds=0.05, max_messages=MAX_MESSAGES_PER_TRANSACTION)
+"""A batch is what is waiting plus whatever keeps arriving a few milliseconds apart: every
+commit costs a few milliseconds whatever its size, so during a backlog a bigger transaction is
+much cheaper per batch, while a lone live append waits only 3 ms."""
+IDLE_SECONDS = 1.0
 _replay_request_decoder = msgspec.msgpack.Decoder(ReplayRequest)
+
+
+class StoreService:
+    """The single writer: commits observations, serves replay, announces the head seq."""
+
+    name = "store"
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.lock = ProcessLock(runtime.lock_path("store"))
+        self.store: Store | None = None
+        self.replies: zmq.Socket[bytes] | None = None
+
+    def start(self, node: Node) -> Mapping[str, object]:
+        """Take the lock, open the database, bind the replay socket, subscribe."""
+        self.node = node
+        self.lock.acquire()
+        self.store = Store(connect_writer(str(self.runtime.db_path)))
+        replies: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.REP)
+        replies.setsockopt(zmq.LINGER, 0)
+        replies.bind(self.runtime.endpoints.replay)
+        self.replies = replies
+        node.serve(replies, self._answer_replay)
+        node.subscribe((OBSERVATIONS, HEARTBEAT))
+        node.gather = GATHER
+        node.pulse.detail["db"] = str(self.runtime.db_path)
+        node.pulse.head_seq = self.store.head
+        return {
+            "db": str(self.runtime.db_path),
+            "head_seq": self.store.head,
+            "demo": self.runtime.demo,
+        }
+
+    def handle(self, batch: Batch) -> None:
+        """Record heartbeats, commit observations, publish what was committed."""
+        assert self.store is not None
+        _drain_observations(
+            self.store, batch, self.node.publisher, self.node.pulse, self.node.logger
+        )
+        self.node.pulse.head_seq = self.store.head
+
+    def step(self) -> float:
+        """Nothing is due between messages."""
+        return IDLE_SECONDS
+
+    def stop(self) -> Mapping[str, object]:
+        """Close the replay socket and the database, release the lock."""
+        head = self.store.head if self.store is not None else None
+        if self.replies is not None:
+            self.replies.close(0)
+        if self.store is not None:
+            self.store.conn.close()
+        self.lock.release()
+        return {"head_seq": head}
+
+    def _answer_replay(self, socket: zmq.Socket[bytes]) -> None:
+        assert self.store is not None
+        _serve_replay(self.store, socket, self.node.pulse)
 
 
 def run(runtime: Runtime) -> None:
     """Run the store until SIGTERM."""
-    logger = structlog.get_logger().bind(process="store")
-    stop = StopFlag()
-    lock = ProcessLock(runtime.lock_path("store")).acquire()
-    store = Store(connect_writer(str(runtime.db_path)))
-    publisher = Publisher(runtime.endpoints)
-    subscriber = Subscriber((OBSERVATIONS, HEARTBEAT), runtime.endpoints)
-    replies: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.REP)
-    replies.setsockopt(zmq.LINGER, 0)
-    replies.bind(runtime.endpoints.replay)
-    poller = zmq.Poller()
-    poller.register(subscriber.socket, zmq.POLLIN)
-    poller.register(replies, zmq.POLLIN)
-    pulse = Pulse("store", publisher)
-    pulse.detail["db"] = str(runtime.db_path)
-    logger.info("ready", db=str(runtime.db_path), head_seq=store.head, demo=runtime.demo)
-    try:
-        while not stop.stopped:
-            ready = dict(poller.poll(timeout=int(min(200, pulse.due_in() * 1000) or 1)))
-            if replies in ready:
-                _serve_replay(store, replies, pulse)
-            if subscriber.socket in ready:
-                _drain_observations(store, subscriber, publisher, pulse, logger)
-            pulse.counters["garbage_dropped"] = subscriber.garbage
-            pulse.counters["unknown_types"] = subscriber.unknown
-            pulse.beat(head_seq=store.head)
-    finally:
-        logger.info("stopping", head_seq=store.head)
-        replies.close(0)
-        subscriber.close()
-        publisher.close()
-        store.conn.close()
-        lock.release()
+    run_service(StoreService(runtime), runtime)
 
 
 def _serve_replay(store: Store, replies: zmq.Socket[bytes], pulse: Pulse) -> None:
@@ -76,33 +110,16 @@ def _serve_replay(store: Store, replies: zmq.Socket[bytes], pulse: Pulse) -> Non
     pulse.counters["replays_served"] += 1
 
 
-def _gather(subscriber: Subscriber) -> list[tuple[str, Message]]:
-    """What is waiting, plus whatever keeps arriving a few milliseconds apart.
-
-    Every commit costs a few milliseconds whatever its size, so during a backlog a bigger
-    transaction is much cheaper per batch; a lone live append waits only ``GATHER_GAP_MS``.
-    """
-    messages = subscriber.drain()
-    deadline = time.monotonic() + GATHER_MAX_SECONDS
-    while len(messages) < MAX_MESSAGES_PER_TRANSACTION and time.monotonic() < deadline:
-        more = subscriber.recv(GATHER_GAP_MS)
-        if more is None:
-            break
-        messages.append(more)
-        messages.extend(subscriber.drain())
-    return messages
-
-
 def _drain_observations(
     store: Store,
-    subscriber: Subscriber,
+    batch: Batch,
     publisher: Publisher,
     pulse: Pulse,
     logger: structlog.typing.FilteringBoundLogger,
 ) -> None:
     observations: list[Message] = []
     beats: list[Heartbeat] = []
-    for _topic, message in _gather(subscriber):
+    for _topic, message in batch:
         if isinstance(message, Heartbeat):
             beats.append(message)
         else:

@@ -3,6 +3,8 @@
 A change to a transcript becomes ``cmd.refresh.claude`` naming the changed files, within a few
 tens of milliseconds (``step``/``debounce`` below). When a root appears or disappears the watch
 is restarted on the new set and a full refresh is requested.
+
+In: file events. Work: group them by provider. Out: ``cmd.refresh.<provider>``.
 """
 
 from __future__ import annotations
@@ -10,16 +12,16 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import structlog
 import watchfiles
 
 from bus.client import Publisher
 from bus.messages import RefreshRequested
 from services.runtime.installation import Runtime
 from services.runtime.lifecycle import Pulse, StopFlag
+from services.runtime.runner import Node, run_blocking_service
 from services.runtime.spool import spool_dir
 
 ROOT_CHECK_SECONDS = 0.1
@@ -31,33 +33,45 @@ LOG_SUFFIXES = (".jsonl", ".json")
 """Claude and Codex write JSONL; Gemini also keeps legacy single-JSON chats."""
 
 
-def run(runtime: Runtime) -> None:
-    """Watch the Claude Code roots until SIGTERM."""
-    logger = structlog.get_logger().bind(process="watcher")
-    stop = StopFlag()
-    publisher = Publisher(runtime.endpoints)
-    pulse = Pulse("watcher", publisher)
-    providers = {r: p for p, rs in runtime.roots.items() for r in rs}
-    # `otm statusline` drops Claude's rate limits here for the collector to publish.
-    spool = spool_dir(runtime.state)
-    spool.mkdir(mode=0o700, parents=True, exist_ok=True)
-    providers[spool] = "claude"
-    roots = list(providers)
-    logger.info("ready", roots={p: [str(r) for r in rs] for p, rs in runtime.roots.items()})
-    beat = threading.Thread(target=_beat_until_stopped, args=(pulse, stop), daemon=True)
-    beat.start()
-    try:
-        while not stop.stopped:
+class WatcherService:
+    """Turns file events under every root (and the spool) into refresh requests."""
+
+    name = "watcher"
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.providers = {r: p for p, rs in runtime.roots.items() for r in rs}
+        # `otm statusline` drops Claude's rate limits here for the collector to publish.
+        self.spool = spool_dir(runtime.state)
+        self.providers[self.spool] = "claude"
+
+    def start(self, node: Node) -> Mapping[str, object]:
+        """Create the spool folder so it can be watched from the start."""
+        self.node = node
+        self.spool.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return {"roots": {p: [str(r) for r in rs] for p, rs in self.runtime.roots.items()}}
+
+    def serve(self) -> None:
+        """Watch the roots that exist until SIGTERM, restarting the watch when that set changes."""
+        node = self.node
+        roots = list(self.providers)
+        while not node.stop.stopped:
             watched = _existing(roots)
-            pulse.detail["watching"] = ", ".join(str(p) for p in watched) or "(no root yet)"
+            node.pulse.detail["watching"] = ", ".join(str(p) for p in watched) or "(no root yet)"
             if watched:
-                logger.info("watching", roots=[str(p) for p in watched])
-                _watch(watched, providers, stop, publisher, pulse)
+                node.logger.info("watching", roots=[str(p) for p in watched])
+                _watch(watched, self.providers, node.stop, node.publisher, node.pulse)
             else:
-                stop.wait(ROOT_CHECK_SECONDS)
-    finally:
-        logger.info("stopping")
-        publisher.close()
+                node.stop.wait(ROOT_CHECK_SECONDS)
+
+    def stop(self) -> Mapping[str, object]:
+        """Nothing to close."""
+        return {}
+
+
+def run(runtime: Runtime) -> None:
+    """Watch every provider's roots until SIGTERM."""
+    run_blocking_service(WatcherService(runtime), runtime)
 
 
 def _watch(
@@ -130,13 +144,3 @@ def _refresh(provider: str, paths: tuple[str, ...]) -> RefreshRequested:
 
 def _existing(roots: Sequence[Path]) -> list[Path]:
     return [r for r in roots if r.is_dir()]
-
-
-def _beat_until_stopped(pulse: Pulse, stop: StopFlag) -> None:
-    # PUB sockets are not thread-safe; heartbeats use their own publisher.
-    own = Pulse(pulse.process, Publisher(pulse.publisher.endpoints))
-    while not stop.wait(0.5):
-        own.counters = pulse.counters
-        own.detail = pulse.detail
-        own.beat()
-    own.publisher.close()

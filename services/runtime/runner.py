@@ -1,0 +1,293 @@
+"""The one process runner every process of the stack shares.
+
+A process is a *service*: policy only (what to do with a message, what work is due). The runner
+owns everything around it, the same way for every process, as circus's arbiter owns its
+watchers' sockets and loop:
+
+* start-up: logging, the runtime (config, state folder, endpoints), one ``ready`` log line with
+  the fields the service returns from ``start``;
+* the sockets: one publisher, the subscriptions the service asks for (``Node.subscribe``), a
+  durable follower of committed events (``Node.follow``), extra sockets it serves
+  (``Node.serve``, e.g. the store's replay socket);
+* the loop: wait for messages or for the service's next due work, hand messages over in batches,
+  call ``step``;
+* heartbeats: one a second (faster just after start), with the service's counters and details;
+* stopping: SIGTERM or SIGINT ends the loop within a fraction of a second, ``stop`` closes the
+  service, one ``stopping`` line, sockets closed: gone well within 2 s.
+
+A service that must block in a library's own loop (uvicorn, watchfiles) is a
+``BlockingService``: the runner calls ``serve`` on the main thread and beats from a thread of its
+own (zmq sockets are not shared across threads).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import structlog
+import zmq
+
+from bus.client import Publisher, Subscriber
+from bus.messages import Message
+from services.runtime.lifecycle import Pulse, StopFlag
+
+if TYPE_CHECKING:
+    from services.runtime.follower import DurableFollower, Tracking
+    from services.runtime.installation import Runtime
+
+MAX_WAIT_SECONDS = 0.2
+"""The longest the loop sleeps between looks at the stop flag: SIGTERM is obeyed within this."""
+
+Batch = list[tuple[str, Message]]
+
+
+class Service(Protocol):
+    """A process's policy. The runner calls ``start`` once, then ``handle`` with each batch of
+    messages that arrived and ``step`` after each wake-up, then ``stop``."""
+
+    name: str
+
+    def start(self, node: Node) -> Mapping[str, object]:
+        """Open what the service needs (subscriptions through ``node``); the ``ready`` fields."""
+        ...
+
+    def handle(self, batch: Batch) -> None:
+        """Act on messages from the subscriptions and the follower, in arrival order."""
+        ...
+
+    def step(self) -> float:
+        """Do the work that is due; the seconds until more is due (0: call again at once)."""
+        ...
+
+    def stop(self) -> Mapping[str, object]:
+        """Close what ``start`` opened; the ``stopping`` fields."""
+        ...
+
+
+class BlockingService(Protocol):
+    """A process whose work runs in a library's own blocking loop."""
+
+    name: str
+
+    def start(self, node: Node) -> Mapping[str, object] | None:
+        """Prepare (nothing may block here); the ``ready`` fields, or None when the service
+        calls ``node.ready`` itself once it is ready (e.g. once a server is listening)."""
+        ...
+
+    def serve(self) -> None:
+        """Block until ``node.stop`` is set (or the library's own loop ends)."""
+        ...
+
+    def stop(self) -> Mapping[str, object]:
+        """Close what ``start`` opened; the ``stopping`` fields."""
+        ...
+
+
+@dataclass(frozen=True)
+class Gather:
+    """How the runner collects one batch: after the first message, it keeps receiving while
+    messages arrive at most ``gap_ms`` apart, up to ``max_seconds`` and ``max_messages``.
+
+    The store uses it: every commit costs a few milliseconds whatever its size, so a bigger
+    transaction is much cheaper per message during a backlog, and a lone message waits only
+    ``gap_ms``."""
+
+    gap_ms: int = 0
+    max_seconds: float = 0.0
+    max_messages: int = 1 << 30
+
+
+class Node:
+    """What the runner gives a service: the runtime, a logger, the publisher, the heartbeat's
+    counters and details, the stop flag, and the sockets the service asks for."""
+
+    def __init__(self, name: str, runtime: Runtime, stop: StopFlag) -> None:
+        self.name = name
+        self.runtime = runtime
+        self.stop = stop
+        self.logger: structlog.typing.FilteringBoundLogger = structlog.get_logger().bind(
+            process=name
+        )
+        self.publisher = Publisher(runtime.endpoints)
+        self.pulse = Pulse(name, self.publisher)
+        self.gather = Gather()
+        self.subscriber: Subscriber | None = None
+        self.follower: DurableFollower | None = None
+        self.before_beat: Callable[[], None] | None = None
+        """For a blocking service: called in the heartbeat thread before each beat, to put
+        current figures into ``pulse.counters``."""
+        self._served: list[tuple[zmq.Socket[bytes], Callable[[zmq.Socket[bytes]], None]]] = []
+
+    def subscribe(self, prefixes: Sequence[str]) -> Subscriber:
+        """Subscribe to topic prefixes; their messages reach ``Service.handle``."""
+        self.subscriber = Subscriber(tuple(prefixes), self.runtime.endpoints)
+        return self.subscriber
+
+    def follow(self, prefixes: Sequence[str], tracking: Tracking) -> DurableFollower:
+        """Follow committed events durably from ``tracking``'s recorded position; they reach
+        ``Service.handle`` in ``seq`` order, each exactly once (the service records each one it
+        applied with ``follower.applied`` in the transaction of its effect)."""
+        from services.runtime.follower import DurableFollower
+
+        self.follower = DurableFollower(prefixes, tracking, self.runtime.endpoints)
+        return self.follower
+
+    def serve(
+        self, socket: zmq.Socket[bytes], handler: Callable[[zmq.Socket[bytes]], None]
+    ) -> None:
+        """Call ``handler(socket)`` whenever ``socket`` is readable (e.g. a REP socket)."""
+        self._served.append((socket, handler))
+
+    def ready(self, fields: Mapping[str, object]) -> None:
+        """Log the one ``ready`` line (tests and ``otm up`` wait for it)."""
+        self.logger.info("ready", **fields)
+
+    def publish(self, message: Message) -> None:
+        """Publish on the bus under the message's own topic."""
+        self.publisher.publish(message)
+
+    def close(self) -> None:
+        """Close every socket the node opened."""
+        if self.follower is not None:
+            self.follower.close()
+        if self.subscriber is not None:
+            self.subscriber.close()
+        self.publisher.close()
+
+    def receive(self, timeout: float) -> Batch:
+        """Messages that arrive within ``timeout`` seconds (gathered as ``self.gather`` says),
+        serving any readable served socket meanwhile."""
+        poller = zmq.Poller()
+        if self.subscriber is not None:
+            poller.register(self.subscriber.socket, zmq.POLLIN)
+        for socket, _handler in self._served:
+            poller.register(socket, zmq.POLLIN)
+        batch: Batch = []
+        if self.follower is not None:
+            # The follower waits on its own socket; give it the wait when it is the only input.
+            wait_ms = 0 if self.subscriber is not None or self._served else int(timeout * 1000)
+            batch.extend(self.follower.poll(wait_ms))
+            if batch:
+                timeout = 0
+        ready = dict(poller.poll(int(timeout * 1000))) if poller.sockets else {}
+        if not poller.sockets and not batch and self.follower is None:
+            self.stop.wait(timeout)
+        for socket, handler in self._served:
+            if socket in ready:
+                handler(socket)
+        if self.subscriber is not None and self.subscriber.socket in ready:
+            batch.extend(self._gathered(self.subscriber))
+        return batch
+
+    def _gathered(self, subscriber: Subscriber) -> Batch:
+        batch = subscriber.drain()
+        deadline = time.monotonic() + self.gather.max_seconds
+        while (
+            self.gather.gap_ms
+            and len(batch) < self.gather.max_messages
+            and time.monotonic() < deadline
+        ):
+            more = subscriber.recv(self.gather.gap_ms)
+            if more is None:
+                break
+            batch.append(more)
+            batch.extend(subscriber.drain())
+        return batch
+
+    def count_bus_problems(self) -> None:
+        """Put what the subscriptions could not decode into the heartbeat's counters."""
+        subscribers = list(self._subscribers())
+        if subscribers:
+            self.pulse.counters["garbage_dropped"] = sum(s.garbage for s in subscribers)
+            self.pulse.counters["unknown_types"] = sum(s.unknown for s in subscribers)
+
+    def _subscribers(self) -> Iterable[Subscriber]:
+        if self.subscriber is not None:
+            yield self.subscriber
+        if self.follower is not None:
+            yield self.follower.subscriber
+
+
+def run_service(service: Service, runtime: Runtime) -> None:
+    """Run ``service`` until SIGTERM or SIGINT."""
+    stop = StopFlag()
+    node = Node(service.name, runtime, stop)
+    try:
+        node.ready(service.start(node))
+        wait = 0.0
+        while not stop.stopped:
+            batch = node.receive(min(wait, node.pulse.due_in(), MAX_WAIT_SECONDS))
+            if batch:
+                service.handle(batch)
+            wait = service.step()
+            node.count_bus_problems()
+            node.pulse.beat()
+        node.logger.info("stopping", **service.stop())
+    finally:
+        node.close()
+
+
+def run_blocking_service(service: BlockingService, runtime: Runtime) -> None:
+    """Run a service that blocks in its own loop, with heartbeats from a thread of their own."""
+    stop = StopFlag()
+    node = Node(service.name, runtime, stop)
+    beats = threading.Thread(target=_beat_until_stopped, args=(node,), daemon=True)
+    try:
+        ready = service.start(node)
+        if ready is not None:
+            node.ready(ready)
+        beats.start()
+        service.serve()
+        stop.set()
+        node.logger.info("stopping", **service.stop())
+    finally:
+        stop.set()
+        if beats.is_alive():
+            beats.join(timeout=1.0)
+        node.close()
+
+
+def _beat_until_stopped(node: Node) -> None:
+    # This thread's own publisher: the service's is used from the main thread.
+    publisher = Publisher(node.runtime.endpoints)
+    pulse = Pulse(node.name, publisher)
+    pulse.counters = node.pulse.counters
+    pulse.detail = node.pulse.detail
+    try:
+        while not node.stop.wait(pulse.due_in() or MAX_WAIT_SECONDS):
+            if node.before_beat is not None:
+                node.before_beat()
+            pulse.beat()
+    finally:
+        publisher.close()
+
+
+def main(process: str, start: Callable[[Runtime], None]) -> int:
+    """Start-up every process shares: logging, then the runtime (a wrong config or a second
+    instance gets a one-line message and exit status 2), then ``start(runtime)``."""
+    from bus.lock import AlreadyRunning
+    from services.runtime.config import ConfigError
+    from services.runtime.installation import load_runtime
+    from services.runtime.logs import configure
+
+    logger = configure(process, logging.INFO)
+    try:
+        runtime = load_runtime()
+    except ConfigError as exc:
+        logger.error("config_error", error=str(exc))
+        return 2
+    try:
+        start(runtime)
+    except AlreadyRunning as exc:
+        logger.error(
+            "already_running",
+            error=f"another {process} is already running ({exc}). "
+            "Stop it first, or use `otm status`.",
+        )
+        return 2
+    return 0
