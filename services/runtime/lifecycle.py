@@ -24,8 +24,11 @@ class StopFlag:
 
     def __init__(self) -> None:
         self._event = threading.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, self._handle)
+        if threading.current_thread() is threading.main_thread():
+            # Signals reach only the main thread; a service run in a test's thread is stopped
+            # with ``set`` instead.
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, self._handle)
 
     def _handle(self, signum: int, frame: object) -> None:
         self._event.set()

@@ -23,6 +23,7 @@ own (zmq sockets are not shared across threads).
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -163,20 +164,19 @@ class Node:
         """Messages that arrive within ``timeout`` seconds (gathered as ``self.gather`` says),
         serving any readable served socket meanwhile."""
         poller = zmq.Poller()
-        if self.subscriber is not None:
-            poller.register(self.subscriber.socket, zmq.POLLIN)
+        for subscriber in self._subscribers():
+            poller.register(subscriber.socket, zmq.POLLIN)
         for socket, _handler in self._served:
             poller.register(socket, zmq.POLLIN)
+        # Rounded up: a wait truncated to 0 ms would spin until the next heartbeat is due.
+        wait_ms = math.ceil(timeout * 1000)
+        ready = dict(poller.poll(wait_ms)) if poller.sockets else {}
+        if not poller.sockets:
+            self.stop.wait(timeout)
         batch: Batch = []
         if self.follower is not None:
-            # The follower waits on its own socket; give it the wait when it is the only input.
-            wait_ms = 0 if self.subscriber is not None or self._served else int(timeout * 1000)
-            batch.extend(self.follower.poll(wait_ms))
-            if batch:
-                timeout = 0
-        ready = dict(poller.poll(int(timeout * 1000))) if poller.sockets else {}
-        if not poller.sockets and not batch and self.follower is None:
-            self.stop.wait(timeout)
+            # Also when nothing arrived: the follower fills gaps the heartbeats reveal.
+            batch.extend(self.follower.poll(0))
         for socket, handler in self._served:
             if socket in ready:
                 handler(socket)
@@ -213,9 +213,9 @@ class Node:
             yield self.follower.subscriber
 
 
-def run_service(service: Service, runtime: Runtime) -> None:
-    """Run ``service`` until SIGTERM or SIGINT."""
-    stop = StopFlag()
+def run_service(service: Service, runtime: Runtime, stop: StopFlag | None = None) -> None:
+    """Run ``service`` until SIGTERM or SIGINT (or until ``stop`` is set)."""
+    stop = stop or StopFlag()
     node = Node(service.name, runtime, stop)
     try:
         node.ready(service.start(node))
@@ -232,9 +232,11 @@ def run_service(service: Service, runtime: Runtime) -> None:
         node.close()
 
 
-def run_blocking_service(service: BlockingService, runtime: Runtime) -> None:
+def run_blocking_service(
+    service: BlockingService, runtime: Runtime, stop: StopFlag | None = None
+) -> None:
     """Run a service that blocks in its own loop, with heartbeats from a thread of their own."""
-    stop = StopFlag()
+    stop = stop or StopFlag()
     node = Node(service.name, runtime, stop)
     beats = threading.Thread(target=_beat_until_stopped, args=(node,), daemon=True)
     try:

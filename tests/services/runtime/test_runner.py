@@ -1,0 +1,224 @@
+"""The one process runner: start-up, the loop, heartbeats and stopping, shared by every process.
+
+Toy services run on the real runner in a thread, over a real forwarder and real sockets.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+
+from bus.client import Publisher, Subscriber
+from bus.endpoints import Endpoints
+from bus.forwarder import Forwarder
+from bus.messages import Heartbeat, RefreshRequested
+from services.runtime.installation import load_runtime
+from services.runtime.lifecycle import StopFlag
+from services.runtime.runner import Batch, Node, main, run_blocking_service, run_service
+from tests.helpers import wait_until
+
+
+class Echo:
+    """Counts refresh requests and asks to be stepped every 50 ms."""
+
+    name = "echo"
+
+    def __init__(self) -> None:
+        self.handled: list[str] = []
+        self.steps = 0
+        self.stopped = False
+
+    def start(self, node: Node) -> Mapping[str, object]:
+        """Subscribe to refresh requests."""
+        self.node = node
+        node.subscribe(("cmd.refresh.",))
+        return {"answer": 42}
+
+    def handle(self, batch: Batch) -> None:
+        """Remember each request's provider and count it."""
+        for _topic, message in batch:
+            assert isinstance(message, RefreshRequested)
+            self.handled.append(message.provider)
+            self.node.pulse.counters["requests"] += 1
+
+    def step(self) -> float:
+        """Count the wake-ups."""
+        self.steps += 1
+        return 0.05
+
+    def stop(self) -> Mapping[str, object]:
+        """Note that stop was called."""
+        self.stopped = True
+        return {"handled": len(self.handled)}
+
+
+class Blocking:
+    """Blocks in its own loop until the stop flag is set; says ready itself."""
+
+    name = "blocker"
+
+    def start(self, node: Node) -> None:
+        """Nothing to prepare; ready comes from ``serve``."""
+        self.node = node
+        node.before_beat = lambda: node.pulse.counters.update(beats_prepared=1)
+
+    def serve(self) -> None:
+        """Say ready, then wait for the stop flag like a library loop would."""
+        self.node.ready({"listening": True})
+        while not self.node.stop.wait(0.05):
+            pass
+
+    def stop(self) -> Mapping[str, object]:
+        """Nothing to close."""
+        return {}
+
+
+@pytest.fixture
+def runtime(state: Path, forwarder: Forwarder) -> Any:
+    """The runtime of this test's state folder, with a forwarder running on it."""
+    return load_runtime()
+
+
+@pytest.fixture
+def logs() -> Iterator[list[dict[str, Any]]]:
+    """Every structlog entry logged during the test."""
+    with structlog.testing.capture_logs() as entries:
+        yield entries
+
+
+def start_in_thread(target: Any, *args: Any) -> threading.Thread:
+    """Run ``target(*args)`` in a thread (signals only reach the main thread; tests use
+    ``StopFlag.set``)."""
+    thread = threading.Thread(target=target, args=args, daemon=True)
+    thread.start()
+    return thread
+
+
+def heartbeat_of(name: str, addresses: Endpoints, timeout: float = 5.0) -> Heartbeat:
+    """The next heartbeat of process ``name`` on the bus."""
+    subscriber = Subscriber(("sys.heartbeat",), addresses)
+    try:
+
+        def beat() -> Heartbeat | None:
+            received = subscriber.recv(100)
+            if received and isinstance(received[1], Heartbeat) and received[1].process == name:
+                return received[1]
+            return None
+
+        found: Heartbeat = wait_until(beat, timeout=timeout, what=f"a heartbeat of {name}")
+        return found
+    finally:
+        subscriber.close()
+
+
+def test_ready_line_carries_the_fields_start_returned(
+    runtime: Any, logs: list[dict[str, Any]]
+) -> None:
+    """One "ready" entry, bound to the process name, with what ``start`` returned."""
+    stop = StopFlag()
+    thread = start_in_thread(run_service, Echo(), runtime, stop)
+    ready = wait_until(lambda: [e for e in logs if e["event"] == "ready"], what="ready")
+    stop.set()
+    thread.join(timeout=2)
+    assert [{"event": "ready", "process": "echo", "answer": 42, "log_level": "info"}] == ready
+
+
+def test_messages_on_subscribed_topics_reach_handle(runtime: Any, addresses: Endpoints) -> None:
+    """A published refresh request arrives in ``handle``."""
+    service = Echo()
+    stop = StopFlag()
+    thread = start_in_thread(run_service, service, runtime, stop)
+    publisher = Publisher(addresses)
+    request = RefreshRequested(provider="codex", reason="manual", requested_at=time.time())
+
+    def arrived() -> bool:
+        publisher.publish(request)
+        return bool(service.handled)
+
+    wait_until(arrived, what="the request to reach handle")
+    publisher.close()
+    stop.set()
+    thread.join(timeout=2)
+    assert "codex" == service.handled[0]
+
+
+def test_heartbeats_carry_the_service_counters(runtime: Any, addresses: Endpoints) -> None:
+    """The runner beats with the counters the service keeps in ``node.pulse``."""
+    service = Echo()
+    stop = StopFlag()
+    thread = start_in_thread(run_service, service, runtime, stop)
+    wait_until(lambda: hasattr(service, "node"), what="start")
+    service.node.pulse.counters["requests"] = 7
+    beat = heartbeat_of("echo", addresses)
+    stop.set()
+    thread.join(timeout=2)
+    assert 7 == beat.counters["requests"]
+
+
+def test_step_is_called_again_after_the_wait_it_asked_for(runtime: Any) -> None:
+    """A service asking for 50 ms between steps is stepped about 20 times a second."""
+    service = Echo()
+    stop = StopFlag()
+    thread = start_in_thread(run_service, service, runtime, stop)
+    time.sleep(1.0)
+    stop.set()
+    thread.join(timeout=2)
+    assert 10 <= service.steps <= 40
+
+
+def test_stop_flag_ends_the_loop_promptly_and_calls_stop(
+    runtime: Any, logs: list[dict[str, Any]]
+) -> None:
+    """Within 2 s of the stop request the loop has ended, ``stop`` ran, "stopping" was logged."""
+    service = Echo()
+    stop = StopFlag()
+    thread = start_in_thread(run_service, service, runtime, stop)
+    wait_until(lambda: service.steps > 0, what="the loop to run")
+    asked = time.monotonic()
+    stop.set()
+    thread.join(timeout=2)
+    took = time.monotonic() - asked
+    assert (False, True) == (thread.is_alive(), service.stopped)
+    assert took < 2.0
+    assert ["stopping"] == [e["event"] for e in logs if e["event"] == "stopping"]
+
+
+def test_blocking_service_beats_while_it_blocks(runtime: Any, addresses: Endpoints) -> None:
+    """A blocking service gets heartbeats from the runner's own thread, prepared by
+    ``before_beat``."""
+    stop = StopFlag()
+    thread = start_in_thread(run_blocking_service, Blocking(), runtime, stop)
+    beat = heartbeat_of("blocker", addresses)
+    stop.set()
+    thread.join(timeout=2)
+    assert (1, False) == (beat.counters["beats_prepared"], thread.is_alive())
+
+
+def test_blocking_service_says_ready_itself(runtime: Any, logs: list[dict[str, Any]]) -> None:
+    """When ``start`` returns None the runner logs no ready line; the service's own counts."""
+    stop = StopFlag()
+    thread = start_in_thread(run_blocking_service, Blocking(), runtime, stop)
+    wait_until(lambda: any(e["event"] == "ready" for e in logs), what="ready")
+    stop.set()
+    thread.join(timeout=2)
+    assert [{"listening": True}] == [
+        {"listening": e["listening"]} for e in logs if e["event"] == "ready"
+    ]
+
+
+def test_a_wrong_config_stops_start_up_with_a_message_naming_the_file(
+    state: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Exit status 2 and a log line naming config.toml; the service never starts."""
+    (state / "config.toml").write_text("[scheduler]\nrefresh_seconds = 'often'\n")
+    started: list[object] = []
+    code = main("scheduler", started.append)
+    err = capsys.readouterr().err
+    assert (2, []) == (code, started)
+    assert "config.toml" in err and "refresh_seconds" in err
