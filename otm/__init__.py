@@ -1,4 +1,5 @@
-"""OpenTokenMonitor: the ``otm`` command and what every process shares.
+"""The ``otm`` command: it parses arguments and renders answers (tables, CSV, the statusline).
 
-Config, runtime paths, logging, reports and the demo corpus generator live here.
+Everything it runs or asks lives in ``services`` (the processes, their shared runtime and the
+queries) and ``bus``; nothing imports this package.
 """

@@ -345,7 +345,7 @@ def doctor_command(
     json_output: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
 ) -> None:
     """For each provider: what was found where, what works, what fails and how to fix it."""
-    from services.queries.doctor import show_doctor
+    from otm.health import show_doctor
 
     if provider not in PROVIDER_CHOICES:
         _fail(f"--provider {provider!r}: use one of {', '.join(PROVIDER_CHOICES)}")
@@ -381,7 +381,7 @@ def status_command(
     json_output: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
 ) -> None:
     """Each process, the head seq, roots found and skipped input."""
-    from services.queries.status import show_status
+    from otm.health import show_status
 
     show_status(_runtime(), json_output)
 

@@ -7,13 +7,10 @@ the kind, the plan and the expiry), the data roots and the last committed live c
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 from typing import Any
 
 from bus.messages import PROVIDERS
-from services.collector.live.source import utc_text
 from services.queries.reports.limits import auth_json
 from services.queries.status import collect_status
 from services.runtime.installation import Runtime, without_demo
@@ -81,57 +78,3 @@ def _inspect(runtime: Runtime, wanted: tuple[str, ...]) -> dict[str, dict[str, A
             else {"kind": failure.kind, "reason": failure.reason, "fix": failure.fix},
         }
     return out
-
-
-def show_doctor(runtime: Runtime, provider: str, live: bool, as_json: bool) -> None:
-    """Print the diagnosis as JSON or as readable text."""
-    report = diagnose(runtime, provider, live)
-    if as_json:
-        sys.stdout.write(json.dumps(report, indent=2) + "\n")
-        return
-    from rich.console import Console
-    from rich.markup import escape
-
-    console = Console()
-    colours = {"available": "green", "partial": "yellow", "unavailable": "red"}
-    if report["demo"]:
-        console.print(
-            "[yellow]demo mode[/]: no CLI data was found, so `otm up` shows demo data; "
-            "below is where real data was looked for"
-        )
-    providers: dict[str, dict[str, Any]] = report["providers"]
-    for name, p in providers.items():
-        console.print(f"\n[bold]{name}[/]: [{colours[p['state']]}]{p['state']}[/]")
-        for root in p["roots"]:
-            where = f"{root['logFiles']} log files" if root["exists"] else "missing"
-            console.print(f"  logs  {escape(root['path'])}: {where}")
-        credentials = p["credentials"] or {}
-        for line in credentials.get("found", []):
-            console.print(f"  auth  {escape(line)}")
-        auth = credentials.get("auth")
-        if auth:
-            expiry = _expiry(auth["expiresAt"])
-            plan = f", plan {auth['plan']}" if auth["plan"] else ""
-            console.print(f"  auth  {auth['kind']} from {escape(auth['source'])}{plan}{expiry}")
-        problem = credentials.get("problem")
-        if problem:
-            console.print(f"  [red]problem[/] {escape(problem['reason'])}")
-        checked = p["live"]
-        if checked is not None:
-            state = checked["state"]
-            outcome = "[green]ok[/]" if state == "ok" else f"[yellow]{state}[/]"
-            console.print(f"  live  last checked {checked['ageSeconds']} s ago: {outcome}")
-            if checked["reason"]:
-                console.print(f"        {escape(checked['reason'])}")
-        if p["reason"]:
-            console.print(f"  why   {escape(p['reason'])}")
-        if p["fix"]:
-            console.print(f"  [bold]fix[/]   {escape(p['fix'])}")
-
-
-def _expiry(expires_at: float | None) -> str:
-    if expires_at is None:
-        return ""
-    left = expires_at - time.time()
-    when = utc_text(expires_at)
-    return f", expired {when}" if left <= 0 else f", valid until {when}"

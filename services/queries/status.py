@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -112,54 +110,3 @@ def _from_database(conn: sqlite3.Connection) -> dict[str, Any]:
         "skipped": skipped,
         "unpriced_models": unpriced,
     }
-
-
-def show_status(runtime: Runtime, as_json: bool) -> None:
-    """Print the status as JSON or as rich tables."""
-    status = collect_status(runtime)
-    if as_json:
-        sys.stdout.write(json.dumps(status, indent=2) + "\n")
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    mode = " [yellow](demo data)[/]" if status["demo"] else ""
-    console.print(f"[bold]OpenTokenMonitor[/] {status['database']}{mode}")
-    console.print(f"head seq: [bold]{status['head_seq']}[/]")
-    procs = Table("process", "pid", "state", "last seen", "counters", title="Processes")
-    for p in status["processes"]:
-        state = "[green]up[/]" if p["alive"] else "[red]down[/]"
-        counters = ", ".join(f"{k}={v}" for k, v in sorted(p["counters"].items()) if v)
-        procs.add_row(
-            p["process"], str(p["pid"]), state, f"{p['last_seen_seconds_ago']}s ago", counters
-        )
-    console.print(procs)
-    roots = Table("provider", "root", "exists", "log files", "unreadable dirs", title="Data roots")
-    for r in status["roots"]:
-        roots.add_row(
-            r["provider"],
-            r["path"],
-            "yes" if r["exists"] else "no",
-            str(r["files"]),
-            str(len(r["unreadable_dirs"])),
-        )
-    console.print(roots)
-    providers = Table("provider", "state", "why", "fix", title="Providers")
-    colours = {"available": "green", "partial": "yellow", "unavailable": "red"}
-    for name, p in status["providers"].items():
-        state = f"[{colours[p['state']]}]{p['state']}[/]"
-        providers.add_row(name, state, p["reason"], p["fix"])
-    console.print(providers)
-    if status["skipped"]:
-        skips = Table("reason", "lines", title="Skipped input")
-        for reason, count in status["skipped"].items():
-            skips.add_row(reason, str(count))
-        console.print(skips)
-    else:
-        console.print("skipped input: none")
-    if status["unpriced_models"]:
-        console.print(
-            '[yellow]unpriced models[/] (add [pricing.overrides."<model>"] to config.toml): '
-            + ", ".join(status["unpriced_models"])
-        )

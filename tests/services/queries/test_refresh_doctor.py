@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
+from otm.health import show_doctor
 from services.collector.claude.credentials import SIGN_IN_FIX
-from services.queries.doctor import diagnose, show_doctor
+from services.queries.doctor import diagnose
 from services.queries.refresh import refresh
 from services.queries.reports.limits import limits_report
 from services.runtime.installation import Runtime, load_runtime

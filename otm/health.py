@@ -1,0 +1,117 @@
+"""Drawing ``otm status`` and ``otm doctor`` for people (the JSON forms are the queries' own)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from services.collector.live.source import utc_text
+from services.queries.doctor import diagnose
+from services.queries.status import collect_status
+from services.runtime.installation import Runtime
+
+
+def show_status(runtime: Runtime, as_json: bool) -> None:
+    """Print ``otm status`` as JSON or as rich tables."""
+    status = collect_status(runtime)
+    if as_json:
+        sys.stdout.write(json.dumps(status, indent=2) + "\n")
+        return
+
+    console = Console()
+    mode = " [yellow](demo data)[/]" if status["demo"] else ""
+    console.print(f"[bold]OpenTokenMonitor[/] {status['database']}{mode}")
+    console.print(f"head seq: [bold]{status['head_seq']}[/]")
+    procs = Table("process", "pid", "state", "last seen", "counters", title="Processes")
+    for p in status["processes"]:
+        state = "[green]up[/]" if p["alive"] else "[red]down[/]"
+        counters = ", ".join(f"{k}={v}" for k, v in sorted(p["counters"].items()) if v)
+        procs.add_row(
+            p["process"], str(p["pid"]), state, f"{p['last_seen_seconds_ago']}s ago", counters
+        )
+    console.print(procs)
+    roots = Table("provider", "root", "exists", "log files", "unreadable dirs", title="Data roots")
+    for r in status["roots"]:
+        roots.add_row(
+            r["provider"],
+            r["path"],
+            "yes" if r["exists"] else "no",
+            str(r["files"]),
+            str(len(r["unreadable_dirs"])),
+        )
+    console.print(roots)
+    providers = Table("provider", "state", "why", "fix", title="Providers")
+    colours = {"available": "green", "partial": "yellow", "unavailable": "red"}
+    for name, p in status["providers"].items():
+        state = f"[{colours[p['state']]}]{p['state']}[/]"
+        providers.add_row(name, state, p["reason"], p["fix"])
+    console.print(providers)
+    if status["skipped"]:
+        skips = Table("reason", "lines", title="Skipped input")
+        for reason, count in status["skipped"].items():
+            skips.add_row(reason, str(count))
+        console.print(skips)
+    else:
+        console.print("skipped input: none")
+    if status["unpriced_models"]:
+        console.print(
+            '[yellow]unpriced models[/] (add [pricing.overrides."<model>"] to config.toml): '
+            + ", ".join(status["unpriced_models"])
+        )
+
+
+def show_doctor(runtime: Runtime, provider: str, live: bool, as_json: bool) -> None:
+    """Print ``otm doctor`` as JSON or as readable text."""
+    report = diagnose(runtime, provider, live)
+    if as_json:
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        return
+    console = Console()
+    colours = {"available": "green", "partial": "yellow", "unavailable": "red"}
+    if report["demo"]:
+        console.print(
+            "[yellow]demo mode[/]: no CLI data was found, so `otm up` shows demo data; "
+            "below is where real data was looked for"
+        )
+    providers: dict[str, dict[str, Any]] = report["providers"]
+    for name, p in providers.items():
+        console.print(f"\n[bold]{name}[/]: [{colours[p['state']]}]{p['state']}[/]")
+        for root in p["roots"]:
+            where = f"{root['logFiles']} log files" if root["exists"] else "missing"
+            console.print(f"  logs  {escape(root['path'])}: {where}")
+        credentials = p["credentials"] or {}
+        for line in credentials.get("found", []):
+            console.print(f"  auth  {escape(line)}")
+        auth = credentials.get("auth")
+        if auth:
+            expiry = _expiry(auth["expiresAt"])
+            plan = f", plan {auth['plan']}" if auth["plan"] else ""
+            console.print(f"  auth  {auth['kind']} from {escape(auth['source'])}{plan}{expiry}")
+        problem = credentials.get("problem")
+        if problem:
+            console.print(f"  [red]problem[/] {escape(problem['reason'])}")
+        checked = p["live"]
+        if checked is not None:
+            state = checked["state"]
+            outcome = "[green]ok[/]" if state == "ok" else f"[yellow]{state}[/]"
+            console.print(f"  live  last checked {checked['ageSeconds']} s ago: {outcome}")
+            if checked["reason"]:
+                console.print(f"        {escape(checked['reason'])}")
+        if p["reason"]:
+            console.print(f"  why   {escape(p['reason'])}")
+        if p["fix"]:
+            console.print(f"  [bold]fix[/]   {escape(p['fix'])}")
+
+
+def _expiry(expires_at: float | None) -> str:
+    if expires_at is None:
+        return ""
+    left = expires_at - time.time()
+    when = utc_text(expires_at)
+    return f", expired {when}" if left <= 0 else f", valid until {when}"
