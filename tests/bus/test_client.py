@@ -204,6 +204,7 @@ def test_catch_up_filters_by_prefix_but_advances_past_everything(
         assert (["evt.price.claude"], 5) == (topics, prices.last_seq)
 
 
+@pytest.mark.slow
 def test_gap_is_not_skipped_while_the_store_is_unreachable(
     addresses: Endpoints, store: Store, db_path: Path, publisher: Publisher, follower: EventFollower
 ) -> None:

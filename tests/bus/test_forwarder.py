@@ -130,6 +130,7 @@ def test_run_dir_is_made_private_even_if_it_existed(state: Path) -> None:
     assert 0o700 == stat.S_IMODE((state / "run").stat().st_mode)
 
 
+@pytest.mark.e2e
 def test_stale_socket_of_a_dead_forwarder_does_not_block_a_new_one(
     state: Path, addresses: Endpoints, publisher: Publisher, subscribe: Subscribe
 ) -> None:

@@ -76,6 +76,7 @@ def test_is_held_does_not_take_the_lock(tmp_path: Path) -> None:
         assert lock.path == tmp_path / "x.lock"
 
 
+@pytest.mark.e2e
 def test_lock_of_a_killed_process_is_free(tmp_path: Path) -> None:
     """The OS frees the lock when its holder dies without releasing it (kill -9)."""
     script = (

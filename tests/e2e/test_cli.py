@@ -213,6 +213,7 @@ def test_rebuild_gives_the_same_report(stack: Stack) -> None:
     assert before == stack.otm("report", "daily", "--json").stdout
 
 
+@pytest.mark.slow
 def test_replaced_truncated_and_deleted_files_do_not_change_totals(
     stack: Stack, corpus: tuple[Path, Manifest]
 ) -> None:
@@ -249,6 +250,7 @@ def test_scheduler_heals_a_missed_file_event(tmp_path: Path, corpus: tuple[Path,
         stack.stop_all()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_otm_up_runs_the_demo_when_there_is_no_claude_data(tmp_path: Path) -> None:
     """`otm up` on a machine without Claude Code data serves a growing demo history."""

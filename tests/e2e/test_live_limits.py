@@ -193,6 +193,7 @@ def test_provider_status_is_available_with_auth_source(live_stack: Stack) -> Non
     assert claude_file == claude["live"]["auth"]["source"]
 
 
+@pytest.mark.slow
 def test_a_failing_endpoint_keeps_the_last_numbers_marked_stale(
     live_stack: Stack, fake_endpoint: FakeEndpoint
 ) -> None:
@@ -208,6 +209,7 @@ def test_a_failing_endpoint_keeps_the_last_numbers_marked_stale(
     assert (37.0, True) == (stale["usedPercent"], "HTTP 500" in stale["staleReason"])
 
 
+@pytest.mark.slow
 def test_retry_after_is_honoured_whoever_asks(
     live_stack: Stack, fake_endpoint: FakeEndpoint
 ) -> None:
@@ -221,6 +223,7 @@ def test_retry_after_is_honoured_whoever_asks(
     assert 1 == len(fake_endpoint.requests_for(CLAUDE_PATH))
 
 
+@pytest.mark.slow
 def test_a_refresh_flood_never_exceeds_the_configured_rate(
     live_stack: Stack, fake_endpoint: FakeEndpoint
 ) -> None:
@@ -237,6 +240,7 @@ def test_a_refresh_flood_never_exceeds_the_configured_rate(
     assert len(times) <= 2 + int(elapsed / 2.0)
 
 
+@pytest.mark.slow
 def test_status_counts_each_poll_once(live_stack: Stack, fake_endpoint: FakeEndpoint) -> None:
     """The collector's counters in `otm status` equal the requests the provider received."""
     live_stack.start()
@@ -253,6 +257,7 @@ def test_status_counts_each_poll_once(live_stack: Stack, fake_endpoint: FakeEndp
     assert requests == wait_until(lambda: counted() == requests and requests, 10, "counters")
 
 
+@pytest.mark.slow
 def test_limit_changes_arrive_on_the_stream(live_stack: Stack, fake_endpoint: FakeEndpoint) -> None:
     """A new utilisation reported by the endpoint is committed and streamed as evt.limits."""
     live_stack.start()
@@ -272,6 +277,7 @@ def test_limit_changes_arrive_on_the_stream(live_stack: Stack, fake_endpoint: Fa
         wait_until(arrived, 30, "the changed window on the stream")
 
 
+@pytest.mark.slow
 def test_no_secret_leaves_the_credential_files(
     live_stack: Stack, fake_endpoint: FakeEndpoint
 ) -> None:
@@ -389,6 +395,7 @@ def test_statusline_limits_reach_a_one_shot_command(stack: Stack) -> None:
     assert {"five_hour": 61.0, "seven_day": 41.0} == used
 
 
+@pytest.mark.slow
 def test_otm_refresh_asks_through_the_running_stack(
     live_stack: Stack, fake_endpoint: FakeEndpoint
 ) -> None:

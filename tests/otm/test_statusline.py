@@ -767,6 +767,7 @@ def test_stdin_of_the_process_is_read(env: Path, monkeypatch: pytest.MonkeyPatch
     assert b"m\n" == stdout.getvalue()
 
 
+@pytest.mark.e2e
 def test_import_is_lean() -> None:
     """Importing the statusline pulls in neither msgspec, the bus messages nor typer."""
     import subprocess

@@ -106,6 +106,7 @@ def variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Variant]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", parity.VARIANTS)
 def test_regenerated_corpus_is_the_fixtures_corpus(
     variants: dict[str, Variant], variant: str
@@ -144,6 +145,7 @@ def test_known_gaps_name_comparisons_that_exist() -> None:
     assert {g.case for g in KNOWN_GAPS} <= set(CASES)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(c))
 def test_report_differs_from_ccusage_only_as_documented(
     variants: dict[str, Variant], case: Case

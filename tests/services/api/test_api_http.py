@@ -23,6 +23,8 @@ from tests.services.api.api_support import Api, SseReader, price_observed, usage
 
 WriteDirect = Callable[[Iterable[Message]], None]
 
+pytestmark = pytest.mark.e2e
+
 
 def test_healthz_reports_database_and_head_seq(
     write_direct: WriteDirect, start_api: Callable[[], Api]

@@ -1,5 +1,7 @@
 """The api's live limits surfaces over real HTTP: GET /v1/status, GET /v1/limits and
-POST /v1/refresh (its origin check, and the request it puts on the bus)."""
+POST /v1/refresh (its origin check, and the request it puts on the bus).
+
+``check_origin`` itself is tested without a process in test_api_origin.py."""
 
 from __future__ import annotations
 
@@ -22,7 +24,6 @@ from bus.messages import (
     Message,
     RefreshRequested,
 )
-from services.api.app import ApiError, check_origin
 from services.runtime.installation import Runtime
 from tests.helpers import await_subscription
 from tests.services.api.api_support import Api
@@ -31,6 +32,8 @@ WriteDirect = Callable[[Iterable[Message]], None]
 DOWN = "HTTP 500 from chatgpt.com: the provider's server failed"
 RETRY = "nothing to do: it is retried later"
 BUS_SECONDS = 10.0
+
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
@@ -237,42 +240,3 @@ def test_refresh_puts_a_manual_live_request_on_the_bus(
         subscriber.close()
     assert received is not None
     assert ("claude", "manual", True) == (received.provider, received.reason, received.live)
-
-
-# -- check_origin -----------------------------------------------------------------------------
-
-
-def test_no_origin_is_allowed() -> None:
-    """Tools that send no Origin header (curl, scripts) are not refused."""
-    check_origin(None, "127.0.0.1:8787")
-
-
-def test_origin_matching_the_host_is_allowed() -> None:
-    """An Origin equal to http://<Host> passes."""
-    check_origin("http://127.0.0.1:8787", "127.0.0.1:8787")
-
-
-def test_origin_on_another_port_is_refused() -> None:
-    """Another local port (another local web app) is a different origin: 403."""
-    with pytest.raises(ApiError) as refused:
-        check_origin("http://127.0.0.1:3000", "127.0.0.1:8787")
-    assert 403 == refused.value.status_code
-
-
-def test_any_origin_without_a_host_is_refused() -> None:
-    """With no Host header to compare against, any Origin is refused."""
-    with pytest.raises(ApiError) as refused:
-        check_origin("http://127.0.0.1:8787", None)
-    assert 403 == refused.value.status_code
-
-
-def test_a_foreign_host_name_is_refused() -> None:
-    """A DNS name rebound to 127.0.0.1 shows in the Host header: 403 even without Origin."""
-    with pytest.raises(ApiError) as refused:
-        check_origin(None, "evil.example:8787")
-    assert 403 == refused.value.status_code
-
-
-def test_ipv6_loopback_host_is_allowed() -> None:
-    """``[::1]`` with a port is this machine."""
-    check_origin(None, "[::1]:8787")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import pytest
+
 from bus.messages import Message
 from services.api.sse import fetch_backlog
 from services.runtime.installation import Runtime
@@ -12,6 +14,8 @@ from tests.services.api.api_support import Api, Service, SseReader, price_observ
 
 Commit = Callable[[list[Message]], list[int]]
 OpenStream = Callable[..., SseReader]
+
+pytestmark = pytest.mark.e2e
 
 
 def _ids(events: list[dict[str, str]]) -> list[int]:
