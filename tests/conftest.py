@@ -1,10 +1,22 @@
-"""Fixtures shared by every test: a private state directory, a running forwarder, a database."""
+"""Fixtures shared by every test: a hermetic environment, a private state directory, a running
+forwarder, a database.
+
+Every test runs with ``HOME``, the XDG directories and ``OTM_HOME`` pointing into a temporary
+directory of its own, and without the variables that name a CLI's data root, so no test can read
+(or write) the machine's real ``~/.claude``, ``~/.codex``, ``~/.gemini`` or OTM state, and every
+subprocess a test starts inherits the same. Outside ``@pytest.mark.e2e`` tests, starting a Python
+interpreter or ``otm`` fails the test: a test that runs real processes must say so.
+"""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +24,100 @@ from bus.endpoints import Endpoints, endpoints
 from bus.forwarder import Forwarder
 from services.store.database import connect_writer
 from tests.fake_endpoint import FakeEndpoint
+
+CLI_VARIABLES = (
+    "CLAUDE_CONFIG_DIR",
+    "CLAUDE_SECURESTORAGE_CONFIG_DIR",
+    "CODEX_HOME",
+    "GEMINI_CLI_HOME",
+    "GEMINI_DATA_DIR",
+)
+"""The variables that name a CLI's data root: unset in every test (set them with monkeypatch)."""
+PRIVATE_PREFIXES = (
+    "OTM_",
+    "CLAUDE_",
+    "CODEX_",
+    "GEMINI_",
+    "GOOGLE_",
+    "CODE_ASSIST_",
+    "OPENAI_",
+    "ANTHROPIC_",
+)
+"""Any other setting of OTM or of the machine's CLIs and providers is removed as well."""
+XDG_DIRS = {
+    "XDG_CONFIG_HOME": ".config",
+    "XDG_DATA_HOME": ".local/share",
+    "XDG_STATE_HOME": ".local/state",
+    "XDG_CACHE_HOME": ".cache",
+}
+REAL_HOME = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Remember the home directory of the machine before any test replaces it."""
+    config.stash[REAL_HOME] = os.path.expanduser("~")
+
+
+@pytest.fixture
+def real_home(pytestconfig: pytest.Config) -> Path:
+    """The machine's own home directory (only to check that nothing uses it)."""
+    return Path(pytestconfig.stash[REAL_HOME])
+
+
+@pytest.fixture(autouse=True)
+def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``HOME``, the XDG dirs and ``OTM_HOME`` in a temporary directory of this test's own, and
+    no CLI data root in the environment; returns that directory.
+
+    It is not ``tmp_path`` (tests own that one). ``state`` below overrides ``OTM_HOME``.
+    """
+    base = tmp_path_factory.mktemp("hermetic")
+    for name in list(os.environ):
+        if name.startswith(PRIVATE_PREFIXES):
+            monkeypatch.delenv(name)
+    home = base / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for name, relative in XDG_DIRS.items():
+        (home / relative).mkdir(parents=True)
+        monkeypatch.setenv(name, str(home / relative))
+    monkeypatch.setenv("OTM_HOME", str(base / "otm"))
+    return base
+
+
+def _program(args: Any) -> str:
+    """The executable a ``Popen(args, ...)`` call starts, as given."""
+    if isinstance(args, str | bytes | os.PathLike):
+        return os.fsdecode(args).split()[0] if args else ""
+    return os.fsdecode(args[0]) if args else ""
+
+
+def spawns_python_or_otm(args: Any, executable: Any = None) -> bool:
+    """Whether ``Popen(args, executable=...)`` starts a Python interpreter or ``otm``."""
+    program = os.fsdecode(executable) if executable is not None else _program(args)
+    name = Path(program).name.lower().removesuffix(".exe")
+    return program == sys.executable or name.startswith("python") or name in ("otm", "honcho")
+
+
+@pytest.fixture(autouse=True)
+def no_processes_outside_e2e(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outside ``e2e`` tests, starting Python or ``otm`` fails the test with what to do."""
+    if request.node.get_closest_marker("e2e") is not None:
+        return
+    popen_init = subprocess.Popen.__init__
+
+    def guarded(self: subprocess.Popen[Any], args: Any, *rest: Any, **options: Any) -> None:
+        if spawns_python_or_otm(args, options.get("executable")):
+            pytest.fail(
+                f"{request.node.nodeid} starts a real process ({_program(args)}): "
+                "mark it @pytest.mark.e2e",
+                pytrace=False,
+            )
+        popen_init(self, args, *rest, **options)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", guarded)
 
 
 @pytest.fixture
