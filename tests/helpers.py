@@ -1,6 +1,7 @@
 """Builders for wire messages and small polling helpers, shared by the test modules.
 
-Importable as ``helpers`` because ``tests/`` (the rootdir conftest's folder) is on ``sys.path``.
+Imported by its full name, ``tests.helpers`` (the project root is on ``sys.path``; no folder
+under ``tests/`` is, see tests/test_helpers_imports.py).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import pytest
 
 from services.demo.corpus.claude import append_live
 from services.store.database import rebuild
-from tests.e2e.conftest import expected_totals, make_corpus
+from tests.e2e.corpus_support import expected_totals, make_corpus
 from tests.e2e.stack import Stack, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

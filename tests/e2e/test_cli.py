@@ -17,7 +17,7 @@ import pytest
 
 from bus.messages import MESSAGE_TYPES
 from services.demo.corpus.claude import Manifest, append_live
-from tests.e2e.conftest import expected_totals
+from tests.e2e.corpus_support import expected_totals
 from tests.e2e.stack import Stack, wait_until
 
 pytestmark = pytest.mark.e2e

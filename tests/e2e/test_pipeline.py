@@ -13,7 +13,7 @@ from bus.client import EventFollower
 from bus.endpoints import endpoints
 from bus.messages import UsageCommitted
 from services.demo.corpus.claude import Manifest, append_live
-from tests.e2e.conftest import expected_totals
+from tests.e2e.corpus_support import CORPUS_START, expected_totals, make_corpus
 from tests.e2e.stack import PROCESSES, Stack, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -101,8 +101,6 @@ def test_report_json_matches_the_generator(stack: Stack, corpus: tuple[Path, Man
 
 def test_watcher_notices_a_root_created_after_start(tmp_path: Path) -> None:
     """Transcripts in a root that did not exist at start are picked up without a restart."""
-    from tests.e2e.conftest import make_corpus
-
     root = tmp_path / "later"
     s = Stack(tmp_path / "home", root, {"OTM_DEMO": "0"})
     try:
@@ -118,7 +116,6 @@ def test_watcher_notices_a_root_created_after_start(tmp_path: Path) -> None:
 def test_stack_counts_all_three_clis(tmp_path: Path) -> None:
     """Claude Code, Codex CLI and Gemini CLI logs are all counted, each exactly once."""
     from services.demo.corpus.mixed import generate_mixed
-    from tests.e2e.conftest import CORPUS_START
 
     manifests = generate_mixed(tmp_path / "data", size_mb=4, seed=5, start=CORPUS_START, days=10)
     stack = Stack(
