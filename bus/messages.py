@@ -321,6 +321,50 @@ class LimitsCommitted(Message, frozen=True, tag="evt.limits"):
     status: LiveStatus | None = None
 
 
+# -- alerts (notifier -> store -> channels) ---------------------------------------------------
+
+AlertRule = Literal["threshold", "pace", "budget", "reset", "trouble", "test"]
+Severity = Literal["info", "warning", "critical"]
+
+
+class Alert(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
+    """One thing a person should hear about, as the notifier's rules decided it.
+
+    ``key`` is deterministic (rule, provider, window, band, window instance), so the same alert
+    decided twice, by a restarted notifier or after a replay, is one alert: the store's append
+    is idempotent on it. ``title`` and ``body`` are ready for people and never hold a secret.
+    """
+
+    key: str
+    rule: AlertRule
+    provider: str
+    """``claude``, ``codex``, ``gemini``, or ``all`` (a budget over every provider)."""
+    title: str
+    body: str
+    severity: Severity
+    raised_at: float
+    window: str = ""
+    band: float | None = None
+    """The threshold crossed: a used % of a window, or a % of a budget."""
+    used_percent: float | None = None
+    resets_at: float | None = None
+    estimated: bool = False
+    demo: bool = False
+
+
+class AlertObserved(Message, frozen=True, tag="obs.alert"):
+    """The notifier decided an alert; channels deliver it only once it is committed."""
+
+    alert: Alert
+
+
+class AlertCommitted(Message, frozen=True, tag="evt.alert"):
+    """An alert entered the log (once per key)."""
+
+    seq: int
+    alert: Alert
+
+
 # -- system ----------------------------------------------------------------------------------
 
 
@@ -362,6 +406,8 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         UsageCommitted,
         PriceCommitted,
         LimitsCommitted,
+        AlertObserved,
+        AlertCommitted,
         Heartbeat,
     )
 }

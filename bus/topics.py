@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from bus.messages import (
+    AlertCommitted,
+    AlertObserved,
     Heartbeat,
     LimitsCommitted,
     LimitsObserved,
@@ -38,6 +40,10 @@ def topic_for(message: Message) -> str:
             return f"evt.usage.{p}"
         case PriceCommitted(provider=p):
             return f"evt.price.{p}"
+        case AlertObserved(alert=a):
+            return f"obs.alert.{a.provider}"
+        case AlertCommitted(alert=a):
+            return f"evt.alert.{a.provider}"
         case Heartbeat():
             return HEARTBEAT
     raise ValueError(f"no topic for {type(message).__name__}")

@@ -112,6 +112,57 @@ class LimitsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_backoff_seconds: float = 3600.0
 
 
+class BudgetLimits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """USD budgets per local day, week (from Monday) and calendar month; unset means none."""
+
+    daily_usd: float | None = None
+    weekly_usd: float | None = None
+    monthly_usd: float | None = None
+
+
+class BudgetConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[alerts.budget]``: budgets over every provider, and per provider under
+    ``[alerts.budget.claude]`` (``codex``, ``gemini``)."""
+
+    daily_usd: float | None = None
+    weekly_usd: float | None = None
+    monthly_usd: float | None = None
+    claude: BudgetLimits = BudgetLimits()
+    codex: BudgetLimits = BudgetLimits()
+    gemini: BudgetLimits = BudgetLimits()
+
+    def scopes(self) -> dict[str, BudgetLimits]:
+        """Each budget scope (``all`` and every provider) with its limits."""
+        overall = BudgetLimits(self.daily_usd, self.weekly_usd, self.monthly_usd)
+        return {"all": overall, "claude": self.claude, "codex": self.codex, "gemini": self.gemini}
+
+
+class AlertsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[alerts]``: what the notifier speaks up about, and where (README, "Alerts")."""
+
+    thresholds: list[float] = [75.0, 90.0, 95.0]
+    """Used % of every official window; one alert per band per window instance."""
+    estimated: bool = False
+    """Also alert on estimated windows (the alert then says "estimate")."""
+    pace: bool = True
+    pace_margin_minutes: float = 15.0
+    resets: bool = True
+    trouble: bool = True
+    budget: BudgetConfig = BudgetConfig()
+    budget_thresholds: list[float] = [80.0, 100.0]
+    tz: str = ""
+    """Time zone of budget days, weeks and months (IANA name); empty: this machine's."""
+    quiet_hours: str = ""
+    """``"22:00-07:00"``: desktop pop-ups wait, then one summary is shown."""
+    desktop: bool = True
+    urls: list[str] = []
+    """apprise URLs (ntfy://, slack://, json://, mailto://, ...); they may hold credentials,
+    which never reach a log, an event or an answer."""
+    command: str = ""
+    """A program run with the alert as JSON on stdin and OTM_ALERT_* variables (no shell)."""
+    command_timeout_seconds: float = 10.0
+
+
 class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The whole file."""
 
@@ -122,6 +173,7 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     api: ApiConfig = ApiConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     limits: LimitsConfig = LimitsConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
     @property
     def api_port(self) -> int:
@@ -177,6 +229,7 @@ def load_config(path: Path | None = None) -> Config:
             f"{path}: {exc}. Fix or remove that setting (see README, 'Configuration')."
         ) from None
     _check_limits(path, config)
+    _check_alerts(path, config.alerts)
     return config
 
 
@@ -200,6 +253,48 @@ def _check_limits(path: Path, config: Config) -> None:
         )
     if not 0 <= limits.jitter <= 1 or not 0 < limits.timeout_seconds <= 120:
         raise ConfigError(f"{path}: [limits] jitter must be 0-1 and timeout_seconds 0-120 seconds")
+
+
+def _check_alerts(path: Path, alerts: AlertsConfig) -> None:
+    """Bands are percentages; quiet hours are HH:MM-HH:MM; budgets are positive dollars."""
+    for setting, bands in (
+        ("thresholds", alerts.thresholds),
+        ("budget_thresholds", alerts.budget_thresholds),
+    ):
+        if any(not 0 < band <= 1000 for band in bands):
+            raise ConfigError(f"{path}: [alerts] {setting} = {bands}: each must be a % above 0")
+    if alerts.quiet_hours and parse_quiet_hours(alerts.quiet_hours) is None:
+        raise ConfigError(
+            f"{path}: [alerts] quiet_hours = {alerts.quiet_hours!r}: write it as "
+            '"22:00-07:00" (local time, start-end)'
+        )
+    for scope, limits in alerts.budget.scopes().items():
+        for field in limits.__struct_fields__:
+            value = getattr(limits, field)
+            if value is not None and not value > 0:
+                where = "[alerts.budget]" if scope == "all" else f"[alerts.budget.{scope}]"
+                raise ConfigError(f"{path}: {where} {field} = {value}: use a positive USD amount")
+    if not 0 < alerts.command_timeout_seconds <= 300:
+        raise ConfigError(f"{path}: [alerts] command_timeout_seconds must be 0-300 seconds")
+
+
+def parse_quiet_hours(text: str) -> tuple[int, int] | None:
+    """``"22:00-07:00"`` as (start, end) minutes after midnight; None if malformed."""
+    start, dash, end = text.strip().partition("-")
+    if not dash:
+        return None
+    minutes = [_minutes(part) for part in (start, end)]
+    if minutes[0] is None or minutes[1] is None:
+        return None
+    return minutes[0], minutes[1]
+
+
+def _minutes(clock: str) -> int | None:
+    hours, colon, mins = clock.strip().partition(":")
+    if not (colon and hours.isdigit() and mins.isdigit() and len(mins) == 2):
+        return None
+    value = int(hours) * 60 + int(mins)
+    return value if int(hours) < 24 and int(mins) < 60 else None
 
 
 def is_safe_endpoint(url: str) -> bool:
