@@ -323,7 +323,7 @@ class LimitsCommitted(Message, frozen=True, tag="evt.limits"):
 
 # -- alerts (notifier -> store -> channels) ---------------------------------------------------
 
-AlertRule = Literal["threshold", "pace", "budget", "reset", "trouble", "test"]
+AlertRule = Literal["threshold", "pace", "budget", "reset", "trouble", "test", "summary"]
 Severity = Literal["info", "warning", "critical"]
 
 

@@ -140,7 +140,7 @@ class BudgetConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class AlertsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """``[alerts]``: what the notifier speaks up about, and where (README, "Alerts")."""
 
-    thresholds: list[float] = [75.0, 90.0, 95.0]
+    thresholds: list[float] = msgspec.field(default_factory=lambda: [75.0, 90.0, 95.0])
     """Used % of every official window; one alert per band per window instance."""
     estimated: bool = False
     """Also alert on estimated windows (the alert then says "estimate")."""
@@ -149,7 +149,7 @@ class AlertsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     resets: bool = True
     trouble: bool = True
     budget: BudgetConfig = BudgetConfig()
-    budget_thresholds: list[float] = [80.0, 100.0]
+    budget_thresholds: list[float] = msgspec.field(default_factory=lambda: [80.0, 100.0])
     tz: str = ""
     """Time zone of budget days, weeks and months (IANA name); empty: this machine's."""
     quiet_hours: str = ""

@@ -14,6 +14,8 @@ import msgspec
 
 from bus.codec import encode
 from bus.messages import (
+    AlertCommitted,
+    AlertObserved,
     FileCursor,
     LimitsCommitted,
     LimitsObserved,
@@ -141,8 +143,18 @@ def apply_limits(conn: sqlite3.Connection, head: int, observed: LimitsObserved) 
     return _commit(conn, event)
 
 
+def apply_alert(conn: sqlite3.Connection, head: int, observed: AlertObserved) -> Outcome:
+    """Append an alert unless one with its key was committed before: a key is decided the
+    same way by every notifier, so a restarted or replaying notifier cannot alert twice."""
+    row = conn.execute("SELECT seq FROM alerts WHERE key = ?", (observed.alert.key,)).fetchone()
+    if row is not None:
+        return AlreadyApplied(int(row[0]))
+    return _commit(conn, AlertCommitted(seq=head + 1, alert=observed.alert))
+
+
 def _commit(
-    conn: sqlite3.Connection, event: UsageCommitted | PriceCommitted | LimitsCommitted
+    conn: sqlite3.Connection,
+    event: UsageCommitted | PriceCommitted | LimitsCommitted | AlertCommitted,
 ) -> Committed:
     topic, body = topic_for(event), encode(event)
     log.append(conn, event.seq, topic, body)

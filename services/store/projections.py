@@ -13,6 +13,7 @@ from collections.abc import Iterable
 import msgspec
 
 from bus.messages import (
+    AlertCommitted,
     LimitsCommitted,
     LimitWindow,
     Message,
@@ -57,6 +58,20 @@ def apply(conn: sqlite3.Connection, event: Message) -> None:
         _apply_usage(conn, event)
     elif isinstance(event, LimitsCommitted):
         _apply_limits(conn, event)
+    elif isinstance(event, AlertCommitted):
+        alert = event.alert
+        conn.execute(
+            "INSERT OR IGNORE INTO alerts (key, seq, provider, rule, raised_at, alert) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                alert.key,
+                event.seq,
+                alert.provider,
+                alert.rule,
+                alert.raised_at,
+                _record_encoder.encode(alert),
+            ),
+        )
     elif isinstance(event, PriceCommitted):
         conn.execute(
             "INSERT INTO prices (provider, model, source, price, seq) VALUES (?, ?, ?, ?, ?) "

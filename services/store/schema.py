@@ -29,6 +29,7 @@ PROJECTION_TABLES = (
     "credits",
     "provider_status",
     "limit_observations",
+    "alerts",
 )
 
 _V1 = """
@@ -201,7 +202,19 @@ CREATE TABLE limit_observations (
 ) WITHOUT ROWID;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+_V4 = """
+CREATE TABLE alerts (
+    key TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    provider TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    raised_at REAL NOT NULL,
+    alert BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX alerts_by_seq ON alerts (seq);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 """``MIGRATIONS[i]`` takes the schema from version ``i`` to ``i + 1``. Append only."""
 
 REBUILD_AFTER = frozenset({2})

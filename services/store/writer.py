@@ -11,6 +11,7 @@ import time
 import msgspec
 
 from bus.messages import (
+    AlertObserved,
     Heartbeat,
     LimitsObserved,
     Message,
@@ -25,6 +26,7 @@ from services.store.ingest import (
     Committed,
     OutOfStep,
     Unchanged,
+    apply_alert,
     apply_batch,
     apply_limits,
     apply_price,
@@ -78,6 +80,8 @@ class Store:
             return apply_price(self.conn, self.head, message)
         if isinstance(message, LimitsObserved):
             return apply_limits(self.conn, self.head, message)
+        if isinstance(message, AlertObserved):
+            return apply_alert(self.conn, self.head, message)
         return Unchanged()
 
     def event(self, seq: int) -> tuple[str, bytes] | None:
