@@ -28,7 +28,12 @@ report_app = typer.Typer(help="Usage reports (from projections; nothing is resca
 store_app = typer.Typer(
     help="Run the store process, or maintain its database.", invoke_without_command=True
 )
+alerts_app = typer.Typer(
+    help="Recent alerts and how each channel delivered them; test or snooze the channels.",
+    invoke_without_command=True,
+)
 app.add_typer(report_app, name="report")
+app.add_typer(alerts_app, name="alerts")
 app.add_typer(store_app, name="store")
 
 
@@ -312,6 +317,75 @@ def limits_command(
     from otm.render import render_limits
 
     render_limits(report)
+
+
+@alerts_app.callback()
+def alerts_command(
+    ctx: typer.Context,
+    json_output: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many, newest first.")] = 20,
+) -> None:
+    """Recent alerts (newest first), which are still active, and each channel's delivery."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from services.queries.alerts import alerts_report
+    from services.queries.reports.open import open_for_report
+
+    runtime = _runtime()
+    conn = open_for_report(runtime)
+    try:
+        report = alerts_report(conn, runtime, max(1, limit))
+    finally:
+        conn.close()
+    if json_output:
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        return
+    from otm.alerts_view import show_alerts
+
+    show_alerts(report)
+
+
+@alerts_app.command("test")
+def alerts_test_command(
+    json_output: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
+) -> None:
+    """Send one test alert through every configured channel and show what each answered."""
+    from services.notifier.trial import send_trial_alert
+
+    runtime = _runtime()
+    _quiet_logs()
+    answers = send_trial_alert(runtime)
+    if json_output:
+        sys.stdout.write(json.dumps(answers, indent=2) + "\n")
+        return
+    from otm.alerts_view import show_test_answers
+
+    show_test_answers(answers)
+    if not all(a["ok"] for a in answers):
+        raise typer.Exit(1)
+
+
+@alerts_app.command("snooze")
+def alerts_snooze_command(
+    duration: Annotated[str, typer.Argument(help="How long: 30m, 2h, 1d; or off.")],
+) -> None:
+    """Hold every alert channel for a while (one summary afterwards), or lift it with off."""
+    from datetime import datetime
+
+    from services.notifier.delivery import parse_duration, snooze
+
+    runtime = _runtime()
+    if duration == "off":
+        snooze(runtime.state, None)
+        typer.echo("alerts: snooze lifted")
+        return
+    seconds = parse_duration(duration)
+    if seconds is None:
+        _fail(f"snooze {duration!r}: write a duration like 30m, 2h or 1d, or off")
+    until = snooze(runtime.state, seconds)
+    assert until is not None
+    when = datetime.fromtimestamp(until).strftime("%a %H:%M")
+    typer.echo(f"alerts: snoozed until {when} (one summary then); `otm alerts snooze off` ends it")
 
 
 @app.command("refresh")

@@ -181,6 +181,16 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
         with reader(runtime.db_path) as conn:
             return limits_report(conn, provider, stale_seconds=stale_seconds)
 
+    @get("/v1/alerts", sync_to_thread=True)
+    def alerts(limit: FromQuery[int] = 50) -> dict[str, Any]:
+        """``otm alerts --json``: recent alerts, the active ones, each channel's delivery."""
+        from services.queries.alerts import alerts_report
+
+        if not 1 <= limit <= 1000:
+            raise ApiError(400, f"limit={limit}: use 1-1000")
+        with reader(runtime.db_path) as conn:
+            return alerts_report(conn, runtime, limit)
+
     @get("/v1/status", sync_to_thread=True)
     def status() -> dict[str, Any]:
         """``otm status --json``: processes, roots, skips and every provider's state."""
@@ -234,7 +244,7 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
         await asyncio.to_thread(hub.join)
 
     return Litestar(
-        route_handlers=[healthz, usage, limits, status, refresh, stream],
+        route_handlers=[healthz, usage, limits, alerts, status, refresh, stream],
         on_startup=[start_hub],
         on_shutdown=[stop_hub],
         exception_handlers={ApiError: error_response},

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from bus.messages import Alert
 from services.notifier.labels import percent, provider_name
+from services.queries.budget_periods import period_starts, today_in
 from services.queries.reports.build import ReportOptions, build_report
 from services.runtime.config import BudgetLimits
 
@@ -29,20 +29,6 @@ class Spend:
     scope: str
     starts: dict[str, date]
     usd: dict[str, float]
-
-
-def today_in(tz: str, now: float) -> date:
-    """The local date of ``now`` in zone ``tz``."""
-    return datetime.fromtimestamp(now, ZoneInfo(tz)).date()
-
-
-def period_starts(today: date) -> dict[str, date]:
-    """The first day of the current day, week (Monday) and month."""
-    return {
-        "daily": today,
-        "weekly": today - timedelta(days=today.weekday()),
-        "monthly": today.replace(day=1),
-    }
 
 
 def spend(conn: sqlite3.Connection, scope: str, tz: str, now: float) -> Spend:

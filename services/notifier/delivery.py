@@ -123,6 +123,18 @@ def snooze(state: Path, seconds: float | None) -> float | None:
     return until
 
 
+def parse_duration(text: str) -> float | None:
+    """``30m``, ``2h``, ``1d``, ``90s`` (or a bare number of minutes) in seconds; None if not."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+    text = text.strip().lower()
+    number, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "m")
+    try:
+        value = float(number)
+    except ValueError:
+        return None
+    return value * units[unit] if 0 < value * units[unit] <= 30 * 86_400 else None
+
+
 def summary(held: list[Alert], now: float, demo: bool) -> Alert:
     """One alert standing for those held by quiet hours or a snooze."""
     titles = [alert.title for alert in held[:5]]

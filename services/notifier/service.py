@@ -40,7 +40,6 @@ from services.notifier.state import (
     HELD,
     PENDING,
     NotifierDatabase,
-    database_path,
 )
 from services.notifier.windows import Rules, evaluate
 from services.queries.reports.limits import stale_after, stale_reason
@@ -89,7 +88,7 @@ class NotifierService:
         """Open the notifier's database, follow committed events from its recorded position,
         start the delivery worker."""
         self.node = node
-        path = database_path(self.runtime.state, self.runtime.demo)
+        path = self.runtime.notifier_db_path
         tracking = SQLiteTracking.open(path, "notifier")
         self.db = NotifierDatabase(tracking.conn)
         self.follower: DurableFollower = node.follow(FOLLOWS, tracking)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from pathlib import Path
 
 import msgspec
 
@@ -64,11 +63,6 @@ PENDING, HELD, DELIVERED, FAILED, EXPIRED = "pending", "held", "delivered", "fai
 _encoder = msgspec.msgpack.Encoder()
 _alert_decoder = msgspec.msgpack.Decoder(Alert)
 _window_decoder = msgspec.msgpack.Decoder(WindowState)
-
-
-def database_path(state: Path, demo: bool) -> Path:
-    """Where the notifier keeps its database in this state folder."""
-    return state / ("notifier-demo.db" if demo else "notifier.db")
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,11 @@ class Runtime:
         """Where the demo's generated Claude Code history lives."""
         return demo_root(self.state)
 
+    @property
+    def notifier_db_path(self) -> Path:
+        """The notifier's own database (its rules' memory, outbox and deliveries)."""
+        return self.state / ("notifier-demo.db" if self.demo else "notifier.db")
+
     def lock_path(self, process: str) -> Path:
         """The lock file a single-instance process holds while it runs."""
         return self.run / f"{process}.lock"
