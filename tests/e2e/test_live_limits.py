@@ -281,8 +281,8 @@ def test_limit_changes_arrive_on_the_stream(live_stack: Stack, fake_endpoint: Fa
 def test_no_secret_leaves_the_credential_files(
     live_stack: Stack, fake_endpoint: FakeEndpoint
 ) -> None:
-    """Canary tokens appear in no event, log line, database byte, API answer or command output,
-    even when a server echoes the Authorization header back in its errors."""
+    """No canary token reaches an event, log, database, API answer or output, even if echoed."""
+    # The fake server echoes the Authorization header back in its error answers.
     live_stack.start()
     wait_until(lambda: window(live_stack, "gemini", "gemini-2.5-pro"), 30, "live windows")
 

@@ -481,8 +481,7 @@ def test_synthetic_records_are_not_unpriced(env: Path) -> None:
 def test_today_equals_otm_report_daily_after_a_catch_up(
     env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On a generated history caught up by services.queries.catchup, today's dollars are the
-    report's."""
+    """On a generated history caught up by catch_up, today's dollars are the report's."""
     from services.demo.corpus.claude import append_live, generate
     from services.queries.catchup import catch_up
     from services.runtime.installation import load_runtime
@@ -665,8 +664,7 @@ def test_database_is_the_runtime_one(
     config_dir: bool,
     default_root: bool,
 ) -> None:
-    """With both databases present, otm.db or demo.db exactly as
-    services.runtime.installation decides."""
+    """With both databases present, otm.db or demo.db exactly as the runtime decides."""
     from services.runtime.installation import load_runtime
 
     (env / "otm.db").touch()

@@ -301,7 +301,7 @@ def test_complete_lines_are_parsed_with_their_offsets(fd: int) -> None:
 
 
 def test_read_stops_after_the_last_newline(fd: int) -> None:
-    """The half-written last line is left for later: the offset is after ``two\n``."""
+    """The half-written last line is left for later: the offset is after ``two\\n``."""
     expected = (8, False)
     assert expected == Lines().read(fd, 0)
 

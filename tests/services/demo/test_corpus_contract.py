@@ -284,8 +284,8 @@ def test_expected_records_are_unique_by_key(any_tree: Tree) -> None:
 
 def test_expected_records_are_sorted_by_time_then_key(any_tree: Tree) -> None:
     """manifest.expected is in (ts_ms, key) order."""
-    expected = any_tree.manifest.expected
-    assert sorted(expected, key=lambda r: (r.ts_ms, r.key)) == expected
+    records = any_tree.manifest.expected
+    assert sorted(records, key=lambda r: (r.ts_ms, r.key)) == records
 
 
 def test_edge_lines_name_every_declared_edge_kind(generator: Generator, edge: Tree) -> None:
@@ -308,8 +308,7 @@ def test_daily_tokens_sum_to_the_expected_totals(generator: Generator, edge: Tre
 
 
 def test_daily_tokens_can_skip_quirky_records(generator: Generator, edge: Tree) -> None:
-    """skip= leaves out exactly the records tagged with a listed quirk: each one alone, and all
-    of them at once (as ``CCUSAGE_SKIPS`` is used for Claude)."""
+    """skip= leaves out exactly the records of the listed quirks, one at a time and all at once."""
     expected = edge.manifest.expected
     quirks = sorted({r.quirk for r in expected} - {""})
     skips = [(q,) for q in quirks] + [tuple(quirks)]
@@ -336,8 +335,7 @@ def test_daily_tokens_use_the_local_date(generator: Generator) -> None:
 def test_cli_prints_one_summary_line(
     generator: Generator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`python -m services.demo.corpus.<cli> ROOT --size-mb N --seed S` writes a tree and prints
-    one line."""
+    """`python -m services.demo.corpus.<cli> ROOT --size-mb N` writes a tree, prints one line."""
     code = generator.module.main([str(tmp_path), "--size-mb", "0.2", "--seed", "4"])
     out = capsys.readouterr().out
     assert (0, 1, True) == (

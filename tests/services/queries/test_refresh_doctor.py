@@ -197,8 +197,8 @@ def test_refresh_checks_every_provider(runtime: Runtime) -> None:
 
 
 def test_refresh_returns_once_the_polls_are_done(runtime: Runtime) -> None:
-    """A refresh whose endpoints answer at once returns before its time-out allowance (it
-    used to sleep through all of it: 3 x timeout_seconds + 5 s = 6.5 s here)."""
+    """A refresh whose endpoints answer at once returns before its time-out allowance."""
+    # It used to sleep through all of it: 3 x timeout_seconds + 5 s = 6.5 s here.
     started = time.monotonic()
     refresh(runtime, "all")
     assert True is (time.monotonic() - started < 3 * 0.5 + 5)

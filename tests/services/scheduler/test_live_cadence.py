@@ -115,8 +115,8 @@ def test_unknown_provider_is_ignored() -> None:
 
 
 def test_the_first_request_is_repeated_shortly_after_start() -> None:
-    """Every provider is asked again at each start-up repeat (a collector still connecting may
-    have missed the first request), then only on the cadence."""
+    """Every provider is asked again at each start-up repeat, then only on the cadence."""
+    # A collector still connecting may have missed the first request.
     live = cadence()
     live.take_due(FIRST)
     repeats = [live.take_due(NOW + r) for r in STARTUP_REPEATS]
