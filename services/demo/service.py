@@ -26,7 +26,9 @@ HISTORY_DAYS = 30
 APPEND_EVERY_SECONDS = (2.0, 6.0)
 LIMITS_EVERY_SECONDS = 60.0
 IDLE_SECONDS = 1.0
-DEMO_WINDOWS = (("five_hour", 5 * 3600), ("seven_day", 7 * 86_400))
+DEMO_WINDOWS = (("five_hour", 5 * 3600, 50.0, 48.0), ("seven_day", 7 * 86_400, 30.0, 60.0))
+"""Name, length, used % at the start of each window and how much it fills up by the end: the
+5-hour one passes 75, 90 and 95 % late in each window, so the demo shows alerts too."""
 
 
 def ensure_history(root: Path, size_mb: float = HISTORY_MB, seed: int = 7) -> bool:
@@ -103,14 +105,14 @@ def demo_limits(now: float) -> LimitsObserved:
     """Made-up 5-hour and weekly windows filling up over their span, so the demo shows limits
     too. They say ``estimated`` and "demo data": nothing here came from a provider."""
     windows = []
-    for name, seconds in DEMO_WINDOWS:
+    for name, seconds, start, rise in DEMO_WINDOWS:
         resets_at = (now // seconds + 1) * seconds
         elapsed = 1 - (resets_at - now) / seconds
         windows.append(
             LimitWindow(
                 provider="claude",
                 window=name,
-                used_percent=round(5 + 85 * elapsed, 1),
+                used_percent=round(start + rise * elapsed, 1),
                 observed_at=now,
                 source="estimated",
                 resets_at=resets_at,

@@ -43,6 +43,7 @@ from services.notifier.state import (
 )
 from services.notifier.windows import Rules, evaluate
 from services.queries.reports.limits import stale_after, stale_reason
+from services.runtime.config import BudgetConfig, BudgetLimits
 from services.runtime.follower import DurableFollower, SQLiteTracking
 from services.runtime.installation import Runtime
 from services.runtime.runner import Batch, Node, run_service
@@ -55,6 +56,9 @@ MAX_DELIVERY_AGE_SECONDS = 3600.0
 """A committed alert older than this when first seen (a notifier database lost and the log
 replayed) is recorded, not delivered: nobody wants last month's warnings."""
 WAIT_SECONDS = 0.5
+DEMO_DAILY_BUDGET_USD = 40.0
+"""In demo mode, with no budget configured, a made-up daily budget shows what budget alerts
+look like (labelled demo data, like every demo alert)."""
 
 
 class NotifierService:
@@ -65,6 +69,9 @@ class NotifierService:
     def __init__(self, runtime: Runtime, channels: list[Channel] | None = None) -> None:
         self.runtime = runtime
         self.config = runtime.config.alerts
+        self.budget = self.config.budget
+        if runtime.demo and not _any_budget(self.budget):
+            self.budget = BudgetConfig(daily_usd=DEMO_DAILY_BUDGET_USD)
         self.rules = Rules(
             thresholds=tuple(sorted(self.config.thresholds)),
             estimated=self.config.estimated,
@@ -203,9 +210,7 @@ class NotifierService:
 
     def _check_budgets(self, now: float) -> None:
         scopes = {
-            scope: limits
-            for scope, limits in self.config.budget.scopes().items()
-            if any(getattr(limits, f) is not None for f in limits.__struct_fields__)
+            scope: limits for scope, limits in self.budget.scopes().items() if _limited(limits)
         }
         self._budget_dirty = False
         if not scopes or not self.runtime.db_path.exists():
@@ -326,6 +331,14 @@ class NotifierService:
         """Stop the delivery worker; what it had in hand stays pending for the next start."""
         self.worker.close()
         return {"position": self.follower.position, "outbox": len(self.db.outbox())}
+
+
+def _limited(limits: BudgetLimits) -> bool:
+    return any(getattr(limits, field) is not None for field in limits.__struct_fields__)
+
+
+def _any_budget(budget: BudgetConfig) -> bool:
+    return any(_limited(limits) for limits in budget.scopes().values())
 
 
 def _problem(delivery: Delivery) -> str:

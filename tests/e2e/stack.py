@@ -150,6 +150,18 @@ class Stack:
             timeout=timeout,
         )
 
+    def otm_stdin(
+        self, args: list[str], stdin: bytes, timeout: float = 60
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run a one-shot ``otm`` command with ``stdin`` (e.g. ``otm statusline``)."""
+        return subprocess.run(
+            [sys.executable, "-m", "otm", *args],
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            timeout=timeout,
+        )
+
     @property
     def db_path(self) -> Path:
         """The store's database."""
