@@ -59,6 +59,26 @@ def show_status(runtime: Runtime, as_json: bool) -> None:
         console.print(skips)
     else:
         console.print("skipped input: none")
+    channels = status.get("alert_channels", [])
+    if channels:
+        table = Table(
+            "channel", "delivered", "waiting", "failed", "problem", title="Alert channels"
+        )
+        for c in channels:
+            counts = c["deliveries"]
+            problem = c["problem"]
+            text = ""
+            if problem:
+                fix = f" — fix: {problem['fix']}" if problem["fix"] else ""
+                text = f"[red]{escape(problem['answer'])}[/]{escape(fix)}"
+            table.add_row(
+                c["channel"],
+                str(counts.get("delivered", 0)),
+                str(counts.get("pending", 0) + counts.get("held", 0)),
+                str(counts.get("failed", 0)),
+                text,
+            )
+        console.print(table)
     if status["unpriced_models"]:
         console.print(
             '[yellow]unpriced models[/] (add [pricing.overrides."<model>"] to config.toml): '

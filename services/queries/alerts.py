@@ -138,3 +138,33 @@ def _active(alert: Alert, now: float, recovered: set[str], periods: dict[str, st
         parts = alert.key.split(":")
         return len(parts) == 5 and periods.get(parts[2]) == parts[3]
     return False
+
+
+def channel_health(runtime: Runtime) -> list[dict[str, Any]]:
+    """Each alert channel's deliveries by state, and its latest problem with the fix (for
+    ``otm status`` and ``otm doctor``); empty before the notifier first ran."""
+    path = runtime.notifier_db_path
+    if not path.exists():
+        return []
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        counts = conn.execute(
+            "SELECT channel, state, count(*) FROM deliveries GROUP BY channel, state"
+        ).fetchall()
+        problems = conn.execute(
+            "SELECT channel, answer, fix FROM deliveries WHERE state = 'failed' "
+            "OR (state = 'pending' AND attempts > 0) ORDER BY seq"
+        ).fetchall()
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        conn.close()
+    channels: dict[str, dict[str, Any]] = {}
+    for channel, state, count in counts:
+        entry = channels.setdefault(
+            channel, {"channel": channel, "deliveries": {}, "problem": None}
+        )
+        entry["deliveries"][state] = count
+    for channel, answer, fix in problems:  # the latest problem wins
+        channels[channel]["problem"] = {"answer": answer, "fix": fix}
+    return [channels[name] for name in sorted(channels)]

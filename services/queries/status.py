@@ -16,6 +16,7 @@ from services.collector.claude.roots import find_transcripts
 from services.collector.codex.roots import find_logs as find_codex_logs
 from services.collector.gemini.roots import find_logs as find_gemini_logs
 from services.collector.rootpaths import RootScan
+from services.queries.alerts import channel_health
 from services.queries.providers import provider_states
 from services.queries.reports.limits import live_statuses, stale_after
 from services.runtime.installation import Runtime
@@ -78,6 +79,7 @@ def collect_status(runtime: Runtime) -> dict[str, Any]:
             conn.close()
     fresh = stale_after(runtime.config.limits.poll_seconds)
     status["providers"] = provider_states(roots, live, windows, now, fresh)
+    status["alert_channels"] = channel_health(runtime)
     return status
 
 
