@@ -11,6 +11,9 @@ import pytest
 from bus.codec import Garbage, UnknownType, decode, encode, json_schema
 from bus.messages import (
     MESSAGE_TYPES,
+    Alert,
+    AlertCommitted,
+    AlertObserved,
     AuthInfo,
     CreditBalance,
     Heartbeat,
@@ -74,8 +77,26 @@ STATUS = LiveStatus(
     auth=AuthInfo(source="/c", kind="oauth", expires_at=9.0, plan="max", scopes=("a",)),
 )
 
+ALERT = Alert(
+    key="threshold:claude:five_hour:1800000000:90",
+    rule="threshold",
+    provider="claude",
+    title="Claude 5-hour window at 92 %",
+    body="Past the 90 % line.",
+    severity="warning",
+    raised_at=100.0,
+    window="five_hour",
+    band=90.0,
+    used_percent=92.0,
+    resets_at=1_800_000_000.0,
+    estimated=True,
+    demo=True,
+)
+
 # One message of every type, every optional field set away from its default.
 SAMPLES: list[Message] = [
+    AlertObserved(alert=ALERT),
+    AlertCommitted(seq=7, alert=ALERT),
     RefreshRequested(
         provider="claude", reason="files", requested_at=1.5, paths=("/a", "/b"), live=True
     ),

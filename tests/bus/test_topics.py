@@ -7,6 +7,9 @@ import pytest
 
 from bus.messages import (
     MESSAGE_TYPES,
+    Alert,
+    AlertCommitted,
+    AlertObserved,
     Heartbeat,
     LimitsCommitted,
     LimitsObserved,
@@ -19,6 +22,9 @@ from bus.messages import (
 from bus.topics import EVENTS, topic_for
 from tests.helpers import batch, cursor
 
+ALERT = Alert(
+    key="k", rule="trouble", provider="gemini", title="t", body="b", severity="info", raised_at=1.0
+)
 CASES: list[tuple[Message, str]] = [
     (RefreshRequested(provider="claude", reason="manual", requested_at=0.0), "cmd.refresh.claude"),
     (msgspec.structs.replace(batch([], None, 10), provider="codex"), "obs.usage.codex"),
@@ -39,6 +45,8 @@ CASES: list[tuple[Message, str]] = [
         ),
         "evt.limits.codex",
     ),
+    (AlertObserved(alert=ALERT), "obs.alert.gemini"),
+    (AlertCommitted(seq=4, alert=ALERT), "evt.alert.gemini"),
 ]
 
 

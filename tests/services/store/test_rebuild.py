@@ -9,6 +9,8 @@ import msgspec
 import pytest
 
 from bus.messages import (
+    Alert,
+    AlertObserved,
     AuthInfo,
     CreditBalance,
     LimitsObserved,
@@ -84,10 +86,23 @@ def history(db: sqlite3.Connection) -> None:
         batch([record("d", session="s2", sidechain=True)], before=200, after=300),
         batch([record("d", session="s2", output=1)], before=300, after=400),
         *live_limits(),
+        AlertObserved(alert=ALERT),
+        AlertObserved(alert=ALERT),  # decided twice (a restarted notifier): committed once
     ]
     for observation in observations:
         _, _, rejected = store.apply([observation])
         assert [] == rejected
+
+
+ALERT = Alert(
+    key="threshold:claude:five_hour:1778010000:75",
+    rule="threshold",
+    provider="claude",
+    title="Claude 5-hour window at 80 %",
+    body="Past the 75 % line.",
+    severity="warning",
+    raised_at=1_778_000_200.0,
+)
 
 
 def live_limits() -> list[LimitsObserved]:
