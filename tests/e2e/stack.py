@@ -14,7 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-PROCESSES = ("bus", "store", "collector", "watcher", "scheduler", "api")
+from services.processes import PROCESSES as STACK
+
+PROCESSES = tuple(p.name for p in STACK if p.name != "demo")
+"""Every process of the stack (``services.processes``) but the demo, which tests start alone."""
 PRIVATE_ENV = (
     "OTM_",
     "CLAUDE_",
