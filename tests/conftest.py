@@ -163,3 +163,28 @@ def fake_endpoint() -> Iterator[FakeEndpoint]:
     """A scriptable provider endpoint on 127.0.0.1, stopped afterwards."""
     with FakeEndpoint() as endpoint:
         yield endpoint
+
+
+@pytest.fixture
+def notification_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A private D-Bus session bus (``dbus-daemon``) with a recording notification server on
+    it (``tests.notification_server.NotificationServer``), as this test's session bus."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("freedesktop notifications over D-Bus are Linux's")
+    import shutil
+
+    if shutil.which("dbus-daemon") is None:
+        pytest.fail("dbus-daemon is missing: install Debian's dbus (.ci/run does)", pytrace=False)
+    # Imported here: dbus-fast is installed on Linux only, and every test loads this file.
+    from tests.notification_server import NotificationServer, PrivateSessionBus
+
+    bus = PrivateSessionBus()
+    try:
+        server = NotificationServer(bus.address)
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", bus.address)
+        try:
+            yield server
+        finally:
+            server.stop()
+    finally:
+        bus.stop()
