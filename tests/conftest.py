@@ -4,16 +4,20 @@ forwarder, a database.
 Every test runs with ``HOME``, the XDG directories and ``OTM_HOME`` pointing into a temporary
 directory of its own, and without the variables that name a CLI's data root, so no test can read
 (or write) the machine's real ``~/.claude``, ``~/.codex``, ``~/.gemini`` or OTM state, and every
-subprocess a test starts inherits the same. Outside ``@pytest.mark.e2e`` tests, starting a Python
-interpreter or ``otm`` fails the test: a test that runs real processes must say so.
+subprocess a test starts inherits the same; the whole session (collection, module- and
+session-scoped fixtures) runs in a temporary home too. While a test not marked
+``@pytest.mark.e2e`` runs (its fixtures of any scope included), starting a Python interpreter or
+``otm`` fails it: a test that runs real processes must say so.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -51,11 +55,58 @@ XDG_DIRS = {
     "XDG_CACHE_HOME": ".cache",
 }
 REAL_HOME = pytest.StashKey[str]()
+SPAWN_ALLOWED = pytest.StashKey[bool]()
+
+
+def make_hermetic(monkeypatch: pytest.MonkeyPatch, base: Path) -> None:
+    """Point HOME, the XDG dirs and OTM_HOME into ``base`` and drop every private variable."""
+    for name in list(os.environ):
+        if name.startswith(PRIVATE_PREFIXES):
+            monkeypatch.delenv(name)
+    home = base / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for name, relative in XDG_DIRS.items():
+        (home / relative).mkdir(parents=True)
+        monkeypatch.setenv(name, str(home / relative))
+    monkeypatch.setenv("OTM_HOME", str(base / "otm"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Remember the home directory of the machine before any test replaces it."""
+    """Remember the machine's home, make the whole session hermetic (module- and session-scoped
+    fixtures run before a test's own fixtures), and guard process starts."""
     config.stash[REAL_HOME] = os.path.expanduser("~")
+    base = Path(tempfile.mkdtemp(prefix="otm-tests-"))
+    session = pytest.MonkeyPatch()
+    make_hermetic(session, base)
+    config.stash[SPAWN_ALLOWED] = True  # outside a test (collection, reporting)
+    popen_init = subprocess.Popen.__init__
+
+    def guarded(self: subprocess.Popen[Any], args: Any, *rest: Any, **options: Any) -> None:
+        if not config.stash[SPAWN_ALLOWED] and spawns_python_or_otm(
+            args, options.get("executable")
+        ):
+            pytest.fail(
+                f"a test not marked e2e starts a real process ({_program(args)}): "
+                "mark it @pytest.mark.e2e",
+                pytrace=False,
+            )
+        popen_init(self, args, *rest, **options)
+
+    session.setattr(subprocess.Popen, "__init__", guarded)
+    config.add_cleanup(lambda: shutil.rmtree(base, ignore_errors=True))
+    config.add_cleanup(session.undo)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """While a test runs (its fixtures of every scope included), only an ``e2e`` test may start
+    Python or ``otm``."""
+    item.config.stash[SPAWN_ALLOWED] = item.get_closest_marker("e2e") is not None
+    try:
+        return (yield)
+    finally:
+        item.config.stash[SPAWN_ALLOWED] = True
 
 
 @pytest.fixture
@@ -72,16 +123,7 @@ def hermetic(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
     It is not ``tmp_path`` (tests own that one). ``state`` below overrides ``OTM_HOME``.
     """
     base = tmp_path_factory.mktemp("hermetic")
-    for name in list(os.environ):
-        if name.startswith(PRIVATE_PREFIXES):
-            monkeypatch.delenv(name)
-    home = base / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    for name, relative in XDG_DIRS.items():
-        (home / relative).mkdir(parents=True)
-        monkeypatch.setenv(name, str(home / relative))
-    monkeypatch.setenv("OTM_HOME", str(base / "otm"))
+    make_hermetic(monkeypatch, base)
     return base
 
 
@@ -97,27 +139,6 @@ def spawns_python_or_otm(args: Any, executable: Any = None) -> bool:
     program = os.fsdecode(executable) if executable is not None else _program(args)
     name = Path(program).name.lower().removesuffix(".exe")
     return program == sys.executable or name.startswith("python") or name in ("otm", "honcho")
-
-
-@pytest.fixture(autouse=True)
-def no_processes_outside_e2e(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Outside ``e2e`` tests, starting Python or ``otm`` fails the test with what to do."""
-    if request.node.get_closest_marker("e2e") is not None:
-        return
-    popen_init = subprocess.Popen.__init__
-
-    def guarded(self: subprocess.Popen[Any], args: Any, *rest: Any, **options: Any) -> None:
-        if spawns_python_or_otm(args, options.get("executable")):
-            pytest.fail(
-                f"{request.node.nodeid} starts a real process ({_program(args)}): "
-                "mark it @pytest.mark.e2e",
-                pytrace=False,
-            )
-        popen_init(self, args, *rest, **options)
-
-    monkeypatch.setattr(subprocess.Popen, "__init__", guarded)
 
 
 @pytest.fixture

@@ -98,6 +98,28 @@ def test_other_programs_may_run_outside_e2e() -> None:
     assert 3 == subprocess.run(["sh", "-c", "exit 3"], check=False).returncode
 
 
+@pytest.fixture(scope="module")
+def module_scoped_view() -> tuple[Path, str]:
+    """What a module-scoped fixture sees: its home, and whether it may start Python."""
+    try:
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+    except pytest.fail.Exception:
+        return Path.home(), "refused"
+    return Path.home(), "allowed"
+
+
+def test_module_scoped_fixtures_are_hermetic_and_guarded(
+    module_scoped_view: tuple[Path, str], real_home: Path
+) -> None:
+    """A module-scoped fixture set up for a unit test has a temporary home and starts no Python."""
+    home, spawn = module_scoped_view
+    assert (False, True, "refused") == (
+        home == real_home,
+        home.parent.name.startswith("otm-tests-"),
+        spawn,
+    )
+
+
 @pytest.mark.e2e
 def test_a_subprocess_inherits_the_temporary_home(hermetic: Path, real_home: Path) -> None:
     """A process a test starts sees the test's HOME and OTM_HOME and no CLI data root."""

@@ -97,7 +97,8 @@ def meta(variant: str) -> Any:
 
 @pytest.fixture(scope="module")
 def variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Variant]:
-    """Both fixture corpora, regenerated, with every report of ours on each."""
+    """Both fixture corpora, regenerated, with every report of ours on each (``otm report``
+    subprocesses: only e2e tests may use it)."""
     out: dict[str, Variant] = {}
     for name in parity.VARIANTS:
         work = tmp_path_factory.mktemp(name)
@@ -106,6 +107,7 @@ def variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Variant]:
     return out
 
 
+@pytest.mark.e2e
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", parity.VARIANTS)
 def test_regenerated_corpus_is_the_fixtures_corpus(
@@ -145,6 +147,7 @@ def test_known_gaps_name_comparisons_that_exist() -> None:
     assert {g.case for g in KNOWN_GAPS} <= set(CASES)
 
 
+@pytest.mark.e2e
 @pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(c))
 def test_report_differs_from_ccusage_only_as_documented(
