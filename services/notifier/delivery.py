@@ -15,6 +15,7 @@ import json
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -45,8 +46,11 @@ class Answer:
 class Worker:
     """One thread that calls channels; ``submit`` and ``answers`` are for the loop's thread."""
 
-    def __init__(self, channels: list[Channel]) -> None:
+    def __init__(self, channels: list[Channel], answered: Callable[[], None] | None = None) -> None:
         self.channels = {channel.name: channel for channel in channels}
+        self._answered = answered
+        """Called in the worker's thread after each answer, to wake the loop that records it:
+        the shorter that wait, the smaller the window in which a crash repeats a delivery."""
         self._todo: queue.Queue[tuple[str, str, Alert] | None] = queue.Queue()
         self._done: queue.Queue[Answer] = queue.Queue()
         self.busy: set[tuple[str, str]] = set()
@@ -75,6 +79,8 @@ class Worker:
         """Stop the thread (a delivery in hand is abandoned: it stays pending) and the channels."""
         self._todo.put(None)
         self._thread.join(timeout=wait)
+        if self._thread.is_alive():
+            return  # a channel still blocks: the process is exiting anyway (SIGTERM within 2 s)
         for channel in self.channels.values():
             channel.close()
 
@@ -86,6 +92,8 @@ class Worker:
             except Exception as exc:  # a channel must not raise; if it does, retry later
                 delivery = Delivery(ok=False, answer=f"{type(exc).__name__} in the channel")
             self._done.put(Answer(key, name, delivery))
+            if self._answered is not None:
+                self._answered()
 
 
 def in_quiet_hours(quiet_hours: str, now: float, tz: str = "") -> bool:

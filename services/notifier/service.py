@@ -14,6 +14,8 @@ import sqlite3
 import time
 from collections.abc import Callable, Mapping
 
+import zmq
+
 from bus.messages import (
     Alert,
     AlertCommitted,
@@ -100,7 +102,9 @@ class NotifierService:
         self.db = NotifierDatabase(tracking.conn)
         self.follower: DurableFollower = node.follow(FOLLOWS, tracking)
         channels = self._channels if self._channels is not None else self._build_channels()
-        self.worker = Worker(channels)
+        self._wake_in, self._wake_out = _wake_pair()
+        node.serve(self._wake_in, self._answers_arrived)
+        self.worker = Worker(channels, answered=lambda: self._wake_out.send(b"", zmq.NOBLOCK))
         return {
             "db": str(path),
             "position": tracking.position(),
@@ -247,6 +251,11 @@ class NotifierService:
         self._publish(alerts)
         self._decided = []
 
+    def _answers_arrived(self, socket: zmq.Socket[bytes]) -> None:
+        while socket.poll(0):
+            socket.recv()
+        self._record_answers(time.time())
+
     def _record_answers(self, now: float) -> None:
         counters = self.node.pulse.counters
         for answer in self.worker.answers():
@@ -329,8 +338,21 @@ class NotifierService:
 
     def stop(self) -> Mapping[str, object]:
         """Stop the delivery worker; what it had in hand stays pending for the next start."""
-        self.worker.close()
+        self.worker.close(wait=0.5)
+        self._wake_in.close(0)
+        self._wake_out.close(0)
         return {"position": self.follower.position, "outbox": len(self.db.outbox())}
+
+
+def _wake_pair() -> tuple[zmq.Socket[bytes], zmq.Socket[bytes]]:
+    """An in-process socket pair: the delivery worker's thread sends, the loop wakes."""
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
+    address = f"inproc://notifier-answers-{id(context)}-{time.monotonic_ns()}"
+    receiver: zmq.Socket[bytes] = context.socket(zmq.PAIR)
+    receiver.bind(address)
+    sender: zmq.Socket[bytes] = context.socket(zmq.PAIR)
+    sender.connect(address)
+    return receiver, sender
 
 
 def _limited(limits: BudgetLimits) -> bool:

@@ -1,0 +1,281 @@
+"""Alerts end to end: rising windows reach every channel exactly once, whatever is killed.
+
+Real processes (bus, store, collector, watcher, notifier), windows fed the way Claude Code feeds
+them (``otm statusline`` input) or from the fake Claude usage endpoint, and real channels: a
+desktop notification server on a private D-Bus session bus, a real HTTP server as the apprise
+``json://`` target, and a real hook program as the ``command``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.stack import Stack, wait_until
+from tests.fake_endpoint import FakeEndpoint, Reply
+from tests.notification_server import NotificationServer
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+PROCESSES = ("bus", "store", "collector", "watcher", "scheduler", "notifier")
+CLAUDE_PATH = "/api/oauth/usage"
+HOOK = """
+import json, os, sys
+alert = json.load(sys.stdin)
+with open(sys.argv[1], "a") as out:
+    out.write(json.dumps({"key": alert["key"], "env": os.environ["OTM_ALERT_KEY"]}) + "\\n")
+"""
+EXPECTED_RULES = [("threshold", 75.0), ("threshold", 90.0), ("threshold", 95.0), ("reset", 95.0)]
+
+
+class Channels:
+    """What every channel received: the hook's file, the json:// server, the desktop."""
+
+    def __init__(self, hook_out: Path, web: FakeEndpoint, desktop: NotificationServer) -> None:
+        self.hook_out = hook_out
+        self.web = web
+        self.desktop = desktop
+
+    def hook_keys(self) -> list[str]:
+        """Alert keys the hook program was run with, in order."""
+        if not self.hook_out.exists():
+            return []
+        lines = [json.loads(line) for line in self.hook_out.read_text().splitlines()]
+        assert all(line["key"] == line["env"] for line in lines)
+        return [line["key"] for line in lines]
+
+    def web_titles(self) -> list[str]:
+        """Titles the json:// target received, in order."""
+        return [r.json()["title"] for r in self.web.requests_for("/alerts")]
+
+    def desktop_titles(self) -> list[str]:
+        """Summaries of the desktop notifications shown, in order."""
+        return [n.summary for n in self.desktop.notifications]
+
+
+@pytest.fixture
+def alert_stack(
+    tmp_path: Path, notification_server: NotificationServer
+) -> Iterator[tuple[Stack, Channels]]:
+    """A stack reading an (empty) Claude config dir, with every alert channel configured."""
+    claude = tmp_path / "claude"
+    (claude / "projects").mkdir(parents=True)
+    home = tmp_path / "home"
+    home.mkdir()
+    hook = tmp_path / "hook.py"
+    hook.write_text(HOOK)
+    hook_out = tmp_path / "hook.jsonl"
+    web = FakeEndpoint().start()
+    web.answer("/alerts", Reply(status=200, body={"ok": True}))
+    (home / "config.toml").write_text(
+        "[alerts]\n"
+        "pace = false\n"
+        f"command = '{sys.executable} {hook} {hook_out}'\n"
+        f'urls = ["{web.url.replace("http://", "json://")}/alerts"]\n'
+        f'[claude]\nusage_url = "{web.url}{CLAUDE_PATH}"\n'
+        "[limits]\npoll_seconds = 1.0\nmin_interval_seconds = 1.0\njitter = 0.0\n"
+    )
+    env = {"DBUS_SESSION_BUS_ADDRESS": notification_server.address}
+    stack = Stack(home, claude, extra_env=env)
+    yield stack, Channels(hook_out, web, notification_server)
+    stack.stop_all()
+    web.stop()
+
+
+def plant_claude_credentials(claude: Path) -> None:
+    """Claude Code's sign-in, so the collector asks the (fake) usage endpoint."""
+    future_ms = int((time.time() + 30 * 86_400) * 1000)
+    oauth = {
+        "accessToken": "sk-ant-oat01-test-notifier",
+        "refreshToken": "refresh-test",
+        "expiresAt": future_ms,
+        "scopes": ["user:inference", "user:profile"],
+        "subscriptionType": "max",
+    }
+    (claude / ".credentials.json").write_text(json.dumps({"claudeAiOauth": oauth}))
+
+
+Feed = Callable[[Stack, FakeEndpoint, float, float], None]
+
+
+def endpoint(stack: Stack, web: FakeEndpoint, five_hour: float, resets_at: float) -> None:
+    """Claude's usage endpoint answers with the 5-hour window at ``five_hour`` (the scheduler
+    polls every second)."""
+    iso = datetime.fromtimestamp(resets_at, UTC).isoformat()
+    usage = {
+        "five_hour": {"utilization": five_hour, "resets_at": iso},
+        "seven_day": {"utilization": 10.0, "resets_at": iso},
+    }
+    web.answer(CLAUDE_PATH, Reply(200, usage))
+
+
+def statusline_feed(stack: Stack, web: FakeEndpoint, five_hour: float, resets_at: float) -> None:
+    """The same window through Claude Code's statusline input."""
+    statusline(stack, five_hour, resets_at)
+
+
+def statusline(stack: Stack, five_hour: float, resets_at: float) -> None:
+    """Claude Code hands ``otm statusline`` its rate limits (the 5-hour window at ``five_hour``)."""
+    payload = {
+        "model": {"id": "claude-opus-4-1", "display_name": "Opus 4.1"},
+        "rate_limits": {
+            "five_hour": {"used_percentage": five_hour, "resets_at": int(resets_at)},
+            "seven_day": {"used_percentage": 10, "resets_at": int(resets_at) + 3 * 86_400},
+        },
+    }
+    done = stack.otm_stdin(["statusline"], json.dumps(payload).encode())
+    assert 0 == done.returncode, done.stderr
+
+
+def committed_alerts(stack: Stack) -> list[tuple[str, str, float]]:
+    """(key, rule, band) of every committed alert, in seq order."""
+    rows = stack.query("SELECT key, alert FROM alerts ORDER BY seq")
+    import msgspec
+
+    from bus.messages import Alert
+
+    out = []
+    for key, blob in rows:
+        alert = msgspec.msgpack.decode(blob, type=Alert)
+        out.append((key, alert.rule, alert.band or 0.0))
+    return out
+
+
+def delivered_everywhere(stack: Stack, channels: Channels, count: int) -> bool:
+    """Whether ``count`` alerts are committed and each channel received that many."""
+    return (
+        len(committed_alerts(stack)) >= count
+        and len(channels.hook_keys()) >= count
+        and len(channels.web_titles()) >= count
+        and len(channels.desktop_titles()) >= count
+    )
+
+
+def rise_and_reset(
+    stack: Stack,
+    channels: Channels,
+    chaos: random.Random | None = None,
+    feed: Feed = statusline_feed,
+) -> int:
+    """Windows at 40 -> 80 -> 92 -> 96 %, then a new window at 2 %; after each step, optionally
+    kill -9 the notifier or the store (or both) and start them again. How many times the
+    notifier was killed."""
+    notifier_kills = 0
+    resets = time.time() + 3 * 3600
+    steps = [(40, resets, 0), (80, resets, 1), (92, resets, 2), (96, resets, 3)]
+    steps.append((2, resets + 5 * 3600, 4))
+    for used, resets_at, expected in steps:
+        feed(stack, channels.web, used, resets_at)
+        if chaos is not None and chaos.random() < 0.6:
+            time.sleep(chaos.uniform(0, 0.4))  # mid-pipeline, before the step's delivery
+            victims = chaos.choice([["notifier"], ["store"], ["notifier", "store"]])
+            for name in victims:
+                stack.kill(name)
+            notifier_kills += "notifier" in victims
+            stack.start(*victims)
+        wait_until(
+            lambda n=expected: delivered_everywhere(stack, channels, n),
+            30,
+            f"{expected} alerts delivered on every channel",
+        )
+    return notifier_kills
+
+
+@pytest.mark.parametrize("feed", [statusline_feed, endpoint], ids=["statusline", "endpoint"])
+def test_rising_window_alerts_once_per_band_on_every_channel(
+    alert_stack: tuple[Stack, Channels], feed: Feed
+) -> None:
+    """75, 90, 95 and the reset: four alerts, each on the hook, the json:// target and the
+    desktop exactly once, in order (windows from the statusline, or from the usage endpoint)."""
+    stack, channels = alert_stack
+    if feed is endpoint:
+        # Signed in, and the endpoint answering (no windows yet) before the first poll.
+        plant_claude_credentials(Path(stack.env["CLAUDE_CONFIG_DIR"]))
+        channels.web.answer(CLAUDE_PATH, Reply(200, {}))
+    stack.start(*PROCESSES)
+    rise_and_reset(stack, channels, feed=feed)
+    time.sleep(2)  # anything extra would show up by now
+    alerts = committed_alerts(stack)
+    assert EXPECTED_RULES == [(rule, band) for _key, rule, band in alerts]
+    keys = [key for key, _rule, _band in alerts]
+    assert keys == channels.hook_keys()
+    titles = channels.web_titles()
+    assert titles == channels.desktop_titles()
+    assert [
+        "Claude 5-hour window at 80 %",
+        "Claude 5-hour window at 92 %",
+        "Claude 5-hour window at 96 %",
+        "Claude 5-hour window reset",
+    ] == titles
+    assert [1, 1, 2, 0] == [n.urgency for n in channels.desktop.notifications]
+    assert {"OpenTokenMonitor"} == {n.app_name for n in channels.desktop.notifications}
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_kill_9_of_notifier_and_store_loses_and_repeats_nothing(
+    alert_stack: tuple[Stack, Channels], seed: int
+) -> None:
+    """The same run with kill -9 of the notifier and the store at random moments: the same
+    four alerts committed, none twice, none missing; every channel got every alert, and got
+    one twice only where a kill fell between its delivery and its record (README: at most one
+    repeat per kill of the notifier)."""
+    stack, channels = alert_stack
+    stack.start(*PROCESSES)
+    kills = rise_and_reset(stack, channels, random.Random(seed))
+    time.sleep(3)
+    assert EXPECTED_RULES == [(rule, band) for _key, rule, band in committed_alerts(stack)]
+    keys = [key for key, _rule, _band in committed_alerts(stack)]
+    titles = [
+        "Claude 5-hour window at 80 %",
+        "Claude 5-hour window at 92 %",
+        "Claude 5-hour window at 96 %",
+        "Claude 5-hour window reset",
+    ]
+    for got, wanted in (
+        (channels.hook_keys(), keys),
+        (channels.web_titles(), titles),
+        (channels.desktop_titles(), titles),
+    ):
+        assert wanted == sorted(set(got), key=got.index)
+        assert len(got) - len(wanted) <= kills
+
+
+def test_rebuild_and_restart_fire_nothing_again(alert_stack: tuple[Stack, Channels]) -> None:
+    """After `otm store rebuild` and a restart of every process, no alert is repeated."""
+    stack, channels = alert_stack
+    stack.start(*PROCESSES)
+    rise_and_reset(stack, channels)
+    stack.stop_all()
+    done = stack.otm("store", "rebuild")
+    assert 0 == done.returncode, done.stderr
+    stack.start(*PROCESSES)
+    statusline(stack, 3, time.time() + 8 * 3600)  # a fresh reading after the restart
+    time.sleep(4)
+    assert 4 == len(committed_alerts(stack)) == len(channels.hook_keys())
+    assert 4 == len(channels.web_titles()) == len(channels.desktop_titles())
+
+
+def test_alerts_reach_the_api_and_the_cli(alert_stack: tuple[Stack, Channels]) -> None:
+    """`otm alerts --json` lists the four alerts with each channel's delivery state."""
+    stack, channels = alert_stack
+    stack.start(*PROCESSES)
+    rise_and_reset(stack, channels)
+    wait_until(lambda: _all_delivered(stack), 20, "deliveries recorded")
+    report: dict[str, Any] = json.loads(stack.otm("alerts", "--json").stdout)
+    assert ["reset", "threshold", "threshold", "threshold"] == [a["rule"] for a in report["alerts"]]
+    states = {d["state"] for a in report["alerts"] for d in a["deliveries"]}
+    assert {"delivered"} == states
+
+
+def _all_delivered(stack: Stack) -> bool:
+    report = json.loads(stack.otm("alerts", "--json").stdout or "{}")
+    deliveries = [d for a in report.get("alerts", []) for d in a["deliveries"]]
+    return len(deliveries) == 12 and all(d["state"] == "delivered" for d in deliveries)
