@@ -58,7 +58,7 @@ MAX_DELIVERY_AGE_SECONDS = 3600.0
 """A committed alert older than this when first seen (a notifier database lost and the log
 replayed) is recorded, not delivered: nobody wants last month's warnings."""
 WAIT_SECONDS = 0.5
-DEMO_DAILY_BUDGET_USD = 40.0
+DEMO_DAILY_BUDGET_USD = 2.0
 """In demo mode, with no budget configured, a made-up daily budget shows what budget alerts
 look like (labelled demo data, like every demo alert)."""
 

@@ -13,10 +13,11 @@ import random
 import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.e2e.stack import Stack, wait_until
@@ -279,3 +280,88 @@ def _all_delivered(stack: Stack) -> bool:
     report = json.loads(stack.otm("alerts", "--json").stdout or "{}")
     deliveries = [d for a in report.get("alerts", []) for d in a["deliveries"]]
     return len(deliveries) == 12 and all(d["state"] == "delivered" for d in deliveries)
+
+
+def test_snooze_holds_every_channel_then_one_summary(alert_stack: tuple[Stack, Channels]) -> None:
+    """While snoozed nothing is delivered; after `otm alerts snooze off` each channel gets one
+    summary of the two held alerts."""
+    stack, channels = alert_stack
+    stack.start(*PROCESSES)
+    assert 0 == stack.otm("alerts", "snooze", "1h").returncode
+    resets = time.time() + 3 * 3600
+    for count, used in enumerate((80, 92), start=1):
+        statusline(stack, used, resets)
+        wait_until(lambda n=count: len(committed_alerts(stack)) >= n, 20, "commit")
+    time.sleep(1.5)
+    held = (channels.hook_keys(), channels.web_titles(), channels.desktop_titles())
+    assert 0 == stack.otm("alerts", "snooze", "off").returncode
+    wait_until(lambda: channels.web_titles() and channels.desktop_titles(), 20, "summaries")
+    time.sleep(1.5)
+    assert ([], [], []) == held
+    summary = "2 alerts while notifications were held"
+    assert ([summary], [summary]) == (channels.web_titles(), channels.desktop_titles())
+    assert 1 == len(channels.hook_keys())
+
+
+def test_quiet_hours_hold_the_desktop_only(
+    tmp_path: Path, alert_stack: tuple[Stack, Channels]
+) -> None:
+    """Inside quiet hours the hook and the json:// target get the alert, the desktop does not."""
+    stack, channels = alert_stack
+    now = datetime.now()
+    start, end = now - timedelta(minutes=5), now + timedelta(minutes=60)
+    config = stack.home / "config.toml"
+    quiet = f'quiet_hours = "{start:%H:%M}-{end:%H:%M}"\n'
+    config.write_text(config.read_text().replace("[alerts]\n", "[alerts]\n" + quiet))
+    stack.start(*PROCESSES)
+    statusline(stack, 80, time.time() + 3 * 3600)
+    wait_until(lambda: channels.hook_keys() and channels.web_titles(), 20, "the other channels")
+    time.sleep(1.5)
+    assert [] == channels.desktop_titles()
+    report = json.loads(stack.otm("alerts", "--json").stdout)
+    states = {d["channel"]: d["state"] for d in report["alerts"][0]["deliveries"]}
+    assert "held" == states["desktop"]
+
+
+def test_alerts_test_reaches_every_channel_and_says_what_each_answered(
+    alert_stack: tuple[Stack, Channels],
+) -> None:
+    """`otm alerts test --json` sends one test alert through the desktop, the URL and the
+    command, and reports each answer; no stack needed."""
+    stack, channels = alert_stack
+    done = stack.otm("alerts", "test", "--json")
+    assert 0 == done.returncode, done.stderr
+    answers = json.loads(done.stdout)
+    assert [("desktop", True), ("json#1", True), ("command", True)] == [
+        (a["channel"], a["ok"]) for a in answers
+    ]
+    assert ["OpenTokenMonitor test alert"] == channels.web_titles() == channels.desktop_titles()
+    assert 1 == len(channels.hook_keys())
+
+
+def test_alerts_test_names_a_broken_channel_and_its_fix(
+    alert_stack: tuple[Stack, Channels],
+) -> None:
+    """A command that does not exist: exit status 1, the channel, the answer and the fix."""
+    stack, _channels = alert_stack
+    config = stack.home / "config.toml"
+    lines = [
+        "command = '/nonexistent/hook'" if line.startswith("command =") else line
+        for line in config.read_text().splitlines()
+    ]
+    config.write_text("\n".join(lines) + "\n")
+    done = stack.otm("alerts", "test")
+    assert 1 == done.returncode
+    assert "command" in done.stdout and "fix:" in done.stdout and "[alerts] command" in done.stdout
+
+
+def test_get_v1_alerts_is_otm_alerts_json(alert_stack: tuple[Stack, Channels]) -> None:
+    """The API's /v1/alerts gives the same alerts as the CLI."""
+    stack, channels = alert_stack
+    stack.start(*PROCESSES, "api")
+    statusline(stack, 96, time.time() + 3 * 3600)
+    wait_until(lambda: delivered_everywhere(stack, channels, 1), 20, "one alert")
+    body = httpx.get(f"{stack.api_url}/v1/alerts", timeout=10).json()
+    cli = json.loads(stack.otm("alerts", "--json").stdout)
+    assert [a["key"] for a in cli["alerts"]] == [a["key"] for a in body["alerts"]]
+    assert ["critical"] == [a["severity"] for a in body["active"]]
