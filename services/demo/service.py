@@ -24,11 +24,15 @@ from services.runtime.spool import write_observation
 HISTORY_MB = 24.0
 HISTORY_DAYS = 30
 APPEND_EVERY_SECONDS = (2.0, 6.0)
-LIMITS_EVERY_SECONDS = 60.0
+LIMITS_EVERY_SECONDS = 15.0
 IDLE_SECONDS = 1.0
-DEMO_WINDOWS = (("five_hour", 5 * 3600, 50.0, 48.0), ("seven_day", 7 * 86_400, 30.0, 60.0))
-"""Name, length, used % at the start of each window and how much it fills up by the end: the
-5-hour one passes 75, 90 and 95 % late in each window, so the demo shows alerts too."""
+DEMO_WINDOWS = (("five_hour", 5 * 3600), ("seven_day", 7 * 86_400))
+FIVE_HOUR_START = 76.0
+FIVE_HOUR_SECONDS_PER_PERCENT = 12.0
+"""The demo's 5-hour window starts at 76 % and fills a point every 12 s up to 97 %: a new user
+sees the 75 % alert within seconds of ``otm up``, then 90 % and 95 % within five minutes (made
+up, and labelled so). A new 5-hour window starts again at 76 %."""
+SEVEN_DAY_START, SEVEN_DAY_RISE = 30.0, 60.0
 
 
 def ensure_history(root: Path, size_mb: float = HISTORY_MB, seed: int = 7) -> bool:
@@ -62,6 +66,7 @@ class DemoService:
         self.rng = random.Random()
         self.next_append = 0.0
         self.next_limits = 0.0
+        self.started = time.time()
 
     def start(self, node: Node) -> Mapping[str, object]:
         """Generate the history if it is not there yet."""
@@ -87,7 +92,8 @@ class DemoService:
             self.node.pulse.counters["records_appended"] += len(added)
             self.next_append = time.monotonic() + self.rng.uniform(*APPEND_EVERY_SECONDS)
             if time.time() >= self.next_limits:
-                write_observation(self.runtime.state, "demo-limits", demo_limits(time.time()))
+                observed = demo_limits(time.time(), self.started)
+                write_observation(self.runtime.state, "demo-limits", observed)
                 self.next_limits = time.time() + LIMITS_EVERY_SECONDS
         return max(0.0, self.next_append - time.monotonic())
 
@@ -101,18 +107,24 @@ def run(runtime: Runtime) -> None:
     run_service(DemoService(runtime), runtime)
 
 
-def demo_limits(now: float) -> LimitsObserved:
-    """Made-up 5-hour and weekly windows filling up over their span, so the demo shows limits
-    too. They say ``estimated`` and "demo data": nothing here came from a provider."""
+def demo_limits(now: float, started: float | None = None) -> LimitsObserved:
+    """Made-up 5-hour and weekly windows filling up, so the demo shows limits and alerts too.
+    They say ``estimated`` and "demo data": nothing here came from a provider. ``started`` is
+    when the demo began (the 5-hour window fills from then, or from its own start if later)."""
     windows = []
-    for name, seconds, start, rise in DEMO_WINDOWS:
+    for name, seconds in DEMO_WINDOWS:
         resets_at = (now // seconds + 1) * seconds
-        elapsed = 1 - (resets_at - now) / seconds
+        window_start = resets_at - seconds
+        if name == "five_hour":
+            since = now - max(window_start, started if started is not None else window_start)
+            used = min(97.0, FIVE_HOUR_START + since / FIVE_HOUR_SECONDS_PER_PERCENT)
+        else:
+            used = SEVEN_DAY_START + SEVEN_DAY_RISE * (now - window_start) / seconds
         windows.append(
             LimitWindow(
                 provider="claude",
                 window=name,
-                used_percent=round(start + rise * elapsed, 1),
+                used_percent=round(used, 1),
                 observed_at=now,
                 source="estimated",
                 resets_at=resets_at,

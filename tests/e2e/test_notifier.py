@@ -365,3 +365,24 @@ def test_get_v1_alerts_is_otm_alerts_json(alert_stack: tuple[Stack, Channels]) -
     cli = json.loads(stack.otm("alerts", "--json").stdout)
     assert [a["key"] for a in cli["alerts"]] == [a["key"] for a in body["alerts"]]
     assert ["critical"] == [a["severity"] for a in body["active"]]
+
+
+def test_demo_mode_shows_a_few_alerts_labelled_demo(
+    tmp_path: Path, notification_server: NotificationServer
+) -> None:
+    """With no CLI data, the demo's made-up 5-hour window gives its 75 % alert within seconds,
+    on the desktop, labelled demo data."""
+    stack = Stack(
+        tmp_path / "home",
+        None,
+        extra_env={"DBUS_SESSION_BUS_ADDRESS": notification_server.address, "OTM_DEMO": "1"},
+    )
+    try:
+        stack.start(*PROCESSES, "demo")
+        shown = wait_until(lambda: notification_server.notifications, 90, "a demo alert")
+        assert "Claude 5-hour window at" in shown[0].summary
+        assert shown[0].summary.endswith("(demo data)")
+        report = json.loads(stack.otm("alerts", "--json").stdout)
+        assert {True} == {a["demo"] for a in report["alerts"]}
+    finally:
+        stack.stop_all()

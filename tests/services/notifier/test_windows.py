@@ -152,3 +152,16 @@ def test_same_readings_give_the_same_keys() -> None:
     """Keys are a function of the readings: a replay decides the very same alerts."""
     readings = [reading(40), reading(80, NOW + 60), reading(96, NOW + 120)]
     assert [a.key for a in run(readings)[1]] == [a.key for a in run(readings)[1]]
+
+
+def test_first_start_over_old_history_gives_one_alert_for_the_highest_band() -> None:
+    """Replayed history (stale readings of past windows) says nothing; the one current reading
+    at 92 % gives a single 90 % alert, not a flood of 75, 90 and old resets."""
+    old = RESETS - 10 * 3600
+    history = [reading(u, NOW - 8 * 3600 + i * 60, resets_at=old) for i, u in enumerate((80, 96))]
+    state = None
+    for window in history:
+        state, silent = evaluate(state, window, False, NO_PACE, NOW)
+        assert [] == silent
+    state, alerts = evaluate(state, reading(92), True, NO_PACE, NOW)
+    assert [("threshold", 90.0)] == [(a.rule, a.band) for a in alerts]
