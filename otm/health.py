@@ -127,6 +127,18 @@ def show_doctor(runtime: Runtime, provider: str, live: bool, as_json: bool) -> N
             console.print(f"  why   {escape(p['reason'])}")
         if p["fix"]:
             console.print(f"  [bold]fix[/]   {escape(p['fix'])}")
+    channels = report.get("alertChannels", [])
+    if channels:
+        console.print("\n[bold]alert channels[/]")
+    for c in channels:
+        delivered = c["deliveries"].get("delivered", 0)
+        problem = c["problem"]
+        state = "[red]failing[/]" if problem else "[green]ok[/]"
+        console.print(f"  {escape(c['channel'])}: {state}, {delivered} delivered")
+        if problem:
+            console.print(f"        {escape(problem['answer'])}")
+            if problem["fix"]:
+                console.print(f"  [bold]fix[/]   {escape(problem['fix'])}")
 
 
 def _expiry(expires_at: float | None) -> str:

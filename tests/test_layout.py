@@ -132,8 +132,7 @@ def test_the_shared_runtime_imports_no_process() -> None:
 
 
 def test_nothing_imports_the_cli() -> None:
-    """The otm command is a leaf: no module outside otm/ imports it (tests and bench use the
-    services and the installed command)."""
+    """The otm command is a leaf: no module of bus/, services/ or bench/ imports it."""
     known = modules()
     importers = sorted(
         str(path.relative_to(ROOT))

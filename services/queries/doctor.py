@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from bus.messages import PROVIDERS
+from services.queries.alerts import channel_health
 from services.queries.reports.limits import auth_json
 from services.queries.status import collect_status
 from services.runtime.installation import Runtime, without_demo
@@ -50,6 +51,8 @@ def diagnose(runtime: Runtime, provider: str = "all", live: bool = False) -> dic
             "live": overview["live"],
             "refreshed": refreshed.get(name),
         }
+    # The notifier's channels as they are (the demo's too: they are real channels).
+    out["alertChannels"] = channel_health(runtime)
     return out
 
 

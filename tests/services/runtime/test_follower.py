@@ -269,8 +269,7 @@ def test_an_event_whose_effect_failed_comes_again_after_a_restart(
 def test_position_moves_past_events_outside_the_prefixes(
     running_store: RunningStore, addresses: Endpoints, tmp_path: Path
 ) -> None:
-    """A follower of evt.limits. records the usage events it skipped, so a restart does not
-    replay them again."""
+    """A follower of evt.limits. records the usage events it skipped (no replay on restart)."""
     head = 0
     for n in range(3):
         head = running_store.commit(usage(n))

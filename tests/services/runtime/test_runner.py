@@ -190,8 +190,7 @@ def test_stop_flag_ends_the_loop_promptly_and_calls_stop(
 
 
 def test_blocking_service_beats_while_it_blocks(runtime: Any, addresses: Endpoints) -> None:
-    """A blocking service gets heartbeats from the runner's own thread, prepared by
-    ``before_beat``."""
+    """A blocking service beats from the runner's thread, figures from ``before_beat``."""
     stop = StopFlag()
     thread = start_in_thread(run_blocking_service, Blocking(), runtime, stop)
     beat = heartbeat_of("blocker", addresses)
