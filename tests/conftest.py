@@ -27,6 +27,7 @@ import pytest
 from bus.endpoints import Endpoints, endpoints
 from bus.forwarder import Forwarder
 from services.store.database import connect_writer
+from tests.e2e.stack import PRIVATE_ENV
 from tests.fake_endpoint import FakeEndpoint
 
 CLI_VARIABLES = (
@@ -37,16 +38,7 @@ CLI_VARIABLES = (
     "GEMINI_DATA_DIR",
 )
 """The variables that name a CLI's data root: unset in every test (set them with monkeypatch)."""
-PRIVATE_PREFIXES = (
-    "OTM_",
-    "CLAUDE_",
-    "CODEX_",
-    "GEMINI_",
-    "GOOGLE_",
-    "CODE_ASSIST_",
-    "OPENAI_",
-    "ANTHROPIC_",
-)
+PRIVATE_PREFIXES = PRIVATE_ENV
 """Any other setting of OTM or of the machine's CLIs and providers is removed as well."""
 XDG_DIRS = {
     "XDG_CONFIG_HOME": ".config",

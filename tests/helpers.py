@@ -12,7 +12,7 @@ from typing import Any
 
 from bus.client import Subscriber
 from bus.codec import encode
-from bus.messages import FileCursor, Heartbeat, ModelPrice, UsageBatch, UsageRecord
+from bus.messages import Alert, FileCursor, Heartbeat, ModelPrice, UsageBatch, UsageRecord
 from services.collector.tracker import batch_id
 
 SOURCE = "/logs/project/session.jsonl"
@@ -117,3 +117,21 @@ def await_subscription(send: Callable[[bytes], None], subscriber: Subscriber) ->
         item = subscriber.recv(timeout_ms=5000)
         if item is None:
             raise AssertionError("a probe was lost after the subscription was made")
+
+
+def alert(**fields: Any) -> Alert:
+    """A threshold alert for Claude's 5-hour window at 91 %; ``fields`` override any field."""
+    values: dict[str, Any] = {
+        "key": "threshold:claude:five_hour:1700000000:90",
+        "rule": "threshold",
+        "provider": "claude",
+        "title": "Claude 5-hour window at 91 %",
+        "body": "Past the 90 % line; resets in 1h (at 14:00).",
+        "severity": "warning",
+        "raised_at": 1_700_000_000.0,
+        "window": "five_hour",
+        "band": 90.0,
+        "used_percent": 91.0,
+    }
+    values.update(fields)
+    return Alert(**values)

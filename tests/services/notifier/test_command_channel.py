@@ -16,26 +16,19 @@ import pytest
 
 from bus.messages import Alert
 from services.notifier.channels.command import CommandChannel
+from tests.helpers import alert as shared_alert
 from tests.helpers import wait_until
 
 
 def alert(**fields: Any) -> Alert:
-    """A threshold alert for Claude's 5-hour window."""
+    """The shared threshold alert, with a body a shell would expand (it must stay text)."""
     values: dict[str, Any] = {
-        "key": "threshold:claude:five_hour:90:1700000000",
-        "rule": "threshold",
-        "provider": "claude",
-        "title": "Claude 5-hour window at 91 %",
         "body": "Crossed 90 %; resets at 14:00 — $HOME; `rm -rf /` stays text.",
-        "severity": "warning",
-        "raised_at": 1_700_000_000.0,
-        "window": "five_hour",
-        "band": 90.0,
         "used_percent": 91.5,
         "resets_at": 1_700_003_600.0,
     }
     values.update(fields)
-    return Alert(**values)
+    return shared_alert(**values)
 
 
 def hook(tmp_path: Path, body: str, *arguments: str) -> str:
@@ -70,7 +63,7 @@ def test_the_hook_gets_the_alert_as_json_and_as_variables(tmp_path: Path) -> Non
     seen = json.loads(out.read_text())
     assert sent == msgspec.json.decode(seen["stdin"], type=Alert)
     assert {
-        "OTM_ALERT_KEY": "threshold:claude:five_hour:90:1700000000",
+        "OTM_ALERT_KEY": "threshold:claude:five_hour:1700000000:90",
         "OTM_ALERT_RULE": "threshold",
         "OTM_ALERT_PROVIDER": "claude",
         "OTM_ALERT_TITLE": "Claude 5-hour window at 91 %",

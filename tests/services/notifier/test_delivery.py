@@ -16,20 +16,13 @@ from services.notifier.delivery import (
     snoozed_until,
     summary,
 )
+from tests.helpers import alert as shared_alert
 from tests.helpers import wait_until
 
 
 def alert(key: str, severity: str = "warning") -> Alert:
-    """An alert titled after its key."""
-    return Alert(
-        key=key,
-        rule="threshold",
-        provider="claude",
-        title=f"title {key}",
-        body="body",
-        severity=severity,  # type: ignore[arg-type]
-        raised_at=1.0,
-    )
+    """The shared alert under ``key``, titled after it."""
+    return shared_alert(key=key, title=f"title {key}", severity=severity)
 
 
 def at(hour: int, minute: int = 0) -> float:

@@ -13,6 +13,7 @@ import pytest
 
 from bus.messages import Alert, Severity
 from services.notifier.channels.desktop import NO_SERVICE, NO_SESSION, DesktopChannel
+from tests.helpers import alert as shared_alert
 
 if TYPE_CHECKING:
     from tests.notification_server import NotificationServer
@@ -26,21 +27,8 @@ DASHBOARD = "http://127.0.0.1:8787/"
 
 
 def alert(severity: Severity = "warning", **fields: Any) -> Alert:
-    """A threshold alert for Claude's 5-hour window."""
-    values: dict[str, Any] = {
-        "key": "threshold:claude:five_hour:90:1700000000",
-        "rule": "threshold",
-        "provider": "claude",
-        "title": "Claude 5-hour window at 91 %",
-        "body": "Crossed 90 %; resets at 14:00.",
-        "severity": severity,
-        "raised_at": 1_700_000_000.0,
-        "window": "five_hour",
-        "band": 90.0,
-        "used_percent": 91.0,
-    }
-    values.update(fields)
-    return Alert(**values)
+    """The shared threshold alert, at ``severity``."""
+    return shared_alert(severity=severity, **fields)
 
 
 class Opened:
@@ -82,7 +70,7 @@ def test_a_warning_shows_up_as_opentokenmonitor_with_normal_urgency(
     [shown] = notification_server.wait_for(1)
     assert "OpenTokenMonitor" == shown.app_name
     assert "Claude 5-hour window at 91 %" == shown.summary
-    assert "Crossed 90 %; resets at 14:00." == shown.body
+    assert "Past the 90 % line; resets in 1h (at 14:00)." == shown.body
     assert 1 == shown.urgency
     assert "default" in shown.actions[::2]
 

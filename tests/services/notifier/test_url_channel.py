@@ -12,6 +12,7 @@ import pytest
 from bus.messages import Alert, Severity
 from services.notifier.channels.urls import UrlChannel
 from tests.fake_endpoint import FakeEndpoint, Reply
+from tests.helpers import alert as shared_alert
 
 CANARY = "s3cret-canary"
 TRACE = 1
@@ -19,21 +20,8 @@ TRACE = 1
 
 
 def alert(severity: Severity = "warning", **fields: Any) -> Alert:
-    """A threshold alert for Claude's 5-hour window."""
-    values: dict[str, Any] = {
-        "key": "threshold:claude:five_hour:90:1700000000",
-        "rule": "threshold",
-        "provider": "claude",
-        "title": "Claude 5-hour window at 91 %",
-        "body": "Crossed 90 %; resets at 14:00.",
-        "severity": severity,
-        "raised_at": 1_700_000_000.0,
-        "window": "five_hour",
-        "band": 90.0,
-        "used_percent": 91.0,
-    }
-    values.update(fields)
-    return Alert(**values)
+    """The shared threshold alert, at ``severity``."""
+    return shared_alert(severity=severity, **fields)
 
 
 def target(endpoint: FakeEndpoint, path: str = "/hook", credentials: str = "") -> str:
@@ -53,7 +41,7 @@ def test_the_json_target_receives_title_body_and_type(fake_endpoint: FakeEndpoin
     [received] = fake_endpoint.requests_for("/hook")
     payload = received.json()
     assert "Claude 5-hour window at 91 %" == payload["title"]
-    assert "Crossed 90 %; resets at 14:00." == payload["message"]
+    assert "Past the 90 % line; resets in 1h (at 14:00)." == payload["message"]
     assert "warning" == payload["type"]
 
 
