@@ -386,3 +386,23 @@ def test_demo_mode_shows_a_few_alerts_labelled_demo(
         assert {True} == {a["demo"] for a in report["alerts"]}
     finally:
         stack.stop_all()
+
+
+def test_without_a_desktop_session_the_other_channels_go_on(
+    alert_stack: tuple[Stack, Channels],
+) -> None:
+    """No D-Bus session bus (SSH, a container): said once with the fix, the hook and the json://
+    target still get every alert, and the notifier keeps running."""
+    stack, channels = alert_stack
+    del stack.env["DBUS_SESSION_BUS_ADDRESS"]
+    stack.start(*PROCESSES)
+    resets = time.time() + 3 * 3600
+    for count, used in enumerate((80, 92), start=1):
+        statusline(stack, used, resets)
+        wait_until(lambda n=count: len(channels.web_titles()) >= n, 20, f"{count} on json://")
+    report = json.loads(stack.otm("alerts", "--json").stdout)
+    desktop = [d for a in report["alerts"] for d in a["deliveries"] if d["channel"] == "desktop"]
+    assert {"failed"} == {d["state"] for d in desktop}
+    assert "[alerts] urls" in desktop[0]["fix"]
+    said = [e for e in stack.log_entries("notifier") if e.get("event") == "channel_unusable"]
+    assert (1, 2, True) == (len(said), len(channels.hook_keys()), stack.is_ready("notifier"))
