@@ -208,8 +208,11 @@ class NotifierService:
             self._check_budgets(now)
             self._next_budget = now + BUDGET_CHECK_SECONDS
         self._record_answers(now)
-        self._deliver_due(now)
-        self._release_held(now)
+        snoozed = snoozed_until(self.runtime.state) is not None
+        quiet = in_quiet_hours(self.config.quiet_hours, now, self.config.tz)
+        self._deliver_due(now, snoozed, quiet)
+        if not snoozed:
+            self._release_held(now, quiet)
         return WAIT_SECONDS
 
     def _check_budgets(self, now: float) -> None:
@@ -245,10 +248,10 @@ class NotifierService:
             return
         finally:
             conn.close()
-        with self.db.conn:
+        with self.db.transaction():  # the alerts and the bands they announce, together
             self._decide(alerts)
-        self.db.save_budget_announced(announced)
-        self._publish(alerts)
+            self.db.save_budget_announced(announced)
+        self._publish(self._decided)
         self._decided = []
 
     def _answers_arrived(self, socket: zmq.Socket[bytes]) -> None:
@@ -295,9 +298,7 @@ class NotifierService:
         ).fetchone()
         return int(row[0]) if row else 0
 
-    def _deliver_due(self, now: float) -> None:
-        snoozed = snoozed_until(self.runtime.state) is not None
-        quiet = in_quiet_hours(self.config.quiet_hours, now, self.config.tz)
+    def _deliver_due(self, now: float, snoozed: bool, quiet: bool) -> None:
         for due in self.db.due(now, sorted(self.worker.channels)):
             unusable = self._unusable.get(due.channel)
             if unusable is not None:
@@ -311,10 +312,7 @@ class NotifierService:
             else:
                 self.worker.submit(due.key, due.channel, due.alert)
 
-    def _release_held(self, now: float) -> None:
-        if snoozed_until(self.runtime.state) is not None:
-            return
-        quiet = in_quiet_hours(self.config.quiet_hours, now, self.config.tz)
+    def _release_held(self, now: float, quiet: bool) -> None:
         for channel in sorted(self.worker.channels):
             in_hand = any(c == channel for _key, c in self._summaries)
             if in_hand or (quiet and channel == "desktop"):

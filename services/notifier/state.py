@@ -8,7 +8,9 @@ the record that the event was applied commit in one transaction.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import msgspec
@@ -82,6 +84,17 @@ class NotifierDatabase:
         self.conn = conn
         conn.executescript(SCHEMA)
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One ``BEGIN IMMEDIATE`` transaction (the connection autocommits otherwise)."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
     # -- rules' memory ---------------------------------------------------------------------
 
     def window_state(self, provider: str, window: str) -> WindowState | None:
@@ -119,13 +132,12 @@ class NotifierDatabase:
         return {p: b for p, b in self.conn.execute("SELECT prefix, band FROM budget_announced")}
 
     def save_budget_announced(self, announced: dict[str, float]) -> None:
-        """Remember the bands announced per budget period."""
-        with self.conn:
-            self.conn.executemany(
-                "INSERT INTO budget_announced (prefix, band) VALUES (?, ?) "
-                "ON CONFLICT (prefix) DO UPDATE SET band = max(band, excluded.band)",
-                announced.items(),
-            )
+        """Remember the bands announced per budget period (the caller owns the transaction)."""
+        self.conn.executemany(
+            "INSERT INTO budget_announced (prefix, band) VALUES (?, ?) "
+            "ON CONFLICT (prefix) DO UPDATE SET band = max(band, excluded.band)",
+            announced.items(),
+        )
 
     # -- outbox: decided, not yet committed --------------------------------------------------
 
@@ -159,21 +171,20 @@ class NotifierDatabase:
     def due(self, now: float, channels: list[str]) -> list[DueDelivery]:
         """Pending deliveries whose time has come, oldest alert first."""
         marks = ",".join("?" * len(channels)) or "''"
-        rows = self.conn.execute(
-            "SELECT d.key, d.channel, d.attempts, a.alert FROM deliveries d "
-            "JOIN committed_alerts a ON a.key = d.key "
-            f"WHERE d.state = ? AND d.next_try <= ? AND d.channel IN ({marks}) ORDER BY d.seq",
+        return self._deliveries(
+            f"d.state = ? AND d.next_try <= ? AND d.channel IN ({marks})",
             (PENDING, now, *channels),
-        ).fetchall()
-        return [DueDelivery(k, c, n, _alert_decoder.decode(a)) for k, c, n, a in rows]
+        )
 
     def held(self, channel: str) -> list[DueDelivery]:
         """Deliveries of ``channel`` held by quiet hours or a snooze."""
+        return self._deliveries("d.state = ? AND d.channel = ?", (HELD, channel))
+
+    def _deliveries(self, where: str, params: tuple[object, ...]) -> list[DueDelivery]:
         rows = self.conn.execute(
             "SELECT d.key, d.channel, d.attempts, a.alert FROM deliveries d "
-            "JOIN committed_alerts a ON a.key = d.key WHERE d.state = ? AND d.channel = ? "
-            "ORDER BY d.seq",
-            (HELD, channel),
+            f"JOIN committed_alerts a ON a.key = d.key WHERE {where} ORDER BY d.seq",
+            params,
         ).fetchall()
         return [DueDelivery(k, c, n, _alert_decoder.decode(a)) for k, c, n, a in rows]
 
@@ -189,17 +200,15 @@ class NotifierDatabase:
         attempted: bool = True,
     ) -> None:
         """Record one delivery's outcome (after the channel answered)."""
-        with self.conn:
-            self.conn.execute(
-                "UPDATE deliveries SET state = ?, answer = ?, fix = ?, next_try = ?, "
-                "delivered_at = ?, attempts = attempts + ? WHERE key = ? AND channel = ?",
-                (state, answer, fix, next_try, delivered_at, int(attempted), key, channel),
-            )
+        self.conn.execute(
+            "UPDATE deliveries SET state = ?, answer = ?, fix = ?, next_try = ?, "
+            "delivered_at = ?, attempts = attempts + ? WHERE key = ? AND channel = ?",
+            (state, answer, fix, next_try, delivered_at, int(attempted), key, channel),
+        )
 
     def release_held(self, channel: str) -> None:
         """Deliveries held for ``channel`` become pending again (each is delivered alone)."""
-        with self.conn:
-            self.conn.execute(
-                "UPDATE deliveries SET state = ?, next_try = 0 WHERE state = ? AND channel = ?",
-                (PENDING, HELD, channel),
-            )
+        self.conn.execute(
+            "UPDATE deliveries SET state = ?, next_try = 0 WHERE state = ? AND channel = ?",
+            (PENDING, HELD, channel),
+        )

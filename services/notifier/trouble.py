@@ -30,10 +30,10 @@ def evaluate(
     """Whether the provider is now troubled, and the alert for a change (only when the status
     is current, so old history announces nothing). The key carries the ``seq`` of the event
     that changed it: one alert per change."""
+    if status.state in ("waiting", "unconfigured"):
+        return was_troubled, []  # says nothing about whether the provider works
     now_troubled = troubled(status)
-    if now_troubled == was_troubled or status.state in ("waiting", "unconfigured"):
-        return (was_troubled if status.state in ("waiting", "unconfigured") else now_troubled), []
-    if not current:
+    if now_troubled == was_troubled or not current:
         return now_troubled, []
     name = provider_name(status.provider)
     if now_troubled:

@@ -54,7 +54,7 @@ def _rows(conn: sqlite3.Connection, limit: int) -> list[tuple[str, int, bytes]]:
 def _deliveries(path: Path, keys: list[str]) -> dict[str, list[dict[str, Any]]]:
     if not keys or not path.exists():
         return {}
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = _read_only(path)
     try:
         marks = ",".join("?" * len(keys))
         rows = conn.execute(
@@ -146,7 +146,7 @@ def channel_health(runtime: Runtime) -> list[dict[str, Any]]:
     path = runtime.notifier_db_path
     if not path.exists():
         return []
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = _read_only(path)
     try:
         counts = conn.execute(
             "SELECT channel, state, count(*) FROM deliveries GROUP BY channel, state"
@@ -168,3 +168,10 @@ def channel_health(runtime: Runtime) -> list[dict[str, Any]]:
     for channel, answer, fix in problems:  # the latest problem wins
         channels[channel]["problem"] = {"answer": answer, "fix": fix}
     return [channels[name] for name in sorted(channels)]
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    """The notifier's database, read-only (the notifier is its only writer)."""
+    from services.store.database import connect_reader
+
+    return connect_reader(str(path))

@@ -65,7 +65,7 @@ class Pulse:
         """Seconds until the next heartbeat is due (0 if it is due now)."""
         return max(0.0, self._next - time.monotonic())
 
-    def beat(self, head_seq: int | None = None, force: bool = False) -> None:
+    def beat(self, force: bool = False) -> None:
         """Publish a heartbeat if one is due (or ``force``)."""
         now = time.monotonic()
         if not force and now < self._next:
@@ -78,7 +78,7 @@ class Pulse:
                 pid=os.getpid(),
                 started_at=self.started_at,
                 sent_at=time.time(),
-                head_seq=self.head_seq if head_seq is None else head_seq,
+                head_seq=self.head_seq,
                 counters=dict(self.counters),
                 detail=dict(self.detail),
             )

@@ -123,10 +123,12 @@ class Node:
         """For a blocking service: called in the heartbeat thread before each beat, to put
         current figures into ``pulse.counters``."""
         self._served: list[tuple[zmq.Socket[bytes], Callable[[zmq.Socket[bytes]], None]]] = []
+        self._poller: zmq.Poller | None = None
 
     def subscribe(self, prefixes: Sequence[str]) -> Subscriber:
         """Subscribe to topic prefixes; their messages reach ``Service.handle``."""
         self.subscriber = Subscriber(tuple(prefixes), self.runtime.endpoints)
+        self._poller = None
         return self.subscriber
 
     def follow(self, prefixes: Sequence[str], tracking: Tracking) -> DurableFollower:
@@ -136,6 +138,7 @@ class Node:
         from services.runtime.follower import DurableFollower
 
         self.follower = DurableFollower(prefixes, tracking, self.runtime.endpoints)
+        self._poller = None
         return self.follower
 
     def serve(
@@ -143,6 +146,7 @@ class Node:
     ) -> None:
         """Call ``handler(socket)`` whenever ``socket`` is readable (e.g. a REP socket)."""
         self._served.append((socket, handler))
+        self._poller = None
 
     def ready(self, fields: Mapping[str, object]) -> None:
         """Log the one ``ready`` line (tests and ``otm up`` wait for it)."""
@@ -163,11 +167,7 @@ class Node:
     def receive(self, timeout: float) -> Batch:
         """Messages that arrive within ``timeout`` seconds (gathered as ``self.gather`` says),
         serving any readable served socket meanwhile."""
-        poller = zmq.Poller()
-        for subscriber in self._subscribers():
-            poller.register(subscriber.socket, zmq.POLLIN)
-        for socket, _handler in self._served:
-            poller.register(socket, zmq.POLLIN)
+        poller = self._poller or self._new_poller()
         # Rounded up: a wait truncated to 0 ms would spin until the next heartbeat is due.
         wait_ms = math.ceil(timeout * 1000)
         ready = dict(poller.poll(wait_ms)) if poller.sockets else {}
@@ -183,6 +183,15 @@ class Node:
         if self.subscriber is not None and self.subscriber.socket in ready:
             batch.extend(self._gathered(self.subscriber))
         return batch
+
+    def _new_poller(self) -> zmq.Poller:
+        poller = zmq.Poller()
+        for subscriber in self._subscribers():
+            poller.register(subscriber.socket, zmq.POLLIN)
+        for socket, _handler in self._served:
+            poller.register(socket, zmq.POLLIN)
+        self._poller = poller
+        return poller
 
     def _gathered(self, subscriber: Subscriber) -> Batch:
         batch = subscriber.drain()
