@@ -450,6 +450,14 @@ def tail_command(
     tail(_runtime(), prefix, from_seq)
 
 
+@app.command("top")
+def top_command() -> None:
+    """A live full-screen view: windows, today's and the block's cost, activity, alerts."""
+    from otm.top import run_top
+
+    raise typer.Exit(run_top(_runtime()))
+
+
 @app.command("status")
 def status_command(
     json_output: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
