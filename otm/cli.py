@@ -452,7 +452,9 @@ def tail_command(
 
 @app.command("top")
 def top_command() -> None:
-    """A live full-screen view: windows, today's and the block's cost, activity, alerts."""
+    """A live full-screen view: windows, today's and the block's cost, activity, alerts.
+    Keys: 1/2/3 claude/codex/gemini, a or 0 all, q quit. When stdout is not a terminal it
+    prints one snapshot and exits 0."""
     from otm.top import run_top
 
     raise typer.Exit(run_top(_runtime()))
