@@ -188,7 +188,13 @@ class Top:
         """Re-query ``parts``, and note when time alone changes the numbers next."""
         if self.queries is None or not parts:
             return
-        self.queries.refresh(self.snapshot, parts)
+        try:
+            self.queries.refresh(self.snapshot, parts)
+        except sqlite3.Error:
+            # Locked for longer than the busy time-out, or a database still being created:
+            # keep the last numbers and ask again in a second.
+            self.due = time.time() + 1.0
+            return
         stale = stale_after(self.runtime.config.limits.poll_seconds)
         self.due = next_change(self.snapshot, stale)
 

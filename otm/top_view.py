@@ -144,7 +144,8 @@ def _provider(snapshot: Snapshot, provider: str, frame: Frame) -> list[Text]:
         head.append(f"   block {money(block['costUSD'])}")
         burn, projection = block.get("burnRate"), block.get("projection")
         if burn is not None and projection is not None:
-            head.append(f"  {money(burn['costPerHour'])}/h → {money(projection['totalCost'])}")
+            head.append(f"  burn {money(burn['costPerHour'])}/h")
+            head.append(f"  projected {money(projection['totalCost'])}")
     rows = [head]
     windows = [w for w in snapshot.limits.get("limits", []) if w["provider"] == provider]
     if not windows:
@@ -171,6 +172,7 @@ def _block_detail(block: dict[str, Any], frame: Frame) -> Text:
     projection = block.get("projection")
     if projection is not None:
         out.append(f", projected {projection['totalTokens']:,}")
+        out.append(f" ({countdown(projection['remainingMinutes'] * 60)[:-3]} left)")
     return out
 
 

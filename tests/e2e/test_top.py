@@ -196,6 +196,17 @@ def test_without_the_stack_it_says_so(stack: Stack, terminal: Terminal) -> None:
     assert "● down" in screen
 
 
+def test_resumes_when_the_store_comes_back(running: Stack, terminal: Terminal) -> None:
+    """A stopped store is said within seconds; once it runs again the screen is live again."""
+    terminal.wait_for("● live", 15)
+    running.stop("store")
+    down = terminal.wait_for("the stack is not running", 10)
+    keep("store-stopped", down)
+    running.start("store")
+    screen = terminal.wait_for("● live", 15)
+    assert (True, False) == ("5-hour" in down, "not running" in screen)
+
+
 def test_no_terminal_prints_one_snapshot(running: Stack) -> None:
     """Piped, `otm top` prints one snapshot with today's cost and exits 0."""
     done = subprocess.run(

@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from bus.messages import LimitWindow
+from bus.messages import AlertObserved, LimitWindow
 from otm.top_data import Queries, Snapshot, next_change, parts_for
 from otm.top_view import NOT_RUNNING, Frame, countdown, screen
 from services.queries.reports.build import ReportOptions, build_report
 from services.runtime.installation import load_runtime
 from services.store.database import connect_reader
+from services.store.writer import Store
+from tests.helpers import alert
 from tests.services.queries.reports_support import claude, codex, seed
 
 NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC).timestamp()
@@ -84,8 +86,8 @@ def test_block_cost_is_the_blocks_report_active_block(reader: sqlite3.Connection
     options = ReportOptions(provider="claude", tz="UTC", now_ms=int(NOW * 1000))
     (block,) = [b for b in build_report(reader, "blocks", options)["blocks"] if b["isActive"]]
     expected = (
-        f"block ${block['costUSD']:,.2f}  ${block['burnRate']['costPerHour']:,.2f}/h"
-        f" → ${block['projection']['totalCost']:,.2f}"
+        f"block ${block['costUSD']:,.2f}  burn ${block['burnRate']['costPerHour']:,.2f}/h"
+        f"  projected ${block['projection']['totalCost']:,.2f}"
     )
     claude_line = next(line for line in lines(snapshot_of(reader)) if "Claude Code" in line)
     assert expected in claude_line
@@ -167,3 +169,16 @@ def test_next_change_is_the_earliest_reset_or_staleness(reader: sqlite3.Connecti
 def test_countdown_beyond_a_day_shows_days() -> None:
     """Three days and a bit read as 3d 04:05:09."""
     assert "3d 04:05:09" == countdown(3 * 86400 + 4 * 3600 + 5 * 60 + 9)
+
+
+def test_active_alert_is_listed_under_alerts(state: Path, db: sqlite3.Connection) -> None:
+    """An alert committed through the store, before its window resets, is shown as active."""
+    Store(db).apply([AlertObserved(alert=alert(raised_at=NOW - 300, resets_at=NOW + 600_000_000))])
+    conn = connect_reader(str(state / "otm.db"))
+    try:
+        shown = lines(snapshot_of(conn))
+    finally:
+        conn.close()
+    row = shown[shown.index(next(r for r in shown if r.startswith("─ Alerts"))) + 1]
+    expected = f" ! {datetime.fromtimestamp(NOW - 300):%H:%M} Claude 5-hour window at 91 %"
+    assert expected == row
