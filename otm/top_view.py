@@ -70,7 +70,8 @@ def screen(snapshot: Snapshot, frame: Frame) -> Group:
     room -= len(alerts)
     rows += _activity(snapshot, frame, room)
     rows += alerts
-    if frame.pad:
+    if frame.pad:  # the keys stay on the last row, whatever had to be left out above them
+        rows = rows[: max(0, frame.height - 1)]
         rows += [Text("")] * max(0, frame.height - len(rows) - 1)
         rows.append(_footer(frame))
     return _fit(rows, frame)

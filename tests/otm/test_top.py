@@ -182,3 +182,12 @@ def test_active_alert_is_listed_under_alerts(state: Path, db: sqlite3.Connection
     row = shown[shown.index(next(r for r in shown if r.startswith("─ Alerts"))) + 1]
     expected = f" ! {datetime.fromtimestamp(NOW - 300):%H:%M} Claude 5-hour window at 91 %"
     assert expected == row
+
+
+def test_keys_stay_on_the_last_row_of_a_short_terminal(reader: sqlite3.Connection) -> None:
+    """At 12 rows the overview is cut above the keys, which stay on the last row."""
+    shown = lines(snapshot_of(reader), height=12)
+    assert (12, " [a] all  [1] claude  [2] codex  [3] gemini  [q] quit") == (
+        len(shown),
+        shown[-1],
+    )
