@@ -24,6 +24,7 @@ from litestar.types import Scope
 from bus.client import Publisher
 from bus.messages import PROVIDERS, RefreshRequested
 from bus.topics import EVENTS
+from services.api.pages import page_routes
 from services.api.sse import check_prefix, event_stream, resume_point
 from services.api.stream import StreamHub, database_head
 from services.queries.reports.build import KINDS, ReportOptions, build_report
@@ -244,7 +245,7 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
         await asyncio.to_thread(hub.join)
 
     return Litestar(
-        route_handlers=[healthz, usage, limits, alerts, status, refresh, stream],
+        route_handlers=[healthz, usage, limits, alerts, status, refresh, stream, *page_routes],
         on_startup=[start_hub],
         on_shutdown=[stop_hub],
         exception_handlers={ApiError: error_response},

@@ -1,0 +1,53 @@
+"""The web dashboard: its HTML pages and static assets, served from the package's ``web/``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from litestar import get
+from litestar.response import File
+from litestar.static_files import create_static_files_router
+
+WEB = Path(__file__).parent / "web"
+PAGES = ("/", "/provider/{provider:str}", "/projects", "/alerts", "/status")
+
+
+@get(list(PAGES), include_in_schema=False, sync_to_thread=False)
+def page() -> File:
+    """Every dashboard page is the same shell; ``app.js`` renders the view for its path."""
+    return File(
+        WEB / "index.html", media_type="text/html; charset=utf-8", content_disposition_type="inline"
+    )
+
+
+@get("/schema", include_in_schema=False, sync_to_thread=False)
+def schema_page() -> File:
+    """The OpenAPI document rendered offline; needs Litestar's own /schema page turned off
+    (only /schema/openapi.json served), so it is not in ``page_routes`` until then."""
+    return File(
+        WEB / "index.html", media_type="text/html; charset=utf-8", content_disposition_type="inline"
+    )
+
+
+@get("/widget", include_in_schema=False, sync_to_thread=False)
+def widget() -> File:
+    """The small always-on-top widget (360 x 274)."""
+    return File(
+        WEB / "widget.html",
+        media_type="text/html; charset=utf-8",
+        content_disposition_type="inline",
+    )
+
+
+@get("/favicon.ico", include_in_schema=False, sync_to_thread=False)
+def favicon() -> File:
+    """The tab icon, so browsers do not log a failed request."""
+    return File(WEB / "favicon.svg", media_type="image/svg+xml", content_disposition_type="inline")
+
+
+page_routes = [
+    page,
+    widget,
+    favicon,
+    create_static_files_router(path="/static", directories=[WEB], include_in_schema=False),
+]
