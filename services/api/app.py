@@ -17,6 +17,8 @@ from typing import Annotated, Any
 
 import structlog
 from litestar import Litestar, Request, Response, get, post
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.params import FromQuery, HeaderParameter
 from litestar.response import Stream
 from litestar.types import Scope
@@ -24,6 +26,7 @@ from litestar.types import Scope
 from bus.client import Publisher
 from bus.messages import PROVIDERS, RefreshRequested
 from bus.topics import EVENTS
+from services.api.guard import GuardMiddleware
 from services.api.pages import page_routes
 from services.api.sse import check_prefix, event_stream, resume_point
 from services.api.stream import StreamHub, database_head
@@ -34,6 +37,14 @@ from services.runtime.installation import Runtime
 from services.store.database import connect_reader
 
 RETRY_AFTER_SECONDS = 2
+OPENAPI = OpenAPIConfig(
+    title="OpenTokenMonitor",
+    version="1",
+    path="/schema",
+    # Only the JSON document: Litestar's own pages load their scripts from a CDN, blank
+    # offline. The dashboard's /schema page renders this document from the package.
+    render_plugins=[JsonRenderPlugin(path="/openapi.json")],
+)
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 logger = structlog.get_logger().bind(process="api")
@@ -130,20 +141,6 @@ class RefreshSender:
                 self._publisher = None
 
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
-
-
-def check_origin(origin: str | None, host: str | None) -> None:
-    """Refuse a cross-site request: a web page the user visits could otherwise make their
-    browser POST here (directly, or through a DNS name rebound to 127.0.0.1, which the Host
-    header gives away). Tools that send no ``Origin`` (curl, scripts) are fine."""
-    name = (host or "").rsplit(":", 1)[0] if not (host or "").endswith("]") else host
-    if name not in LOOPBACK_HOSTS:
-        raise ApiError(403, f"Host {host!r} is not this machine's loopback address")
-    if origin is not None and origin != f"http://{host}":
-        raise ApiError(403, f"requests from {origin} are not allowed; call the API directly")
-
-
 def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
     """The Litestar application; the hub starts and stops with it."""
 
@@ -192,6 +189,31 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
         with reader(runtime.db_path) as conn:
             return alerts_report(conn, runtime, limit)
 
+    @get("/v1/activity", sync_to_thread=True)
+    def activity(
+        provider: FromQuery[str] = "all",
+        limit: FromQuery[int] = 50,
+        project: FromQuery[str | None] = None,
+    ) -> dict[str, Any]:
+        """Recent prompts with their reply's model, tokens and dollars, newest first."""
+        from services.queries.activity import activity_report
+
+        if not 1 <= limit <= 1000:
+            raise ApiError(400, f"limit={limit}: use 1-1000")
+        settings = runtime.config.activity
+        with reader(runtime.db_path) as conn:
+            try:
+                return activity_report(
+                    conn,
+                    provider,
+                    limit,
+                    project,
+                    enabled=settings.enabled,
+                    keep=settings.keep,
+                )
+            except ValueError as exc:
+                raise ApiError(400, str(exc)) from None
+
     @get("/v1/status", sync_to_thread=True)
     def status() -> dict[str, Any]:
         """``otm status --json``: processes, roots, skips and every provider's state."""
@@ -200,13 +222,11 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
         return collect_status(runtime)
 
     @post("/v1/refresh", sync_to_thread=True, status_code=202)
-    def refresh(
-        request: Request[Any, Any, Any], provider: FromQuery[str] = "all"
-    ) -> dict[str, Any]:
+    def refresh(provider: FromQuery[str] = "all") -> dict[str, Any]:
         """Ask for a log scan and a live limits poll now. The collector still asks each
         provider no more often than ``[limits] min_interval_seconds``; the outcome arrives on
-        the stream as ``evt.limits.<provider>`` and in ``GET /v1/limits``."""
-        check_origin(request.headers.get("origin"), request.headers.get("host"))
+        the stream as ``evt.limits.<provider>`` and in ``GET /v1/limits``. A cross-site POST
+        never gets here (``services.api.guard``)."""
         if provider != "all" and provider not in PROVIDERS:
             raise ApiError(400, f"provider={provider!r}: use one of {', '.join(PROVIDERS)}, all")
         providers = PROVIDERS if provider == "all" else (provider,)
@@ -245,7 +265,19 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
         await asyncio.to_thread(hub.join)
 
     return Litestar(
-        route_handlers=[healthz, usage, limits, alerts, status, refresh, stream, *page_routes],
+        route_handlers=[
+            healthz,
+            usage,
+            limits,
+            alerts,
+            activity,
+            status,
+            refresh,
+            stream,
+            *page_routes,
+        ],
+        middleware=[GuardMiddleware],
+        openapi_config=OPENAPI,
         on_startup=[start_hub],
         on_shutdown=[stop_hub],
         exception_handlers={ApiError: error_response},

@@ -1,0 +1,105 @@
+"""What every HTTP answer of the api goes through: the Host/Origin check and security headers.
+
+A page the person visits elsewhere could make their browser talk to 127.0.0.1 — directly (its
+``Origin`` gives it away) or through a DNS name rebound to 127.0.0.1 (its ``Host`` gives it away).
+Both are refused on every route, pages and the stream included, before any handler runs. Tools
+that send no ``Origin`` (curl, scripts, ``otm``) are fine.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'none'; object-src 'none'; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'self'"
+)
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+)
+
+
+class Refused(Exception):
+    """A request from somewhere other than this machine's own pages and tools."""
+
+    status_code = 403
+
+
+def host_name(host: str) -> str:
+    """The name part of a ``Host`` header (``[::1]:8787`` → ``[::1]``)."""
+    if host.startswith("["):
+        return host.split("]", 1)[0] + "]"
+    return host.rsplit(":", 1)[0]
+
+
+def check_origin(origin: str | None, host: str | None) -> None:
+    """Raise ``Refused`` unless ``host`` names loopback and ``origin`` (if sent) is this very
+    address — the only page allowed to call the api is its own dashboard."""
+    if not host or host_name(host) not in LOOPBACK_HOSTS:
+        raise Refused(f"Host {host!r} is not this machine's loopback address")
+    if origin is not None and origin != f"http://{host}":
+        raise Refused(f"requests from {origin} are not allowed; call the API directly")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+class GuardMiddleware:
+    """ASGI middleware: refuse foreign Host/Origin with a 403, add security headers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check the request, then pass it on with the headers added to its answer."""
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        try:
+            check_origin(_header(scope, b"origin"), _header(scope, b"host"))
+        except Refused as exc:
+            await _refuse(send, str(exc))
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = _with_security_headers(message.get("headers", ()))
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _with_security_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    present = {key.lower() for key, _ in headers}
+    return [*headers, *(h for h in SECURITY_HEADERS if h[0] not in present)]
+
+
+async def _refuse(send: Send, message: str) -> None:
+    body = json.dumps({"error": message}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 403,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *SECURITY_HEADERS,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body, "more_body": False})

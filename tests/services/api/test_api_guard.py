@@ -1,0 +1,86 @@
+"""Every route of the real api process refuses a foreign Host or Origin and sends the
+security headers (DNS rebinding and cross-site requests, ``services.api.guard``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from services.api.guard import CONTENT_SECURITY_POLICY
+from tests.services.api.api_support import Api
+
+pytestmark = pytest.mark.e2e
+
+ROUTES = (
+    "/",
+    "/widget",
+    "/healthz",
+    "/v1/status",
+    "/v1/limits",
+    "/v1/alerts",
+    "/v1/activity",
+    "/v1/usage/daily",
+    "/v1/stream",
+    "/schema/openapi.json",
+)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_a_rebound_host_is_refused_on_every_route(route: str, start_api: Callable[[], Api]) -> None:
+    """A Host that is not loopback (a DNS name rebound to 127.0.0.1) gets 403 everywhere."""
+    api = start_api()
+    response = httpx.get(
+        f"{api.url}{route}", headers={"Host": f"evil.example:{api.url.rsplit(':', 1)[1]}"}
+    )
+    assert (403, "Host") == (response.status_code, response.json()["error"].split()[0])
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_a_foreign_origin_is_refused_on_every_route(
+    route: str, start_api: Callable[[], Api]
+) -> None:
+    """A page from another origin (even another local port) gets 403 everywhere."""
+    api = start_api()
+    response = httpx.get(f"{api.url}{route}", headers={"Origin": "http://127.0.0.1:1"})
+    assert 403 == response.status_code
+
+
+def test_a_foreign_post_to_refresh_is_refused(start_api: Callable[[], Api]) -> None:
+    """POST /v1/refresh from a foreign page is refused before anything is asked."""
+    api = start_api()
+    response = httpx.post(f"{api.url}/v1/refresh", headers={"Origin": "http://evil.example"})
+    assert 403 == response.status_code
+
+
+def test_the_dashboards_own_origin_may_post(start_api: Callable[[], Api]) -> None:
+    """The dashboard's own POST (Origin equal to http://<Host>) is accepted."""
+    api = start_api()
+    host = f"127.0.0.1:{api.url.rsplit(':', 1)[1]}"
+    response = httpx.post(f"{api.url}/v1/refresh", headers={"Origin": f"http://{host}"})
+    assert 202 == response.status_code
+
+
+def test_every_answer_carries_the_content_security_policy(
+    start_api: Callable[[], Api],
+) -> None:
+    """Pages, JSON and errors alike carry the CSP and nosniff."""
+    api = start_api()
+    for route in ("/", "/healthz", "/v1/usage/nope"):
+        headers = httpx.get(f"{api.url}{route}").headers
+        expected = (CONTENT_SECURITY_POLICY, "nosniff")
+        assert expected == (headers["content-security-policy"], headers["x-content-type-options"])
+
+
+def test_the_openapi_document_is_served_without_a_cdn_page(
+    start_api: Callable[[], Api],
+) -> None:
+    """/schema/openapi.json is the document, and no Litestar CDN page is served."""
+    api = start_api()
+    document = httpx.get(f"{api.url}/schema/openapi.json").json()
+    redoc = httpx.get(f"{api.url}/schema/redoc")
+    assert ("/v1/status", 404) == (
+        "/v1/status" if "/v1/status" in document["paths"] else None,
+        redoc.status_code,
+    )
