@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import structlog
 from litestar import Litestar, Request, Response, get, post
+from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.params import FromQuery, HeaderParameter
@@ -26,7 +27,6 @@ from litestar.types import Scope
 from bus.client import Publisher
 from bus.messages import PROVIDERS, RefreshRequested
 from bus.topics import EVENTS
-from services.api.guard import GuardMiddleware
 from services.api.pages import page_routes
 from services.api.sse import check_prefix, event_stream, resume_point
 from services.api.stream import StreamHub, database_head
@@ -62,6 +62,28 @@ def error_response(request: Request[Any, Any, Any], exc: ApiError) -> Response[d
     """Render an ``ApiError`` as JSON, telling clients when to retry a 503."""
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if exc.status_code == 503 else {}
     return Response({"error": str(exc)}, status_code=exc.status_code, headers=headers)
+
+
+def http_error_response(
+    request: Request[Any, Any, Any], exc: HTTPException
+) -> Response[dict[str, str]]:
+    """Litestar's own answers (unknown route, wrong method, bad parameter) in the API's one
+    error shape, ``{"error": ...}``."""
+    message = str(exc.detail)
+    extra = getattr(exc, "extra", None)
+    if exc.status_code == 400 and extra:
+        message = f"{message}: {extra}"
+    if exc.status_code >= 500:
+        return internal_error_response(request, exc)
+    return Response({"error": message}, status_code=exc.status_code, headers=exc.headers)
+
+
+def internal_error_response(
+    request: Request[Any, Any, Any], exc: Exception
+) -> Response[dict[str, str]]:
+    """A bug, in the one error shape; the details go to the log (``log_unexpected``)."""
+    message = "internal error: see the api's log (otm up --verbose, or its log file)"
+    return Response({"error": message}, status_code=500)
 
 
 @contextmanager
@@ -276,11 +298,14 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
             stream,
             *page_routes,
         ],
-        middleware=[GuardMiddleware],
         openapi_config=OPENAPI,
         on_startup=[start_hub],
         on_shutdown=[stop_hub],
-        exception_handlers={ApiError: error_response},
+        exception_handlers={
+            ApiError: error_response,
+            HTTPException: http_error_response,
+            Exception: internal_error_response,
+        },
         after_exception=[log_unexpected],
         logging_config=None,
     )

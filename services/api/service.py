@@ -16,6 +16,7 @@ from typing import Any
 import uvicorn
 
 from services.api.app import create_app
+from services.api.guard import GuardMiddleware
 from services.api.stream import StreamHub
 from services.runtime.installation import Runtime
 from services.runtime.runner import Node, run_blocking_service
@@ -71,7 +72,8 @@ class ApiService:
         """Build the app and the server (uvicorn binds in ``serve``)."""
         self.node = node
         config = uvicorn.Config(
-            create_app(self.runtime, self.hub),
+            # Outside Litestar, so that its own answers (404, 405) are guarded too.
+            GuardMiddleware(create_app(self.runtime, self.hub)),
             host=HOST,
             port=self.runtime.config.api_port,
             log_config=None,

@@ -50,6 +50,10 @@ def check_order(order: str | None, default: str) -> str:
     return order
 
 
+FIRST_DATE = date(1970, 1, 2)
+LAST_DATE = date(9998, 12, 31)
+
+
 def normalise_date(value: str | None, option: str) -> str | None:
     """Accept ``YYYYMMDD`` or ``YYYY-MM-DD`` (as ccusage does) and return ``YYYY-MM-DD``."""
     if value is None:
@@ -59,9 +63,12 @@ def normalise_date(value: str | None, option: str) -> str | None:
         raise ReportError(f"{option} {value!r}: use YYYYMMDD or YYYY-MM-DD")
     text = f"{digits[:4]}-{digits[4:6]}-{digits[6:]}"
     try:
-        date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise ReportError(f"{option} {value!r} is not a calendar date") from None
+    # Dates at the ends of the calendar overflow once shifted into a time zone.
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise ReportError(f"{option} {value!r} is out of range: use {FIRST_DATE} to {LAST_DATE}")
     return text
 
 

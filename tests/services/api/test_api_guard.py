@@ -3,13 +3,14 @@ security headers (DNS rebinding and cross-site requests, ``services.api.guard``)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import httpx
 import pytest
 
+from bus.messages import Message
 from services.api.guard import CONTENT_SECURITY_POLICY
-from tests.services.api.api_support import Api
+from tests.services.api.api_support import Api, usage_batch
 
 pytestmark = pytest.mark.e2e
 
@@ -24,6 +25,7 @@ ROUTES = (
     "/v1/usage/daily",
     "/v1/stream",
     "/schema/openapi.json",
+    "/no/such/page",
 )
 
 
@@ -67,7 +69,7 @@ def test_every_answer_carries_the_content_security_policy(
 ) -> None:
     """Pages, JSON and errors alike carry the CSP and nosniff."""
     api = start_api()
-    for route in ("/", "/healthz", "/v1/usage/nope"):
+    for route in ("/", "/healthz", "/v1/usage/nope", "/no/such/page"):
         headers = httpx.get(f"{api.url}{route}").headers
         expected = (CONTENT_SECURITY_POLICY, "nosniff")
         assert expected == (headers["content-security-policy"], headers["x-content-type-options"])
@@ -83,4 +85,24 @@ def test_the_openapi_document_is_served_without_a_cdn_page(
     assert ("/v1/status", 404) == (
         "/v1/status" if "/v1/status" in document["paths"] else None,
         redoc.status_code,
+    )
+
+
+def test_an_unknown_route_answers_in_the_one_error_shape(start_api: Callable[[], Api]) -> None:
+    """Litestar's own 404 comes as {"error": ...} like every other error of the API."""
+    api = start_api()
+    response = httpx.get(f"{api.url}/v1/nothing-here")
+    assert (404, ["error"]) == (response.status_code, list(response.json()))
+
+
+def test_a_date_at_the_calendar_edge_is_a_400(
+    write_direct: Callable[[Iterable[Message]], None], start_api: Callable[[], Api]
+) -> None:
+    """since=0001-01-01 is a 400 with a one-line error, not a 500."""
+    write_direct([usage_batch(1)])
+    api = start_api()
+    response = httpx.get(f"{api.url}/v1/usage/daily", params={"since": "0001-01-01"})
+    assert (400, "--since '0001-01-01' is out of range: use 1970-01-02 to 9998-12-31") == (
+        response.status_code,
+        response.json()["error"],
     )

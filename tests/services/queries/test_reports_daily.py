@@ -415,6 +415,21 @@ def test_impossible_date_is_a_report_error(db: sqlite3.Connection, bad: str) -> 
         daily(three_days(db), until=bad)
 
 
+@pytest.mark.parametrize(
+    ("option", "value"), [("since", "0001-01-01"), ("until", "9999-12-31"), ("since", "19691231")]
+)
+@pytest.mark.parametrize("kind", ["daily", "weekly", "monthly", "session", "project", "blocks"])
+def test_a_date_at_the_calendar_edge_is_a_report_error(
+    db: sqlite3.Connection, kind: str, option: str, value: str
+) -> None:
+    """Dates at the ends of the calendar are refused as out of range, in every report."""
+    from services.queries.reports.build import ReportOptions, build_report
+
+    options = ReportOptions(provider="all", tz="Pacific/Kiritimati", **{option: value})
+    with pytest.raises(ReportError, match="out of range"):
+        build_report(three_days(db), kind, options)
+
+
 def test_rows_ascending_by_default(db: sqlite3.Connection) -> None:
     """Rows are sorted by date, oldest first, by default."""
     assert ["2025-03-01", "2025-03-02", "2025-03-03"] == dates(daily(three_days(db)))
