@@ -202,6 +202,30 @@ class SkipCounts(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
         return sum(getattr(self, f) for f in self.__struct_fields__)
 
 
+PROMPT_CHARS = 220
+"""A prompt's text is cut to this many characters before it leaves the collector."""
+
+
+class Prompt(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
+    """One prompt a person typed into a CLI, as its adapter found it in the same logs it reads
+    for usage ("Recent activity").
+
+    ``key`` is deterministic, from the CLI's own ids (Claude's line ``uuid``, Gemini's message
+    ``id``, a hash of Codex's line), so the same prompt read twice lands on the same key.
+    ``project`` and ``session`` are derived exactly as the usage records of the same file, so a
+    reply's records are matched to their prompt by ``(provider, session)`` and time. ``text``
+    is at most ``PROMPT_CHARS`` characters. Prompts are private: they stay on this machine,
+    and no process logs their text.
+    """
+
+    key: str
+    provider: str
+    ts_ms: int
+    project: str
+    session: str
+    text: str
+
+
 class UsageBatch(Message, frozen=True, tag="obs.usage"):
     """Records read from one file between two cursors; the store commits them atomically.
 
@@ -219,6 +243,9 @@ class UsageBatch(Message, frozen=True, tag="obs.usage"):
     skipped: SkipCounts = SkipCounts()
     limits: tuple[LimitWindow, ...] = ()
     """Rate-limit windows found in the same span of the file (e.g. Codex ``rate_limits``)."""
+    prompts: tuple[Prompt, ...] = ()
+    """User prompts found in the same span of the file (none when ``[activity]`` is off); the
+    store commits them as an ``ActivityCommitted`` in the same transaction as the records."""
 
 
 class LimitsObserved(Message, frozen=True, tag="obs.limits"):
@@ -321,6 +348,24 @@ class LimitsCommitted(Message, frozen=True, tag="evt.limits"):
     status: LiveStatus | None = None
 
 
+class ActivityCommitted(Message, frozen=True, tag="evt.activity"):
+    """User prompts of one applied batch entered the log ("Recent activity").
+
+    Committed in the same transaction as the batch's ``UsageCommitted``, just before it, so a
+    reply in the same batch finds its prompt. ``prompts`` are the prompts not seen before.
+    ``keep`` is how many prompts per provider the activity projection keeps (``[activity]
+    keep`` when it was committed), so the projection is a function of the log alone.
+    ``scrubbed`` marks an event whose prompts were deleted because ``[activity] enabled`` was
+    turned off: its ``seq`` stays (the log stays gapless), its prompts are gone.
+    """
+
+    seq: int
+    provider: str
+    prompts: tuple[Prompt, ...] = ()
+    keep: int = 500
+    scrubbed: bool = False
+
+
 # -- alerts (notifier -> store -> channels) ---------------------------------------------------
 
 AlertRule = Literal["threshold", "pace", "budget", "reset", "trouble", "test", "summary"]
@@ -384,7 +429,7 @@ class Heartbeat(Message, frozen=True, tag="sys.heartbeat"):
     detail: dict[str, str] = {}
 
 
-CommittedEvent = UsageCommitted | PriceCommitted | LimitsCommitted
+CommittedEvent = UsageCommitted | PriceCommitted | LimitsCommitted | ActivityCommitted
 AnyMessage = (
     RefreshRequested
     | UsageBatch
@@ -393,6 +438,7 @@ AnyMessage = (
     | UsageCommitted
     | PriceCommitted
     | LimitsCommitted
+    | ActivityCommitted
     | Heartbeat
 )
 
@@ -406,6 +452,7 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         UsageCommitted,
         PriceCommitted,
         LimitsCommitted,
+        ActivityCommitted,
         AlertObserved,
         AlertCommitted,
         Heartbeat,

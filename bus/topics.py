@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bus.messages import (
+    ActivityCommitted,
     AlertCommitted,
     AlertObserved,
     Heartbeat,
@@ -40,6 +41,8 @@ def topic_for(message: Message) -> str:
             return f"evt.usage.{p}"
         case PriceCommitted(provider=p):
             return f"evt.price.{p}"
+        case ActivityCommitted(provider=p):
+            return f"evt.activity.{p}"
         case AlertObserved(alert=a):
             return f"obs.alert.{a.provider}"
         case AlertCommitted(alert=a):

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from bus.messages import FileCursor, LimitWindow, UsageBatch
+from bus.messages import FileCursor, LimitWindow, Prompt, UsageBatch
 from services.collector.logfile import Increment
 from services.collector.rootpaths import HasPath, RootScan
 from services.collector.tracker import batch_id
@@ -41,6 +41,8 @@ class LogAdapter(ABC, Generic[L]):
         """Directories the last scan could not list."""
         self.unreadable_files: set[str] = set()
         """Files whose last read failed."""
+        self.read_prompts = True
+        """``[activity] enabled``: when false, batches carry no prompts."""
 
     @abstractmethod
     def all_files(self) -> list[str]:
@@ -96,14 +98,17 @@ class LogAdapter(ABC, Generic[L]):
 
         Counts the file in ``unreadable_files`` while its reads fail, forgets a deleted file
         (its records stay counted), and returns ``None`` when the read moved nothing: no records,
-        no ``limits`` and the same cursor. Otherwise the batch from ``before`` to ``inc.after``.
+        no ``limits``, no prompts and the same cursor. Otherwise the batch from ``before`` to
+        ``inc.after`` (carrying the prompts only while ``read_prompts`` is on).
         """
         if inc.skipped.unreadable:
             self.unreadable_files.add(path)
         else:
             self.unreadable_files.discard(path)
         self.problems["unreadable_files"] = len(self.unreadable_files)
-        if inc.after is None or (inc.after == before and not inc.records and not limits):
+        prompts: tuple[Prompt, ...] = tuple(inc.prompts) if self.read_prompts else ()
+        moved = inc.records or limits or prompts
+        if inc.after is None or (inc.after == before and not moved):
             if inc.after is None and not inc.skipped.unreadable:
                 self._known.pop(path, None)  # deleted: its records stay counted
             return None, False
@@ -116,5 +121,6 @@ class LogAdapter(ABC, Generic[L]):
             records=tuple(inc.records),
             skipped=inc.skipped,
             limits=limits,
+            prompts=prompts,
         )
         return batch, inc.more

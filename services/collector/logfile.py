@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
-from bus.messages import FileCursor, SkipCounts, UsageRecord
+from bus.messages import FileCursor, Prompt, SkipCounts, UsageRecord
 
 HEAD_MAX: Final = 4096
 """How many leading bytes identify a file's content (enough to hold its first line's ids)."""
@@ -59,6 +59,8 @@ class Increment:
     skipped: SkipCounts = field(default_factory=SkipCounts)
     more: bool = False
     reset: bool = False
+    prompts: list[Prompt] = field(default_factory=list)
+    """User prompts found in the same span (``services.collector.prompts``)."""
 
 
 def read_regular_file(

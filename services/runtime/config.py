@@ -21,6 +21,10 @@ Example::
     [limits]                            # live limits endpoints
     poll_seconds = 300
     min_interval_seconds = 60
+
+    [activity]                          # recent user prompts ("Recent activity")
+    enabled = true
+    keep = 500                          # per provider, 1-10000
 """
 
 from __future__ import annotations
@@ -163,6 +167,19 @@ class AlertsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     command_timeout_seconds: float = 10.0
 
 
+ACTIVITY_KEEP_RANGE = (1, 10_000)
+"""The allowed ``[activity] keep`` values (prompts kept per provider)."""
+
+
+class ActivityConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[activity]``: recent user prompts, kept in the state folder (README, "Recent activity")."""
+
+    enabled: bool = True
+    """``false``: the collector reads no prompts and the store deletes those it kept."""
+    keep: int = 500
+    """How many of the latest prompts the store keeps per provider (``ACTIVITY_KEEP_RANGE``)."""
+
+
 class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The whole file."""
 
@@ -174,6 +191,7 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     scheduler: SchedulerConfig = SchedulerConfig()
     limits: LimitsConfig = LimitsConfig()
     alerts: AlertsConfig = AlertsConfig()
+    activity: ActivityConfig = ActivityConfig()
 
     @property
     def api_port(self) -> int:
@@ -230,7 +248,18 @@ def load_config(path: Path | None = None) -> Config:
         ) from None
     _check_limits(path, config)
     _check_alerts(path, config.alerts)
+    _check_activity(path, config.activity)
     return config
+
+
+def _check_activity(path: Path, activity: ActivityConfig) -> None:
+    """``keep`` is a count of prompts per provider, within ``ACTIVITY_KEEP_RANGE``."""
+    low, high = ACTIVITY_KEEP_RANGE
+    if not low <= activity.keep <= high:
+        raise ConfigError(
+            f"{path}: [activity] keep = {activity.keep}: use {low}-{high} "
+            "(prompts kept per provider)"
+        )
 
 
 def _check_limits(path: Path, config: Config) -> None:

@@ -14,6 +14,7 @@ import msgspec
 
 from bus.codec import encode
 from bus.messages import (
+    ActivityCommitted,
     AlertCommitted,
     AlertObserved,
     FileCursor,
@@ -21,6 +22,7 @@ from bus.messages import (
     LimitsObserved,
     PriceCommitted,
     PriceObserved,
+    Prompt,
     UsageBatch,
     UsageCommitted,
     UsageRecord,
@@ -42,6 +44,8 @@ class Committed:
     seq: int
     topic: str
     body: bytes
+    also: tuple[Committed, ...] = ()
+    """Events appended just before this one in the same transaction (a batch's prompts)."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,9 @@ def apply_batch(conn: sqlite3.Connection, head: int, batch: UsageBatch) -> Outco
     current = None if committed is None else committed[0]
     if current != batch.before:
         return OutOfStep(f"batch starts at {_where(batch.before)}, committed {_where(current)}")
+    activity = _activity(conn, head, batch)
+    if activity is not None:
+        head = activity.seq
     records, replaces, duplicates = _dedup(conn, batch.records)
     event = UsageCommitted(
         seq=head + 1,
@@ -97,6 +104,37 @@ def apply_batch(conn: sqlite3.Connection, head: int, batch: UsageBatch) -> Outco
         skipped=batch.skipped,
         limits=batch.limits,
     )
+    usage = _commit(conn, event)
+    if activity is None:
+        return usage
+    return Committed(usage.seq, usage.topic, usage.body, also=(activity,))
+
+
+def activity_enabled(conn: sqlite3.Connection) -> bool:
+    """``[activity] enabled`` as the store was started with (on unless it said otherwise)."""
+    row = conn.execute("SELECT value FROM activity_settings WHERE name = 'enabled'").fetchone()
+    return row is None or bool(row[0])
+
+
+def _activity(conn: sqlite3.Connection, head: int, batch: UsageBatch) -> Committed | None:
+    """Append the batch's new prompts as one event before its usage event, so its replies (in
+    the same batch or later) find their prompt; ``None`` when there is none to keep."""
+    if not batch.prompts or not activity_enabled(conn):
+        return None
+    keys = [p.key for p in batch.prompts]
+    known = {
+        str(k)
+        for (k,) in conn.execute(
+            f"SELECT key FROM activity WHERE key IN ({','.join('?' * len(keys))})", keys
+        )
+    }
+    fresh: dict[str, Prompt] = {}
+    for prompt in batch.prompts:
+        if prompt.key not in known:
+            fresh.setdefault(prompt.key, prompt)
+    if not fresh:
+        return None
+    event = ActivityCommitted(seq=head + 1, provider=batch.provider, prompts=tuple(fresh.values()))
     return _commit(conn, event)
 
 
@@ -154,7 +192,7 @@ def apply_alert(conn: sqlite3.Connection, head: int, observed: AlertObserved) ->
 
 def _commit(
     conn: sqlite3.Connection,
-    event: UsageCommitted | PriceCommitted | LimitsCommitted | AlertCommitted,
+    event: UsageCommitted | PriceCommitted | LimitsCommitted | AlertCommitted | ActivityCommitted,
 ) -> Committed:
     topic, body = topic_for(event), encode(event)
     log.append(conn, event.seq, topic, body)

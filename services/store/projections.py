@@ -13,6 +13,7 @@ from collections.abc import Iterable
 import msgspec
 
 from bus.messages import (
+    ActivityCommitted,
     AlertCommitted,
     LimitsCommitted,
     LimitWindow,
@@ -56,6 +57,9 @@ def apply(conn: sqlite3.Connection, event: Message) -> None:
     """Fold one committed event into every projection. The caller owns the transaction."""
     if isinstance(event, UsageCommitted):
         _apply_usage(conn, event)
+        _attribute_replies(conn, event)
+    elif isinstance(event, ActivityCommitted):
+        _apply_activity(conn, event)
     elif isinstance(event, LimitsCommitted):
         _apply_limits(conn, event)
     elif isinstance(event, AlertCommitted):
@@ -272,3 +276,78 @@ def _accumulate(row: list[int], tokens: tuple[int, ...], sign: int) -> None:
     for i, n in enumerate(tokens):
         row[i] += sign * n
     row[7] += sign
+
+
+# -- recent activity --------------------------------------------------------------------------
+
+DEFAULT_KEEP = 500
+
+
+def activity_keep(conn: sqlite3.Connection) -> int:
+    """How many prompts each provider keeps (``[activity] keep``, set by the store at start)."""
+    row = conn.execute("SELECT value FROM activity_settings WHERE name = 'keep'").fetchone()
+    return DEFAULT_KEEP if row is None else int(row[0])
+
+
+def _apply_activity(conn: sqlite3.Connection, event: ActivityCommitted) -> None:
+    """Keep the event's prompts, then only the newest ``keep`` of the provider (and their
+    replies)."""
+    if not event.prompts:
+        return
+    conn.executemany(
+        "INSERT OR IGNORE INTO activity (key, provider, ts_ms, project, session, text, seq)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (p.key, p.provider, p.ts_ms, p.project, p.session, p.text, event.seq)
+            for p in event.prompts
+        ],
+    )
+    trim_activity(conn, event.provider, activity_keep(conn))
+
+
+def trim_activity(conn: sqlite3.Connection, provider: str, keep: int) -> None:
+    """Drop every prompt of ``provider`` but the newest ``keep``, with their replies."""
+    stale = (
+        "SELECT key FROM activity WHERE provider = ?"
+        " ORDER BY ts_ms DESC, key DESC LIMIT -1 OFFSET ?"
+    )
+    conn.execute(f"DELETE FROM activity_reply WHERE prompt_key IN ({stale})", (provider, keep))
+    conn.execute(f"DELETE FROM activity WHERE key IN ({stale})", (provider, keep))
+
+
+def _attribute_replies(conn: sqlite3.Connection, event: UsageCommitted) -> None:
+    """Add each counted record to the latest prompt of its session at or before it (and take
+    the records it replaces off theirs)."""
+    for sign, records in ((-1, event.replaces), (1, event.records)):
+        for r in records:
+            row = conn.execute(
+                "SELECT key FROM activity WHERE provider = ? AND session = ? AND ts_ms <= ?"
+                " ORDER BY ts_ms DESC, key DESC LIMIT 1",
+                (r.provider, r.session, r.ts_ms),
+            ).fetchone()
+            if row is None:
+                continue
+            conn.execute(
+                "INSERT INTO activity_reply (prompt_key, model, fast, long_context, input, output,"
+                " cache_write_5m, cache_write_1h, cache_read, reasoning, total)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (prompt_key, model, fast, long_context) DO UPDATE SET"
+                " input = input + excluded.input, output = output + excluded.output,"
+                " cache_write_5m = cache_write_5m + excluded.cache_write_5m,"
+                " cache_write_1h = cache_write_1h + excluded.cache_write_1h,"
+                " cache_read = cache_read + excluded.cache_read,"
+                " reasoning = reasoning + excluded.reasoning, total = total + excluded.total",
+                (
+                    row[0],
+                    model_column(r),
+                    is_fast(r),
+                    long_context_column(r),
+                    sign * r.input,
+                    sign * r.output,
+                    sign * r.cache_write_5m,
+                    sign * r.cache_write_1h,
+                    sign * r.cache_read,
+                    sign * r.reasoning,
+                    sign * logged_total(r),
+                ),
+            )

@@ -30,6 +30,8 @@ PROJECTION_TABLES = (
     "provider_status",
     "limit_observations",
     "alerts",
+    "activity",
+    "activity_reply",
 )
 
 _V1 = """
@@ -214,7 +216,41 @@ CREATE TABLE alerts (
 CREATE INDEX alerts_by_seq ON alerts (seq);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+_V5 = """
+CREATE TABLE activity (
+    key TEXT PRIMARY KEY,
+    provider TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    project TEXT NOT NULL,
+    session TEXT NOT NULL,
+    text TEXT NOT NULL,
+    seq INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX activity_by_session ON activity (provider, session, ts_ms);
+CREATE INDEX activity_by_time ON activity (provider, ts_ms);
+CREATE TABLE activity_reply (
+    prompt_key TEXT NOT NULL,
+    model TEXT NOT NULL,
+    fast INTEGER NOT NULL,
+    long_context INTEGER NOT NULL,
+    input INTEGER NOT NULL,
+    output INTEGER NOT NULL,
+    cache_write_5m INTEGER NOT NULL,
+    cache_write_1h INTEGER NOT NULL,
+    cache_read INTEGER NOT NULL,
+    reasoning INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    PRIMARY KEY (prompt_key, model, fast, long_context)
+) WITHOUT ROWID;
+CREATE TABLE activity_settings (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+"""Recent prompts (``evt.activity``) and the tokens of their replies. ``activity_settings`` is
+configuration, not a projection: ``keep`` is how many prompts a provider keeps."""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 """``MIGRATIONS[i]`` takes the schema from version ``i`` to ``i + 1``. Append only."""
 
 REBUILD_AFTER = frozenset({2})

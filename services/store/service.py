@@ -52,6 +52,8 @@ class StoreService:
         self.node = node
         self.lock.acquire()
         self.store = Store(connect_writer(str(self.runtime.db_path)))
+        activity = self.runtime.config.activity
+        self.store.configure_activity(enabled=activity.enabled, keep=activity.keep)
         replies: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.REP)
         replies.setsockopt(zmq.LINGER, 0)
         replies.bind(self.runtime.endpoints.replay)

@@ -10,7 +10,10 @@ import time
 
 import msgspec
 
+from bus.codec import encode
 from bus.messages import (
+    PROVIDERS,
+    ActivityCommitted,
     AlertObserved,
     Heartbeat,
     LimitsObserved,
@@ -31,6 +34,7 @@ from services.store.ingest import (
     apply_limits,
     apply_price,
 )
+from services.store.projections import trim_activity
 
 MAX_REPLAY_PAGE = 5000
 _heartbeat_encoder = msgspec.msgpack.Encoder()
@@ -58,6 +62,7 @@ class Store:
                 outcome = self._apply_one(message)
                 match outcome:
                     case Committed():
+                        committed.extend(outcome.also)
                         committed.append(outcome)
                         self.head = outcome.seq
                     case AlreadyApplied(seq=seq):
@@ -72,6 +77,41 @@ class Store:
             self.head = log.head(self.conn)
             raise
         return committed, acks, rejected
+
+    def configure_activity(self, *, enabled: bool, keep: int) -> int:
+        """Apply ``[activity]`` at start: keep only ``keep`` prompts per provider, or, disabled,
+        delete every kept prompt and empty the prompts of every ``evt.activity`` event in the
+        log (their seqs stay, so the log stays gapless). Returns the events emptied."""
+        scrubbed = 0
+        _activity_decoder = msgspec.msgpack.Decoder(ActivityCommitted)
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO activity_settings (name, value) VALUES (?, ?)",
+                [("enabled", int(enabled)), ("keep", keep)],
+            )
+            if enabled:
+                for provider in PROVIDERS:
+                    trim_activity(self.conn, provider, keep)
+            else:
+                self.conn.execute("DELETE FROM activity_reply")
+                self.conn.execute("DELETE FROM activity")
+                rows = self.conn.execute(
+                    "SELECT seq, body FROM events WHERE topic LIKE 'evt.activity.%'"
+                ).fetchall()
+                for seq, body in rows:
+                    event = _activity_decoder.decode(body)
+                    if event.prompts:
+                        empty = ActivityCommitted(seq=event.seq, provider=event.provider)
+                        self.conn.execute(
+                            "UPDATE events SET body = ? WHERE seq = ?", (encode(empty), seq)
+                        )
+                        scrubbed += 1
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        return scrubbed
 
     def _apply_one(self, message: Message) -> Committed | AlreadyApplied | OutOfStep | Unchanged:
         if isinstance(message, UsageBatch):

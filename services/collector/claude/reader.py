@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from bus.messages import FileCursor, SkipCounts, UsageRecord
+from bus.messages import FileCursor, Prompt, SkipCounts, UsageRecord
+from services.collector.claude.prompts import USER_MARKER, parse_prompt
 from services.collector.claude.records import USAGE_MARKER, parse_marked_line
 from services.collector.logfile import (
     DEFAULT_MAX_BYTES,
@@ -32,11 +33,12 @@ class _Batch:
     session: str
     records: list[UsageRecord] = field(default_factory=list)
     tally: SkipTally = field(default_factory=SkipTally)
+    prompts: list[Prompt] = field(default_factory=list)
 
     def parse(self, chunk: bytes, stop: int, base: int) -> int:
-        """Parse every usage line in ``chunk[:stop]`` (which ends with a newline) and return
-        ``stop``: a transcript line never waits for the next (``logfile.ParseChunk``; the chunk's
-        file offset ``base`` is not needed).
+        """Parse every usage line and every user prompt in ``chunk[:stop]`` (which ends with a
+        newline) and return ``stop``: a transcript line never waits for the next
+        (``logfile.ParseChunk``; the chunk's file offset ``base`` keys prompts without an id).
 
         Rather than splitting the chunk into lines, jump from one ``"usage":{`` marker to the
         next and cut out only the lines that hold one: most bytes (tool output, user turns) are
@@ -54,6 +56,14 @@ class _Batch:
                 count(result)
             elif result is not None:
                 append(result)
+            pos = line_end + 1
+        pos = 0
+        while (hit := find(USER_MARKER, pos, stop)) >= 0:
+            line_start = rfind(b"\n", pos, hit) + 1 or pos
+            line_end = find(b"\n", hit, stop)
+            prompt = parse_prompt(chunk[line_start:line_end], project, session, base + line_start)
+            if prompt is not None:
+                self.prompts.append(prompt)
             pos = line_end + 1
         return stop
 
@@ -109,4 +119,4 @@ def _read_open(
             batch.tally.rewound = 1
     end, more = read_complete_lines(fd, start, max_bytes, line_cap, batch.parse, batch.oversized)
     after = cursor_after(fd, path, st, end, None if reset else cursor)
-    return Increment(batch.records, after, batch.tally.frozen(), more, reset)
+    return Increment(batch.records, after, batch.tally.frozen(), more, reset, batch.prompts)

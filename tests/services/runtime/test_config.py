@@ -155,3 +155,55 @@ def test_non_utf8_file_is_a_config_error(state: Path) -> None:
     config_path(state).write_bytes(b"[api]\nport = 1 # \xff\xfe\n")
     with pytest.raises(ConfigError, match=r"config\.toml"):
         load_config()
+
+
+def test_activity_defaults_keep_500_prompts(state: Path) -> None:
+    """Without an ``[activity]`` section prompts are read and 500 per provider are kept."""
+    activity = load_config().activity
+    assert (True, 500) == (activity.enabled, activity.keep)
+
+
+def test_activity_settings_are_read(state: Path) -> None:
+    """``[activity] enabled`` and ``keep`` come from the file."""
+    write(state, "[activity]\nenabled = false\nkeep = 20\n")
+    activity = load_config().activity
+    assert (False, 20) == (activity.enabled, activity.keep)
+
+
+@pytest.mark.parametrize("keep", [0, -1, 10_001])
+def test_activity_keep_out_of_range_names_file_key_and_range(state: Path, keep: int) -> None:
+    """A ``keep`` outside 1-10000 is refused with the file, the key and the allowed range."""
+    path = write(state, f"[activity]\nkeep = {keep}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config()
+    assert f"{path}: [activity] keep = {keep}: use 1-10000 (prompts kept per provider)" == str(
+        caught.value
+    )
+
+
+def test_activity_keep_of_the_wrong_type_names_the_key(state: Path) -> None:
+    """A ``keep`` that is not an integer is refused naming ``activity.keep``."""
+    write(state, '[activity]\nkeep = "all"\n')
+    with pytest.raises(ConfigError, match=r"activity\.keep"):
+        load_config()
+
+
+def test_activity_defaults_to_on_keeping_500(state: Path) -> None:
+    """Without an ``[activity]`` section prompts are read and 500 kept per provider."""
+    activity = load_config().activity
+    assert (True, 500) == (activity.enabled, activity.keep)
+
+
+def test_activity_settings_are_read(state: Path) -> None:
+    """``[activity] enabled`` and ``keep`` are read from the file."""
+    write(state, "[activity]\nenabled = false\nkeep = 20\n")
+    activity = load_config().activity
+    assert (False, 20) == (activity.enabled, activity.keep)
+
+
+@pytest.mark.parametrize("keep", [0, 10001])
+def test_activity_keep_outside_its_range_names_file_key_and_range(state: Path, keep: int) -> None:
+    """A ``keep`` outside 1-10000 is refused with the file, the key and the range."""
+    path = write(state, f"[activity]\nkeep = {keep}\n")
+    with pytest.raises(ConfigError, match=rf"{path}: \[activity\] keep = {keep}: use 1-10000"):
+        load_config()

@@ -18,6 +18,7 @@ from bus.messages import (
     LiveStatus,
     ModelPrice,
     PriceObserved,
+    Prompt,
     SkipCounts,
 )
 from services.store import log
@@ -56,6 +57,16 @@ def history(db: sqlite3.Connection) -> None:
             before=None,
             after=100,
             skipped=SkipCounts(malformed_json=1),
+            prompts=(
+                Prompt(
+                    key="p1",
+                    provider="claude",
+                    ts_ms=T0,
+                    project="project",
+                    session="session",
+                    text="fix the tests",
+                ),
+            ),
         ),
         batch(
             [record("a", output=159, ts_ms=T0 + 2 * SLOT_MS), record("b", output=1)],
