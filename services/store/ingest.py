@@ -134,7 +134,12 @@ def _activity(conn: sqlite3.Connection, head: int, batch: UsageBatch) -> Committ
             fresh.setdefault(prompt.key, prompt)
     if not fresh:
         return None
-    event = ActivityCommitted(seq=head + 1, provider=batch.provider, prompts=tuple(fresh.values()))
+    event = ActivityCommitted(
+        seq=head + 1,
+        provider=batch.provider,
+        prompts=tuple(fresh.values()),
+        keep=projections.activity_keep(conn),
+    )
     return _commit(conn, event)
 
 

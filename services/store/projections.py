@@ -302,7 +302,7 @@ def _apply_activity(conn: sqlite3.Connection, event: ActivityCommitted) -> None:
             for p in event.prompts
         ],
     )
-    trim_activity(conn, event.provider, activity_keep(conn))
+    trim_activity(conn, event.provider, event.keep or activity_keep(conn))
 
 
 def trim_activity(conn: sqlite3.Connection, provider: str, keep: int) -> None:

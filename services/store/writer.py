@@ -102,7 +102,9 @@ class Store:
                 for seq, body in rows:
                     event = _activity_decoder.decode(body)
                     if event.prompts:
-                        empty = ActivityCommitted(seq=event.seq, provider=event.provider)
+                        empty = ActivityCommitted(
+                            seq=event.seq, provider=event.provider, keep=event.keep, scrubbed=True
+                        )
                         self.conn.execute(
                             "UPDATE events SET body = ? WHERE seq = ?", (encode(empty), seq)
                         )

@@ -186,24 +186,3 @@ def test_activity_keep_of_the_wrong_type_names_the_key(state: Path) -> None:
     write(state, '[activity]\nkeep = "all"\n')
     with pytest.raises(ConfigError, match=r"activity\.keep"):
         load_config()
-
-
-def test_activity_defaults_to_on_keeping_500(state: Path) -> None:
-    """Without an ``[activity]`` section prompts are read and 500 kept per provider."""
-    activity = load_config().activity
-    assert (True, 500) == (activity.enabled, activity.keep)
-
-
-def test_activity_settings_are_read(state: Path) -> None:
-    """``[activity] enabled`` and ``keep`` are read from the file."""
-    write(state, "[activity]\nenabled = false\nkeep = 20\n")
-    activity = load_config().activity
-    assert (False, 20) == (activity.enabled, activity.keep)
-
-
-@pytest.mark.parametrize("keep", [0, 10001])
-def test_activity_keep_outside_its_range_names_file_key_and_range(state: Path, keep: int) -> None:
-    """A ``keep`` outside 1-10000 is refused with the file, the key and the range."""
-    path = write(state, f"[activity]\nkeep = {keep}\n")
-    with pytest.raises(ConfigError, match=rf"{path}: \[activity\] keep = {keep}: use 1-10000"):
-        load_config()

@@ -44,7 +44,7 @@ def test_the_activity_event_carries_the_prompts(db: sqlite3.Connection) -> None:
     """The logged evt.activity body decodes to the batch's prompts."""
     committed, _, _ = Store(db).apply([batch([], None, 100, prompts=(prompt("p1"),))])
     event = decode(committed[0].body)
-    assert ActivityCommitted(seq=1, provider="claude", prompts=(prompt("p1"),)) == event
+    assert ActivityCommitted(seq=1, provider="claude", prompts=(prompt("p1"),), keep=500) == event
 
 
 def test_a_batch_with_only_prompts_moves_the_cursor(db: sqlite3.Connection) -> None:
@@ -121,7 +121,7 @@ def test_disabling_empties_the_prompts_in_the_log_and_keeps_the_seqs(
     store.apply([batch([], None, 100, prompts=(prompt("p1", text="secret"),))])
     store.configure_activity(enabled=False, keep=500)
     (body,) = db.execute("SELECT body FROM events WHERE seq = 1").fetchone()
-    assert ActivityCommitted(seq=1, provider="claude") == decode(body)
+    assert ActivityCommitted(seq=1, provider="claude", keep=500, scrubbed=True) == decode(body)
 
 
 def test_a_disabled_store_commits_no_prompts(db: sqlite3.Connection) -> None:
