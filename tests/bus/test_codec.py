@@ -11,6 +11,7 @@ import pytest
 from bus.codec import Garbage, UnknownType, decode, encode, json_schema
 from bus.messages import (
     MESSAGE_TYPES,
+    ActivityCommitted,
     Alert,
     AlertCommitted,
     AlertObserved,
@@ -25,6 +26,7 @@ from bus.messages import (
     ModelPrice,
     PriceCommitted,
     PriceObserved,
+    Prompt,
     RefreshRequested,
     SkipCounts,
     UsageCommitted,
@@ -138,6 +140,15 @@ SAMPLES: list[Message] = [
         skipped=SkipCounts(invalid_utf8=1),
     ),
     PriceCommitted(seq=5, provider="claude", model="m", source="genai-prices", price=PRICE),
+    ActivityCommitted(
+        seq=8,
+        provider="claude",
+        prompts=(
+            Prompt(key="claude:u1", provider="claude", ts_ms=1, project="p", session="s", text="t"),
+        ),
+        keep=7,
+        scrubbed=True,
+    ),
     Heartbeat(
         process="store",
         pid=42,

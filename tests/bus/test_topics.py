@@ -7,6 +7,7 @@ import pytest
 
 from bus.messages import (
     MESSAGE_TYPES,
+    ActivityCommitted,
     Alert,
     AlertCommitted,
     AlertObserved,
@@ -47,6 +48,7 @@ CASES: list[tuple[Message, str]] = [
     ),
     (AlertObserved(alert=ALERT), "obs.alert.gemini"),
     (AlertCommitted(seq=4, alert=ALERT), "evt.alert.gemini"),
+    (ActivityCommitted(seq=5, provider="codex"), "evt.activity.codex"),
 ]
 
 

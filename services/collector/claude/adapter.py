@@ -35,5 +35,7 @@ class ClaudeAdapter(LogAdapter[Transcript]):
         transcript = self.lookup(path)
         if transcript is None or unchanged(path, cursor):
             return None, False
-        inc = read_increment(path, transcript.project, transcript.session, cursor)
+        inc = read_increment(
+            path, transcript.project, transcript.session, cursor, prompts=self.read_prompts
+        )
         return self._finish_read(path, cursor, inc)

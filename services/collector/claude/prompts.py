@@ -1,7 +1,8 @@
 """Turn one Claude Code transcript line into a ``Prompt`` when a person typed it.
 
 Only lines holding ``"type":"user"`` are looked at. A user line is a prompt unless it is
-``isMeta``, carries a ``tool_result`` (Claude Code writes tool output as user lines) or is one
+``isMeta``, carries a ``tool_result`` (Claude Code writes tool output as user lines), is a
+sidechain (a subagent's task, written by Claude, not typed), is a compaction summary, or is one
 of the CLI's wrappers (``<command-name>``, ``<local-command-stdout>``, system reminders).
 """
 
@@ -16,17 +17,26 @@ from services.collector.claude.records import PROVIDER, parse_timestamp_ms
 from services.collector.prompts import prompt_text
 
 USER_MARKER: Final = b'"type":"user"'
+TOOL_RESULT_MARKER: Final = b'"type":"tool_result"'
+"""Inside a JSON string these bytes would be escaped, so finding them means a structural
+``tool_result`` part: the reader skips such lines (often large tool output) undecoded."""
 
 
 class _UserMessage(msgspec.Struct, gc=False):
+    """``message`` of a user line: a string, or a list of parts."""
+
     content: str | list[Any] = ""
 
 
-class _UserEntry(msgspec.Struct, gc=False):
+class _UserEntry(msgspec.Struct, rename="camel", gc=False):
+    """What a user line needs to be judged; other fields are skipped undecoded."""
+
     type: str = ""
     timestamp: str = ""
     uuid: str = ""
-    isMeta: bool = False
+    is_meta: bool = False
+    is_sidechain: bool = False
+    is_compact_summary: bool = False
     message: _UserMessage | None = None
 
 
@@ -39,7 +49,9 @@ def parse_prompt(line: bytes, project: str, session: str, offset: int) -> Prompt
         entry = _decoder.decode(line)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
-    if entry.type != "user" or entry.isMeta or entry.message is None:
+    if entry.type != "user" or entry.message is None:
+        return None
+    if entry.is_meta or entry.is_sidechain or entry.is_compact_summary:
         return None
     ts_ms = parse_timestamp_ms(entry.timestamp)
     if ts_ms is None:

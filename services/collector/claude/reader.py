@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 
 from bus.messages import FileCursor, Prompt, SkipCounts, UsageRecord
-from services.collector.claude.prompts import USER_MARKER, parse_prompt
+from services.collector.claude.prompts import TOOL_RESULT_MARKER, USER_MARKER, parse_prompt
 from services.collector.claude.records import USAGE_MARKER, parse_marked_line
 from services.collector.logfile import (
     DEFAULT_MAX_BYTES,
@@ -34,6 +34,7 @@ class _Batch:
     records: list[UsageRecord] = field(default_factory=list)
     tally: SkipTally = field(default_factory=SkipTally)
     prompts: list[Prompt] = field(default_factory=list)
+    read_prompts: bool = True
 
     def parse(self, chunk: bytes, stop: int, base: int) -> int:
         """Parse every usage line and every user prompt in ``chunk[:stop]`` (which ends with a
@@ -57,14 +58,16 @@ class _Batch:
             elif result is not None:
                 append(result)
             pos = line_end + 1
-        pos = 0
+        pos = 0 if self.read_prompts else stop
         while (hit := find(USER_MARKER, pos, stop)) >= 0:
             line_start = rfind(b"\n", pos, hit) + 1 or pos
             line_end = find(b"\n", hit, stop)
+            pos = line_end + 1
+            if find(TOOL_RESULT_MARKER, line_start, line_end) >= 0:
+                continue  # tool output, never a prompt: not copied or decoded
             prompt = parse_prompt(chunk[line_start:line_end], project, session, base + line_start)
             if prompt is not None:
                 self.prompts.append(prompt)
-            pos = line_end + 1
         return stop
 
     def oversized(self) -> None:
@@ -80,8 +83,10 @@ def read_increment(
     max_bytes: int = DEFAULT_MAX_BYTES,
     *,
     line_cap: int = LINE_CAP,
+    prompts: bool = True,
 ) -> Increment:
-    """Read complete lines appended to ``path`` since ``cursor`` (or from the start).
+    """Read complete lines appended to ``path`` since ``cursor`` (or from the start), with the
+    user prompts among them unless ``prompts`` is false.
 
     At most about ``max_bytes`` are read per call, except that a single line longer than that is
     still read whole (up to ``line_cap``; a longer line is skipped once its newline arrives and
@@ -90,7 +95,13 @@ def read_increment(
     return read_regular_file(
         path,
         lambda fd, st: _read_open(
-            fd, st, path, project, session, cursor, max(1, max_bytes), line_cap
+            fd,
+            st,
+            path,
+            _Batch(project, session, read_prompts=prompts),
+            cursor,
+            max(1, max_bytes),
+            line_cap,
         ),
         gone=lambda: Increment(after=None),
         unreadable=lambda: Increment(after=cursor, skipped=SkipCounts(unreadable=1)),
@@ -101,14 +112,12 @@ def _read_open(
     fd: int,
     st: os.stat_result,
     path: str,
-    project: str,
-    session: str,
+    batch: _Batch,
     cursor: FileCursor | None,
     max_bytes: int,
     line_cap: int,
 ) -> Increment:
-    """``read_increment`` on an open regular file."""
-    batch = _Batch(project, session)
+    """``read_increment`` on an open regular file, parsed into ``batch``."""
     start = 0
     reset = False
     if cursor is not None:

@@ -108,3 +108,48 @@ def test_an_adapter_told_not_to_read_prompts_sends_none(tmp_path: Path) -> None:
     adapter.read_prompts = False
     batch, _more = adapter.read(str(path), None)
     assert batch is not None and () == batch.prompts
+
+
+def test_a_sidechain_user_line_is_no_prompt(tmp_path: Path) -> None:
+    """A subagent's task (``isSidechain``) was written by Claude, not typed: skipped."""
+    assert [] == prompts_of(tmp_path / "s.jsonl", user_line("run the tests", isSidechain=True))
+
+
+def test_a_compaction_summary_is_no_prompt(tmp_path: Path) -> None:
+    """The summary Claude Code writes after compacting is skipped."""
+    data = user_line("This session is being continued", isCompactSummary=True)
+    assert [] == prompts_of(tmp_path / "s.jsonl", data)
+
+
+def test_a_system_reminder_inside_a_prompt_is_dropped_from_its_text(tmp_path: Path) -> None:
+    """Only what was typed stays when a reminder is appended to the prompt."""
+    data = user_line("fix it\n<system-reminder>secret context</system-reminder>")
+    assert ["fix it"] == prompts_of(tmp_path / "s.jsonl", data)
+
+
+def test_usage_lines_are_still_counted_beside_prompts(tmp_path: Path) -> None:
+    """A prompt and its reply in one read give one prompt and one usage record."""
+    reply = {
+        "type": "assistant",
+        "sessionId": SESSION,
+        "uuid": "a1",
+        "requestId": "req_1",
+        "timestamp": "2026-12-02T10:00:05.000Z",
+        "message": {
+            "id": "msg_1",
+            "model": "claude-sonnet-4-5",
+            "role": "assistant",
+            "usage": {"input_tokens": 3, "output_tokens": 7},
+        },
+    }
+    path = tmp_path / "s1.jsonl"
+    path.write_bytes(user_line("hi") + json.dumps(reply, separators=(",", ":")).encode() + b"\n")
+    inc = read_increment(str(path), PROJECT, SESSION, None)
+    assert (["hi"], [7]) == ([p.text for p in inc.prompts], [r.output for r in inc.records])
+
+
+def test_a_read_told_not_to_parse_prompts_finds_none(tmp_path: Path) -> None:
+    """``prompts=False`` (``[activity] enabled = false``) reads no prompt at all."""
+    path = tmp_path / "s1.jsonl"
+    path.write_bytes(user_line("hello"))
+    assert [] == read_increment(str(path), PROJECT, SESSION, None, prompts=False).prompts
