@@ -126,22 +126,15 @@ def store_rebuild() -> None:
 
 
 @app.command("up")
-def up_command() -> None:
-    """Run the whole stack under honcho (the same as `honcho start` in the repository)."""
-    import os
-    from pathlib import Path
+def up_command(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also show every process's log lines.")
+    ] = False,
+) -> None:
+    """Run the whole stack (the same as `honcho start` in the repository); Ctrl-C stops it."""
+    from otm.up import run
 
-    from services.processes import procfile
-
-    runtime = _runtime()
-    path = runtime.run / "Procfile"
-    path.write_text(procfile())
-    # The Procfile says `otm …` and honcho runs it through a shell: make sure the shell finds
-    # this installation's scripts even when its virtualenv is not activated.
-    scripts = str(Path(sys.executable).parent)
-    os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
-    honcho = str(Path(scripts) / "honcho")
-    os.execv(honcho, [honcho, "-f", str(path), "-d", os.getcwd(), "start"])
+    raise typer.Exit(run(_runtime(), verbose))
 
 
 # -- reports ----------------------------------------------------------------------------------
