@@ -45,6 +45,9 @@ OPENAPI = OpenAPIConfig(
     # offline. The dashboard's /schema page renders this document from the package.
     render_plugins=[JsonRenderPlugin(path="/openapi.json")],
 )
+# Litestar would answer /schema itself with its default (first) plugin; the dashboard's own page
+# renders the document there instead.
+OPENAPI.default_plugin = None
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 logger = structlog.get_logger().bind(process="api")
