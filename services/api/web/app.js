@@ -16,7 +16,12 @@ function svg(tag, attrs) {
   for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
   return node;
 }
-export const dollars = (v) => (v === null || v === undefined ? "—" : "$" + Number(v).toFixed(2));
+// To the cent with thousands separators, like `otm` prints them ($1,234.56).
+export function dollars(v) {
+  if (v === null || v === undefined) return "—";
+  const [whole, cents] = Math.abs(Number(v)).toFixed(2).split(".");
+  return (Number(v) < 0 ? "-$" : "$") + whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",") + "." + cents;
+}
 const tokens = (v) => (v === null || v === undefined ? "—" : Number(v).toLocaleString("en-US"));
 const pct = (v) => (v === null || v === undefined ? "—" : Math.round(v) + " %");
 function ymd(d) {
@@ -98,26 +103,31 @@ function gauge(w, size = 84) {
   return box;
 }
 function sparkline(values, width = 220, height = 36) {
-  const s = svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, class: "spark" });
+  const s = svg("svg", { viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: "none", class: "spark" });
   const max = Math.max(...values, 0.0001);
   const step = width / Math.max(1, values.length - 1);
   const pts = values.map((v, i) => `${(i * step).toFixed(1)},${(height - 2 - (v / max) * (height - 4)).toFixed(1)}`);
   s.append(svg("polyline", { points: pts.join(" "), class: "spark-line" }));
   return s;
 }
+const NUMERIC = /^(-?\$[\d,]+\.\d\d|[\d,.]+( %)?|\d+(\.\d+)?s ago|—)$/;
 function table(headers, rows) {
   const t = el("table");
+  const numeric = headers.map((_, i) => rows.length > 0 && rows.every((r) => typeof r[i] !== "object" && NUMERIC.test(String(r[i] ?? "—"))));
   const tr = el("tr");
-  for (const h of headers) tr.append(el("th", null, h));
-  t.append(el("thead")).append(tr);
+  headers.forEach((h, i) => tr.append(el("th", numeric[i] ? "num" : null, h)));
+  const head = el("thead");
+  head.append(tr);
+  t.append(head);
   const body = el("tbody");
   for (const row of rows) {
     const r = el("tr");
-    for (const cell of row) {
-      const td = el("td");
+    row.forEach((cell, i) => {
+      const td = el("td", numeric[i] ? "num" : null);
       if (cell instanceof Node) td.append(cell); else td.textContent = cell ?? "—";
+      if (!(cell instanceof Node) && String(cell ?? "").length > 48) td.classList.add("long");
       r.append(td);
-    }
+    });
     body.append(r);
   }
   t.append(body);
@@ -125,6 +135,7 @@ function table(headers, rows) {
 }
 function section(title, ...children) {
   const s = el("section", "panel");
+  s.dataset.section = title;
   s.append(el("h2", null, title), ...children);
   return s;
 }
@@ -172,8 +183,8 @@ async function overview() {
     card.dataset.provider = p;
     const head = el("div", "card-head");
     head.append(el("h2", null, name(p)));
-    const state = (status?.providers || []).find?.((x) => x.provider === p);
-    if (state) head.append(el("span", `tag state-${state.state}`, state.state));
+    const state = status?.providers?.[p];
+    if (state) head.append(el("span", `tag state state-${state.state}`, state.state));
     card.append(head);
     const gauges = el("div", "gauges");
     const ws = (s.limits?.limits || []).filter((w) => w.provider === p);
@@ -184,11 +195,16 @@ async function overview() {
     const t = el("div", "figure"); t.append(el("span", "label", "today"), el("span", "value today", dollars(s.today?.totalCost ?? 0)));
     const m = el("div", "figure"); m.append(el("span", "label", "30 days"), el("span", "value month", dollars(s.month)));
     money.append(t, m);
-    card.append(money, sparkline(s.spark));
+    card.append(money);
+    if (s.rows.length) card.append(sparkline(s.spark));
     card.append(el("div", "muted top-model", s.topModel ? `top model: ${s.topModel}` : "no usage in 30 days"));
-    if (state && state.fix) card.append(el("div", "fix", `${state.reason || ""} — ${state.fix}`));
+    if (state && state.state !== "available" && (state.reason || state.fix)) {
+      const fix = el("div", "fix");
+      fix.append(el("div", null, state.reason || ""), el("div", "muted", state.fix ? `fix: ${state.fix}` : ""));
+      card.append(fix);
+    }
     const act = (alerts?.active || []).filter((a) => a.provider === p);
-    for (const a of act) card.append(el("div", "alert", a.message || a.title || a.key));
+    for (const a of act) card.append(el("div", `alert sev-${a.severity}`, a.title));
     grid.append(card);
   });
   main.replaceChildren(grid);
@@ -232,7 +248,15 @@ async function providerPage(p) {
   const active = (blocks?.blocks || []).find((b) => b.isActive);
   const blk = el("div", "block");
   if (active) {
-    blk.append(el("div", null, `cost ${dollars(active.costUSD ?? active.totalCost)} · burn ${active.burnRate ? dollars(active.burnRate.costPerHour) + "/h" : "—"} · projected ${active.projection ? dollars(active.projection.totalCost) : "—"}`));
+    const fig = (label, value, cls) => { const f = el("div", "figure"); f.append(el("span", "label", label), el("span", `value ${cls || ""}`, value)); return f; };
+    const until = new Date(active.endTime);
+    blk.append(
+      fig("cost so far", dollars(active.costUSD), "block-cost"),
+      fig("tokens", tokens(active.totalTokens)),
+      fig("burn rate", active.burnRate ? `${dollars(active.burnRate.costPerHour)}/h` : "—"),
+      fig("projected at block end", active.projection ? dollars(active.projection.totalCost) : "—"),
+      fig("block ends", until.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })),
+    );
   } else blk.append(el("p", "muted", "no active 5-hour block"));
   out.push(section("Current 5-hour block", blk));
   out.push(section("Recent activity", activityList(activity)));
@@ -251,6 +275,9 @@ function activityList(activity) {
   return list;
 }
 
+function dates0(back) {
+  return daysAgo(back).toLocaleDateString([], { month: "short", day: "numeric" });
+}
 function stacked(rows, days) {
   const width = 720, height = 180;
   const s = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "stacked", preserveAspectRatio: "none" });
@@ -270,7 +297,14 @@ function stacked(rows, days) {
     }
   });
   const wrap = el("div", "chart");
-  wrap.append(s);
+  const axis = el("div", "axis");
+  axis.append(el("span", null, dollars(max)), el("span", null, dollars(max / 2)), el("span", null, "$0"));
+  for (const f of [0, 0.5]) s.prepend(svg("line", { x1: 0, x2: width, y1: 10 + f * (height - 10), y2: 10 + f * (height - 10), class: "grid" }));
+  const plot = el("div", "plot");
+  plot.append(axis, s);
+  const dateRow = el("div", "dates");
+  dateRow.append(el("span", null, dates0(days - 1)), el("span", null, dates0(Math.floor(days / 2))), el("span", null, "today"));
+  wrap.append(plot, dateRow);
   const legend = el("div", "legend");
   names.forEach((n, i) => { const k = el("span", `key m${i % 6}`); legend.append(k, el("span", null, n)); });
   wrap.append(legend);
@@ -279,31 +313,91 @@ function stacked(rows, days) {
 
 async function projectsPage() {
   const since = ymd(daysAgo(29));
-  const data = await api(`/v1/usage/project?provider=all&since=${since}`);
-  const rows = data?.projects || [];
-  main.replaceChildren(el("h1", null, "Projects"), section("Last 30 days", table(["project", "providers", "cost", "tokens", "last active", "models"],
-    rows.map((r) => [r.project ?? r.projectPath ?? "—", (r.providers || []).join(", "), dollars(r.totalCost), tokens(r.totalTokens), r.lastActivity ?? "—", (r.modelsUsed || []).join(", ")]))));
+  const [data, today, activity] = await Promise.all([
+    api(`/v1/usage/project?provider=all&since=${since}`),
+    api(`/v1/usage/project?provider=all&since=${ymd(new Date())}`),
+    api("/v1/activity?provider=all&limit=200"),
+  ]);
+  const todayBy = new Map((today?.projects || []).map((r) => [r.project, r.totalCost]));
+  const prompts = new Map();
+  for (const a of activity?.activity || []) {
+    const list = prompts.get(a.project) || [];
+    if (list.length < 2) list.push(a);
+    prompts.set(a.project, list);
+  }
+  const rows = [...(data?.projects || [])].sort((a, b) => b.totalCost - a.totalCost);
+  const recent = (name) => {
+    const box = el("div", "prompts");
+    for (const a of prompts.get(name) || []) box.append(el("div", "prompt", a.text));
+    if (!box.children.length) box.append(el("span", "muted", "—"));
+    return box;
+  };
+  const tbl = table(["project", "providers", "30 days", "today", "last active", "models", "recent prompts"],
+    rows.map((r) => [r.project, (r.providers || []).join(", "), dollars(r.totalCost), dollars(todayBy.get(r.project) ?? 0), r.lastActivity ?? "—", (r.modelsUsed || []).join(", "), recent(r.project)]));
+  tbl.classList.add("projects");
+  main.replaceChildren(el("h1", null, "Projects"), section("Last 30 days, every provider", rows.length ? tbl : el("p", "muted", "no usage in the last 30 days")));
+}
+
+function alertRows(list) {
+  return list.map((a) => {
+    const what = el("div");
+    what.append(el("div", `alert-title sev-${a.severity}`, a.title), el("div", "muted", a.body || ""));
+    const sent = (a.deliveries || []).map((d) => `${d.channel} ${d.state === "delivered" ? "✓" : d.state === "failed" ? "✗" : d.state}`).join(" · ");
+    return [new Date(a.raisedAt * 1000).toLocaleString(), name(a.provider || "all"), what, a.severity, sent || "—"];
+  });
 }
 
 async function alertsPage() {
   const data = await api("/v1/alerts");
-  const fmt = (a) => [a.provider ?? "—", a.message ?? a.title ?? a.key ?? "—", a.at ? new Date(a.at * 1000).toLocaleString() : "—"];
+  const headers = ["raised", "provider", "alert", "severity", "delivered"];
+  const mk = (list, none) => {
+    if (!list.length) return el("p", "muted", none);
+    const t = table(headers, alertRows(list));
+    t.classList.add("wrap");
+    return t;
+  };
   main.replaceChildren(el("h1", null, "Alerts"),
-    section("Active", (data?.active || []).length ? table(["provider", "alert", "when"], data.active.map(fmt)) : el("p", "muted", "no active alerts")),
-    section("History", (data?.alerts || []).length ? table(["provider", "alert", "when"], data.alerts.map(fmt)) : el("p", "muted", "no alerts yet")));
+    section("Active", mk(data?.active || [], "no active alerts")),
+    section("History", mk(data?.alerts || [], "no alerts yet")));
 }
 
 async function statusPage() {
-  const [data, health] = await Promise.all([api("/v1/status"), api("/healthz")]);
+  const [data, health, limits] = await Promise.all([api("/v1/status"), api("/healthz"), api("/v1/limits")]);
   const out = [el("h1", null, "Status")];
-  out.push(section("Stack", el("p", null, `database ${data?.database ?? "—"} · head seq ${health?.head_seq ?? "—"}${data?.demo ? " · demo data" : ""}`)));
+  const yes = (b) => (b ? "yes" : "no");
+  out.push(section("Stack", table(["state folder", "database", "head seq", "store", "bus", "data"],
+    [[data?.state_dir, data?.database, health?.head_seq ?? "—", data?.store_running ? "running" : "down", data?.bus_running ? "running" : "down", data?.demo ? "demo" : "yours"]])));
+  const provRows = PROVIDERS.map((p) => {
+    const st = data?.providers?.[p] || {};
+    const live = limits?.live?.[p];
+    const auth = live?.auth;
+    const expiry = auth?.expiresAt ? `${new Date(auth.expiresAt * 1000).toLocaleString()}${auth.expired ? " (expired)" : ""}` : "—";
+    return [name(p), el("span", `state-${st.state}`, st.state ?? "—"), st.reason ?? "—", st.fix ?? "—", auth ? `${auth.source} (${auth.kind})` : "—", expiry,
+      live?.checkedAt ? `${ago(live.checkedAt)} · ${live.state}` : "never"];
+  });
+  const pt = table(["provider", "state", "reason", "fix", "credentials", "sign-in expires", "last live check"], provRows);
+  pt.classList.add("wrap");
+  out.push(section("Providers", pt));
+  out.push(section("Log roots", (data?.roots || []).length ? table(["provider", "path", "exists", "files", "unreadable folders"],
+    data.roots.map((r) => [r.provider, r.path, yes(r.exists), r.files, (r.unreadable_dirs || []).length])) : el("p", "muted", "no roots found")));
+  const skipped = Object.entries(data?.skipped || {});
+  out.push(section("Skipped input", skipped.length ? table(["reason", "lines"], skipped.map(([k, v]) => [k.replaceAll("_", " "), tokens(v)])) : el("p", "muted", "nothing skipped")));
+  const unpriced = data?.unpriced_models || [];
+  out.push(section("Unpriced models", unpriced.length ? table(["model"], unpriced.map((m) => [typeof m === "string" ? m : JSON.stringify(m)])) : el("p", "muted", "every model has a price")));
   out.push(section("Processes", table(["process", "pid", "alive", "last seen", "uptime"],
-    (data?.processes || []).map((p) => [p.process, p.pid, p.alive ? "yes" : "no", `${p.last_seen_seconds_ago}s`, `${Math.round(p.uptime_seconds)}s`]))));
-  out.push(section("Roots", table(["provider", "path", "exists", "files"],
-    (data?.roots || []).map((r) => [r.provider, r.path, r.exists ? "yes" : "no", r.files]))));
-  const raw = el("pre", "raw"); raw.textContent = JSON.stringify(data, null, 2);
-  out.push(section("Everything otm status says", raw));
+    (data?.processes || []).map((p) => [p.process, p.pid, yes(p.alive), `${p.last_seen_seconds_ago}s ago`, duration(p.uptime_seconds)]))));
+  const channels = data?.alert_channels || [];
+  if (channels.length) out.push(section("Alert channels", table(["channel", "deliveries", "problem", "fix"],
+    channels.map((c) => [c.channel, Object.entries(c.deliveries || {}).map(([k, v]) => `${v} ${k}`).join(", ") || "—", c.problem?.answer ?? "—", c.problem?.fix ?? "—"]))));
   main.replaceChildren(...out);
+}
+
+function duration(seconds) {
+  const s = Math.round(seconds || 0);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
 }
 
 async function widgetView() {
@@ -314,7 +408,7 @@ async function widgetView() {
     col.append(el("div", "wname", name(p)));
     const ws = (limits?.limits || []).filter((w) => w.provider === p).slice(0, 2);
     if (!ws.length) col.append(el("div", "muted small", "no windows"));
-    for (const w of ws) col.append(gauge(w, 64));
+    for (const w of ws) col.append(gauge(w, 56));
     grid.append(col);
   }
   main.replaceChildren(grid);
@@ -353,14 +447,28 @@ setInterval(() => {
   for (const cd of document.querySelectorAll(".countdown")) if (cd.dataset.resets) cd.textContent = countdown(Number(cd.dataset.resets));
 }, 1000);
 
-const source = new EventSource("/v1/stream?prefix=evt.");
-source.onopen = () => { conn?.classList.add("hidden"); };
-source.onerror = () => { conn?.classList.remove("hidden"); };
-source.onmessage = refreshSoon;
-for (const t of ["usage", "limits", "alert", "activity", "price"]) {
-  for (const p of PROVIDERS) source.addEventListener(`evt.${t}.${p}`, refreshSoon);
+// The live stream: the browser resumes with Last-Event-ID on its own; if it gives up (an answer
+// that is not a stream, e.g. while the api restarts) we open a new one after the last seq seen.
+let lastSeq = null;
+function onEvent(event) {
+  if (event.lastEventId) lastSeq = event.lastEventId;
+  refreshSoon();
 }
-source.addEventListener("evt.alert", refreshSoon);
+function connect() {
+  const after = lastSeq === null ? "" : `&after=${encodeURIComponent(lastSeq)}`;
+  const source = new EventSource(`/v1/stream?prefix=evt.${after}`);
+  source.onopen = () => conn?.classList.add("hidden");
+  source.onerror = () => {
+    conn?.classList.remove("hidden");
+    if (source.readyState === EventSource.CLOSED) setTimeout(connect, 1000);
+  };
+  source.onmessage = onEvent;
+  for (const t of ["usage", "limits", "alert", "activity", "price"]) {
+    for (const p of PROVIDERS) source.addEventListener(`evt.${t}.${p}`, onEvent);
+  }
+  source.addEventListener("evt.alert", onEvent);
+}
+connect();
 
 document.addEventListener("keydown", (e) => {
   if (e.target instanceof HTMLInputElement || e.metaKey || e.ctrlKey || e.altKey) return;

@@ -28,6 +28,12 @@ def test_provider_page_is_html() -> None:
         assert 200 == c.get("/provider/claude").status_code
 
 
+def test_unknown_provider_page_is_404() -> None:
+    """/provider/nobody answers 404."""
+    with client() as c:
+        assert 404 == c.get("/provider/nobody").status_code
+
+
 def test_widget_is_html() -> None:
     """/widget answers its own HTML."""
     with client() as c:
@@ -75,3 +81,10 @@ def test_html_has_no_inline_script_or_style() -> None:
         if re.search(r"<script(?![^>]*\bsrc=)|<style|\sstyle=", f.read_text())
     ]
     assert [] == bad
+
+
+def test_schema_page_is_html() -> None:
+    """/schema answers the dashboard's page that renders the OpenAPI document."""
+    with client() as c:
+        r = c.get("/schema")
+    assert ("text/html", 200) == (r.headers["content-type"].split(";")[0], r.status_code)
