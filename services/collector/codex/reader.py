@@ -161,6 +161,7 @@ def _read_open(
         more=more,
         reset=reset,
         fallback_models=parser.fallback_models,
+        prompts=parser.prompts,
     )
 
 

@@ -48,7 +48,7 @@ from typing import Any, Final, Literal
 
 import msgspec
 
-from bus.messages import LimitWindow, SkipCounts, UsageRecord
+from bus.messages import LimitWindow, Prompt, SkipCounts, UsageRecord
 from services.collector.codex.limits import latest_windows, shape_key
 from services.collector.codex.records import (
     FALLBACK_MODEL,
@@ -61,6 +61,7 @@ from services.collector.codex.records import (
     resolve_auto_review,
     to_record,
 )
+from services.collector.prompts import prompt_text
 
 UNKNOWN_PROJECT: Final = "unknown"
 
@@ -79,7 +80,13 @@ Peek = Callable[[int], int | None]
 ``None`` when no complete one has been written yet."""
 
 # Words that must appear in any line the parser acts on; other lines are never decoded.
-MARKERS: Final = (b"token_count", b"turn_context", b"session_meta", b'"usage"')
+MARKERS: Final = (
+    b"token_count",
+    b"turn_context",
+    b"session_meta",
+    b'"usage"',
+    b'"user_message"',
+)
 
 
 class ParserState(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=False):
@@ -175,6 +182,8 @@ class FileParser:
     oversized: int = 0
     """Lines over the reader's hard cap, skipped unparsed (counted here, set by the reader)."""
     tally: _Tally = field(default_factory=_Tally)
+    prompts: list[Prompt] = field(default_factory=list)
+    """User prompts (``event_msg`` ``user_message``), in file order."""
 
     @property
     def limits(self) -> list[LimitWindow]:
@@ -221,6 +230,9 @@ class FileParser:
             if type(payload) is dict and payload.get("type") == "token_count":
                 self._token_count(obj, payload, end)
                 return
+            if type(payload) is dict and payload.get("type") == "user_message":
+                self._user_message(obj, payload, start)
+                return
         elif kind == "turn_context":
             if type(payload) is dict:
                 self._turn_context(payload)
@@ -234,6 +246,27 @@ class FileParser:
                 self._session_meta(obj, payload)
             return
         self._headless(obj, end)
+
+    def _user_message(self, obj: dict[str, Any], payload: dict[str, Any], start: int) -> None:
+        """A prompt the person typed (``environment_context`` and instructions come as
+        ``response_item`` lines and never reach here; wrapped text is dropped too)."""
+        message = payload.get("message")
+        stamp = parse_stamp(obj.get("timestamp"))
+        if type(message) is not str or stamp is None:
+            return
+        text = prompt_text([message])
+        if text is None:
+            return
+        self.prompts.append(
+            Prompt(
+                key=f"codex:{self.session}:{start}",
+                provider="codex",
+                ts_ms=stamp.ms,
+                project=self.state.cwd or UNKNOWN_PROJECT,
+                session=self.session,
+                text=text,
+            )
+        )
 
     def _session_meta(self, obj: dict[str, Any], payload: dict[str, Any]) -> None:
         """The file's first line: working directory and, for forks, the parent and fork time.
