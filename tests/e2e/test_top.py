@@ -182,11 +182,11 @@ def test_q_quits_and_restores_the_terminal(running: Stack, terminal: Terminal) -
     terminal.keys("1")
     keep("claude", terminal.wait_for("top · Claude Code", 5))
     terminal.keys("q")
-    screen = terminal.wait_for("EXIT=", 5)
-    assert ("EXIT=0", "icanon echo") == (
-        re.search(r"EXIT=\d+", screen).group(0),  # type: ignore[union-attr]
-        re.search(r"^(icanon echo|echo icanon)\s*$", screen, re.M).group(1),  # type: ignore[union-attr]
-    )
+    terminal.wait_for("EXIT=", 5)
+    # stty's answer follows the exit code: wait until both modes are printed after it.
+    flags = r"EXIT=(\d+)\s+(icanon|echo)\s+(icanon|echo)\s*$"
+    screen = wait_until(lambda: re.search(flags, terminal.screen(), re.M), 5, "stty's modes")
+    assert ("0", {"icanon", "echo"}) == (screen.group(1), {screen.group(2), screen.group(3)})
 
 
 def test_without_the_stack_it_says_so(stack: Stack, terminal: Terminal) -> None:
