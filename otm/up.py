@@ -156,9 +156,7 @@ def run(runtime: Runtime, verbose: bool) -> int:
     console = Console(width=80) if not sys.stdout.isatty() else Console()
     port = runtime.config.api_port
     if port_in_use(port):
-        console.print(
-            port_message(port, runtime.state / "config.toml"), markup=False, highlight=False
-        )
+        print(port_message(port, runtime.state / "config.toml"), flush=True)
         return 2
     logs = runtime.state / "logs"
     logs.mkdir(parents=True, exist_ok=True)
