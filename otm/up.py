@@ -6,17 +6,27 @@ also shows it here); the terminal gets a banner, one line per notable event and 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
+import sqlite3
 import sys
 import threading
 import time
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
+from honcho.manager import Manager
+
+from otm.up_progress import Bar, IngestWatch, listen
 from services.runtime.installation import Runtime
 
 NEXT_COMMANDS = ("otm top", "otm report daily", "otm limits", "otm alerts", "otm status")
+SIGNAL_LINES = ("SIGINT received", "SIGTERM received")
+"""What honcho's manager prints when a signal stops the stack."""
 LABELS = {"claude": "Claude Code", "codex": "Codex", "gemini": "Gemini"}
 
 
@@ -35,26 +45,43 @@ def port_message(port: int, config_path: Path) -> str:
     return f"port {port} is in use: set OTM_API_PORT or [api] port in {config_path}"
 
 
-def source_lines(runtime: Runtime, looked_at: list[Path]) -> list[str]:
-    """Where the numbers come from: the roots found per CLI, or demo data."""
+def tilde(path: Path) -> str:
+    """``path`` with the home directory written ``~``."""
+    home = Path.home()
+    return "~/" + str(path.relative_to(home)) if path.is_relative_to(home) else str(path)
+
+
+def source_lines(runtime: Runtime, looked_at: dict[str, list[Path]]) -> list[str]:
+    """Where the numbers come from: the roots found per CLI, or demo data and where it looked
+    (one line per CLI, so the list fits 80 columns)."""
     if runtime.demo:
-        where = ", ".join(str(p) for p in looked_at) or "the default folders"
-        return [f"demo data: no Claude Code, Codex or Gemini logs were found in {where}"]
+        if os.environ.get("OTM_DEMO") == "1":
+            return ["demo data (OTM_DEMO=1 is set)"]
+        lines = ["demo data, because no CLI logs were found in:"]
+        for looked in looked_at.values():
+            if looked:
+                lines.append("  " + ", ".join(tilde(p) for p in looked))
+        return lines
     lines = []
     for provider, roots in runtime.roots.items():
-        found = [str(r) for r in roots if r.exists()]
+        found = [tilde(r) for r in roots if r.exists()]
         if found:
             lines.append(f"{LABELS[provider]}: {', '.join(found)}")
     return lines or ["your logs: none found yet"]
 
 
-def banner_lines(runtime: Runtime, port: int, log_path: Path, looked_at: list[Path]) -> list[str]:
+def banner_lines(
+    runtime: Runtime, port: int, log_path: Path, looked_at: dict[str, list[Path]]
+) -> list[str]:
     """The banner's lines, plain text."""
+    data = source_lines(runtime, looked_at)
     return [
-        "OpenTokenMonitor is running",
+        "OpenTokenMonitor is running (Ctrl-C stops it)",
         f"dashboard  http://127.0.0.1:{port}/",
-        *(f"data       {line}" for line in source_lines(runtime, looked_at)),
-        f"log        {log_path}",
+        f"data       {data[0]}",
+        *(f"           {line}" for line in data[1:]),
+        f"log        {tilde(log_path)}",
+        "           (otm up --verbose shows it here)",
         "next       " + ", ".join(NEXT_COMMANDS),
     ]
 
@@ -65,7 +92,7 @@ def clock(at: float) -> str:
 
 
 def _cut(line: str, width: int = 80) -> str:
-    return line if len(line) <= width else line[: width - 1] + "…"
+    return line if len(line) <= width else line[: max(width - 1, 0)].rstrip() + "…"
 
 
 def alert_line(at: float, title: str, body: str) -> str:
@@ -73,14 +100,65 @@ def alert_line(at: float, title: str, body: str) -> str:
     return _cut(f"{clock(at)} {title} — {body}" if body else f"{clock(at)} {title}")
 
 
-def live_line(at: float, provider: str, state: str, reason: str, fix: str) -> str:
-    """A provider's live limits state changed."""
-    text = f"{clock(at)} {provider} live limits: {state}"
+def live_line(
+    at: float, provider: str, state: str, reason: str, fix: str, first: bool = False
+) -> str:
+    """A provider's live limits changed state: one line, the reason and the fix each cut to
+    share what is left of 80 columns."""
+    if state == "ok":
+        return _cut(f"{clock(at)} {provider}: live limits {'' if first else 'now '}available")
+    text = f"{clock(at)} {provider}: live limits {'' if first else 'now '}unavailable"
+    reason, fix = reason.strip().rstrip("."), fix.strip().rstrip(".")
+    room = 80 - len(text) - (len(" — ") if reason else 0) - (len("; fix: ") if fix else 0)
+    if reason and fix and len(reason) + len(fix) > room:
+        # The fix is what a person acts on: it gets at least half of the room.
+        fix = _cut(fix, max(room // 2, room - len(reason)))
+        reason = _cut(reason, room - len(fix))
+    elif reason and not fix:
+        reason = _cut(reason, room)
     if reason:
         text += f" — {reason}"
     if fix:
-        text += f" (fix: {fix})"
+        text += f"; fix: {fix}"
     return _cut(text)
+
+
+def day_total_line(at: float, day: str, cost: float) -> str:
+    """A new local day began: the total of the day that ended."""
+    return _cut(f"{clock(at)} {day} total: ${cost:,.2f}")
+
+
+def day_cost(runtime: Runtime, day: str) -> float:
+    """Every provider's cost on local ``day`` (YYYY-MM-DD), read from the projections."""
+    from services.queries.reports import periods
+    from services.queries.reports.timezones import local_timezone_name
+    from services.store.database import connect_reader
+
+    conn = connect_reader(str(runtime.db_path))
+    try:
+        report = periods.daily(conn, "all", local_timezone_name(), day, day)
+    finally:
+        conn.close()
+    return float(report["totals"]["totalCost"])
+
+
+class DayWatch:
+    """Notices the local day rolling over."""
+
+    def __init__(self, today: date) -> None:
+        self.today = today
+
+    def ended(self, today: date) -> date | None:
+        """The day that just ended, once, when ``today`` is a later day."""
+        if today <= self.today:
+            return None
+        ended, self.today = self.today, today
+        return ended
+
+
+QUIET_FIRST_STATES = ("ok", "unconfigured")
+"""A provider's first live state is news only when it is a failure: working limits, or a CLI
+this machine is not signed in to, are the normal state of things."""
 
 
 class EventLines:
@@ -98,27 +176,69 @@ class EventLines:
             return alert_line(a.raised_at, a.title, a.body)
         if isinstance(message, LimitsCommitted) and message.status is not None:
             s = message.status
-            if self.states.get(s.provider) == s.state:
+            if s.state == "waiting":  # a poll not yet due: no news
                 return None
+            before = self.states.get(s.provider)
             self.states[s.provider] = s.state
-            return live_line(s.checked_at, s.provider, s.state, s.reason, s.fix)
+            if before == s.state or (before is None and s.state in QUIET_FIRST_STATES):
+                return None
+            return live_line(s.checked_at, s.provider, s.state, s.reason, s.fix, before is None)
         return None
 
 
 class TeePrinter:
     """honcho's printer writing to the log file, and to the terminal with ``--verbose``."""
 
-    def __init__(self, log: TextIO, verbose: bool) -> None:
+    def __init__(
+        self, log: TextIO, verbose: bool, on_signal: Callable[[], None] | None = None
+    ) -> None:
         from honcho.printer import Printer
 
         self.file = Printer(output=log, width=9, colour=False)
         self.term = Printer(output=sys.stdout, width=9) if verbose else None
+        self.on_signal = on_signal
 
     def write(self, message: Any) -> None:
-        """Write one honcho message."""
+        """Write one honcho message; honcho's own "SIGINT received" calls ``on_signal``."""
         self.file.write(message)
         if self.term is not None:
             self.term.write(message)
+        signalled = message.name == "system" and str(message.data).strip() in SIGNAL_LINES
+        if signalled and self.on_signal is not None:
+            self.on_signal()
+            self.on_signal = None
+
+
+class StackManager(Manager):  # type: ignore[misc]
+    """honcho's manager with one fix: a signal that comes before every process has started
+    (honcho's handler would fail on the pids it does not know yet, leaving orphans) is held
+    and delivered once they all have. ``hold`` starts holding (before the banner)."""
+
+    def __init__(self, printer: TeePrinter) -> None:
+        super().__init__(printer=printer)
+        self.held: list[int] = []
+        self.saved: dict[int, Any] = {}
+
+    def hold(self) -> None:
+        """Hold SIGINT and SIGTERM until every process has started."""
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous = signal.signal(sig, lambda n, _f: self.held.append(n))
+            self.saved.setdefault(sig, previous)
+
+    def _start(self) -> None:
+        # honcho's loop has just put its handlers in place: hold on to them until all started.
+        self.saved.update({sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)})
+        self.hold()
+        super()._start()
+
+    def _system_print(self, data: str) -> None:
+        super()._system_print(data)
+        if self.saved and self._all_started():
+            for sig, handler in self.saved.items():
+                signal.signal(sig, handler)
+            self.saved = {}
+            if self.held:
+                os.kill(os.getpid(), self.held[0])
 
 
 def _follow(runtime: Runtime, say: Any, stop: threading.Event) -> None:
@@ -135,6 +255,7 @@ def _follow(runtime: Runtime, say: Any, stop: threading.Event) -> None:
             replay.close()
             stop.wait(0.5)
     lines = EventLines()
+    days = DayWatch(date.today())
     with EventFollower(
         prefixes=("evt.alert.", "evt.limits."), after=head, where=runtime.endpoints
     ) as follower:
@@ -143,49 +264,83 @@ def _follow(runtime: Runtime, say: Any, stop: threading.Event) -> None:
                 text = lines.line(message)
                 if text:
                     say(text)
+            ended = days.ended(date.today())
+            if ended is not None:
+                with contextlib.suppress(sqlite3.Error, ValueError, KeyError):
+                    cost = day_cost(runtime, ended.isoformat())
+                    say(day_total_line(time.time(), ended.isoformat(), cost))
 
 
 def run(runtime: Runtime, verbose: bool) -> int:
     """Run the stack until Ctrl-C, SIGTERM or a process dies; the exit code."""
-    from honcho.manager import Manager
     from rich.console import Console
+    from rich.control import Control
 
+    console = Console(width=80) if not sys.stdout.isatty() else Console()
+
+    def stopping() -> None:
+        if console.is_terminal:  # over the "^C" the terminal echoed
+            console.control(Control.move_to_column(0))
+        console.print(f"{clock(time.time())} stopping…", markup=False, highlight=False)
+
+    logs = runtime.state / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log_path = logs / "stack.log"
+    log = log_path.open("a", encoding="utf-8")
+    manager = StackManager(TeePrinter(log, verbose, stopping))
+    manager.hold()  # a Ctrl-C from now on stops the stack once it has started
+    try:
+        return _run(runtime, verbose, console, manager, log_path)
+    finally:
+        log.close()
+
+
+def _run(
+    runtime: Runtime, verbose: bool, console: Any, manager: StackManager, log_path: Path
+) -> int:
     from services.processes import PROCESSES
     from services.runtime.installation import discovered_roots
 
-    console = Console(width=80) if not sys.stdout.isatty() else Console()
     port = runtime.config.api_port
     if port_in_use(port):
         print(port_message(port, runtime.state / "config.toml"), flush=True)
         return 2
-    logs = runtime.state / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    log_path = logs / "stack.log"
     claude, codex, gemini = discovered_roots(runtime.config)
-    for i, line in enumerate(banner_lines(runtime, port, log_path, [*claude, *codex, *gemini])):
+    looked_at = {"claude": claude, "codex": codex, "gemini": gemini}
+    for i, line in enumerate(banner_lines(runtime, port, log_path, looked_at)):
         console.print(
             line,
             style="bold green" if i == 0 else None,
             markup=False,
             highlight=False,
-            overflow="fold",
+            soft_wrap=True,  # a long path stays whole (and copyable) on its line
         )
     scripts = str(Path(sys.executable).parent)
     env = dict(os.environ)
     env["PATH"] = scripts + os.pathsep + env.get("PATH", "")
     stop = threading.Event()
-    with log_path.open("a", encoding="utf-8") as log:
-        manager = Manager(printer=TeePrinter(log, verbose))
-        for process in PROCESSES:
-            manager.add_process(process.name, process.command, env=env, cwd=os.getcwd())
-        follower = threading.Thread(
-            target=_follow,
-            args=(runtime, lambda s: console.print(s, markup=False, highlight=False), stop),
-            daemon=True,
-        )
-        follower.start()
-        manager.loop()
-        stop.set()
+    for process in PROCESSES:
+        manager.add_process(process.name, process.command, env=env, cwd=os.getcwd())
+    follower = threading.Thread(
+        target=_follow,
+        args=(runtime, lambda s: console.print(s, markup=False, highlight=False), stop),
+        daemon=True,
+    )
+    follower.start()
+
+    def say(text: str) -> None:
+        console.print(f"{clock(time.time())} {text}", markup=False, highlight=False)
+
+    bar = Bar(console, say, live=console.is_terminal and not verbose)
+    ingest = threading.Thread(
+        target=listen,
+        args=(runtime.endpoints, IngestWatch(bar, say, time.monotonic), stop),
+        daemon=True,
+    )
+    ingest.start()
+    manager.loop()
+    stop.set()
+    ingest.join(1.0)
     signalled = manager.returncode in (130, 143) or manager._terminating
     died = [
         n
@@ -193,6 +348,7 @@ def run(runtime: Runtime, verbose: bool) -> int:
         if p.get("returncode") not in (None, 0, -15, 143, -2, 130)
     ]
     for name in died:
-        console.print(f"{name} stopped unexpectedly: see {log_path}", markup=False, highlight=False)
+        text = f"{clock(time.time())} {name} stopped unexpectedly: see {log_path}"
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
     console.print("stopped", markup=False, highlight=False)
     return 0 if signalled and not died else 1

@@ -6,10 +6,12 @@ flight), so killing the collector at any moment loses nothing and counts nothing
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-from bus.messages import Heartbeat, LimitsCommitted, RefreshRequested, UsageCommitted
+from bus.messages import FileCursor, Heartbeat, LimitsCommitted, RefreshRequested, UsageCommitted
 from bus.topics import HEARTBEAT
 from services.collector.adapter_set import build_adapters
 from services.collector.live.poller import LivePoller
@@ -40,6 +42,7 @@ class CollectorService:
         self.live = LivePoller(build_live_sources(runtime), runtime.config.limits, runtime.state)
         self.next_price_check = 0.0
         self.spool_check = False
+        self.ingest = IngestProgress()
 
     def start(self, node: Node) -> Mapping[str, object]:
         """Resume from the committed cursors and ask for a first full read."""
@@ -47,6 +50,7 @@ class CollectorService:
         node.subscribe(("cmd.refresh.", "evt.usage.", "evt.limits.", HEARTBEAT))
         self.reading.resume()
         self.reading.request()
+        self.ingest.note_requested(self.reading)
         self.live.restore(self.reading.db())
         roots = {p: [str(r) for r in rs] for p, rs in self.runtime.roots.items()}
         return {"roots": roots, "demo": self.runtime.demo, "live": sorted(self.live.sources)}
@@ -67,6 +71,7 @@ class CollectorService:
 
     def _on_refresh(self, message: RefreshRequested) -> None:
         self.reading.request(message.provider, message.paths)
+        self.ingest.note_requested(self.reading)
         if message.live:
             self.live.request(message.provider, manual=message.reason == "manual")
         self.spool_check = self.spool_check or message.provider == "claude"
@@ -109,6 +114,7 @@ class CollectorService:
             self.node.publish(batch)
             counters["batches_sent"] += 1
             counters["records_sent"] += len(batch.records)
+            self.ingest.records += len(batch.records)
             self.prices.note(batch.records)
         for batch in self.reading.resends():
             self.node.publish(batch)
@@ -137,6 +143,10 @@ class CollectorService:
             pulse.counters[name] = count  # totals, not increments (Counter.update adds)
         pulse.detail["live_running"] = ",".join(self.live.running)
         pulse.counters["in_flight"] = len(self.reading.tracker.pending)
+        if pulse.due_in() == 0:
+            # Only when a beat goes out: the figures cost a look at every file of the run.
+            for name, value in self.ingest.figures(self.reading).items():
+                pulse.counters[name] = value  # totals, not increments (Counter.update adds)
 
     def stop(self) -> Mapping[str, object]:
         """Stop the live polls' threads."""
@@ -147,6 +157,69 @@ class CollectorService:
 def run(runtime: Runtime) -> None:
     """Serve refresh requests until SIGTERM."""
     run_service(CollectorService(runtime), runtime)
+
+
+@dataclass
+class IngestProgress:
+    """How far the current ingest has got, for ``otm up``'s progress bar (heartbeat counters).
+
+    An ingest runs from the moment reading has new bytes to read until every file of it has
+    been read and every batch committed; the first one after start is the catch-up. Files
+    with nothing new (a full rescan marks every file) are not part of it.
+    """
+
+    run: int = 0
+    files: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Every file of the run: (the offset reading started from, the size to read up to)."""
+    records: int = 0
+    active: bool = False
+
+    def note_requested(self, reading: Collector) -> None:
+        """Add the files just marked for reading that have bytes to read."""
+        fresh = {}
+        for path in reading.dirty:
+            if path not in self.files or not self.active:
+                span = _unread_span(path, reading.tracker.position(path))
+                if span is not None:
+                    fresh[path] = span
+        if not fresh:
+            return
+        if not self.active:
+            self.run, self.files, self.records, self.active = self.run + 1, {}, 0, True
+        self.files.update(fresh)
+
+    def figures(self, reading: Collector) -> dict[str, int]:
+        """The heartbeat counters: files, bytes and records of the run, read and in total."""
+        done, read = 0, 0
+        for path, (start, end) in self.files.items():
+            if path not in reading.dirty:
+                done, read = done + 1, read + end - start
+                continue
+            position = reading.tracker.position(path)
+            offset = start if position is None else position.offset
+            read += min(max(offset - start, 0), end - start)
+        if self.active and done == len(self.files) and not reading.tracker.pending:
+            self.active = False
+        return {
+            "ingest_run": self.run,
+            "ingest_files": len(self.files),
+            "ingest_files_done": done,
+            "ingest_bytes": sum(end - start for start, end in self.files.values()),
+            "ingest_bytes_read": read,
+            "ingest_records": self.records,
+            "ingest_active": int(self.active),
+        }
+
+
+def _unread_span(path: str, cursor: FileCursor | None) -> tuple[int, int] | None:
+    """(from, to) of the bytes of ``path`` not yet read, or None if there are none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    same = cursor is not None and (cursor.dev, cursor.ino) == (st.st_dev, st.st_ino)
+    start = cursor.offset if same and cursor is not None and cursor.offset <= st.st_size else 0
+    return (start, st.st_size) if st.st_size > start else None
 
 
 class StoreWatch:

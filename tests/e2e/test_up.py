@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -38,7 +40,7 @@ def _run_a_while(tmp_path: Path, *args: str) -> tuple[int, str, Path]:
     wait_until(lambda: (log.exists() and '"ready"' in log.read_text()) or None, 30, "ready")
     time.sleep(1)
     os.killpg(proc.pid, signal.SIGINT)
-    out, _ = proc.communicate(15)
+    out, _ = proc.communicate(timeout=15)
     return proc.returncode, out, log
 
 
@@ -90,3 +92,117 @@ def test_busy_port_is_one_line_and_exit_2(tmp_path: Path) -> None:
         f"port {port} is in use: set OTM_API_PORT or [api] port in "
         f"{tmp_path / 'state' / 'config.toml'}"
     ] == result.stdout.splitlines()
+
+
+class Output:
+    """The terminal output of a running `otm up`, collected line by line as it comes."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, text: str, timeout: float = 60) -> str:
+        """The first line containing ``text`` (fail the test if none comes in time)."""
+        found = wait_until(
+            lambda: next((line for line in self.lines if text in line), None), timeout, text
+        )
+        return str(found)
+
+    def stop(self) -> int:
+        """SIGINT the whole group and return the exit code."""
+        os.killpg(self.proc.pid, signal.SIGINT)
+        return self.finish()
+
+    def finish(self) -> int:
+        """Wait for the exit and the last line; the exit code."""
+        code = self.proc.wait(15)
+        self.reader.join(5)
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+        return code
+
+
+def _corpus_up(tmp_path: Path) -> tuple[Path, Output]:
+    from services.demo.corpus.claude import generate
+
+    root = tmp_path / "claude"
+    generate(root, size_mb=3, seed=4)
+    home = tmp_path / "user"
+    home.mkdir()
+    stack = Stack(tmp_path / "state", root, {"HOME": str(home), "XDG_CONFIG_HOME": ""})
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "otm"), "up"],
+        env=stack.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    return root, Output(proc)
+
+
+def test_banner_names_the_logs_found(tmp_path: Path) -> None:
+    """With Claude Code logs, the banner's data line names their root, not demo data."""
+    root, out = _corpus_up(tmp_path)
+    try:
+        line = out.wait_for("data ")
+    finally:
+        out.stop()
+    assert f"data       Claude Code: {root / 'projects'}" == line
+
+
+def test_first_ingest_ends_with_a_caught_up_line(tmp_path: Path) -> None:
+    """The first ingest of the corpus is announced, then one "caught up" line with its files."""
+    root, out = _corpus_up(tmp_path)
+    try:
+        started = out.wait_for(" reading ")
+        done = out.wait_for(" caught up: ")
+    finally:
+        out.stop()
+    files = len(list((root / "projects").rglob("*.jsonl")))
+    assert (f"reading {files:,} files", f"caught up: {files:,} files") == (
+        started.split(" ", 1)[1].split(",")[0],
+        done.split(" ", 1)[1].split(",")[0],
+    )
+
+
+def _demo_up(tmp_path: Path) -> Output:
+    _stack, proc = _up(tmp_path)
+    return Output(proc)
+
+
+def test_demo_alert_prints_one_line(tmp_path: Path) -> None:
+    """An alert the demo raises prints one time-stamped line of at most 80 columns."""
+    out = _demo_up(tmp_path)
+    try:
+        line = out.wait_for("(demo data)")
+    finally:
+        out.stop()
+    assert (True, True) == (len(line) <= 80, line[:5].replace(":", "").isdigit())
+
+
+def test_a_process_that_dies_is_named_with_its_log(tmp_path: Path) -> None:
+    """A killed process is named in one line with the log's path; the stack stops, exit 1."""
+    out = _demo_up(tmp_path)
+    log = tmp_path / "state" / "logs" / "stack.log"
+    pid = wait_until(
+        lambda: log.exists() and re.search(r"watcher started \(pid=(\d+)\)", log.read_text()),
+        30,
+        "the watcher's pid",
+    ).group(1)
+    out.wait_for("next ")  # the banner is out
+    os.killpg(int(pid), signal.SIGKILL)  # its shell and the watcher: honcho's process group
+    code = out.finish()
+    died = [line.split(" ", 1)[1] for line in out.lines if "watcher" in line]
+    assert (1, [f"watcher stopped unexpectedly: see {log}"], "stopped") == (
+        code,
+        died,
+        out.lines[-1],
+    )

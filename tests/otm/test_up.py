@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-import socket
+from datetime import date
+from pathlib import Path
 
-from otm.up import alert_line, live_line, port_in_use, port_message
+from bus.messages import Alert, AlertCommitted, LimitsCommitted, LiveStatus
+from otm.up import (
+    DayWatch,
+    EventLines,
+    alert_line,
+    banner_lines,
+    day_total_line,
+    live_line,
+)
+from services.runtime.installation import load_runtime
 
 
 def test_alert_line_has_title_and_body() -> None:
@@ -15,29 +25,94 @@ def test_alert_line_has_title_and_body() -> None:
 
 
 def test_live_line_names_state_reason_and_fix() -> None:
-    """A live state line says the provider, the state, the reason and the fix."""
-    assert live_line(0, "codex", "unavailable", "no token", "codex login").endswith(
-        " codex live limits: unavailable — no token (fix: codex login)"
+    """A live state line says the provider, that limits are unavailable, the reason, the fix."""
+    assert live_line(0, "codex", "failed", "token expired", "run codex login").endswith(
+        " codex: live limits now unavailable — token expired; fix: run codex login"
     )
 
 
-def test_lines_fit_80_columns() -> None:
-    """A long alert is cut to 80 columns."""
-    assert 80 == len(alert_line(0, "t" * 50, "b" * 100))
+def test_live_line_says_available_again() -> None:
+    """A provider back to ok is "now available"."""
+    assert live_line(0, "claude", "ok", "", "").endswith(" claude: live limits now available")
 
 
-def test_port_message_names_the_config() -> None:
-    """The busy-port line names the port, the variable and the config file."""
-    from pathlib import Path
+def test_long_live_line_keeps_part_of_the_fix() -> None:
+    """A long reason and fix are both cut so the fix still shows, within 80 columns."""
+    text = live_line(0, "gemini", "failed", "r" * 100, "sign in to Gemini CLI" + "f" * 100)
+    assert (True, True) == (len(text) <= 80, "; fix: sign in to" in text)
 
-    assert "port 9 is in use: set OTM_API_PORT or [api] port in /x/config.toml" == port_message(
-        9, Path("/x/config.toml")
+
+def _status(provider: str, state: str) -> LimitsCommitted:
+    status = LiveStatus(provider=provider, state=state, checked_at=0, reason="why", fix="how")  # type: ignore[arg-type]
+    return LimitsCommitted(
+        seq=1, observation_id="o", provider=provider, source="live", observed_at=0, status=status
     )
 
 
-def test_port_in_use_sees_a_bound_port() -> None:
-    """A port someone listens on is in use."""
-    with socket.socket() as held:
-        held.bind(("127.0.0.1", 0))
-        held.listen()
-        assert True is port_in_use(held.getsockname()[1])
+def test_first_failed_state_is_said() -> None:
+    """The first live state seen of a provider is a line when it is a failure."""
+    assert live_line(0, "codex", "failed", "why", "how", first=True) == EventLines().line(
+        _status("codex", "failed")
+    )
+
+
+def test_first_unconfigured_state_is_quiet() -> None:
+    """A CLI this machine is not signed in to is not news at start."""
+    assert None is EventLines().line(_status("gemini", "unconfigured"))
+
+
+def test_change_of_state_is_said_once() -> None:
+    """ok then failed then failed again: one line, for the change."""
+    lines = EventLines()
+    said = [lines.line(_status("codex", s)) for s in ("ok", "failed", "failed")]
+    assert [None, live_line(0, "codex", "failed", "why", "how"), None] == said
+
+
+def test_alert_event_is_a_line() -> None:
+    """A committed alert is a line with its title and body."""
+    alert = Alert(
+        key="k", rule="threshold", provider="claude", title="T", body="B",
+        severity="warning", raised_at=0,
+    )  # fmt: skip
+    assert alert_line(0, "T", "B") == EventLines().line(AlertCommitted(seq=1, alert=alert))
+
+
+def test_day_watch_names_the_day_that_ended() -> None:
+    """When the local date moves on, the day that ended is named once."""
+    days = DayWatch(date(2026, 5, 1))
+    seen = [
+        days.ended(date(2026, 5, 1)),
+        days.ended(date(2026, 5, 2)),
+        days.ended(date(2026, 5, 2)),
+    ]
+    assert [None, date(2026, 5, 1), None] == seen
+
+
+def test_day_total_line() -> None:
+    """The day's total line names the day and its cost."""
+    assert day_total_line(0, "2026-05-01", 1234.5).endswith(" 2026-05-01 total: $1,234.50")
+
+
+def _demo_banner(home: Path) -> list[str]:
+    runtime = load_runtime()
+    looked = {
+        "claude": [home / ".config/claude/projects", home / ".claude/projects"],
+        "codex": [home / ".codex/sessions", home / ".codex/archived_sessions"],
+        "gemini": [home / ".gemini/tmp"],
+    }
+    return banner_lines(runtime, 8787, home / "stack.log", looked)
+
+
+def test_demo_banner_says_where_it_looked(hermetic: Path) -> None:
+    """In demo mode the banner says so, then one line per CLI of the places looked in."""
+    assert [
+        "data       demo data, because no CLI logs were found in:",
+        "             ~/.config/claude/projects, ~/.claude/projects",
+        "             ~/.codex/sessions, ~/.codex/archived_sessions",
+        "             ~/.gemini/tmp",
+    ] == _demo_banner(hermetic / "home")[2:6]
+
+
+def test_demo_banner_fits_80_columns(hermetic: Path) -> None:
+    """Every line of the demo banner fits 80 columns."""
+    assert [] == [line for line in _demo_banner(hermetic / "home") if len(line) > 80]
