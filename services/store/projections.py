@@ -7,6 +7,7 @@ makes a rebuild give the same answers.
 from __future__ import annotations
 
 import sqlite3
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -208,15 +209,7 @@ def _add_tokens(conn: sqlite3.Connection, records: Iterable[UsageRecord], sign: 
     by_session: dict[SessionKey, list[int]] = defaultdict(lambda: [0] * 10)
     for r in records:
         model, fast, long_ctx = model_column(r), is_fast(r), long_context_column(r)
-        tokens = (
-            r.input,
-            r.output,
-            r.cache_write_5m,
-            r.cache_write_1h,
-            r.cache_read,
-            r.reasoning,
-            logged_total(r),
-        )
+        tokens = _tokens(r)
         _accumulate(by_slot[(r.provider, r.ts_ms // SLOT_MS, model, fast, long_ctx)], tokens, sign)
         _accumulate(
             by_session[(r.provider, r.project, r.session, model, fast, long_ctx)], tokens, sign
@@ -272,6 +265,19 @@ def _add_tokens(conn: sqlite3.Connection, records: Iterable[UsageRecord], sign: 
         )
 
 
+def _tokens(r: UsageRecord) -> tuple[int, int, int, int, int, int, int]:
+    """A record's tokens in the projections' column order (input … reasoning, total)."""
+    return (
+        r.input,
+        r.output,
+        r.cache_write_5m,
+        r.cache_write_1h,
+        r.cache_read,
+        r.reasoning,
+        logged_total(r),
+    )
+
+
 def _accumulate(row: list[int], tokens: tuple[int, ...], sign: int) -> None:
     for i, n in enumerate(tokens):
         row[i] += sign * n
@@ -317,37 +323,44 @@ def trim_activity(conn: sqlite3.Connection, provider: str, keep: int) -> None:
 
 def _attribute_replies(conn: sqlite3.Connection, event: UsageCommitted) -> None:
     """Add each counted record to the latest prompt of its session at or before it (and take
-    the records it replaces off theirs)."""
-    for sign, records in ((-1, event.replaces), (1, event.records)):
-        for r in records:
-            row = conn.execute(
-                "SELECT key FROM activity WHERE provider = ? AND session = ? AND ts_ms <= ?"
-                " ORDER BY ts_ms DESC, key DESC LIMIT 1",
-                (r.provider, r.session, r.ts_ms),
-            ).fetchone()
-            if row is None:
-                continue
-            conn.execute(
-                "INSERT INTO activity_reply (prompt_key, model, fast, long_context, input, output,"
-                " cache_write_5m, cache_write_1h, cache_read, reasoning, total)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (prompt_key, model, fast, long_context) DO UPDATE SET"
-                " input = input + excluded.input, output = output + excluded.output,"
-                " cache_write_5m = cache_write_5m + excluded.cache_write_5m,"
-                " cache_write_1h = cache_write_1h + excluded.cache_write_1h,"
-                " cache_read = cache_read + excluded.cache_read,"
-                " reasoning = reasoning + excluded.reasoning, total = total + excluded.total",
-                (
-                    row[0],
-                    model_column(r),
-                    is_fast(r),
-                    long_context_column(r),
-                    sign * r.input,
-                    sign * r.output,
-                    sign * r.cache_write_5m,
-                    sign * r.cache_write_1h,
-                    sign * r.cache_read,
-                    sign * r.reasoning,
-                    sign * logged_total(r),
-                ),
-            )
+    the records it replaces off theirs): one prompt lookup per session and one write per reply
+    group, not one of each per record."""
+    signed = [(-1, r) for r in event.replaces] + [(1, r) for r in event.records]
+    prompts: dict[tuple[str, str], tuple[list[int], list[str]]] = {}
+    replies: dict[tuple[str, str, int, int], list[int]] = defaultdict(lambda: [0] * 7)
+    for sign, r in signed:
+        session = (r.provider, r.session)
+        if session not in prompts:
+            prompts[session] = _session_prompts(conn, *session)
+        times, keys = prompts[session]
+        at = bisect_right(times, r.ts_ms)
+        if at == 0:
+            continue  # no prompt of this session at or before the record
+        row = replies[(keys[at - 1], model_column(r), is_fast(r), long_context_column(r))]
+        for i, n in enumerate(_tokens(r)):
+            row[i] += sign * n
+    if replies:
+        conn.executemany(
+            "INSERT INTO activity_reply (prompt_key, model, fast, long_context, input, output,"
+            " cache_write_5m, cache_write_1h, cache_read, reasoning, total)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (prompt_key, model, fast, long_context) DO UPDATE SET"
+            " input = input + excluded.input, output = output + excluded.output,"
+            " cache_write_5m = cache_write_5m + excluded.cache_write_5m,"
+            " cache_write_1h = cache_write_1h + excluded.cache_write_1h,"
+            " cache_read = cache_read + excluded.cache_read,"
+            " reasoning = reasoning + excluded.reasoning, total = total + excluded.total",
+            [(*key, *values) for key, values in replies.items()],
+        )
+
+
+def _session_prompts(
+    conn: sqlite3.Connection, provider: str, session: str
+) -> tuple[list[int], list[str]]:
+    """The session's kept prompts as parallel lists of times and keys, in (time, key) order:
+    the last one at or before a time is the prompt a record at that time answers."""
+    rows = conn.execute(
+        "SELECT ts_ms, key FROM activity WHERE provider = ? AND session = ? ORDER BY ts_ms, key",
+        (provider, session),
+    ).fetchall()
+    return [int(ts) for ts, _ in rows], [str(key) for _, key in rows]

@@ -29,6 +29,7 @@ from services.store.ingest import (
     Committed,
     OutOfStep,
     Unchanged,
+    activity_enabled,
     apply_alert,
     apply_batch,
     apply_limits,
@@ -38,6 +39,7 @@ from services.store.projections import trim_activity
 
 MAX_REPLAY_PAGE = 5000
 _heartbeat_encoder = msgspec.msgpack.Encoder()
+_activity_decoder = msgspec.msgpack.Decoder(ActivityCommitted)
 
 
 class Store:
@@ -83,9 +85,10 @@ class Store:
         delete every kept prompt and empty the prompts of every ``evt.activity`` event in the
         log (their seqs stay, so the log stays gapless). Returns the events emptied."""
         scrubbed = 0
-        _activity_decoder = msgspec.msgpack.Decoder(ActivityCommitted)
         self.conn.execute("BEGIN IMMEDIATE")
         try:
+            # Once scrubbed while disabled, nothing new was kept: no need to read the log again.
+            was_enabled = activity_enabled(self.conn)
             self.conn.executemany(
                 "INSERT OR REPLACE INTO activity_settings (name, value) VALUES (?, ?)",
                 [("enabled", int(enabled)), ("keep", keep)],
@@ -93,7 +96,7 @@ class Store:
             if enabled:
                 for provider in PROVIDERS:
                     trim_activity(self.conn, provider, keep)
-            else:
+            elif was_enabled:
                 self.conn.execute("DELETE FROM activity_reply")
                 self.conn.execute("DELETE FROM activity")
                 rows = self.conn.execute(

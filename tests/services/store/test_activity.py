@@ -124,6 +124,15 @@ def test_disabling_empties_the_prompts_in_the_log_and_keeps_the_seqs(
     assert ActivityCommitted(seq=1, provider="claude", keep=500, scrubbed=True) == decode(body)
 
 
+def test_a_store_started_disabled_again_does_not_scrub_again(db: sqlite3.Connection) -> None:
+    """The log is scrubbed once, when activity is switched off, not at every later start."""
+    store = Store(db)
+    store.apply([batch([], None, 100, prompts=(prompt("p1"),))])
+    first = store.configure_activity(enabled=False, keep=500)
+    again = store.configure_activity(enabled=False, keep=500)
+    assert (1, 0) == (first, again)
+
+
 def test_a_disabled_store_commits_no_prompts(db: sqlite3.Connection) -> None:
     """Prompts sent to a disabled store are dropped; only the usage event is committed."""
     store = Store(db)
