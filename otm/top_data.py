@@ -6,7 +6,6 @@ Every number comes from the same query functions as ``otm report``, ``otm limits
 
 from __future__ import annotations
 
-import importlib
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bus.messages import PROVIDERS
+from services.queries.activity import activity_report
 from services.queries.alerts import alerts_report
 from services.queries.reports.build import ReportOptions, build_report
 from services.queries.reports.limits import limits_report, stale_after
@@ -35,7 +35,6 @@ class Snapshot:
     """Each provider's active 5-hour block (``otm report blocks``), ``None`` when idle."""
     alerts: dict[str, Any] = field(default_factory=dict)
     activity: list[dict[str, Any]] = field(default_factory=list)
-    activity_available: bool = False
     day: str = ""
     queried_at: float = 0.0
 
@@ -70,6 +69,8 @@ class Queries:
         self.conn = conn
         self.runtime = runtime
         self.tz = tz
+        self.stale_seconds = stale_after(runtime.config.limits.poll_seconds)
+        """When a window turns stale (``otm limits``'s rule), also when time alone changes it."""
 
     def refresh(self, snapshot: Snapshot, parts: set[str], now: float | None = None) -> None:
         """Re-query ``parts`` (``usage``, ``usage.<provider>``, ``limits``, ``alerts``,
@@ -93,14 +94,12 @@ class Queries:
                 self.conn,
                 "all",
                 now=now,
-                stale_seconds=stale_after(self.runtime.config.limits.poll_seconds),
+                stale_seconds=self.stale_seconds,
             )
         if "alerts" in parts:
             snapshot.alerts = alerts_report(self.conn, self.runtime, ALERT_LIMIT)
         if "activity" in parts:
-            found = activity(self.conn)
-            snapshot.activity_available = found is not None
-            snapshot.activity = found or []
+            snapshot.activity = activity(self.conn)
         snapshot.queried_at = now
 
     def today_cost(self, provider: str, day: str) -> float:
@@ -122,20 +121,12 @@ class Queries:
         return None
 
 
-def activity(conn: sqlite3.Connection) -> list[dict[str, Any]] | None:
-    """Recent prompts, newest first (``services.queries.activity``), or ``None`` while that
-    query does not exist in this installation."""
+def activity(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Recent prompts, newest first (``GET /v1/activity``'s query)."""
     try:
-        module = importlib.import_module("services.queries.activity")
-    except ImportError:
-        return None
-    try:
-        report = module.activity_report(conn, provider="all", limit=ACTIVITY_LIMIT)
+        rows: list[dict[str, Any]] = activity_report(conn, "all", ACTIVITY_LIMIT)["activity"]
     except sqlite3.OperationalError:  # a database from before the activity projection
         return []
-    if not report.get("enabled", True):
-        return []
-    rows: list[dict[str, Any]] = report.get("activity", [])
     return rows
 
 
