@@ -31,15 +31,17 @@ from bus.messages import PROVIDERS, Heartbeat
 from bus.topics import EVENTS, HEARTBEAT
 from otm.top_data import Queries, Snapshot, next_change, parts_for
 from otm.top_view import Frame, screen
-from services.queries.reports.limits import stale_after
 from services.queries.reports.timezones import local_timezone_name
 from services.runtime.installation import Runtime
+from services.store import log
 from services.store.database import connect_reader
 
 DOWN_AFTER = 3.0
 """Seconds without a store heartbeat after which the stack counts as not running."""
 DEBOUNCE = 0.2
 """Events arriving within this long of each other are applied with one re-query."""
+EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+"""Signals that end the view like ``q`` would (exit 128 + signum; Ctrl-C stays 130)."""
 KEYS = {"1": "claude", "2": "codex", "3": "gemini", "a": "all", "0": "all"}
 
 
@@ -174,15 +176,21 @@ class Top:
             return False
         return True
 
+    def watch(self) -> BusWatch:
+        """Open the database, then follow the bus from its head (started)."""
+        self.open()
+        watch = BusWatch(self.runtime, self.head())
+        watch.start()
+        return watch
+
     def head(self) -> int:
         """The log's head seq (0 without a database)."""
         if self.conn is None:
             return 0
         try:
-            row = self.conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
+            return log.head(self.conn)
         except sqlite3.Error:
             return 0
-        return int(row[0])
 
     def refresh(self, parts: set[str]) -> None:
         """Re-query ``parts``, and note when time alone changes the numbers next."""
@@ -195,8 +203,7 @@ class Top:
             # keep the last numbers and ask again in a second.
             self.due = time.time() + 1.0
             return
-        stale = stale_after(self.runtime.config.limits.poll_seconds)
-        self.due = next_change(self.snapshot, stale)
+        self.due = next_change(self.snapshot, self.queries.stale_seconds)
 
     def frame(self, running: bool, waiting: bool, console: Console) -> Frame:
         """What the screen shows besides the numbers, at the console's size now."""
@@ -225,20 +232,17 @@ def run_top(runtime: Runtime) -> int:
     top = Top(runtime)
     console = Console()
     if not sys.stdout.isatty():
-        return _snapshot_once(top, runtime, console)
-    top.open()
-    watch = BusWatch(runtime, top.head())
-    watch.start()
-    previous = signal.signal(signal.SIGTERM, _exit_on_signal)
-    previous_hup = signal.signal(signal.SIGHUP, _exit_on_signal)
+        return _snapshot_once(top, console)
+    watch = top.watch()
+    previous = {sig: signal.signal(sig, _exit_on_signal) for sig in EXIT_SIGNALS}
     try:
         with keys_mode() as fd, Live(console=console, screen=True, auto_refresh=False) as live:
             return _loop(top, watch, live, console, fd)
     except KeyboardInterrupt:
         return 130
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        signal.signal(signal.SIGHUP, previous_hup)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         watch.stop()
         top.close()
 
@@ -251,8 +255,7 @@ def _loop(top: Top, watch: BusWatch, live: Live, console: Console, fd: int | Non
     drawn = -1.0
     while True:
         now = time.time()
-        if top.conn is None:
-            top.open()
+        top.open()
         parts = watch.take(time.monotonic())
         if top.due is not None and now >= top.due:
             parts.add("all")
@@ -273,11 +276,9 @@ def _loop(top: Top, watch: BusWatch, live: Live, console: Console, fd: int | Non
             drawn = -1.0
 
 
-def _snapshot_once(top: Top, runtime: Runtime, console: Console) -> int:
+def _snapshot_once(top: Top, console: Console) -> int:
     """Not a terminal: one snapshot of every provider (with the stack's state), then exit."""
-    top.open()
-    watch = BusWatch(runtime, top.head())
-    watch.start()
+    watch = top.watch()
     deadline = time.monotonic() + 1.5
     while not watch.running(time.monotonic()) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -290,7 +291,7 @@ def _snapshot_once(top: Top, runtime: Runtime, console: Console) -> int:
         db_exists=top.conn is not None,
         width=min(console.width, 120),
         height=24 + 6 * len(PROVIDERS),
-        demo=runtime.demo,
+        demo=top.runtime.demo,
         pad=False,
     )
     console.print(screen(top.snapshot, frame))
