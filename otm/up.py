@@ -14,7 +14,7 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
@@ -22,6 +22,7 @@ from typing import Any, TextIO
 from honcho.manager import Manager
 
 from otm.up_progress import Bar, IngestWatch, listen
+from services.runtime.cli_roots import existing_roots
 from services.runtime.installation import Runtime
 
 NEXT_COMMANDS = ("otm top", "otm report daily", "otm limits", "otm alerts", "otm status")
@@ -51,7 +52,7 @@ def tilde(path: Path) -> str:
     return "~/" + str(path.relative_to(home)) if path.is_relative_to(home) else str(path)
 
 
-def source_lines(runtime: Runtime, looked_at: dict[str, list[Path]]) -> list[str]:
+def source_lines(runtime: Runtime, looked_at: Mapping[str, Sequence[Path]]) -> list[str]:
     """Where the numbers come from: the roots found per CLI, or demo data and where it looked
     (one line per CLI, so the list fits 80 columns)."""
     if runtime.demo:
@@ -64,14 +65,14 @@ def source_lines(runtime: Runtime, looked_at: dict[str, list[Path]]) -> list[str
         return lines
     lines = []
     for provider, roots in runtime.roots.items():
-        found = [tilde(r) for r in roots if r.exists()]
+        found = existing_roots(roots)
         if found:
-            lines.append(f"{LABELS[provider]}: {', '.join(found)}")
+            lines.append(f"{LABELS[provider]}: {', '.join(tilde(r) for r in found)}")
     return lines or ["your logs: none found yet"]
 
 
 def banner_lines(
-    runtime: Runtime, port: int, log_path: Path, looked_at: dict[str, list[Path]]
+    runtime: Runtime, port: int, log_path: Path, looked_at: Mapping[str, Sequence[Path]]
 ) -> list[str]:
     """The banner's lines, plain text."""
     data = source_lines(runtime, looked_at)
@@ -245,15 +246,16 @@ def _follow(runtime: Runtime, say: Any, stop: threading.Event) -> None:
     from bus.client import EventFollower, ReplayClient, StoreUnavailable
 
     head = 0
-    while not stop.is_set():
-        try:
-            replay = ReplayClient(runtime.endpoints)
-            head = replay.fetch(0, limit=1).head
-            replay.close()
-            break
-        except StoreUnavailable:
-            replay.close()
-            stop.wait(0.5)
+    replay = ReplayClient(runtime.endpoints)
+    try:
+        while not stop.is_set():
+            try:
+                head = replay.fetch(0, limit=1).head
+                break
+            except StoreUnavailable:
+                stop.wait(0.5)
+    finally:
+        replay.close()
     lines = EventLines()
     days = DayWatch(date.today())
     with EventFollower(
@@ -271,6 +273,11 @@ def _follow(runtime: Runtime, say: Any, stop: threading.Event) -> None:
                     say(day_total_line(time.time(), ended.isoformat(), cost))
 
 
+def show(console: Any, text: str, **options: Any) -> None:
+    """Print ``text`` as it is: no markup, no highlighting."""
+    console.print(text, markup=False, highlight=False, **options)
+
+
 def run(runtime: Runtime, verbose: bool) -> int:
     """Run the stack until Ctrl-C, SIGTERM or a process dies; the exit code."""
     from rich.console import Console
@@ -281,7 +288,7 @@ def run(runtime: Runtime, verbose: bool) -> int:
     def stopping() -> None:
         if console.is_terminal:  # over the "^C" the terminal echoed
             console.control(Control.move_to_column(0))
-        console.print(f"{clock(time.time())} stopping…", markup=False, highlight=False)
+        show(console, f"{clock(time.time())} stopping…")
 
     logs = runtime.state / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -299,22 +306,17 @@ def _run(
     runtime: Runtime, verbose: bool, console: Any, manager: StackManager, log_path: Path
 ) -> int:
     from services.processes import PROCESSES
-    from services.runtime.installation import discovered_roots
+    from services.runtime.config import config_path
+    from services.runtime.installation import without_demo
 
     port = runtime.config.api_port
     if port_in_use(port):
-        print(port_message(port, runtime.state / "config.toml"), flush=True)
+        print(port_message(port, config_path(runtime.state)), flush=True)
         return 2
-    claude, codex, gemini = discovered_roots(runtime.config)
-    looked_at = {"claude": claude, "codex": codex, "gemini": gemini}
+    looked_at = without_demo(runtime).roots  # in demo mode, where real logs were looked for
     for i, line in enumerate(banner_lines(runtime, port, log_path, looked_at)):
-        console.print(
-            line,
-            style="bold green" if i == 0 else None,
-            markup=False,
-            highlight=False,
-            soft_wrap=True,  # a long path stays whole (and copyable) on its line
-        )
+        # soft_wrap: a long path stays whole (and copyable) on its line
+        show(console, line, style="bold green" if i == 0 else None, soft_wrap=True)
     scripts = str(Path(sys.executable).parent)
     env = dict(os.environ)
     env["PATH"] = scripts + os.pathsep + env.get("PATH", "")
@@ -323,13 +325,13 @@ def _run(
         manager.add_process(process.name, process.command, env=env, cwd=os.getcwd())
     follower = threading.Thread(
         target=_follow,
-        args=(runtime, lambda s: console.print(s, markup=False, highlight=False), stop),
+        args=(runtime, lambda text: show(console, text), stop),
         daemon=True,
     )
     follower.start()
 
     def say(text: str) -> None:
-        console.print(f"{clock(time.time())} {text}", markup=False, highlight=False)
+        show(console, f"{clock(time.time())} {text}")
 
     bar = Bar(console, say, live=console.is_terminal and not verbose)
     ingest = threading.Thread(
@@ -349,6 +351,6 @@ def _run(
     ]
     for name in died:
         text = f"{clock(time.time())} {name} stopped unexpectedly: see {log_path}"
-        console.print(text, markup=False, highlight=False, soft_wrap=True)
-    console.print("stopped", markup=False, highlight=False)
+        show(console, text, soft_wrap=True)
+    show(console, "stopped")
     return 0 if signalled and not died else 1
