@@ -190,8 +190,9 @@ class IngestProgress:
 
     def figures(self, reading: Collector) -> dict[str, int]:
         """The heartbeat counters: files, bytes and records of the run, read and in total."""
-        done, read = 0, 0
+        done, read, size = 0, 0, 0
         for path, (start, end) in self.files.items():
+            size += end - start
             if path not in reading.dirty:
                 done, read = done + 1, read + end - start
                 continue
@@ -204,7 +205,7 @@ class IngestProgress:
             "ingest_run": self.run,
             "ingest_files": len(self.files),
             "ingest_files_done": done,
-            "ingest_bytes": sum(end - start for start, end in self.files.values()),
+            "ingest_bytes": size,
             "ingest_bytes_read": read,
             "ingest_records": self.records,
             "ingest_active": int(self.active),
@@ -217,8 +218,9 @@ def _unread_span(path: str, cursor: FileCursor | None) -> tuple[int, int] | None
         st = os.stat(path)
     except OSError:
         return None
-    same = cursor is not None and (cursor.dev, cursor.ino) == (st.st_dev, st.st_ino)
-    start = cursor.offset if same and cursor is not None and cursor.offset <= st.st_size else 0
+    start = 0
+    if cursor is not None and (cursor.dev, cursor.ino) == (st.st_dev, st.st_ino):
+        start = cursor.offset if cursor.offset <= st.st_size else 0
     return (start, st.st_size) if st.st_size > start else None
 
 
