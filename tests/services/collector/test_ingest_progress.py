@@ -37,19 +37,19 @@ def _progress(reading: Reading) -> tuple[IngestProgress, Collector]:
     return progress, collector
 
 
+def _figures(progress: IngestProgress, collector: Collector, *names: str) -> tuple[int, ...]:
+    """These ``ingest_<name>`` figures, in order."""
+    figures = progress.figures(collector)
+    return tuple(figures[f"ingest_{name}"] for name in names)
+
+
 def test_new_files_make_a_run(tmp_path: Path) -> None:
     """Files with unread bytes make run 1: their count and bytes, none read yet, active."""
     reading = Reading()
     reading.dirty = {str(_log(tmp_path, "a", 100)): None, str(_log(tmp_path, "b", 50)): None}
     progress, collector = _progress(reading)
-    figures = progress.figures(collector)
-    assert (1, 2, 0, 150, 0, 1) == (
-        figures["ingest_run"],
-        figures["ingest_files"],
-        figures["ingest_files_done"],
-        figures["ingest_bytes"],
-        figures["ingest_bytes_read"],
-        figures["ingest_active"],
+    assert (1, 2, 0, 150, 0, 1) == _figures(
+        progress, collector, "run", "files", "files_done", "bytes", "bytes_read", "active"
     )
 
 
@@ -96,12 +96,9 @@ def test_run_ends_once_read_and_committed(tmp_path: Path) -> None:
     reading.dirty.clear()
     in_flight = progress.figures(collector)["ingest_active"]
     reading.tracker.committed("b1")
-    figures = progress.figures(collector)
     assert (1, 0, 1, 100) == (
         in_flight,
-        figures["ingest_active"],
-        figures["ingest_files_done"],
-        figures["ingest_bytes_read"],
+        *_figures(progress, collector, "active", "files_done", "bytes_read"),
     )
 
 
@@ -116,5 +113,4 @@ def test_new_bytes_after_a_run_start_the_next(tmp_path: Path) -> None:
     progress.figures(collector)
     reading.dirty = {str(_log(tmp_path, "b", 10)): None}
     progress.note_requested(collector)
-    figures = progress.figures(collector)
-    assert (2, 1, 10) == (figures["ingest_run"], figures["ingest_files"], figures["ingest_bytes"])
+    assert (2, 1, 10) == _figures(progress, collector, "run", "files", "bytes")
