@@ -40,14 +40,11 @@ RETRY_AFTER_SECONDS = 2
 OPENAPI = OpenAPIConfig(
     title="OpenTokenMonitor",
     version="1",
-    path="/schema",
-    # Only the JSON document: Litestar's own pages load their scripts from a CDN, blank
-    # offline. The dashboard's /schema page renders this document from the package.
-    render_plugins=[JsonRenderPlugin(path="/openapi.json")],
+    # Only the JSON document, at /schema/openapi.json: Litestar's own pages load their scripts
+    # from a CDN (blank offline), and /schema is the dashboard's page rendering this document.
+    path="/schema/openapi.json",
+    render_plugins=[JsonRenderPlugin(path="/")],
 )
-# Litestar would answer /schema itself with its default (first) plugin; the dashboard's own page
-# renders the document there instead.
-OPENAPI.default_plugin = None
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 logger = structlog.get_logger().bind(process="api")

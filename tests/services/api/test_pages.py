@@ -7,12 +7,12 @@ import re
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from services.api.pages import WEB, page_routes, schema_page
+from services.api.pages import WEB, page_routes
 
 
 def client() -> TestClient[Litestar]:
-    """The page routes alone, without Litestar's own /schema."""
-    return TestClient(Litestar(route_handlers=[*page_routes, schema_page], openapi_config=None))
+    """The page routes alone (Litestar's OpenAPI routes off)."""
+    return TestClient(Litestar(route_handlers=page_routes, openapi_config=None))
 
 
 def test_overview_is_html() -> None:
