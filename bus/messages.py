@@ -204,6 +204,8 @@ class SkipCounts(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
 
 PROMPT_CHARS = 220
 """A prompt's text is cut to this many characters before it leaves the collector."""
+DEFAULT_KEEP = 500
+"""Prompts kept per provider unless ``[activity] keep`` says otherwise."""
 
 
 class Prompt(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
@@ -362,7 +364,7 @@ class ActivityCommitted(Message, frozen=True, tag="evt.activity"):
     seq: int
     provider: str
     prompts: tuple[Prompt, ...] = ()
-    keep: int = 500
+    keep: int = DEFAULT_KEEP
     scrubbed: bool = False
 
 

@@ -11,6 +11,7 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
+from bus.messages import DEFAULT_KEEP
 from services.queries.costs import pusd_to_usd
 from services.queries.reports.common import (
     ALL,
@@ -31,7 +32,7 @@ def activity_report(
     project: str | None = None,
     *,
     enabled: bool = True,
-    keep: int = 500,
+    keep: int = DEFAULT_KEEP,
 ) -> dict[str, Any]:
     """``{"provider", "enabled", "keep", "activity": [...]}``, the newest ``limit`` prompts of
     ``provider`` (``all``: every provider), optionally of one ``project``, newest first.

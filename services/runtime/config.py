@@ -36,6 +36,7 @@ from pathlib import Path
 import msgspec
 
 from bus.endpoints import state_dir
+from bus.messages import DEFAULT_KEEP
 
 DEFAULT_API_PORT = 8787
 
@@ -176,7 +177,7 @@ class ActivityConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     enabled: bool = True
     """``false``: the collector reads no prompts and the store deletes those it kept."""
-    keep: int = 500
+    keep: int = DEFAULT_KEEP
     """How many of the latest prompts the store keeps per provider (``ACTIVITY_KEEP_RANGE``)."""
 
 

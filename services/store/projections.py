@@ -14,6 +14,7 @@ from collections.abc import Iterable
 import msgspec
 
 from bus.messages import (
+    DEFAULT_KEEP,
     ActivityCommitted,
     AlertCommitted,
     LimitsCommitted,
@@ -285,8 +286,6 @@ def _accumulate(row: list[int], tokens: tuple[int, ...], sign: int) -> None:
 
 
 # -- recent activity --------------------------------------------------------------------------
-
-DEFAULT_KEEP = 500
 
 
 def activity_keep(conn: sqlite3.Connection) -> int:
