@@ -165,6 +165,23 @@ class Stack:
             timeout=timeout,
         )
 
+    def start_with_claude_windows(self, totals: tuple[int, ...]) -> None:
+        """Start every process, wait until ``totals`` are ingested, then pipe Claude's 5-hour
+        and weekly windows through ``otm statusline`` and wait until the store has them."""
+        self.start()
+        wait_until(lambda: self.token_totals() == totals, 30, "ingest")
+        payload = {
+            "model": {"id": "claude-opus-4-1", "display_name": "Opus 4.1"},
+            "rate_limits": {
+                "five_hour": {"used_percentage": 23.5, "resets_at": int(time.time()) + 7200},
+                "seven_day": {"used_percentage": 41, "resets_at": int(time.time()) + 3 * 86400},
+            },
+        }
+        self.otm_stdin(["statusline"], json.dumps(payload).encode())
+        wait_until(
+            lambda: self.query("SELECT 1 FROM limits WHERE provider='claude'"), 30, "windows"
+        )
+
     @property
     def db_path(self) -> Path:
         """The store's database."""

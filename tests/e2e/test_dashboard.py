@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 import shutil
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -33,17 +32,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     manifest = make_corpus(root / "claude", size_mb=1)
     stack = Stack(root / "home", root / "claude")
     try:
-        stack.start()
-        wait_until(lambda: stack.token_totals() == expected_totals(manifest), 30, "ingest")
-        payload = {
-            "model": {"id": "claude-opus-4-1", "display_name": "Opus 4.1"},
-            "rate_limits": {
-                "five_hour": {"used_percentage": 23.5, "resets_at": int(time.time()) + 7200},
-                "seven_day": {"used_percentage": 41, "resets_at": int(time.time()) + 3 * 86400},
-            },
-        }
-        stack.otm_stdin(["statusline"], json.dumps(payload).encode())
-        wait_until(lambda: len(api(stack, "/v1/limits?provider=claude")["limits"]), 30, "windows")
+        stack.start_with_claude_windows(expected_totals(manifest))
         yield stack
     finally:
         stack.stop_all()

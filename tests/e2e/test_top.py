@@ -93,17 +93,7 @@ def keep(name: str, text: str) -> None:
 @pytest.fixture
 def running(stack: Stack, corpus: tuple[Path, Manifest]) -> Stack:
     """The whole stack, with the corpus ingested and Claude's windows from the statusline."""
-    stack.start()
-    wait_until(lambda: stack.token_totals() == expected_totals(corpus[1]), 30, "ingest")
-    payload = {
-        "model": {"id": "claude-opus-4-1", "display_name": "Opus 4.1"},
-        "rate_limits": {
-            "five_hour": {"used_percentage": 23.5, "resets_at": int(time.time()) + 7200},
-            "seven_day": {"used_percentage": 41, "resets_at": int(time.time()) + 3 * 86400},
-        },
-    }
-    stack.otm_stdin(["statusline"], json.dumps(payload).encode())
-    wait_until(lambda: stack.query("SELECT 1 FROM limits WHERE provider='claude'"), 30, "windows")
+    stack.start_with_claude_windows(expected_totals(corpus[1]))
     return stack
 
 
