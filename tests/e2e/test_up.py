@@ -19,23 +19,29 @@ from tests.e2e.stack import Stack, wait_until
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 
 
-def _up(tmp_path: Path, *args: str) -> tuple[Stack, subprocess.Popen[str]]:
+OTM = str(Path(sys.executable).parent / "otm")
+"""This installation's ``otm`` script, as a person runs it."""
+
+
+def _stack(tmp_path: Path, claude_dir: Path | None = None) -> Stack:
     home = tmp_path / "user"
     home.mkdir()
-    stack = Stack(tmp_path / "state", None, {"HOME": str(home), "XDG_CONFIG_HOME": ""})
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "otm"), "up", *args],
-        env=stack.env,
+    return Stack(tmp_path / "state", claude_dir, {"HOME": str(home), "XDG_CONFIG_HOME": ""})
+
+
+def _up(tmp_path: Path, *args: str, claude_dir: Path | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [OTM, "up", *args],
+        env=_stack(tmp_path, claude_dir).env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
     )
-    return stack, proc
 
 
 def _run_a_while(tmp_path: Path, *args: str) -> tuple[int, str, Path]:
-    _stack, proc = _up(tmp_path, *args)
+    proc = _up(tmp_path, *args)
     log = tmp_path / "state" / "logs" / "stack.log"
     wait_until(lambda: (log.exists() and '"ready"' in log.read_text()) or None, 30, "ready")
     time.sleep(1)
@@ -76,12 +82,10 @@ def test_busy_port_is_one_line_and_exit_2(tmp_path: Path) -> None:
         held.bind(("127.0.0.1", 0))
         held.listen()
         port = held.getsockname()[1]
-        home = tmp_path / "user"
-        home.mkdir()
-        stack = Stack(tmp_path / "state", None, {"HOME": str(home), "XDG_CONFIG_HOME": ""})
-        stack.env["OTM_API_PORT"] = str(held.getsockname()[1])
+        stack = _stack(tmp_path)
+        stack.env["OTM_API_PORT"] = str(port)
         result = subprocess.run(
-            [str(Path(sys.executable).parent / "otm"), "up"],
+            [OTM, "up"],
             env=stack.env,
             capture_output=True,
             text=True,
@@ -134,18 +138,7 @@ def _corpus_up(tmp_path: Path) -> tuple[Path, Output]:
 
     root = tmp_path / "claude"
     generate(root, size_mb=3, seed=4)
-    home = tmp_path / "user"
-    home.mkdir()
-    stack = Stack(tmp_path / "state", root, {"HOME": str(home), "XDG_CONFIG_HOME": ""})
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "otm"), "up"],
-        env=stack.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    return root, Output(proc)
+    return root, Output(_up(tmp_path, claude_dir=root))
 
 
 def test_banner_names_the_logs_found(tmp_path: Path) -> None:
@@ -174,8 +167,7 @@ def test_first_ingest_ends_with_a_caught_up_line(tmp_path: Path) -> None:
 
 
 def _demo_up(tmp_path: Path) -> Output:
-    _stack, proc = _up(tmp_path)
-    return Output(proc)
+    return Output(_up(tmp_path))
 
 
 def test_demo_alert_prints_one_line(tmp_path: Path) -> None:
