@@ -1,8 +1,8 @@
 """``GET /v1/activity``: recent prompts with their reply's model, tokens and dollars.
 
-Reads the ``activity`` and ``activity_reply`` projections; the reply's groups (one per model,
-speed and long-context tier) are priced with the reports' own ``Pricer``, so a prompt's cost
-adds up to what ``otm report daily`` shows for the same records.
+Reads the ``activity`` projection and each prompt's reply from ``usage_records``; the reply's
+groups (one per model, speed and long-context tier) are priced with the reports' own
+``Pricer``, so a prompt's cost adds up to what ``otm report daily`` shows for the same records.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def activity_report(
     params.append(limit)
     rows = conn.execute(sql, params).fetchall()
     pricer = Pricer(load_prices(conn, providers))
-    replies = _replies(conn, [str(r[0]) for r in rows])
+    replies = reply_groups(conn, [str(r[0]) for r in rows])
     items = [
         _item(pricer, key, prov, ts_ms, proj, session, text, replies.get(key, []))
         for key, prov, ts_ms, proj, session, text in rows
@@ -60,17 +60,31 @@ def activity_report(
     return {"provider": provider, "enabled": enabled, "keep": keep, "activity": items}
 
 
-def _replies(conn: sqlite3.Connection, keys: list[str]) -> dict[str, list[tuple[Any, ...]]]:
-    """Every reply group of the prompts ``keys``, by prompt key."""
+def reply_groups(conn: sqlite3.Connection, keys: list[str]) -> dict[str, list[tuple[Any, ...]]]:
+    """Every reply group of the prompts ``keys``, by prompt key.
+
+    A prompt's reply is every record of its session from the prompt's time up to the next
+    kept prompt of that session (a record at the very time of two prompts answers the later
+    one), read from ``usage_records`` now rather than added up at commit time, so it follows
+    revised records and prompts that arrive after their replies.
+    """
     out: dict[str, list[tuple[Any, ...]]] = {}
     if not keys:
         return out
     for row in conn.execute(
-        "SELECT r.prompt_key, a.provider, r.model, r.fast, r.long_context, r.input, r.output,"
-        " r.cache_write_5m, r.cache_write_1h, r.cache_read, r.reasoning, r.total"
-        " FROM activity_reply r JOIN activity a ON a.key = r.prompt_key"
-        f" WHERE r.prompt_key IN ({placeholders(keys)})",
-        keys,
+        "WITH spans AS (SELECT key, provider, session, ts_ms AS start,"
+        " LEAD(ts_ms) OVER (PARTITION BY provider, session ORDER BY ts_ms, key) AS stop"
+        " FROM activity WHERE (provider, session) IN (SELECT provider, session FROM activity"
+        f" WHERE key IN ({placeholders(keys)})))"
+        " SELECT s.key, s.provider, u.model, u.fast, u.long_context, sum(u.input),"
+        " sum(u.output), sum(u.cache_write_5m), sum(u.cache_write_1h), sum(u.cache_read),"
+        " sum(u.reasoning), sum(u.total)"
+        " FROM spans s JOIN usage_records u ON u.provider = s.provider"
+        " AND u.session = s.session AND u.ts_ms >= s.start"
+        " AND (s.stop IS NULL OR u.ts_ms < s.stop)"
+        f" WHERE s.key IN ({placeholders(keys)})"
+        " GROUP BY s.key, u.model, u.fast, u.long_context",
+        [*keys, *keys],
     ):
         out.setdefault(str(row[0]), []).append(row[1:])
     return out

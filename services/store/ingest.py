@@ -121,13 +121,7 @@ def _activity(conn: sqlite3.Connection, head: int, batch: UsageBatch) -> Committ
     the same batch or later) find their prompt; ``None`` when there is none to keep."""
     if not batch.prompts or not activity_enabled(conn):
         return None
-    keys = [p.key for p in batch.prompts]
-    known = {
-        str(k)
-        for (k,) in conn.execute(
-            f"SELECT key FROM activity WHERE key IN ({','.join('?' * len(keys))})", keys
-        )
-    }
+    known = _known_prompts(conn, sorted({p.key for p in batch.prompts}))
     fresh: dict[str, Prompt] = {}
     for prompt in batch.prompts:
         if prompt.key not in known:
@@ -141,6 +135,18 @@ def _activity(conn: sqlite3.Connection, head: int, batch: UsageBatch) -> Committ
         keep=projections.activity_keep(conn),
     )
     return _commit(conn, event)
+
+
+def _known_prompts(conn: sqlite3.Connection, keys: list[str]) -> set[str]:
+    """The prompt keys among ``keys`` already kept, a chunk of keys per query."""
+    known: set[str] = set()
+    for start in range(0, len(keys), _KEYS_PER_QUERY):
+        chunk = keys[start : start + _KEYS_PER_QUERY]
+        rows = conn.execute(
+            f"SELECT key FROM activity WHERE key IN ({','.join('?' * len(chunk))})", chunk
+        )
+        known.update(str(key) for (key,) in rows)
+    return known
 
 
 def apply_price(conn: sqlite3.Connection, head: int, observed: PriceObserved) -> Outcome:

@@ -7,7 +7,6 @@ makes a rebuild give the same answers.
 from __future__ import annotations
 
 import sqlite3
-from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -59,7 +58,6 @@ def apply(conn: sqlite3.Connection, event: Message) -> None:
     """Fold one committed event into every projection. The caller owns the transaction."""
     if isinstance(event, UsageCommitted):
         _apply_usage(conn, event)
-        _attribute_replies(conn, event)
     elif isinstance(event, ActivityCommitted):
         _apply_activity(conn, event)
     elif isinstance(event, LimitsCommitted):
@@ -101,14 +99,15 @@ def _apply_usage(conn: sqlite3.Connection, event: UsageCommitted) -> None:
         [(r.provider, r.ts_ms, r.key) for r in event.replaces],
     )
     conn.executemany(
-        "INSERT OR REPLACE INTO usage_records (provider, ts_ms, key, model, fast, long_context,"
-        " input, output, cache_write_5m, cache_write_1h, cache_read, reasoning, total)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO usage_records (provider, ts_ms, key, session, model, fast,"
+        " long_context, input, output, cache_write_5m, cache_write_1h, cache_read, reasoning,"
+        " total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 r.provider,
                 r.ts_ms,
                 r.key,
+                r.session,
                 model_column(r),
                 is_fast(r),
                 long_context_column(r),
@@ -295,8 +294,8 @@ def activity_keep(conn: sqlite3.Connection) -> int:
 
 
 def _apply_activity(conn: sqlite3.Connection, event: ActivityCommitted) -> None:
-    """Keep the event's prompts, then only the newest ``keep`` of the provider (and their
-    replies)."""
+    """Keep the event's prompts, then only the newest ``keep`` of the provider. Their replies
+    need no projection of their own: they are the session's records in ``usage_records``."""
     if not event.prompts:
         return
     conn.executemany(
@@ -311,55 +310,9 @@ def _apply_activity(conn: sqlite3.Connection, event: ActivityCommitted) -> None:
 
 
 def trim_activity(conn: sqlite3.Connection, provider: str, keep: int) -> None:
-    """Drop every prompt of ``provider`` but the newest ``keep``, with their replies."""
-    stale = (
-        "SELECT key FROM activity WHERE provider = ?"
-        " ORDER BY ts_ms DESC, key DESC LIMIT -1 OFFSET ?"
+    """Drop every prompt of ``provider`` but the newest ``keep``."""
+    conn.execute(
+        "DELETE FROM activity WHERE key IN (SELECT key FROM activity WHERE provider = ?"
+        " ORDER BY ts_ms DESC, key DESC LIMIT -1 OFFSET ?)",
+        (provider, keep),
     )
-    conn.execute(f"DELETE FROM activity_reply WHERE prompt_key IN ({stale})", (provider, keep))
-    conn.execute(f"DELETE FROM activity WHERE key IN ({stale})", (provider, keep))
-
-
-def _attribute_replies(conn: sqlite3.Connection, event: UsageCommitted) -> None:
-    """Add each counted record to the latest prompt of its session at or before it (and take
-    the records it replaces off theirs): one prompt lookup per session and one write per reply
-    group, not one of each per record."""
-    signed = [(-1, r) for r in event.replaces] + [(1, r) for r in event.records]
-    prompts: dict[tuple[str, str], tuple[list[int], list[str]]] = {}
-    replies: dict[tuple[str, str, int, int], list[int]] = defaultdict(lambda: [0] * 7)
-    for sign, r in signed:
-        session = (r.provider, r.session)
-        if session not in prompts:
-            prompts[session] = _session_prompts(conn, *session)
-        times, keys = prompts[session]
-        at = bisect_right(times, r.ts_ms)
-        if at == 0:
-            continue  # no prompt of this session at or before the record
-        row = replies[(keys[at - 1], model_column(r), is_fast(r), long_context_column(r))]
-        for i, n in enumerate(_tokens(r)):
-            row[i] += sign * n
-    if replies:
-        conn.executemany(
-            "INSERT INTO activity_reply (prompt_key, model, fast, long_context, input, output,"
-            " cache_write_5m, cache_write_1h, cache_read, reasoning, total)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (prompt_key, model, fast, long_context) DO UPDATE SET"
-            " input = input + excluded.input, output = output + excluded.output,"
-            " cache_write_5m = cache_write_5m + excluded.cache_write_5m,"
-            " cache_write_1h = cache_write_1h + excluded.cache_write_1h,"
-            " cache_read = cache_read + excluded.cache_read,"
-            " reasoning = reasoning + excluded.reasoning, total = total + excluded.total",
-            [(*key, *values) for key, values in replies.items()],
-        )
-
-
-def _session_prompts(
-    conn: sqlite3.Connection, provider: str, session: str
-) -> tuple[list[int], list[str]]:
-    """The session's kept prompts as parallel lists of times and keys, in (time, key) order:
-    the last one at or before a time is the prompt a record at that time answers."""
-    rows = conn.execute(
-        "SELECT ts_ms, key FROM activity WHERE provider = ? AND session = ? ORDER BY ts_ms, key",
-        (provider, session),
-    ).fetchall()
-    return [int(ts) for ts, _ in rows], [str(key) for _, key in rows]

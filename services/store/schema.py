@@ -31,7 +31,6 @@ PROJECTION_TABLES = (
     "limit_observations",
     "alerts",
     "activity",
-    "activity_reply",
 )
 
 _V1 = """
@@ -250,10 +249,19 @@ CREATE TABLE activity_settings (
 """Recent prompts (``evt.activity``) and the tokens of their replies. ``activity_settings`` is
 configuration, not a projection: ``keep`` is how many prompts a provider keeps."""
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
+_V6 = """
+ALTER TABLE usage_records ADD COLUMN session TEXT NOT NULL DEFAULT '';
+CREATE INDEX usage_records_by_session ON usage_records (provider, session, ts_ms);
+DROP TABLE activity_reply;
+"""
+"""A reply's tokens are read from ``usage_records`` by session and time when asked for,
+instead of being added to a prompt when committed: a revised record then always leaves the
+prompt it was counted under, and a prompt that arrives after its replies still collects them."""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 """``MIGRATIONS[i]`` takes the schema from version ``i`` to ``i + 1``. Append only."""
 
-REBUILD_AFTER = frozenset({2})
+REBUILD_AFTER = frozenset({2, 6})
 """Versions whose migration reshaped projections: the log is replayed into them afterwards."""
 
 

@@ -97,7 +97,8 @@ class Store:
                 for provider in PROVIDERS:
                     trim_activity(self.conn, provider, keep)
             elif was_enabled:
-                self.conn.execute("DELETE FROM activity_reply")
+                # Deleted text is overwritten with zeros, not just unlinked from the b-tree.
+                self.conn.execute("PRAGMA secure_delete = ON")
                 self.conn.execute("DELETE FROM activity")
                 rows = self.conn.execute(
                     "SELECT seq, body FROM events WHERE topic LIKE 'evt.activity.%'"
@@ -116,6 +117,9 @@ class Store:
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
+        if scrubbed or (was_enabled and not enabled):
+            # The old pages also live on in the write-ahead log until it is checkpointed.
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return scrubbed
 
     def _apply_one(self, message: Message) -> Committed | AlreadyApplied | OutOfStep | Unchanged:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bus.codec import decode
 from bus.messages import ActivityCommitted, Prompt, UsageCommitted
+from services.queries.activity import reply_groups
 from services.store.database import rebuild
 from services.store.writer import Store
 from tests.helpers import T0, batch, record
@@ -25,11 +26,11 @@ def kept(db: sqlite3.Connection) -> list[str]:
 
 
 def reply(db: sqlite3.Connection, key: str) -> tuple[int, int] | None:
-    """(input, output) attributed to the prompt ``key``."""
-    row = db.execute(
-        "SELECT SUM(input), SUM(output) FROM activity_reply WHERE prompt_key = ?", (key,)
-    ).fetchone()
-    return None if row[0] is None else (int(row[0]), int(row[1]))
+    """(input, output) of the reply to the prompt ``key``, ``None`` when it has none."""
+    groups = reply_groups(db, [key]).get(key)
+    if not groups:
+        return None
+    return sum(int(g[4]) for g in groups), sum(int(g[5]) for g in groups)
 
 
 def test_prompts_commit_an_activity_event_before_the_usage_event(db: sqlite3.Connection) -> None:
@@ -92,6 +93,51 @@ def test_a_revised_record_replaces_its_earlier_copy_in_the_reply(db: sqlite3.Con
     assert (10, 50) == reply(db, "p1")
 
 
+def test_a_revised_record_leaves_the_prompt_it_was_counted_under(
+    db: sqlite3.Connection,
+) -> None:
+    """A record revised after a nearer prompt arrived counts once, under the nearer prompt."""
+    store = Store(db)
+    store.apply([batch([record("r1", ts_ms=T0 + 5, output=5)], None, 100, prompts=(prompt("p1"),))])
+    store.apply([batch([], 100, 200, prompts=(prompt("p2", T0 + 3),))])
+    store.apply([batch([record("r1", ts_ms=T0 + 5, output=50)], 200, 300)])
+    assert ((10, 50), None) == (reply(db, "p2"), reply(db, "p1"))
+
+
+def test_a_prompt_read_after_its_reply_collects_it(db: sqlite3.Connection) -> None:
+    """A prompt committed after the records that answer it still shows their tokens."""
+    store = Store(db)
+    store.apply([batch([record("r1", ts_ms=T0 + 5, input=3, output=4)], None, 100)])
+    store.apply([batch([], 100, 200, prompts=(prompt("p1", T0),))])
+    assert (3, 4) == reply(db, "p1")
+
+
+def test_a_record_at_the_time_of_two_prompts_answers_the_later_key(
+    db: sqlite3.Connection,
+) -> None:
+    """Prompts with one timestamp order by key; the record goes to the last of them."""
+    Store(db).apply(
+        [
+            batch(
+                [record("r1", ts_ms=T0, input=1, output=2)],
+                None,
+                100,
+                prompts=(prompt("pa", T0), prompt("pb", T0)),
+            )
+        ]
+    )
+    assert ((1, 2), None) == (reply(db, "pb"), reply(db, "pa"))
+
+
+def test_many_prompts_in_one_batch_are_all_kept(db: sqlite3.Connection) -> None:
+    """More prompts than one query's keys (500) are checked in chunks and all committed."""
+    prompts = tuple(prompt(f"p{i:04}", T0 + i) for i in range(1200))
+    store = Store(db)
+    store.configure_activity(enabled=True, keep=2000)
+    store.apply([batch([], None, 100, prompts=prompts)])
+    assert 1200 == len(kept(db))
+
+
 def test_each_provider_keeps_only_the_newest_prompts(db: sqlite3.Connection) -> None:
     """Beyond ``keep`` the oldest prompts and their replies are dropped."""
     store = Store(db)
@@ -102,15 +148,22 @@ def test_each_provider_keeps_only_the_newest_prompts(db: sqlite3.Connection) -> 
 
 
 def test_disabling_deletes_the_kept_prompts_and_replies(db: sqlite3.Connection) -> None:
-    """``enabled = false`` at start empties both activity tables."""
+    """``enabled = false`` at start deletes every kept prompt, so no reply is shown."""
     store = Store(db)
     store.apply([batch([record("r1")], None, 100, prompts=(prompt("p1"),))])
     store.configure_activity(enabled=False, keep=500)
-    counts = [
-        db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-        for t in ("activity", "activity_reply")
-    ]
-    assert [0, 0] == counts
+    assert ([], None) == (kept(db), reply(db, "p1"))
+
+
+def test_disabling_leaves_no_prompt_text_in_the_database_files(
+    db: sqlite3.Connection, db_path: Path
+) -> None:
+    """After the scrub the text is in neither the database file nor its write-ahead log."""
+    store = Store(db)
+    store.apply([batch([], None, 100, prompts=(prompt("p1", text="zebra-canary-4711"),))])
+    store.configure_activity(enabled=False, keep=500)
+    files = [db_path, db_path.with_name(db_path.name + "-wal")]
+    assert [False, False] == [p.exists() and b"zebra-canary-4711" in p.read_bytes() for p in files]
 
 
 def test_disabling_empties_the_prompts_in_the_log_and_keeps_the_seqs(
@@ -142,11 +195,17 @@ def test_a_disabled_store_commits_no_prompts(db: sqlite3.Connection) -> None:
 
 
 def test_rebuild_gives_the_same_activity_and_replies(db: sqlite3.Connection, db_path: Path) -> None:
-    """Replaying the log rebuilds both activity tables exactly."""
+    """Replaying the log gives the same prompts and the same replies."""
     store = Store(db)
     store.apply([batch([record("r1", ts_ms=T0 + 1)], None, 100, prompts=(prompt("p1"),))])
     store.apply([batch([record("r2", ts_ms=T0 + 3)], 100, 200, prompts=(prompt("p2", T0 + 2),))])
-    query = "SELECT * FROM activity ORDER BY key", "SELECT * FROM activity_reply ORDER BY 1, 2"
-    before = [db.execute(q).fetchall() for q in query]
+    before = (
+        db.execute("SELECT * FROM activity ORDER BY key").fetchall(),
+        reply_groups(db, ["p1", "p2"]),
+    )
     rebuild(str(db_path))
-    assert before == [db.execute(q).fetchall() for q in query]
+    after = (
+        db.execute("SELECT * FROM activity ORDER BY key").fetchall(),
+        reply_groups(db, ["p1", "p2"]),
+    )
+    assert before == after

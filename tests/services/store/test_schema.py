@@ -8,8 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from bus.codec import encode
+from bus.messages import UsageCommitted
+from bus.topics import topic_for
 from services.store.database import connect_reader, connect_writer, migrate
 from services.store.schema import MIGRATIONS
+from tests.helpers import cursor, record
 
 
 @pytest.fixture
@@ -113,3 +117,30 @@ def test_reader_does_not_create_a_missing_database(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.OperationalError):
         connect_reader(str(tmp_path / "missing.db"))
     assert not (tmp_path / "missing.db").exists()
+
+
+def test_a_version_5_database_gets_its_record_sessions_from_the_log(tmp_path: Path) -> None:
+    """Opening a v5 database replays its log, so ``usage_records.session`` is filled."""
+    path = str(tmp_path / "v5.db")
+    old = sqlite3.connect(path, isolation_level=None)
+    for script in MIGRATIONS[:5]:
+        old.executescript(script)
+    old.execute("PRAGMA user_version = 5")
+    event = UsageCommitted(
+        seq=1,
+        batch_id="b1",
+        provider="claude",
+        source="/logs/a.jsonl",
+        cursor=cursor(100),
+        records=(record("r1", session="s-42"),),
+    )
+    old.execute(
+        "INSERT INTO events (seq, topic, body, committed_at) VALUES (1, ?, ?, 0)",
+        (topic_for(event), encode(event)),
+    )
+    old.close()
+    conn = connect_writer(path)
+    try:
+        assert [("s-42",)] == conn.execute("SELECT session FROM usage_records").fetchall()
+    finally:
+        conn.close()
