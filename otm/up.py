@@ -41,6 +41,21 @@ def port_in_use(port: int) -> bool:
     return False
 
 
+def running_message(runtime: Runtime, port: int) -> str | None:
+    """The line for a second ``otm up`` on a state folder whose stack already runs, else
+    ``None``: the store's lock says whether one does, whatever holds the port."""
+    from bus.lock import is_held
+
+    lock = runtime.lock_path("store")
+    if not is_held(lock):
+        return None
+    pid = lock.read_text(errors="replace").strip() or "?"
+    return (
+        f"already running for {tilde(runtime.state)} (store pid {pid}): the dashboard is "
+        f"http://127.0.0.1:{port}/ — stop that one first (Ctrl-C where it runs) to start anew"
+    )
+
+
 def port_message(port: int, config_path: Path) -> str:
     """The one line for a busy API port."""
     return f"port {port} is in use: set OTM_API_PORT or [api] port in {config_path}"
@@ -310,6 +325,9 @@ def _run(
     from services.runtime.installation import without_demo
 
     port = runtime.config.api_port
+    if (running := running_message(runtime, port)) is not None:
+        print(running, flush=True)
+        return 1
     if port_in_use(port):
         print(port_message(port, config_path(runtime.state)), flush=True)
         return 2

@@ -98,6 +98,23 @@ def test_busy_port_is_one_line_and_exit_2(tmp_path: Path) -> None:
     ] == result.stdout.splitlines()
 
 
+def test_a_second_otm_up_says_already_running(tmp_path: Path) -> None:
+    """`otm up` on a state folder whose stack runs names the running one and exits 1."""
+    env = _stack(tmp_path).env
+    first = subprocess.Popen(
+        [OTM, "up"], env=env, stdout=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        log = tmp_path / "state" / "logs" / "stack.log"
+        wait_until(lambda: log.exists() and '"store"' in log.read_text(), 30, "the first store")
+        again = subprocess.run([OTM, "up"], env=env, capture_output=True, text=True, timeout=30)
+    finally:
+        os.killpg(first.pid, signal.SIGINT)
+        first.wait(timeout=15)
+    (line,) = again.stdout.splitlines()
+    assert (1, "already running for") == (again.returncode, line[: len("already running for")])
+
+
 class Output:
     """The terminal output of a running `otm up`, collected line by line as it comes."""
 
