@@ -29,6 +29,11 @@ WRAPPER_PREFIXES: Final = (
     "<user-prompt-submit-hook>",
     "<environment_context>",
     "<user_instructions>",
+    # Gemini CLI: the context turn that opens a chat, and the summary that replaces compressed
+    # history, both written as user turns.
+    "<session_context>",
+    "This is the Gemini CLI. We are setting up the context for our chat.",
+    "<state_snapshot>",
 )
 
 

@@ -3,7 +3,13 @@
 It turns a file's increment into a ``UsageBatch`` spanning the cursor it started from to the
 cursor it ended at (parser state included), with the rate-limit windows found on the way, which
 is what the store commits atomically. It also serves forked sessions their parent's usage
-stream (``turns`` explains why), found by session id among the logs under the same roots.
+stream and user messages (``turns`` explains why), found by session id among the logs under the
+same roots.
+
+A rollout present in both ``sessions/`` and ``archived_sessions/`` gives the same record and
+prompt keys from both files. Its records belong to the live copy (revision 1 wins in the store);
+its prompts are sent from the live copy only, so they sit in the session its replies are counted
+under whichever file is read first (a prompt is kept once, by key, with the session it came with).
 Besides its roots it scans any Codex home that holds neither of them (``roots.bare_homes``),
 where ccusage finds ``codex exec --json`` output; the watcher does not watch such a home, so its
 files are picked up by the scheduled rescans.
@@ -18,11 +24,12 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import msgspec
 
 from bus.messages import FileCursor, UsageBatch
-from services.collector.codex.reader import read_increment, usage_stream
+from services.collector.codex.reader import History, history, read_increment
 from services.collector.codex.records import Usage
 from services.collector.codex.roots import (
     SessionLog,
@@ -44,8 +51,9 @@ class CodexAdapter(LogAdapter[SessionLog]):
 
     def __init__(self, roots: Sequence[Path]) -> None:
         super().__init__(roots)
-        self._streams: dict[str, tuple[_StatKey, list[tuple[int, Usage]]]] = {}
+        self._streams: dict[str, tuple[_StatKey, History]] = {}
         self._prefixes: dict[tuple[str, _StatKey, int | None], tuple[Usage, ...]] = {}
+        self._prompt_prefixes: dict[tuple[str, _StatKey, int | None], tuple[str, ...]] = {}
         self._rescanned: set[str] = set()
         self._index: dict[str, list[str]] = {}
         self._index_of: object = None
@@ -88,12 +96,16 @@ class CodexAdapter(LogAdapter[SessionLog]):
             log.session,
             cursor,
             parent_usage=lambda parent_id, forked_at: self.parent_usage(path, parent_id, forked_at),
+            parent_prompts=lambda parent_id, at: self.parent_prompts(path, parent_id, at),
+            prompts=self.read_prompts,
         )
         self.problems["fallback_models"] += inc.fallback_models
         if _is_live(path, self.roots):
             # The same event in sessions/ and archived_sessions/ counts once, and under the
             # live session as ccusage attributes it, whichever file happens to be read first.
             inc.records[:] = [msgspec.structs.replace(r, revision=1) for r in inc.records]
+        elif inc.prompts and self.live_twin(path) is not None:
+            inc.prompts.clear()  # the live copy sends them, in the session of their replies
         return self._finish_read(path, cursor, inc, limits=tuple(inc.limits))
 
     # -- forked sessions ---------------------------------------------------------------------
@@ -101,24 +113,49 @@ class CodexAdapter(LogAdapter[SessionLog]):
     def parent_usage(self, child: str, parent_id: str, forked_at_ms: int | None) -> Sequence[Usage]:
         """The counted usage of session ``parent_id`` up to ``forked_at_ms`` (events after the
         fork were never replayed), or nothing when its log is not found."""
-        parent = self.find_session(parent_id, exclude=child)
-        if parent is None:
+        found = self._parent(child, parent_id)
+        if found is None:
             return ()
-        try:
-            key = _stat_key(os.stat(parent))
-        except OSError:
-            return ()
+        parent, key = found
         cached = self._prefixes.get((parent, key, forked_at_ms))
         if cached is not None:
             return cached
-        stream = self._stream(parent, key)
-        cut = len(stream)
-        if forked_at_ms is not None:
-            cut = next((i for i, (ts, _) in enumerate(stream) if ts > forked_at_ms), cut)
-        prefix = tuple(usage for _, usage in stream[:cut])
+        prefix = _up_to(self._stream(parent, key).usage, forked_at_ms)
         self._prefixes = {k: v for k, v in self._prefixes.items() if k[0] != parent}
         self._prefixes[(parent, key, forked_at_ms)] = prefix
         return prefix
+
+    def parent_prompts(self, child: str, parent_id: str, forked_at_ms: int | None) -> Sequence[str]:
+        """The user messages (``turns.prompt_mark``) of session ``parent_id`` up to
+        ``forked_at_ms``, or nothing when its log is not found."""
+        found = self._parent(child, parent_id)
+        if found is None:
+            return ()
+        parent, key = found
+        cached = self._prompt_prefixes.get((parent, key, forked_at_ms))
+        if cached is not None:
+            return cached
+        prefix = _up_to(self._stream(parent, key).user_messages, forked_at_ms)
+        self._prompt_prefixes = {k: v for k, v in self._prompt_prefixes.items() if k[0] != parent}
+        self._prompt_prefixes[(parent, key, forked_at_ms)] = prefix
+        return prefix
+
+    def live_twin(self, path: str) -> str | None:
+        """Another known log of the same name under a ``sessions/`` root (the live copy of an
+        archived rollout), or ``None``."""
+        stem = os.path.basename(path).removesuffix(".jsonl")
+        twins = (p for p in self._logs_named(stem) if p != path and _is_live(p, self.roots))
+        return next(twins, None)
+
+    def _parent(self, child: str, parent_id: str) -> tuple[str, _StatKey] | None:
+        """The log of session ``parent_id`` (not ``child``) and its current version."""
+        parent = self.find_session(parent_id, exclude=child)
+        if parent is None:
+            return None
+        try:
+            return parent, _stat_key(os.stat(parent))
+        except OSError:
+            return None
 
     def find_session(self, session_id: str, *, exclude: str = "") -> str | None:
         """The log named after Codex session ``session_id`` (``roots.matches_session_id``),
@@ -159,14 +196,26 @@ class CodexAdapter(LogAdapter[SessionLog]):
             self._index, self._index_of, self._index_size = index, self._known, len(self._known)
         return [p for p in self._index.get(session_id, []) if matches_session_id(p, session_id)]
 
-    def _stream(self, path: str, key: _StatKey) -> list[tuple[int, Usage]]:
-        """A parent log's usage stream, parsed once per version of the file."""
+    def _stream(self, path: str, key: _StatKey) -> History:
+        """A parent log's usage stream and user messages, parsed once per version of the file."""
         cached = self._streams.get(path)
         if cached is not None and cached[0] == key:
             return cached[1]
-        stream = usage_stream(path)
+        stream = history(path)
         self._streams[path] = (key, stream)
         return stream
+
+
+_T = TypeVar("_T")
+
+
+def _up_to(stream: Sequence[tuple[int, _T]], forked_at_ms: int | None) -> tuple[_T, ...]:
+    """The items of a time-ordered ``(epoch ms, item)`` stream written at or before the fork
+    (everything when its time is unknown)."""
+    cut = len(stream)
+    if forked_at_ms is not None:
+        cut = next((i for i, (ts, _) in enumerate(stream) if ts > forked_at_ms), cut)
+    return tuple(item for _, item in stream[:cut])
 
 
 def _id_suffixes(stem: str) -> list[str]:

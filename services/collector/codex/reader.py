@@ -8,8 +8,9 @@ Codex adds is parser state: running totals, current model, session facts and for
 progress travel in ``FileCursor.state`` (see ``turns.ParserState``), so the next read continues
 the same computation instead of starting over.
 
-Only lines holding one of ``turns.MARKERS`` are decoded; everything else (prompts, tool output,
-reasoning) is skipped without being copied or parsed.
+Only lines holding one of ``turns.MARKERS`` are decoded (``turns.USAGE_MARKERS`` while prompts
+are not read); everything else (responses, tool output, reasoning) is skipped without being
+copied or parsed.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from services.collector import logfile
 from services.collector.codex.records import Usage
 from services.collector.codex.turns import (
     MARKERS,
+    USAGE_MARKERS,
     FileParser,
+    ParentPrompts,
     ParentUsage,
     decode_state,
     encode_state,
@@ -58,6 +61,8 @@ class Increment(logfile.Increment):
 
     limits: list[LimitWindow] = field(default_factory=list)
     fallback_models: int = 0
+    user_messages: list[tuple[int, str]] = field(default_factory=list)
+    """Every user message read that was not replayed (``turns.FileParser.user_messages``)."""
 
 
 def read_increment(
@@ -68,17 +73,28 @@ def read_increment(
     *,
     line_cap: int = LINE_CAP,
     parent_usage: ParentUsage | None = None,
+    parent_prompts: ParentPrompts | None = None,
     replays: bool = True,
     idle_seconds: float = IDLE_SECONDS,
+    prompts: bool = True,
 ) -> Increment:
     """Read complete lines appended to ``path`` since ``cursor`` (or from the start).
 
     At most about ``max_bytes`` are read per call, except that a single line longer than that is
     still read whole (up to ``line_cap``; a longer one is skipped and counted as
-    ``oversized_line``). ``parent_usage`` finds a fork's parent stream (``turns.ParentUsage``);
-    ``replays=False`` reads without skipping fork replays (for a parent's own stream).
+    ``oversized_line``). ``parent_usage`` and ``parent_prompts`` find a fork's parent stream
+    (``turns.ParentUsage``, ``turns.ParentPrompts``); ``replays=False`` reads without skipping
+    fork replays (for a parent's own stream); ``prompts=False`` (``[activity] enabled = false``)
+    reads no user message at all.
     """
-    options = _Options(max(1, max_bytes), line_cap, parent_usage, replays, idle_seconds)
+    options = _Options(
+        max(1, max_bytes),
+        line_cap,
+        _Parent(parent_usage, parent_prompts),
+        replays,
+        idle_seconds,
+        prompts,
+    )
     return read_regular_file(
         path,
         lambda fd, st: _read_open(fd, st, path, session, cursor, options),
@@ -87,20 +103,36 @@ def read_increment(
     )
 
 
-def usage_stream(path: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[tuple[int, Usage]]:
-    """Every counted event of a whole file, as ``(epoch ms, usage)`` in file order, without
-    skipping fork replays: the stream a forked child is matched against (ccusage reads the
+@dataclass(slots=True)
+class History:
+    """What a forked child is matched against, from its parent's whole file in file order:
+    every counted event as ``(epoch ms, usage)`` and every user message as ``(epoch ms,
+    turns.prompt_mark)``."""
+
+    usage: list[tuple[int, Usage]] = field(default_factory=list)
+    user_messages: list[tuple[int, str]] = field(default_factory=list)
+
+
+def history(path: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> History:
+    """The ``History`` of a whole file, read without skipping fork replays (ccusage reads the
     parent the same way)."""
-    out: list[tuple[int, Usage]] = []
+    out = History()
     cursor: FileCursor | None = None
     more = True
     while more:
         inc = read_increment(path, "", cursor, max_bytes, replays=False)
         if inc.after is None or inc.skipped.unreadable:
             break
-        out.extend((r.ts_ms, _usage_of(r)) for r in inc.records)
+        out.usage.extend((r.ts_ms, _usage_of(r)) for r in inc.records)
+        out.user_messages.extend(inc.user_messages)
         cursor, more = inc.after, inc.more
     return out
+
+
+def usage_stream(path: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[tuple[int, Usage]]:
+    """Every counted event of a whole file, as ``(epoch ms, usage)`` in file order, without
+    skipping fork replays: the stream a forked child is matched against."""
+    return history(path, max_bytes=max_bytes).usage
 
 
 def _usage_of(record: UsageRecord) -> Usage:
@@ -112,14 +144,23 @@ def _usage_of(record: UsageRecord) -> Usage:
 
 
 @dataclass(frozen=True, slots=True)
+class _Parent:
+    """How a fork finds its parent's usage and user messages."""
+
+    usage: ParentUsage | None
+    prompts: ParentPrompts | None
+
+
+@dataclass(frozen=True, slots=True)
 class _Options:
     """The knobs of one read."""
 
     max_bytes: int
     line_cap: int
-    parent_usage: ParentUsage | None
+    parent: _Parent
     replays: bool
     idle_seconds: float
+    prompts: bool
 
 
 def _read_open(
@@ -141,14 +182,17 @@ def _read_open(
     parser = FileParser(
         session=session,
         replays=options.replays,
+        read_prompts=options.prompts,
         idle=time.time() - st.st_mtime >= options.idle_seconds,
         peek=lambda offset: _peek_usage_second(fd, offset),
         mtime_ms=st.st_mtime_ns // 1_000_000,
     )
     if state is not None:
         parser.state = state
-    if options.parent_usage is not None:
-        parser.parent_usage = options.parent_usage
+    if options.parent.usage is not None:
+        parser.parent_usage = options.parent.usage
+    if options.parent.prompts is not None:
+        parser.parent_prompts = options.parent.prompts
     end, more = _consume(fd, start, options, parser)
     after = cursor_after(fd, path, st, end, None if reset else cursor)
     after = msgspec.structs.replace(after, state=encode_state(parser.state))
@@ -162,6 +206,7 @@ def _read_open(
         reset=reset,
         fallback_models=parser.fallback_models,
         prompts=parser.prompts,
+        user_messages=parser.user_messages,
     )
 
 
@@ -197,20 +242,21 @@ def parse_chunk(parser: FileParser, chunk: bytes, stop: int, base: int) -> int:
     or the start of a line the parser could not decide yet.
 
     Rather than splitting the chunk into lines, find the markers and cut out only the lines that
-    hold one, so the bulk of a log (prompts, tool output) is never copied or looked at.
+    hold one, so the bulk of a log (responses, tool output) is never copied or looked at.
     """
-    for start in _marked_line_starts(chunk, stop):
+    markers = MARKERS if parser.read_prompts else USAGE_MARKERS
+    for start in _marked_line_starts(chunk, stop, markers):
         end = chunk.find(b"\n", start, stop)
         if not parser.feed(chunk[start:end], base + start, base + end + 1):
             return start
     return stop
 
 
-def _marked_line_starts(chunk: bytes, stop: int) -> list[int]:
-    """Start offsets, in order, of the lines in ``chunk[:stop]`` holding any of ``MARKERS``."""
+def _marked_line_starts(chunk: bytes, stop: int, markers: tuple[bytes, ...]) -> list[int]:
+    """Start offsets, in order, of the lines in ``chunk[:stop]`` holding any of ``markers``."""
     find, rfind = chunk.find, chunk.rfind
     starts: set[int] = set()
-    for marker in MARKERS:
+    for marker in markers:
         pos = find(marker, 0, stop)
         while pos >= 0:
             starts.add(rfind(b"\n", 0, pos) + 1)

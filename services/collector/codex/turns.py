@@ -34,6 +34,16 @@ usage line; when a read ends before it is written, the parser stops in front of 
 needs the decision (the cursor stays before it) unless the file has been idle long enough to be
 sure nothing more is coming.
 
+**Prompts** (``event_msg`` ``user_message``, "Recent activity") follow the same rules. The key
+hashes the rollout's session id (its ``session_meta`` ``id``), the line's timestamp as written and
+the message (``prompt_key``), so a copy of the rollout (``sessions/`` and ``archived_sessions/``)
+gives the same keys; a file's path, offsets and name play no part. A fork replays its parent's
+``user_message`` lines (restamped), which belong to the parent: its leading user messages are
+matched one for one, by a hash of their text, against the parent's up to the fork time
+(``parent_prompts``) and skipped, or, when the first one matches none, skipped while they sit in
+the fork's own second (the first line's). A subagent's session (``source.subagent``) has no
+prompts at all: its user turns are the task the model wrote, as Claude's sidechains.
+
 **Deliberate differences from ccusage 20.0.24**: a line with an unparsable timestamp is skipped
 and counted as ``wrong_shape`` (ccusage aborts the whole report); ``previous_totals`` is not moved
 by such a line.
@@ -41,6 +51,7 @@ by such a line.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -75,18 +86,22 @@ REPLAY_BURST: Final = 2
 ParentUsage = Callable[[str, int | None], Sequence[Usage]]
 """``(parent session id, fork time in ms or None) -> the parent's counted usage up to then``;
 empty when the parent log cannot be found."""
+ParentPrompts = Callable[[str, int | None], Sequence[str]]
+"""``(parent session id, fork time in ms or None) -> the parent's user messages up to then``,
+as ``prompt_mark`` hashes in file order; empty when the parent log cannot be found."""
 Peek = Callable[[int], int | None]
 """``(file offset) -> epoch second of the next usage-bearing token_count line after it``, or
 ``None`` when no complete one has been written yet."""
 
 # Words that must appear in any line the parser acts on; other lines are never decoded.
-MARKERS: Final = (
+USAGE_MARKERS: Final = (
     b"token_count",
     b"turn_context",
     b"session_meta",
     b'"usage"',
-    b'"user_message"',
 )
+MARKERS: Final = (*USAGE_MARKERS, b'"user_message"')
+"""``USAGE_MARKERS`` and the prompts' (not looked for while ``[activity]`` is off)."""
 
 
 class ParserState(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=False):
@@ -113,6 +128,13 @@ class ParserState(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=Fals
     """Epoch seconds of the file's first two usage-bearing token_count lines (forks only)."""
     headless_stamp: str | None = None
     """The time given to ``codex exec --json`` usage lines that carry none (first read's mtime)."""
+    session_id: str | None = None
+    """The ``id`` the first ``session_meta`` names: part of every prompt key."""
+    subagent: bool = False
+    """The session is a subagent's (``source.subagent``): none of its user messages is a prompt."""
+    prompt_replay: bool = False
+    """A fork whose leading user messages are still the parent's (``prompt_index`` matched)."""
+    prompt_index: int = 0
 
 
 _encoder: Final = msgspec.msgpack.Encoder()
@@ -144,6 +166,24 @@ def _no_parent(parent_id: str, forked_at_ms: int | None) -> Sequence[Usage]:
     return ()
 
 
+def _no_parent_prompts(parent_id: str, forked_at_ms: int | None) -> Sequence[str]:
+    """The default ``parent_prompts``: no parent log is ever found."""
+    return ()
+
+
+def prompt_mark(message: str) -> str:
+    """What a fork's replayed user message is matched on: a hash of its text."""
+    return hashlib.sha1(message.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()
+
+
+def prompt_key(session_id: str | None, stamp_text: str, message: str) -> str:
+    """``codex:`` + sha1 of ``(session id, timestamp as written, message)``: the same in every
+    copy of a rollout, distinct for the same text typed twice. A cursor written before the id
+    was kept in the state gives ``""`` for it."""
+    payload = msgspec.json.encode((session_id or "", stamp_text, message))
+    return "codex:" + hashlib.sha1(payload, usedforsecurity=False).hexdigest()
+
+
 class _Defer(Exception):
     """The current line needs a decision the bytes written so far cannot give yet."""
 
@@ -165,11 +205,15 @@ class FileParser:
     replay skipping on (off when reading a parent's own stream). ``idle`` says the file has not
     changed for a while, so a missing second usage line will not come. ``peek`` looks ahead in
     the file (see ``Peek``). ``mtime_ms`` dates ``codex exec --json`` lines without a timestamp.
+    ``parent_prompts`` finds a fork's parent's user messages (see ``ParentPrompts``);
+    ``read_prompts`` off (``[activity] enabled = false``) ignores user messages altogether.
     """
 
     session: str
     state: ParserState = field(default_factory=ParserState)
     parent_usage: ParentUsage = _no_parent
+    parent_prompts: ParentPrompts = _no_parent_prompts
+    read_prompts: bool = True
     replays: bool = True
     idle: bool = True
     peek: Peek | None = None
@@ -184,6 +228,9 @@ class FileParser:
     tally: _Tally = field(default_factory=_Tally)
     prompts: list[Prompt] = field(default_factory=list)
     """User prompts (``event_msg`` ``user_message``), in file order."""
+    user_messages: list[tuple[int, str]] = field(default_factory=list)
+    """``(epoch ms, prompt_mark)`` of every user message read that was not replayed, wrapped
+    ones included: what a fork of this session is matched against."""
 
     @property
     def limits(self) -> list[LimitWindow]:
@@ -231,7 +278,7 @@ class FileParser:
                 self._token_count(obj, payload, end)
                 return
             if type(payload) is dict and payload.get("type") == "user_message":
-                self._user_message(obj, payload, start)
+                self._user_message(obj, payload)
                 return
         elif kind == "turn_context":
             if type(payload) is dict:
@@ -247,19 +294,26 @@ class FileParser:
             return
         self._headless(obj, end)
 
-    def _user_message(self, obj: dict[str, Any], payload: dict[str, Any], start: int) -> None:
+    def _user_message(self, obj: dict[str, Any], payload: dict[str, Any]) -> None:
         """A prompt the person typed (``environment_context`` and instructions come as
-        ``response_item`` lines and never reach here; wrapped text is dropped too)."""
+        ``response_item`` lines and never reach here; wrapped text is dropped too), unless it
+        is the parent's, replayed by a fork, or a subagent's task."""
+        if not self.read_prompts:
+            return
         message = payload.get("message")
         stamp = parse_stamp(obj.get("timestamp"))
         if type(message) is not str or stamp is None:
             return
+        mark = prompt_mark(message)
+        if self._replayed_prompt(mark, stamp):
+            return
+        self.user_messages.append((stamp.ms, mark))
         text = prompt_text([message])
-        if text is None:
+        if text is None or self.state.subagent:
             return
         self.prompts.append(
             Prompt(
-                key=f"codex:{self.session}:{start}",
+                key=prompt_key(self.state.session_id, stamp.text, message),
                 provider="codex",
                 ts_ms=stamp.ms,
                 project=self.state.cwd or UNKNOWN_PROJECT,
@@ -267,6 +321,24 @@ class FileParser:
                 text=text,
             )
         )
+
+    def _replayed_prompt(self, mark: str, stamp: Stamp) -> bool:
+        """Whether a user message is the parent's, replayed by a fork (the module docstring);
+        updates the matching state."""
+        state = self.state
+        if not state.prompt_replay:
+            return False
+        parent = self.parent_prompts(state.parent_id or "", state.forked_at_ms)
+        index = state.prompt_index
+        if index < len(parent) and parent[index] == mark:
+            state.prompt_index = index + 1
+            return True
+        forked_at = state.forked_at_ms
+        if index == 0 and forked_at is not None and stamp.ms // 1000 == forked_at // 1000:
+            return True
+        state.prompt_replay = False
+        state.prompt_index = 0
+        return False
 
     def _session_meta(self, obj: dict[str, Any], payload: dict[str, Any]) -> None:
         """The file's first line: working directory and, for forks, the parent and fork time.
@@ -278,10 +350,16 @@ class FileParser:
         cwd = payload.get("cwd")
         if type(cwd) is str and cwd.strip():
             state.cwd = cwd
+        session_id = payload.get("id")
+        if type(session_id) is str and session_id.strip():
+            state.session_id = session_id.strip()
+        source = payload.get("source")
+        state.subagent = type(source) is dict and "subagent" in source
         parent = _parent_id(payload)
         if parent is not None and self.replays:
             stamp = parse_stamp(obj.get("timestamp"))
             state.replay = REPLAY_MATCHING
+            state.prompt_replay = True
             state.parent_id = parent
             state.forked_at_ms = None if stamp is None else stamp.ms
 

@@ -49,7 +49,7 @@ class GeminiAdapter(LogAdapter[ChatLog]):
         log = self.lookup(path)
         if log is None or unchanged(log, cursor):
             return None, False
-        inc = read_increment(log, cursor)
+        inc = read_increment(log, cursor, prompts=self.read_prompts)
         self.unknown_model |= inc.unknown_model
         self.fallback_timestamp |= inc.fallback_timestamp
         self.problems["unknown_model"] = len(self.unknown_model)

@@ -36,7 +36,8 @@ import hashlib
 
 from bus.messages import UsageRecord
 
-KEY_PREFIX = "gemini:"
+PROVIDER = "gemini"
+KEY_PREFIX = f"{PROVIDER}:"
 
 
 def message_key(session: str, message_id: str) -> str:

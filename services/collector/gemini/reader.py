@@ -9,8 +9,8 @@ current model reached at ``offset``, because a line names neither: they come fro
 
 **Legacy JSON chats** are one document that Gemini CLI rewrote whole on every message. Such a
 file is read again, whole, whenever its identity, size or mtime differs from the cursor's, and
-all of its records are emitted every time (their keys are deterministic, so the store counts
-each once). Its cursor's ``offset`` is the size read and its ``state`` holds the mtime.
+all of its records and prompts are emitted every time (their keys are deterministic, so the
+store keeps each once). Its cursor's ``offset`` is the size read and its ``state`` holds the mtime.
 """
 
 from __future__ import annotations
@@ -70,9 +70,9 @@ def decode_state(cursor: FileCursor, log: ChatLog) -> ChatState:
 
 @dataclass(slots=True)
 class Increment(logfile.Increment):
-    """The outcome of one read (``logfile.Increment``), and the keys of records that named no
-    model (``unknown_model``) or carried no usable timestamp (``fallback_timestamp``; see
-    ``records``)."""
+    """The outcome of one read (``logfile.Increment``, its ``prompts`` included), and the keys
+    of records that named no model (``unknown_model``) or carried no usable timestamp
+    (``fallback_timestamp``; see ``records``)."""
 
     unknown_model: set[str] = field(default_factory=set)
     fallback_timestamp: set[str] = field(default_factory=set)
@@ -84,20 +84,23 @@ def read_increment(
     max_bytes: int = DEFAULT_MAX_BYTES,
     *,
     line_cap: int = LINE_CAP,
+    prompts: bool = True,
 ) -> Increment:
-    """Read what changed in ``log`` since ``cursor`` (or all of it).
+    """Read what changed in ``log`` since ``cursor`` (or all of it), with the user prompts
+    among it unless ``prompts`` is false.
 
     For a JSONL chat, at most about ``max_bytes`` are read per call, except that a single line
     longer than that is still read whole (up to ``line_cap``; a longer line is skipped once its
     newline arrives and counted as ``oversized_line``). A legacy JSON chat is read whole (up to
-    ``line_cap``).
+    ``line_cap``). A legacy chat read again gives all of its prompts again, under the same keys.
     """
 
     def read(fd: int, st: os.stat_result) -> Increment:
         """``read_increment`` on an open regular file."""
+        collected = Collected(log.project, sidechain=log.subagent, read_prompts=prompts)
         if log.legacy:
-            return _read_document(fd, st, log, cursor, line_cap)
-        return _read_lines(fd, st, log, cursor, max(1, max_bytes), line_cap)
+            return _read_document(fd, st, log, cursor, line_cap, collected)
+        return _read_lines(fd, st, log, cursor, max(1, max_bytes), line_cap, collected)
 
     return read_regular_file(
         log.path,
@@ -128,6 +131,7 @@ def _finish(
         reset=reset,
         unknown_model=collected.unknown_model,
         fallback_timestamp=collected.fallback_timestamp,
+        prompts=list(collected.prompts.values()),
     )
 
 
@@ -141,8 +145,9 @@ def _read_lines(
     cursor: FileCursor | None,
     max_bytes: int,
     line_cap: int,
+    collected: Collected,
 ) -> Increment:
-    """Read the complete lines after ``cursor`` of an open JSONL chat."""
+    """Read the complete lines after ``cursor`` of an open JSONL chat into ``collected``."""
     tally = SkipTally()
     start = 0
     state = ChatState(session=log.session)
@@ -154,7 +159,6 @@ def _read_lines(
             verified = cursor
         else:
             tally.rewound = 1
-    collected = Collected(log.project, sidechain=log.subagent)
     parser = ChatParser(
         collected, state.session, state.model, fallback_ms=st.st_mtime_ns // 1_000_000
     )
@@ -194,13 +198,18 @@ def _parse_lines(chunk: bytes, stop: int, base: int, parser: ChatParser, tally: 
 
 
 def _read_document(
-    fd: int, st: os.stat_result, log: ChatLog, cursor: FileCursor | None, line_cap: int
+    fd: int,
+    st: os.stat_result,
+    log: ChatLog,
+    cursor: FileCursor | None,
+    line_cap: int,
+    collected: Collected,
 ) -> Increment:
-    """Read a legacy JSON chat whole, unless it is the version the cursor describes."""
+    """Read a legacy JSON chat whole into ``collected``, unless it is the version the cursor
+    describes."""
     if cursor is not None and _same_version(st, cursor, log):
         return Increment(after=cursor)
     tally = SkipTally()
-    collected = Collected(log.project, sidechain=log.subagent)
     session = log.session
     if st.st_size > line_cap:
         tally.oversized_line = 1

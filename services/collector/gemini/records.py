@@ -25,6 +25,8 @@ The rules (FORMATS.md sections 4.2 and 4.3; ccusage's Gemini parser), in the ord
 6. The timestamp is the message's ``timestamp`` (else ``created_at``) in ccusage's strict format;
    failing that, the file's mtime (JSONL) or the chat's ``startTime``/``lastUpdated`` (legacy
    JSON).
+7. A ``type:"user"`` message is read as a prompt (``prompts``), in the session and project its
+   replies' records get, so the store attributes them to it.
 
 **Deliberate difference from ccusage 20.0.24:** a model message with tokens but no model (none on
 the line and none seen before it) is dropped by ccusage; here it is counted under the model
@@ -40,11 +42,17 @@ from typing import Any, Final, Literal, TypeVar
 
 import msgspec
 
-from bus.messages import UsageRecord
+from bus.messages import Prompt, UsageRecord
 from services.collector.claude.records import parse_timestamp_ms
-from services.collector.gemini.dedup import line_key, message_key, stats_key, wins_gemini
+from services.collector.gemini.dedup import (
+    PROVIDER,
+    line_key,
+    message_key,
+    stats_key,
+    wins_gemini,
+)
+from services.collector.gemini.prompts import USER_TYPE, parse_prompt
 
-PROVIDER: Final = "gemini"
 UNKNOWN_MODEL: Final = "unknown"
 """The model of a record whose file never names one (ccusage's default for ``stats`` records)."""
 MAX_COUNT: Final = 2**63 - 1
@@ -251,14 +259,28 @@ def _malformed_reason(raw: bytes) -> SkipReason:
 
 @dataclass(slots=True)
 class Collected:
-    """Records of one read, keyed (the last copy of a key within the read wins), and the keys
-    that needed a stand-in model or timestamp, for the adapter to report."""
+    """Records of one read, keyed (the last copy of a key within the read wins), the keys
+    that needed a stand-in model or timestamp, for the adapter to report, and the user prompts
+    (``prompts.parse_prompt``; the first copy of a key wins) unless ``read_prompts`` is off."""
 
     project: str
     sidechain: bool = False
+    read_prompts: bool = True
     records: dict[str, UsageRecord] = field(default_factory=dict)
     unknown_model: set[str] = field(default_factory=set)
     fallback_timestamp: set[str] = field(default_factory=set)
+    prompts: dict[str, Prompt] = field(default_factory=dict)
+
+    def user(self, raw: bytes, session: str) -> None:
+        """A ``type:"user"`` message: its prompt, in the session its replies' records get.
+
+        A subagent's chat has none: its user turns are the task the model wrote.
+        """
+        if not self.read_prompts or self.sidechain:
+            return
+        prompt = parse_prompt(raw, self.project, session)
+        if prompt is not None:
+            self.prompts.setdefault(prompt.key, prompt)
 
     def add(
         self,
@@ -387,6 +409,9 @@ class ChatParser:
             return self.collected.message(
                 fields, line, self.model, self.session, self.fallback_ms, offset
             )
+        if fields.type == USER_TYPE:
+            self.collected.user(line, self.session)
+            return None
         stats = fields.headless_stats()
         if stats is not None:
             ts_ms = fields.timestamp_ms()
@@ -401,9 +426,10 @@ def parse_document(
     """Read a whole ``.json`` file; return its session and why parts of it were rejected.
 
     A legacy chat (``messages[]``) gives a record per ``type:"gemini"`` message with tokens, whose
-    ``revision`` is its index in ``messages``; a bare ``type:"gemini"`` object gives one record;
-    anything else is read as headless output (``stats``). ``session`` is the file stem, used
-    when the document names none. An empty file is not (yet) a document and gives nothing.
+    ``revision`` is its index in ``messages``, and a prompt per ``type:"user"`` one; a bare
+    ``type:"gemini"`` object gives one record; anything else is read as headless output
+    (``stats``). ``session`` is the file stem, used when the document names none. An empty file
+    is not (yet) a document and gives nothing.
     """
     if not content.strip():
         return session, []
@@ -421,8 +447,13 @@ def parse_document(
         for index, entry in enumerate(messages):
             raw = bytes(entry)
             fields = _decode(_LINE_DECODER, raw)
-            if isinstance(fields, str) or fields.type != "gemini":
+            if isinstance(fields, str):
                 continue  # ccusage reads only the objects of ``messages``
+            if fields.type == USER_TYPE:
+                collected.user(raw, session)
+                continue
+            if fields.type != "gemini":
+                continue
             model = non_empty(fields.model)
             reason = collected.message(fields, raw, model, session, fallback_ms, index)
             if reason is not None:

@@ -11,4 +11,6 @@ can check a parser against something that was never produced by a parser.
 - `services.demo.corpus.gemini`: Gemini CLI chats (``tmp/<project>/chats/session-*.jsonl``,
   legacy ``.json``).
 - `services.demo.corpus.mixed`: all three at once, by byte share (the benchmarks' mixed corpus).
+- `services.demo.corpus.prompts`: the user prompts all three write, typed-looking and of the size
+  of the prose slice drawn for them (so they change no size and no token).
 """

@@ -46,6 +46,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from services.demo.corpus.cli import run_generator
+from services.demo.corpus.prompts import typed_prompt
 
 BAD_KINDS = (
     "malformed_json",
@@ -761,12 +762,14 @@ class _Gen:
             f'{{"type":"file-history-snapshot","messageId":"{uuid}","snapshot":{{"messageId":'
             f'"{uuid}","trackedFileBackups":{{}},"timestamp":"{ts}"}},"isSnapshotUpdate":false}}',
         )
-        text = self.fill.take(rng, self.fill.prose, _lognorm(rng, 160, 1.0, 5, 6000))
-        line = _user(c.parent, c.head, f'"{text}"', uuid, ts)
+        # The prose slice is drawn as always (so a seed keeps its tree's sizes and tokens); the
+        # prompt written is a typed-looking one of the same size (services.demo.corpus.prompts).
+        drawn = self.fill.take(rng, self.fill.prose, _lognorm(rng, 160, 1.0, 5, 6000))
+        line = _user(c.parent, c.head, f'"{typed_prompt(drawn)}"', uuid, ts)
         self.emit(buf, line)
         self.recent.append((line, None, uuid))
         c.parent = uuid
-        c.ctx += len(text) // 4 + 8
+        c.ctx += len(drawn) // 4 + 8
 
     def text_block(self, median: int, hi: int) -> tuple[str, int]:
         text = self.fill.take(self.rng, self.fill.prose, _lognorm(self.rng, median, 0.9, 15, hi))

@@ -60,6 +60,7 @@ from services.demo.corpus.claude import (
     _lognorm,
 )
 from services.demo.corpus.cli import run_generator
+from services.demo.corpus.prompts import typed_prompt
 
 MODELS: tuple[tuple[str, float], ...] = (
     ("gpt-5.3-codex", 0.62),
@@ -619,7 +620,9 @@ class _Gen:
                 f'"limit":10000}}}}',
             ),
         )
-        prompt = self.fill.take(rng, self.fill.prose, _lognorm(rng, 220, 1.0, 5, 6000))
+        # Drawn as always (a seed keeps its sizes and tokens), written typed-looking, same size.
+        drawn = self.fill.take(rng, self.fill.prose, _lognorm(rng, 220, 1.0, 5, 6000))
+        prompt = typed_prompt(drawn)
         self.tick(s, 2, 30)
         ts = _iso(s.clock)
         self.emit(
@@ -635,7 +638,7 @@ class _Gen:
             buf,
             _line(ts, "event_msg", f'{{"type":"user_message","message":"{prompt}","images":[]}}'),
         )
-        s.ctx += len(prompt) // 4 + 10
+        s.ctx += len(drawn) // 4 + 10
         if long:
             s.ctx = max(s.ctx, rng.randint(LONG_CONTEXT_TOKENS + 3_000, 330_000))
         for i in range(calls):

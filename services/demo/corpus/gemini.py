@@ -59,6 +59,7 @@ from services.demo.corpus.claude import (
     _lognorm,
 )
 from services.demo.corpus.cli import run_generator
+from services.demo.corpus.prompts import typed_prompt
 
 MODELS: tuple[tuple[str, float], ...] = (
     ("gemini-2.5-pro", 0.60),
@@ -415,7 +416,9 @@ class _Gen:
         rng = self.rng
         self.tick(c, gap, gap)
         self.maybe_rewind(c, buf)
-        prompt = self.fill.take(rng, self.fill.prose, _lognorm(rng, 200, 1.0, 5, 6000))
+        # Drawn as always (a seed keeps its sizes and tokens), written typed-looking, same size.
+        drawn = self.fill.take(rng, self.fill.prose, _lognorm(rng, 200, 1.0, 5, 6000))
+        prompt = typed_prompt(drawn)
         uid = self.uuid()
         content = f'"{prompt}"' if c.legacy else f'[{{"text":"{prompt}"}}]'
         ts = _iso(c.clock)
@@ -428,7 +431,7 @@ class _Gen:
                 f'{{"sessionId":"{c.sid}","messageId":{len(c.user_ids) - 1},"type":"user",'
                 f'"message":"{prompt}","timestamp":"{ts}"}}'
             )
-        c.ctx += len(prompt) // 4 + 8
+        c.ctx += len(drawn) // 4 + 8
         if long:
             c.ctx = max(c.ctx, rng.randint(LONG_CONTEXT_TOKENS + 5_000, 260_000))
         for i in range(1 if long else calls):
