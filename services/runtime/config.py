@@ -29,7 +29,7 @@ Example::
 
 The sections are in ``config_schema`` (with every range), the checks between settings in
 ``config_checks``, the ``OTM_*`` overrides in ``config_env`` and the messages in
-``config_errors``; this module reads the file and puts them together.
+``config_errors`` and ``config_explain``; this module reads the file and puts them together.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ import msgspec
 from bus.endpoints import state_dir
 from services.runtime.config_checks import check_config, is_safe_endpoint, parse_quiet_hours
 from services.runtime.config_env import apply_environment
-from services.runtime.config_errors import ConfigError, explain
+from services.runtime.config_errors import ConfigError
 from services.runtime.config_schema import (
     ACTIVITY_KEEP_RANGE,
     DEFAULT_API_PORT,
@@ -102,6 +102,8 @@ def load_config(path: Path | None = None) -> Config:
     try:
         config = msgspec.convert(document, type=Config)
     except msgspec.ValidationError as exc:
+        from services.runtime.config_explain import explain
+
         raise ConfigError(explain(path, document, Config, exc)) from None
     check_config(path, config)
     return apply_environment(config, os.environ)
