@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from services.processes import PROCESSES
 from tests.e2e.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -71,9 +72,10 @@ def command_refusal(result: subprocess.CompletedProcess[str]) -> tuple[int, list
     return result.returncode, result.stderr.splitlines(), result.stdout
 
 
-@pytest.mark.parametrize("process", ["api", "scheduler"])
+@pytest.mark.parametrize("process", [p.name for p in PROCESSES])
 def test_a_process_refuses_a_bad_file_in_one_log_line(tmp_path: Path, process: str) -> None:
-    """`otm api` and `otm scheduler` exit 2 with one config_error line naming file and key."""
+    """Every `otm <process>` (as honcho runs them) exits 2 with one config_error log line
+    naming the file and the key."""
     stack = bad_stack(tmp_path, PORT_FILE)
     result = run(stack, process)
     expected = f"{stack.home / 'config.toml'}: {PORT_PROBLEM}"

@@ -49,8 +49,14 @@ def test_price_overrides_are_read(state: Path) -> None:
 def test_unreadable_file_is_a_config_error(state: Path) -> None:
     """A config path that cannot be read (a directory) raises ConfigError naming it."""
     config_path(state).mkdir()
-    with pytest.raises(ConfigError, match="cannot read"):
+    with pytest.raises(ConfigError) as caught:
         load_config()
+    # The reason is the OS's own words ("Is a directory" here, "Permission denied" on Windows).
+    message, _, reason = str(caught.value).rpartition(" (")
+    assert (f"{config_path(state)}: cannot read the config file", True) == (
+        message,
+        reason.endswith(")"),
+    )
 
 
 def test_explicit_path_is_read(tmp_path: Path) -> None:
@@ -92,9 +98,11 @@ def test_api_port_empty_environment_is_ignored(
 
 def test_non_utf8_file_is_a_config_error(state: Path) -> None:
     """A config file that is not UTF-8 raises ConfigError, not a decoding traceback."""
-    config_path(state).write_bytes(b"[api]\nport = 1 # \xff\xfe\n")
-    with pytest.raises(ConfigError, match=r"config\.toml"):
+    path = config_path(state)
+    path.write_bytes(b"[api]\nport = 1 # \xff\xfe\n")
+    with pytest.raises(ConfigError) as caught:
         load_config()
+    assert f"{path}: line 2: not UTF-8 text (byte 0xff); save it as UTF-8" == str(caught.value)
 
 
 def test_activity_defaults_keep_500_prompts(state: Path) -> None:
