@@ -51,9 +51,15 @@ PROVIDER_CHOICES = ("claude", "codex", "gemini", "all")
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
+    """Print ``error: <message>`` on stderr as one line and exit with ``code``."""
     from rich.console import Console
+    from rich.markup import escape
 
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
+    # Escaped: a message names settings like "[api] port", which are not markup; soft_wrap
+    # keeps it one line (and a path in it whole) whatever the terminal's width.
+    Console(stderr=True, soft_wrap=True).print(
+        f"[bold red]error:[/] {escape(message)}", highlight=False
+    )
     raise typer.Exit(code)
 
 

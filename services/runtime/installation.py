@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bus.endpoints import Endpoints, endpoints, run_dir, state_dir
 from services.runtime.cli_roots import claude_roots, codex_roots, existing_roots, gemini_roots
-from services.runtime.config import Config, load_config
+from services.runtime.config import Config, ConfigError, load_config
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def without_demo(runtime: Runtime) -> Runtime:
 def load_runtime() -> Runtime:
     """Resolve state dir, config, endpoints and roots from the environment."""
     state = state_dir()
-    state.mkdir(parents=True, exist_ok=True)
+    _make_state_dir(state)
     config = load_config(state / "config.toml")
     roots, codex, gemini = discovered_roots(config)
     explicit = bool(config.claude.roots or os.environ.get("CLAUDE_CONFIG_DIR"))
@@ -109,3 +109,16 @@ def load_runtime() -> Runtime:
         codex_roots=tuple(codex),
         gemini_roots=tuple(gemini),
     )
+
+
+def _make_state_dir(state: Path) -> None:
+    """Create the state folder, or say which setting names a folder that cannot be one."""
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        env = os.environ.get("OTM_HOME")
+        where = f"environment variable OTM_HOME={env}" if env else f"state folder {state}"
+        problem = (
+            "is a file, not a folder" if state.is_file() else f"cannot be created ({exc.strerror})"
+        )
+        raise ConfigError(f"{where} {problem}: point OTM_HOME at a folder you can write") from None

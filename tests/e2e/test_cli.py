@@ -127,7 +127,7 @@ def test_bad_config_names_the_file_and_key(tmp_path: Path) -> None:
     result = Stack(home, tmp_path / "claude").otm("report", "daily")
     assert 2 == result.returncode
     assert "config.toml" in result.stderr
-    assert "scheduler.refresh_seconds" in result.stderr
+    assert "[scheduler] refresh_seconds" in result.stderr
 
 
 def test_status_counts_skipped_input(stack: Stack, corpus: tuple[Path, Manifest]) -> None:

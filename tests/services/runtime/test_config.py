@@ -46,52 +46,17 @@ def test_price_overrides_are_read(state: Path) -> None:
     assert (3.0, 6.0, None) == (override.input, override.cache_write_1h, override.output)
 
 
-def test_wrong_type_names_the_file(state: Path) -> None:
-    """A value of the wrong type raises ConfigError naming the file."""
-    path = write(state, '[api]\nport = "eighty"\n')
-    with pytest.raises(ConfigError, match=str(path)):
-        load_config()
-
-
-@pytest.mark.parametrize(
-    ("text", "key_path"),
-    [
-        pytest.param('[api]\nport = "eighty"\n', "api.port", id="api.port"),
-        pytest.param(
-            "[scheduler]\nrefresh_seconds = [1]\n", "scheduler.refresh_seconds", id="list"
-        ),
-        pytest.param('[claude]\nroots = "~/x"\n', "claude.roots", id="claude.roots"),
-        pytest.param(
-            '[pricing.overrides."m"]\ninput = "3"\n', 'pricing.overrides."m".input', id="nested"
-        ),
-    ],
-)
-def test_wrong_type_names_the_key_path(state: Path, text: str, key_path: str) -> None:
-    """A value of the wrong type raises ConfigError naming the dotted key path."""
-    write(state, text)
-    with pytest.raises(ConfigError, match=key_path.replace(".", r"\.")):
-        load_config()
-
-
-def test_unknown_key_is_an_error(state: Path) -> None:
-    """A misspelt key is refused, naming it, rather than silently ignored."""
-    write(state, "[api]\nprot = 9000\n")
-    with pytest.raises(ConfigError, match="prot"):
-        load_config()
-
-
-def test_bad_toml_is_a_config_error(state: Path) -> None:
-    """A file that is not TOML raises ConfigError saying so and naming the file."""
-    path = write(state, "[api\nport = 1\n")
-    with pytest.raises(ConfigError, match=rf"{path}: not valid TOML"):
-        load_config()
-
-
 def test_unreadable_file_is_a_config_error(state: Path) -> None:
     """A config path that cannot be read (a directory) raises ConfigError naming it."""
     config_path(state).mkdir()
-    with pytest.raises(ConfigError, match="cannot read"):
+    with pytest.raises(ConfigError) as caught:
         load_config()
+    # The reason is the OS's own words ("Is a directory" here, "Permission denied" on Windows).
+    message, _, reason = str(caught.value).rpartition(" (")
+    assert (f"{config_path(state)}: cannot read the config file", True) == (
+        message,
+        reason.endswith(")"),
+    )
 
 
 def test_explicit_path_is_read(tmp_path: Path) -> None:
@@ -122,25 +87,6 @@ def test_api_port_environment_beats_the_file(state: Path, monkeypatch: pytest.Mo
     assert 9001 == load_config().api_port
 
 
-def test_api_port_non_numeric_environment_is_a_config_error(
-    state: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A non-numeric OTM_API_PORT raises ConfigError naming the variable."""
-    monkeypatch.setenv("OTM_API_PORT", "http")
-    with pytest.raises(ConfigError, match="OTM_API_PORT"):
-        load_config().api_port  # noqa: B018
-
-
-@pytest.mark.parametrize("value", ["70000", "-1"])
-def test_api_port_out_of_range_environment_is_a_config_error(
-    state: Path, monkeypatch: pytest.MonkeyPatch, value: str
-) -> None:
-    """An OTM_API_PORT outside 1-65535 raises ConfigError instead of failing at bind time."""
-    monkeypatch.setenv("OTM_API_PORT", value)
-    with pytest.raises(ConfigError, match="OTM_API_PORT"):
-        load_config().api_port  # noqa: B018
-
-
 def test_api_port_empty_environment_is_ignored(
     state: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -152,9 +98,11 @@ def test_api_port_empty_environment_is_ignored(
 
 def test_non_utf8_file_is_a_config_error(state: Path) -> None:
     """A config file that is not UTF-8 raises ConfigError, not a decoding traceback."""
-    config_path(state).write_bytes(b"[api]\nport = 1 # \xff\xfe\n")
-    with pytest.raises(ConfigError, match=r"config\.toml"):
+    path = config_path(state)
+    path.write_bytes(b"[api]\nport = 1 # \xff\xfe\n")
+    with pytest.raises(ConfigError) as caught:
         load_config()
+    assert f"{path}: line 2: not UTF-8 text (byte 0xff); save it as UTF-8" == str(caught.value)
 
 
 def test_activity_defaults_keep_500_prompts(state: Path) -> None:
@@ -170,19 +118,31 @@ def test_activity_settings_are_read(state: Path) -> None:
     assert (False, 20) == (activity.enabled, activity.keep)
 
 
-@pytest.mark.parametrize("keep", [0, -1, 10_001])
-def test_activity_keep_out_of_range_names_file_key_and_range(state: Path, keep: int) -> None:
-    """A ``keep`` outside 1-10000 is refused with the file, the key and the allowed range."""
-    path = write(state, f"[activity]\nkeep = {keep}\n")
-    with pytest.raises(ConfigError) as caught:
-        load_config()
-    assert f"{path}: [activity] keep = {keep}: use 1-10000 (prompts kept per provider)" == str(
-        caught.value
+def test_api_port_zero_in_the_environment_asks_for_any_free_port(
+    state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``OTM_API_PORT=0`` is kept as 0 (the api then binds any free port and logs it)."""
+    monkeypatch.setenv("OTM_API_PORT", "0")
+    assert 0 == load_config().api_port
+
+
+def test_settings_at_the_edges_of_their_ranges_are_accepted(state: Path) -> None:
+    """The lowest and highest allowed values of each kind load as written."""
+    write(
+        state,
+        "[api]\nport = 65535\n[scheduler]\nrefresh_seconds = 1\n"
+        "[limits]\npoll_seconds = 86400\nmin_interval_seconds = 1\njitter = 1\n"
+        "timeout_seconds = 0.1\nmax_backoff_seconds = 1\n"
+        '[alerts]\nthresholds = [100]\nbudget_thresholds = [1000]\ntz = "UTC"\n'
+        'quiet_hours = "23:59-00:00"\npace_margin_minutes = 0\ncommand_timeout_seconds = 300\n'
+        'urls = ["json://127.0.0.1:1/x"]\ncommand = "notify \'a b\'"\n'
+        "[activity]\nkeep = 1\n",
     )
-
-
-def test_activity_keep_of_the_wrong_type_names_the_key(state: Path) -> None:
-    """A ``keep`` that is not an integer is refused naming ``activity.keep``."""
-    write(state, '[activity]\nkeep = "all"\n')
-    with pytest.raises(ConfigError, match=r"activity\.keep"):
-        load_config()
+    config = load_config()
+    assert (65535, 1.0, 1.0, [100.0], 1) == (
+        config.api_port,
+        config.scheduler.refresh_seconds,
+        config.limits.jitter,
+        config.alerts.thresholds,
+        config.activity.keep,
+    )
