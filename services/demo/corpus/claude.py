@@ -461,6 +461,7 @@ class _Conv:
     last_call: int = 0
     compact_at: int = 160_000
     head: str = ""
+    last_ms: int = 0  # the newest line already in the file, when resuming one
 
     def __post_init__(self) -> None:
         self.head = _head(self.side, self.cwd, self.sid, self.version, self.branch, self.agent)
@@ -1390,6 +1391,8 @@ def append_live(
     buf = _LiveBuf(path, f"{c.project}/{path.name}", c.project, c.sid)
     try:
         c.clock = now_ms - rng.randint(4000, 15_000)  # the prompt, then the reply lands at now
+        # After the session's last line, so a reply never lands before the prompt before it.
+        c.clock = max(c.clock, min(c.last_ms + 1000, now_ms - 1000))
         gen.prompt(c, buf)
         blocks = [gen.thinking_block()] if c.thinking and rng.random() < 0.6 else []
         blocks.append(gen.text_block(500, 4000))
@@ -1455,7 +1458,20 @@ def _resume_state(gen: _Gen, path: Path, now_ms: int) -> _Conv | None:
     conv.parent = str(meta["uuid"])
     if last is not None:
         _continue_cache(conv, last)
+    conv.last_ms = max((_line_ms(raw) for raw in data.split(b"\n")), default=0)
     return conv
+
+
+def _line_ms(raw: bytes) -> int:
+    """A transcript line's timestamp in ms (0 for a line without one)."""
+    obj = _loads(raw)
+    stamp = obj.get("timestamp") if obj is not None else None
+    if not isinstance(stamp, str):
+        return 0
+    try:
+        return _epoch_ms(datetime.fromisoformat(stamp.replace("Z", "+00:00")))
+    except ValueError:
+        return 0
 
 
 def _loads(raw: bytes) -> dict[str, object] | None:

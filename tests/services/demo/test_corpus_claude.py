@@ -459,3 +459,14 @@ def test_append_live_starts_a_session_in_an_empty_root(tmp_path: Path) -> None:
     (rec,) = append_live(tmp_path, random.Random(4), START)
     path = tmp_path / "projects" / rec.project / f"{rec.session}.jsonl"
     assert path.read_bytes().endswith(b"\n")
+
+
+def test_quick_appends_to_a_session_keep_its_lines_in_time_order(tmp_path: Path) -> None:
+    """Appends 3 s apart never stamp a prompt before the reply already in the file."""
+    rng = random.Random(6)
+    for i in range(8):
+        append_live(tmp_path, rng, START + timedelta(seconds=3 * i))
+    for path in (tmp_path / "projects").glob("*/*.jsonl"):
+        lines = [json.loads(raw) for raw in path.read_bytes().splitlines()]
+        stamps = [ln["timestamp"] for ln in lines if ln.get("type") in ("user", "assistant")]
+        assert sorted(stamps) == stamps, path.name
