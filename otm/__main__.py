@@ -1,5 +1,7 @@
-"""``python -m otm`` is the ``otm`` command."""
+"""``python -m otm`` is the ``otm`` command (``otm.entry``: the same start, umask included)."""
 
-from otm.cli import main
+import sys
 
-main()
+from otm.entry import main
+
+sys.exit(main())

@@ -32,9 +32,16 @@ alerts_app = typer.Typer(
     help="Recent alerts and how each channel delivered them; test or snooze the channels.",
     invoke_without_command=True,
 )
+api_app = typer.Typer(
+    help="Run the api process (HTTP queries, the live stream, the dashboard); or print its token.",
+    invoke_without_command=True,
+)
 app.add_typer(report_app, name="report")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(store_app, name="store")
+app.add_typer(api_app, name="api")
+GROUPS = {"store": store_app, "api": api_app}
+"""Processes that also have sub-commands (``otm store rebuild``, ``otm api token``)."""
 
 
 def _runtime() -> Runtime:
@@ -87,9 +94,8 @@ def _process_command(process: Process) -> None:
         _serve(process.name, _process_run(process))
 
     command.__doc__ = process.summary
-    if process.name == "store":
-        # The store also has maintenance sub-commands (``otm store rebuild``).
-        store_app.callback()(_store_callback(command))
+    if process.name in GROUPS:
+        GROUPS[process.name].callback()(_group_callback(command))
     else:
         app.command(process.name)(command)
 
@@ -101,13 +107,13 @@ def _process_run(process: Process) -> Callable[[Runtime], None]:
     return run
 
 
-def _store_callback(command: Callable[[], None]) -> Callable[[typer.Context], None]:
-    def store_command(ctx: typer.Context) -> None:
+def _group_callback(command: Callable[[], None]) -> Callable[[typer.Context], None]:
+    def group_command(ctx: typer.Context) -> None:
         if ctx.invoked_subcommand is None:
             command()
 
-    store_command.__doc__ = command.__doc__
-    return store_command
+    group_command.__doc__ = command.__doc__
+    return group_command
 
 
 for _process in PROCESSES:
@@ -129,6 +135,15 @@ def store_rebuild() -> None:
     except AlreadyRunning:
         _fail("the store is running: stop the stack first (rebuild needs the only write access)")
     Console().print(f"rebuilt projections from {events} events in {runtime.db_path}")
+
+
+@api_app.command("token")
+def api_token_command() -> None:
+    """Print the api's token (made if there is none yet), for clients where the api cannot
+    tell who is asking: send it as 'Authorization: Bearer <token>'."""
+    from services.api.owner import api_token
+
+    typer.echo(api_token(_runtime().state))
 
 
 @app.command("up")

@@ -4,15 +4,30 @@
 milliseconds, so it goes straight to ``otm.statusline`` without importing the CLI (typer, click
 and rich alone cost more than that). Every other command, and ``otm statusline`` with options
 (``--help``), goes to the typer app in ``otm.cli``.
+
+Every process of the stack is an ``otm`` command (``python -m otm`` comes here too), so this is
+where each one first makes what it writes private: umask 0o077
+(``services.runtime.installation.PRIVATE_UMASK``, not imported: the statusline's start-up budget
+has no room for it).
 """
 
 from __future__ import annotations
 
+import os
 import sys
+
+PRIVATE_UMASK = 0o077
+
+
+def private_umask() -> None:
+    """From here on, what this process creates is for its user only (POSIX)."""
+    if os.name == "posix":
+        os.umask(PRIVATE_UMASK)
 
 
 def main() -> int:
     """Run the command in ``sys.argv``; the exit status."""
+    private_umask()
     if sys.argv[1:] == ["statusline"]:
         from otm.statusline import run
 

@@ -127,6 +127,7 @@ def show_doctor(runtime: Runtime, provider: str, live: bool, as_json: bool) -> N
             console.print(f"  why   {escape(p['reason'])}")
         if p["fix"]:
             console.print(f"  [bold]fix[/]   {escape(p['fix'])}")
+    _show_state_access(console, report["stateDir"], report.get("stateAccess", []))
     channels = report.get("alertChannels", [])
     if channels:
         console.print("\n[bold]alert channels[/]")
@@ -139,6 +140,15 @@ def show_doctor(runtime: Runtime, provider: str, live: bool, as_json: bool) -> N
             console.print(f"        {escape(problem['answer'])}")
             if problem["fix"]:
                 console.print(f"  [bold]fix[/]   {escape(problem['fix'])}")
+
+
+def _show_state_access(console: Console, state: str, findings: list[dict[str, str]]) -> None:
+    console.print(f"\n[bold]state folder[/] {escape(state)}")
+    if not findings:
+        console.print("  [green]private[/]: no other user can read it")
+    for finding in findings:
+        console.print(f"  [red]open[/]  {escape(finding['reason'])}")
+        console.print(f"  [bold]fix[/]   {escape(finding['fix'])}")
 
 
 def _expiry(expires_at: float | None) -> str:

@@ -86,14 +86,28 @@ def source_lines(runtime: Runtime, looked_at: Mapping[str, Sequence[Path]]) -> l
     return lines or ["your logs: none found yet"]
 
 
+def dashboard_url(state: Path, port: int, uid_check: bool) -> str:
+    """The dashboard's address; with the api's token in it only where the api cannot tell by
+    itself that the browser is this user's (the page then keeps it in a cookie)."""
+    if uid_check:
+        return f"http://127.0.0.1:{port}/"
+    from services.api.owner import api_token
+
+    return f"http://127.0.0.1:{port}/?token={api_token(state)}"
+
+
 def banner_lines(
-    runtime: Runtime, port: int, log_path: Path, looked_at: Mapping[str, Sequence[Path]]
+    runtime: Runtime,
+    port: int,
+    log_path: Path,
+    looked_at: Mapping[str, Sequence[Path]],
+    url: str | None = None,
 ) -> list[str]:
-    """The banner's lines, plain text."""
+    """The banner's lines, plain text (``url``: the dashboard's, if not the plain one)."""
     data = source_lines(runtime, looked_at)
     return [
         "OpenTokenMonitor is running (Ctrl-C stops it)",
-        f"dashboard  http://127.0.0.1:{port}/",
+        f"dashboard  {url or f'http://127.0.0.1:{port}/'}",
         f"data       {data[0]}",
         *(f"           {line}" for line in data[1:]),
         f"log        {tilde(log_path)}",
@@ -331,8 +345,11 @@ def _run(
     if port_in_use(port):
         print(port_message(port, config_path(runtime.state)), flush=True)
         return 2
+    from services.api.peer import uid_check_available
+
     looked_at = without_demo(runtime).roots  # in demo mode, where real logs were looked for
-    for i, line in enumerate(banner_lines(runtime, port, log_path, looked_at)):
+    url = dashboard_url(runtime.state, port, uid_check_available())
+    for i, line in enumerate(banner_lines(runtime, port, log_path, looked_at, url)):
         # soft_wrap: a long path stays whole (and copyable) on its line
         show(console, line, style="bold green" if i == 0 else None, soft_wrap=True)
     scripts = str(Path(sys.executable).parent)

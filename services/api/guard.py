@@ -1,9 +1,13 @@
-"""What every HTTP answer of the api goes through: the Host/Origin check and security headers.
+"""What every HTTP answer of the api goes through: the Host/Origin check, then the owner check
+(``services.api.owner``: another local user is refused), and security headers.
 
 A page the person visits elsewhere could make their browser talk to 127.0.0.1 — directly (its
 ``Origin`` gives it away) or through a DNS name rebound to 127.0.0.1 (its ``Host`` gives it away).
 Both are refused on every route, pages and the stream included, before any handler runs. Tools
 that send no ``Origin`` (curl, scripts, ``otm``) are fine.
+
+The middleware wraps the whole Litestar app, so its own answers (404, 405) and the stream are
+guarded like every route; a WebSocket handshake is guarded too (none is served today).
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from collections.abc import Iterable
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.api.owner import Denied, Owner, Redirect
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
@@ -60,20 +66,29 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class GuardMiddleware:
-    """ASGI middleware: refuse foreign Host/Origin with a 403, add security headers."""
+    """ASGI middleware: refuse a foreign Host/Origin and any user but ``owner`` with a 403, add
+    security headers."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, owner: Owner) -> None:
         self.app = app
+        self.owner = owner
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the request, then pass it on with the headers added to its answer."""
-        if scope["type"] != ScopeType.HTTP:
+        if scope["type"] not in (ScopeType.HTTP, ScopeType.WEBSOCKET):
             await self.app(scope, receive, send)
             return
         try:
             check_origin(_header(scope, b"origin"), _header(scope, b"host"))
         except Refused as exc:
-            await _refuse(send, str(exc))
+            await _refuse(scope, send, str(exc))
+            return
+        admission = self.owner.admit(scope)
+        if isinstance(admission, Denied):
+            await _refuse(scope, send, admission.reason)
+            return
+        if isinstance(admission, Redirect):
+            await _redirect(send, admission)
             return
 
         async def send_with_headers(message: Message) -> None:
@@ -89,7 +104,10 @@ def _with_security_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple
     return [*headers, *(h for h in SECURITY_HEADERS if h[0] not in present)]
 
 
-async def _refuse(send: Send, message: str) -> None:
+async def _refuse(scope: Scope, send: Send, message: str) -> None:
+    if scope["type"] == ScopeType.WEBSOCKET:
+        await send({"type": "websocket.close", "code": 1008, "reason": ""})  # the server: 403
+        return
     body = json.dumps({"error": message}).encode()
     await send(
         {
@@ -103,3 +121,20 @@ async def _refuse(send: Send, message: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def _redirect(send: Send, redirect: Redirect) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 303,
+            "headers": [
+                (b"location", redirect.location.encode("latin-1")),
+                (b"set-cookie", redirect.cookie.encode("latin-1")),
+                (b"cache-control", b"no-store"),
+                (b"content-length", b"0"),
+                *SECURITY_HEADERS,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"", "more_body": False})

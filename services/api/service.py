@@ -1,7 +1,8 @@
 """The api process: uvicorn serving the Litestar app on 127.0.0.1, plus heartbeats.
 
 In: HTTP requests, committed events (for the stream). Work: answer from the projections.
-Out: HTTP answers, the SSE stream, manual ``cmd.refresh`` requests.
+Out: HTTP answers, the SSE stream, manual ``cmd.refresh`` requests. Only the user it runs as is
+answered (``services.api.owner``); its token is made at start for where that cannot be told.
 
 SIGTERM (or SIGINT) sets uvicorn's ``should_exit``; open streams are ended at once rather than
 waited for, so the process is gone well within 2 s.
@@ -17,6 +18,7 @@ import uvicorn
 
 from services.api.app import create_app
 from services.api.guard import GuardMiddleware
+from services.api.owner import Owner, api_token
 from services.api.stream import StreamHub
 from services.runtime.installation import Runtime
 from services.runtime.runner import Node, run_blocking_service
@@ -71,13 +73,17 @@ class ApiService:
     def start(self, node: Node) -> None:
         """Build the app and the server (uvicorn binds in ``serve``)."""
         self.node = node
+        owner = Owner(api_token(self.runtime.state))
         config = uvicorn.Config(
             # Outside Litestar, so that its own answers (404, 405) are guarded too.
-            GuardMiddleware(create_app(self.runtime, self.hub)),
+            GuardMiddleware(create_app(self.runtime, self.hub), owner),
             host=HOST,
             port=self.runtime.config.api_port,
             log_config=None,
             access_log=False,
+            # The owner check needs the connection's real client address: uvicorn would
+            # otherwise take it from an X-Forwarded-For header sent from 127.0.0.1.
+            proxy_headers=False,
             lifespan="on",
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )

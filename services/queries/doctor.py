@@ -3,6 +3,10 @@
 It reads the credentials (never printing a secret: sources return only where they came from,
 the kind, the plan and the expiry), the data roots and the last committed live check. With
 ``--live`` it asks the endpoints first, through the same polling gate as everything else.
+
+It also names every file and folder of the state folder that other users may read, write or
+enter (processes tighten their own at start; what is left is someone else's, or shared), with
+the command that fixes it.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from bus.messages import PROVIDERS
 from services.queries.alerts import channel_health
 from services.queries.reports.limits import auth_json
 from services.queries.status import collect_status
-from services.runtime.installation import Runtime, without_demo
+from services.runtime.installation import Runtime, exposures, without_demo
 
 
 def diagnose(runtime: Runtime, provider: str = "all", live: bool = False) -> dict[str, Any]:
@@ -53,7 +57,15 @@ def diagnose(runtime: Runtime, provider: str = "all", live: bool = False) -> dic
         }
     # The notifier's channels as they are (the demo's too: they are real channels).
     out["alertChannels"] = channel_health(runtime)
+    out["stateAccess"] = state_access(runtime)
     return out
+
+
+def state_access(runtime: Runtime) -> list[dict[str, str]]:
+    """Each file or folder of the state folder open to other users: what, why, the fix."""
+    return [
+        {"path": str(e.path), "reason": e.reason, "fix": e.fix} for e in exposures(runtime.state)
+    ]
 
 
 def _inspect(runtime: Runtime, wanted: tuple[str, ...]) -> dict[str, dict[str, Any]]:

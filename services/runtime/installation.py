@@ -5,12 +5,19 @@ With no Claude Code data anywhere (no configured roots, no ``CLAUDE_CONFIG_DIR``
 CLI's default folders), or with ``OTM_DEMO=1``, the stack runs in demo mode: it reads a
 generated history under ``<state>/demo`` and keeps its numbers in ``demo.db``, so demo data
 never mixes with real data.
+
+The state folder holds prompts and spend, so it is its owner's alone (POSIX): every process sets
+its umask to 0o077 as it loads the runtime, so whatever it writes there (databases, logs, the
+spool, sockets, keys) is 0600 and every folder 0700; and at every start the folder and what is in
+it (two levels down) lose any group and other bits, when they belong to this user. What belongs
+to someone else is left as it is and reported by ``otm doctor``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,10 +96,106 @@ def without_demo(runtime: Runtime) -> Runtime:
     )
 
 
+PRIVATE_UMASK = 0o077
+"""Nothing a process creates is readable, writable or enterable by group or others."""
+OTHERS = 0o077
+PRIVATE_DEPTH = 2
+"""How far into the state folder the start-up check looks: the folder, what is in it, and what
+is in its folders (``run/``, ``logs/``, ``spool/``, …); deeper ones sit behind a 0700 folder."""
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """A file or folder of the state folder that users other than its owner may use."""
+
+    path: Path
+    mode: int
+    owner: int
+    folder: bool
+    shared: bool = False
+    """A sticky folder (like /tmp): it is meant for everyone and is never tightened."""
+
+    @property
+    def ours(self) -> bool:
+        """Whether this process's user owns it (and so may tighten it)."""
+        return self.owner == os.geteuid()
+
+    @property
+    def reason(self) -> str:
+        """What is wrong, for people."""
+        kind = "folder" if self.folder else "file"
+        whose = "" if self.ours else f", owned by uid {self.owner},"
+        return f"{kind} {self.path}{whose} is open to other users (mode {self.mode:04o})"
+
+    @property
+    def fix(self) -> str:
+        """The command that fixes it."""
+        if self.shared:
+            return "set OTM_HOME to a folder of its own (this one is shared by everyone)"
+        command = f"chmod {'700' if self.folder else '600'} {self.path}"
+        return command if self.ours else f"as uid {self.owner} (or root): {command}"
+
+
+def exposures(state: Path) -> list[Exposure]:
+    """Everything in the state folder (``PRIVATE_DEPTH`` levels down) that other users may
+    read, write or enter; symbolic links are not followed."""
+    if os.name != "posix":
+        return []
+    found: list[Exposure] = []
+    level = [state]
+    for depth in range(PRIVATE_DEPTH + 1):
+        below: list[Path] = []
+        for path in level:
+            try:
+                info = path.lstat()
+            except OSError:
+                continue
+            folder = stat.S_ISDIR(info.st_mode)
+            if info.st_mode & OTHERS and not stat.S_ISLNK(info.st_mode):
+                shared = folder and bool(info.st_mode & stat.S_ISVTX)
+                found.append(
+                    Exposure(path, stat.S_IMODE(info.st_mode), info.st_uid, folder, shared)
+                )
+            if folder and depth < PRIVATE_DEPTH:
+                below.extend(_entries(path))
+        level = below
+    return found
+
+
+def _entries(folder: Path) -> list[Path]:
+    try:
+        return sorted(folder.iterdir())
+    except OSError:
+        return []
+
+
+def make_private(state: Path) -> list[Exposure]:
+    """Set this process's umask to ``PRIVATE_UMASK``, create the state folder (0700) and take
+    group and other bits off what in it this user owns; what is left open (someone else's, or
+    a shared folder) is returned."""
+    if os.name != "posix":
+        state.mkdir(parents=True, exist_ok=True)
+        return []
+    os.umask(PRIVATE_UMASK)
+    state.mkdir(mode=0o700, parents=True, exist_ok=True)
+    left: list[Exposure] = []
+    for exposure in exposures(state):
+        if not exposure.ours or exposure.shared:
+            left.append(exposure)
+            continue
+        try:
+            os.chmod(exposure.path, exposure.mode & ~OTHERS)
+        except OSError:
+            left.append(exposure)
+    return left
+
+
 def load_runtime() -> Runtime:
-    """Resolve state dir, config, endpoints and roots from the environment."""
+    """Resolve state dir, config, endpoints and roots from the environment (making the state
+    folder private first, see ``make_private``)."""
     state = state_dir()
     _make_state_dir(state)
+    make_private(state)
     config = load_config(state / "config.toml")
     roots, codex, gemini = discovered_roots(config)
     explicit = bool(config.claude.roots or os.environ.get("CLAUDE_CONFIG_DIR"))
@@ -114,7 +217,7 @@ def load_runtime() -> Runtime:
 def _make_state_dir(state: Path) -> None:
     """Create the state folder, or say which setting names a folder that cannot be one."""
     try:
-        state.mkdir(parents=True, exist_ok=True)
+        state.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         env = os.environ.get("OTM_HOME")
         where = f"environment variable OTM_HOME={env}" if env else f"state folder {state}"
