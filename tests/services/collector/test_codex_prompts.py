@@ -8,6 +8,7 @@ from typing import Any
 
 from services.collector.codex.adapter import CodexAdapter
 from services.collector.codex.reader import read_increment
+from services.queries.activity import reply_groups
 from services.store.writer import Store
 from tests.services.collector import test_codex_adapter as ca
 from tests.services.collector.test_codex_reader import CWD, SESSION, TURN, line, meta
@@ -157,11 +158,12 @@ def commit(db: sqlite3.Connection, adapter: CodexAdapter, *paths: str) -> None:
 
 def activity(db: sqlite3.Connection) -> list[tuple[str, str, int | None]]:
     """``(text, session, output tokens of its replies)`` of every kept prompt, oldest first."""
-    rows = db.execute(
-        "SELECT a.text, a.session, (SELECT SUM(output) FROM activity_reply r"
-        " WHERE r.prompt_key = a.key) FROM activity a ORDER BY a.ts_ms"
-    )
-    return [(str(t), str(s), None if o is None else int(o)) for t, s, o in rows]
+    rows = db.execute("SELECT key, text, session FROM activity ORDER BY ts_ms").fetchall()
+    replies = reply_groups(db, [str(k) for k, _, _ in rows])
+    return [
+        (str(t), str(s), sum(int(g[5]) for g in replies[k]) if k in replies else None)
+        for k, t, s in rows
+    ]
 
 
 def test_an_archived_copy_with_a_live_twin_sends_no_prompts(tmp_path: Path) -> None:

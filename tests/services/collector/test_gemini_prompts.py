@@ -12,6 +12,7 @@ import pytest
 from bus.messages import Prompt
 from services.collector.gemini.adapter import GeminiAdapter
 from services.collector.gemini.reader import read_increment
+from services.queries.activity import reply_groups
 from services.store.writer import Store
 from tests.services.collector.test_gemini_reader import (
     META,
@@ -265,10 +266,9 @@ def test_the_reply_is_attributed_to_its_prompt_by_the_store(
     batch, _ = GeminiAdapter([root]).read(chat_file(root), None)
     assert batch is not None
     Store(db).apply([batch])
-    row = db.execute("SELECT prompt_key, model, output, reasoning FROM activity_reply").fetchall()
-    assert [(f"gemini:{SESSION}/u1", "gemini-2.5-pro", PROBE["output"], PROBE["thoughts"])] == [
-        tuple(r) for r in row
-    ]
+    keys = [str(k) for (k,) in db.execute("SELECT key FROM activity")]
+    row = [(k, g[1], g[5], g[9]) for k, groups in reply_groups(db, keys).items() for g in groups]
+    assert [(f"gemini:{SESSION}/u1", "gemini-2.5-pro", PROBE["output"], PROBE["thoughts"])] == row
 
 
 def test_a_rewritten_legacy_chat_keeps_one_copy_of_each_prompt(
