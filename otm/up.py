@@ -126,8 +126,12 @@ def _cut(line: str, width: int = 80) -> str:
 
 
 def alert_line(at: float, title: str, body: str) -> str:
-    """One alert: time, title — body."""
-    return _cut(f"{clock(at)} {title} — {body}" if body else f"{clock(at)} {title}")
+    """One alert: time, title — body, wrapped under the time at 80 columns rather than cut, so
+    the part that matters (when the window resets, what to do) is never lost."""
+    import textwrap
+
+    text = f"{clock(at)} {title} — {body}" if body else f"{clock(at)} {title}"
+    return "\n".join(textwrap.wrap(text, width=80, subsequent_indent=" " * 6))
 
 
 def live_line(

@@ -24,6 +24,17 @@ def test_alert_line_has_title_and_body() -> None:
     )
 
 
+def test_a_long_alert_wraps_under_its_time_instead_of_being_cut() -> None:
+    """Every word of a long alert is shown, on lines of at most 80 columns."""
+    body = "Past the 75 % line; resets in 2 h 14 min. Slow down or switch to a smaller model."
+    lines = alert_line(0, "Claude 5-hour window at 76.3 % (demo data)", body).splitlines()
+    assert (True, "      ", "model.") == (
+        all(len(line) <= 80 for line in lines),
+        lines[1][:6],
+        lines[-1].split()[-1],
+    )
+
+
 def test_live_line_names_state_reason_and_fix() -> None:
     """A live state line says the provider, that limits are unavailable, the reason, the fix."""
     assert live_line(0, "codex", "failed", "token expired", "run codex login").endswith(
