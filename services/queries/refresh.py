@@ -18,6 +18,8 @@ from services.runtime.installation import Runtime
 
 COLLECTOR_SILENT_SECONDS = 3.0
 COLLECTOR_DOWN = "not asked: the collector is not running (start the stack with `otm up`)"
+NOT_ASKED_DEMO = "not asked: demo data has no live limits (no CLI is used on this machine yet)"
+NOT_ASKED_OFF = "not asked: live limits are off ([limits] enabled = false)"
 RESEND_SECONDS = 0.3
 """A fresh PUB socket drops what it sends before its subscriptions arrive: say it again
 (the collector's gate makes repeats harmless)."""
@@ -26,6 +28,9 @@ RESEND_SECONDS = 0.3
 def refresh(runtime: Runtime, provider: str) -> dict[str, str]:
     """Ask for a live poll of ``provider`` (or all); return what happened per provider."""
     providers = PROVIDERS if provider == "all" else (provider,)
+    if runtime.demo or not runtime.config.limits.enabled:
+        why = NOT_ASKED_DEMO if runtime.demo else NOT_ASKED_OFF
+        return dict.fromkeys(providers, why)
     if is_held(runtime.lock_path("store")):
         return _through_stack(runtime, providers)
     from services.queries.catchup import catch_up

@@ -47,6 +47,7 @@ CANARIES = (
     GEMINI_REFRESH,
 )
 NOT_ASKED = "not asked (asked recently or backing off)"
+NOT_ASKED_OFF = "not asked: live limits are off ([limits] enabled = false)"
 CHECKED = {"claude": "checked", "codex": "checked", "gemini": "checked"}
 
 
@@ -249,10 +250,10 @@ def test_second_refresh_sends_no_request(machine: Machine, runtime: Runtime) -> 
 
 
 def test_refresh_with_limits_off_asks_nothing(machine: Machine) -> None:
-    """With [limits] enabled = false no endpoint is asked."""
+    """With [limits] enabled = false no endpoint is asked, and the answer says why."""
     runtime = machine.runtime("enabled = false")
     outcome = refresh(runtime, "all")
-    assert ({"claude": NOT_ASKED, "codex": NOT_ASKED, "gemini": NOT_ASKED}, 0) == (
+    assert (dict.fromkeys(("claude", "codex", "gemini"), NOT_ASKED_OFF), 0) == (
         outcome,
         sum(machine.requests().values()),
     )
@@ -367,3 +368,14 @@ def test_doctor_leaves_the_credential_files_unchanged(machine: Machine, runtime:
     before = [(p.read_bytes(), p.stat().st_mtime_ns) for p in files]
     diagnose(runtime, live=True)
     assert before == [(p.read_bytes(), p.stat().st_mtime_ns) for p in files]
+
+
+def test_refresh_in_the_demo_asks_nothing_and_says_why(machine: Machine, runtime: Runtime) -> None:
+    """Demo data has no live limits: no endpoint is asked and the answer says so."""
+    import dataclasses
+
+    outcome = refresh(dataclasses.replace(runtime, demo=True), "claude")
+    assert (
+        {"claude": "not asked: demo data has no live limits (no CLI is used on this machine yet)"},
+        0,
+    ) == (outcome, sum(machine.requests().values()))
