@@ -207,12 +207,14 @@ class EventLog(Protocol):
 class EventFollower:
     """Every committed event after ``after``, exactly once and in ``seq`` order.
 
-    The bus only says *that* something was committed: a live event, or a head ``seq`` in the
-    store's heartbeat beyond ours. What is delivered is always read back from the store's log
-    (``log``, by default the store's replay socket), one read per batch, so a gap PUB/SUB left
-    is filled, and an event the log does not hold as published (a forged one, from any process
+    The bus only says *that* something was committed: a live event under one of ``prefixes``,
+    or a head ``seq`` in the store's heartbeat beyond ours. What is delivered is always read
+    back from the store's log (``log``, by default the store's replay socket), one read per
+    batch and prefix, so a gap PUB/SUB left is filled, events outside ``prefixes`` are never
+    sent to us, and an event the log does not hold as published (a forged one, from any process
     that can reach the bus) is never delivered: it is counted in ``dropped`` as ``forged``
-    (another body under a logged seq) or ``unconfirmed`` (a seq beyond the log's head).
+    (another body or topic under a logged seq) or ``unconfirmed`` (a seq beyond the log's
+    head).
 
     When the log's head is below ``last_seq`` the database was replaced (rebuilt, restored,
     new): the follower starts over at the new head and counts one more in ``resets``; its
@@ -226,11 +228,15 @@ class EventFollower:
         where: Endpoints | None = None,
         log: EventLog | None = None,
     ) -> None:
+        if not prefixes:
+            raise ValueError("EventFollower needs at least one topic prefix, e.g. 'evt.'")
         self.endpoints = where or endpoints()
         self.prefixes = tuple(prefixes)
         self.last_seq = after
         self.resets = 0
-        self._sub = Subscriber((EVENTS, HEARTBEAT), self.endpoints, check_topics=True)
+        self._read_prefixes = _outermost(self.prefixes)
+        # Only our own topics: the heartbeat's head tells how far the rest of the log went.
+        self._sub = Subscriber((*self._read_prefixes, HEARTBEAT), self.endpoints, check_topics=True)
         self._log: EventLog = log or ReplayClient(self.endpoints)
         self._refused: Counter[str] = Counter()
         self._log_answers = True
@@ -301,33 +307,41 @@ class EventFollower:
         out: list[tuple[str, Message]] = []
         while True:
             try:
-                reply = self._log.fetch(self.last_seq, prefix=EVENTS, limit=READ_PAGE)
+                replies = [
+                    self._log.fetch(self.last_seq, prefix=prefix, limit=READ_PAGE)
+                    for prefix in self._read_prefixes
+                ]
             except StoreUnavailable:
                 # Deliver nothing unconfirmed: the store's next heartbeat brings it back.
                 self._log_answers = False
                 return out
-            if reply.error is not None:
+            if any(reply.error is not None for reply in replies):
                 self._log_answers = False
                 return out
             self._log_answers = True
-            if reply.head < self.last_seq:
-                self.last_seq = reply.head
+            head = min(reply.head for reply in replies)
+            if head < self.last_seq:
+                self.last_seq = head
                 self.resets += 1
                 return []
-            if not reply.events:
-                break
-            for seq, topic, body in reply.events:
-                if seq <= self.last_seq:
-                    continue
-                self.last_seq = seq
+            # Each prefix's reply covers the log up to its head, or its last event if the page
+            # is full: together they cover the log up to the lowest of these.
+            covered = min(_covered(reply) for reply in replies)
+            logged = sorted(
+                event for reply in replies for event in reply.events if event[0] <= covered
+            )
+            for seq, topic, body in logged:
                 for copy in live.pop(seq, ()):
                     if copy != (topic, body):
                         self._refused[FORGED] += 1
-                if topic.startswith(self.prefixes):
-                    self._deliver(topic, body, out)
-            if upto is not None and self.last_seq >= upto:
+                self._deliver(topic, body, out)
+            for seq in [seq for seq in live if seq <= covered]:
+                # Logged under another topic than ours (or that seq is not ours at all).
+                self._refused[FORGED] += len(live.pop(seq))
+            self.last_seq = covered
+            if covered == head or (upto is not None and covered >= upto):
                 break
-        # What is left claims a seq the log does not hold: nobody committed it.
+        # What is left claims a seq beyond the log's head: nobody committed it.
         self._refused[UNCONFIRMED] += sum(len(copies) for copies in live.values())
         return out
 
@@ -343,3 +357,19 @@ class EventFollower:
         """Close both sockets."""
         self._sub.close()
         self._log.close()
+
+
+def _covered(reply: ReplayReply) -> int:
+    """How far one prefix's reply covers the log: its head, or its last event when full."""
+    if len(reply.events) < READ_PAGE:
+        return reply.head
+    return reply.events[-1][0]
+
+
+def _outermost(prefixes: Sequence[str]) -> tuple[str, ...]:
+    """The prefixes that no other one already covers (``evt.`` covers ``evt.usage.``)."""
+    kept: list[str] = []
+    for prefix in sorted(set(prefixes), key=len):
+        if not prefix.startswith(tuple(kept)):
+            kept.append(prefix)
+    return tuple(kept)

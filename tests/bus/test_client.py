@@ -24,6 +24,7 @@ from bus.messages import (
     Heartbeat,
     Message,
     ModelPrice,
+    PriceCommitted,
     PriceObserved,
     ReplayRequest,
     UsageCommitted,
@@ -280,6 +281,25 @@ def test_forged_body_under_a_logged_seq_is_dropped_and_counted(
     assert expected == (delivered, follower.dropped[FORGED])
 
 
+@pytest.mark.usefixtures("replay", "forwarder")
+def test_forged_event_under_a_seq_logged_for_another_topic_is_counted_forged(
+    store: Store, publisher: Publisher, addresses: Endpoints
+) -> None:
+    """A price follower told of price seq 2, where the log holds a usage event, gets nothing."""
+    commit(store, 2)
+    fake = PriceCommitted(seq=2, provider="claude", model="m", source="config")
+    with EventFollower(prefixes=("evt.price.",), where=addresses) as prices:
+        delivered: list[tuple[str, Message]] = []
+
+        def refused() -> int:
+            publisher.publish(fake)
+            delivered.extend(prices.poll(20))
+            return prices.dropped[FORGED]
+
+        wait_until(refused, what="the forgery to be noticed")
+        assert ([], 1, 2) == (delivered, prices.dropped[FORGED], prices.last_seq)
+
+
 # -- garbage on the bus -----------------------------------------------------------------------
 
 
@@ -298,7 +318,7 @@ def test_garbage_on_the_bus_is_dropped_counted_by_reason_and_following_goes_on(
     store: Store, raw_publisher: zmq.Socket[bytes], follower: EventFollower
 ) -> None:
     """Bad msgpack, an unknown type and a heartbeat under evt. are counted; seq 2 still comes."""
-    first, real = commit(store, 2)
+    (first,) = commit(store, 1)
     heartbeat = encode(Heartbeat(process="store", pid=1, started_at=0.0, sent_at=0.0))
     garbage = [
         [b"evt.usage.claude", b"\xc1 not msgpack"],
@@ -306,18 +326,21 @@ def test_garbage_on_the_bus_is_dropped_counted_by_reason_and_following_goes_on(
         [b"evt.usage.claude", heartbeat],
         [b"evt.usage.claude"],
     ]
+    reasons = {BAD_BODY, UNKNOWN_TYPE, WRONG_TOPIC, BAD_FRAMES}
+    delivered: list[tuple[str, Message]] = []
 
-    def one_round() -> list[tuple[str, Message]]:
-        raw_publisher.send_multipart([first.topic.encode(), first.body])
+    def one_round() -> bool:
         for frames in garbage:
             raw_publisher.send_multipart(frames)
-        raw_publisher.send_multipart([real.topic.encode(), real.body])
-        return follower.poll(50)
+        raw_publisher.send_multipart([first.topic.encode(), first.body])
+        delivered.extend(follower.poll(50))
+        return reasons <= set(follower.dropped) and bool(delivered)
 
-    delivered = wait_until(one_round, what="delivery after the garbage")
-    reasons = {BAD_BODY, UNKNOWN_TYPE, WRONG_TOPIC, BAD_FRAMES}
+    wait_until(one_round, what="the garbage counted and seq 1 delivered")
+    (real,) = commit(store, 1)
+    raw_publisher.send_multipart([real.topic.encode(), real.body])
     assert ([1, 2], reasons) == (
-        [seq_of(event) for _, event in delivered + collect(follower, 2)],
+        [seq_of(event) for _, event in delivered] + collect(follower, 2),
         set(follower.dropped),
     )
 
