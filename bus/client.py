@@ -11,18 +11,37 @@ Custom tools need only ``EventFollower``::
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from types import TracebackType
+from typing import NamedTuple, Protocol
 
 import msgspec
 import zmq
 
-from bus.codec import Garbage, UnknownType, decode, encode
+from bus.codec import (
+    BAD_BODY,
+    UNKNOWN_TYPE,
+    Dropped,
+    Garbage,
+    UnknownType,
+    decode,
+    encode,
+    read_frames,
+)
 from bus.endpoints import Endpoints, endpoints
 from bus.messages import Heartbeat, Message, ReplayReply, ReplayRequest
 from bus.topics import EVENTS, HEARTBEAT, topic_for
 
 HIGH_WATER_MARK = 200_000
+READ_PAGE = 1000
+"""Events per read of the store's log."""
+STORE = "store"
+"""The process whose heartbeat announces the log's head."""
+FORGED = "forged"
+"""A live event whose body differs from the one the store logged under its seq."""
+UNCONFIRMED = "unconfirmed"
+"""A live event whose seq the store's log does not hold (beyond its head)."""
 _reply_decoder = msgspec.msgpack.Decoder(ReplayReply)
 _request_encoder = msgspec.msgpack.Encoder()
 
@@ -50,19 +69,38 @@ class Publisher:
         self._sock.close()
 
 
-class Subscriber:
-    """A SUB socket on the forwarder that decodes frames and counts what it cannot use."""
+class Received(NamedTuple):
+    """One usable message off the bus, with the body exactly as it arrived."""
 
-    def __init__(self, prefixes: Sequence[str], where: Endpoints | None = None) -> None:
+    topic: str
+    message: Message
+    body: bytes
+
+
+class Subscriber:
+    """A SUB socket on the forwarder that decodes frames and counts, by reason, what it drops.
+
+    ``dropped`` maps a reason (``bus.codec``: ``bad_frames``, ``bad_topic``, ``bad_body``,
+    ``unknown_type``, ``wrong_topic``) to the frames dropped for it. With ``check_topics``, a
+    known message under a topic it is never published on is dropped too; the stack's own
+    processes read that way, a custom tool may choose.
+    """
+
+    def __init__(
+        self,
+        prefixes: Sequence[str],
+        where: Endpoints | None = None,
+        check_topics: bool = False,
+    ) -> None:
         self.endpoints = where or endpoints()
+        self.check_topics = check_topics
         self._sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
         self._sock.setsockopt(zmq.LINGER, 0)
         self._sock.setsockopt(zmq.RCVHWM, HIGH_WATER_MARK)
         for prefix in prefixes:
             self._sock.setsockopt(zmq.SUBSCRIBE, prefix.encode())
         self._sock.connect(self.endpoints.subscribe)
-        self.garbage = 0
-        self.unknown = 0
+        self.dropped: Counter[str] = Counter()
 
     @property
     def socket(self) -> zmq.Socket[bytes]:
@@ -71,37 +109,42 @@ class Subscriber:
 
     def recv(self, timeout_ms: int | None = None) -> tuple[str, Message] | None:
         """The next usable message, or ``None`` once ``timeout_ms`` passes without one."""
+        item = self.recv_with_body(timeout_ms)
+        return None if item is None else (item.topic, item.message)
+
+    def drain(self) -> list[tuple[str, Message]]:
+        """Every usable message already waiting, without blocking."""
+        return [(item.topic, item.message) for item in self.drain_with_body()]
+
+    def recv_with_body(self, timeout_ms: int | None = None) -> Received | None:
+        """As ``recv``, keeping the body's bytes (to compare it with the store's log)."""
         deadline = None if timeout_ms is None else time.monotonic() + timeout_ms / 1000
         while True:
             remaining = None if deadline is None else max(0, deadline - time.monotonic())
             if not self._sock.poll(None if remaining is None else int(remaining * 1000)):
                 return None
-            item = self._decode(self._sock.recv_multipart())
+            item = self._read(self._sock.recv_multipart())
             if item is not None:
                 return item
             if deadline is not None and time.monotonic() >= deadline:
                 return None
 
-    def drain(self) -> list[tuple[str, Message]]:
-        """Every usable message already waiting, without blocking."""
+    def drain_with_body(self) -> list[Received]:
+        """As ``drain``, keeping each body's bytes."""
         out = []
         while self._sock.poll(0):
-            item = self._decode(self._sock.recv_multipart())
+            item = self._read(self._sock.recv_multipart())
             if item is not None:
                 out.append(item)
         return out
 
-    def _decode(self, frames: list[bytes]) -> tuple[str, Message] | None:
-        if len(frames) != 2:
-            self.garbage += 1
-            return None
+    def _read(self, frames: list[bytes]) -> Received | None:
         try:
-            return frames[0].decode(), decode(frames[1])
-        except UnknownType:
-            self.unknown += 1
-        except (Garbage, UnicodeDecodeError):
-            self.garbage += 1
-        return None
+            topic, message = read_frames(frames, self.check_topics)
+        except Dropped as exc:
+            self.dropped[exc.reason] += 1
+            return None
+        return Received(topic, message, frames[1])
 
     def close(self) -> None:
         """Close the socket."""
@@ -148,11 +191,34 @@ class ReplayClient:
             self._sock = None
 
 
+class EventLog(Protocol):
+    """Where committed events are read back from: the store's replay socket
+    (``ReplayClient``), or anything answering the same way (the api reads the database)."""
+
+    def fetch(self, after: int, prefix: str = EVENTS, limit: int = 1000) -> ReplayReply:
+        """Committed events with ``seq > after`` and the log's head; raise ``StoreUnavailable``."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection."""
+        ...
+
+
 class EventFollower:
     """Every committed event after ``after``, exactly once and in ``seq`` order.
 
-    Live events come from the bus; whatever PUB/SUB dropped (a gap in ``seq``, or a head ``seq``
-    in the store's heartbeat that we have not reached) is fetched from the store's replay socket.
+    The bus only says *that* something was committed: a live event under one of ``prefixes``,
+    or a head ``seq`` in the store's heartbeat beyond ours. What is delivered is always read
+    back from the store's log (``log``, by default the store's replay socket), one read per
+    batch and prefix, so a gap PUB/SUB left is filled, events outside ``prefixes`` are never
+    sent to us, and an event the log does not hold as published (a forged one, from any process
+    that can reach the bus) is never delivered: it is counted in ``dropped`` as ``forged``
+    (another body or topic under a logged seq) or ``unconfirmed`` (a seq beyond the log's
+    head).
+
+    When the log's head is below ``last_seq`` the database was replaced (rebuilt, restored,
+    new): the follower starts over at the new head and counts one more in ``resets``; its
+    consumer re-reads whatever it derived from the old log.
     """
 
     def __init__(
@@ -160,14 +226,20 @@ class EventFollower:
         prefixes: Sequence[str] = (EVENTS,),
         after: int = 0,
         where: Endpoints | None = None,
+        log: EventLog | None = None,
     ) -> None:
+        if not prefixes:
+            raise ValueError("EventFollower needs at least one topic prefix, e.g. 'evt.'")
         self.endpoints = where or endpoints()
         self.prefixes = tuple(prefixes)
         self.last_seq = after
-        self._sub = Subscriber((EVENTS, HEARTBEAT), self.endpoints)
-        self._replay = ReplayClient(self.endpoints)
-        self._known_head = 0
-        self.filled = 0
+        self.resets = 0
+        self._read_prefixes = _outermost(self.prefixes)
+        # Only our own topics: the heartbeat's head tells how far the rest of the log went.
+        self._sub = Subscriber((*self._read_prefixes, HEARTBEAT), self.endpoints, check_topics=True)
+        self._log: EventLog = log or ReplayClient(self.endpoints)
+        self._refused: Counter[str] = Counter()
+        self._log_answers = True
 
     def __enter__(self) -> EventFollower:
         return self
@@ -180,39 +252,46 @@ class EventFollower:
     ) -> None:
         self.close()
 
+    @property
+    def subscriber(self) -> Subscriber:
+        """The bus subscription underneath (to wait on it in a ``zmq.Poller``)."""
+        return self._sub
+
+    @property
+    def dropped(self) -> Counter[str]:
+        """What was dropped, by reason: frames off the bus (``bus.codec``'s reasons),
+        logged events this version cannot read, and ``forged`` or ``unconfirmed`` events."""
+        return self._sub.dropped + self._refused
+
     def poll(self, timeout_ms: int) -> list[tuple[str, Message]]:
         """Events that became available within ``timeout_ms``, gaps filled, in seq order."""
-        out: list[tuple[str, Message]] = []
-        first = self._sub.recv(timeout_ms)
-        batch = [first] if first is not None else []
-        batch.extend(self._sub.drain())
-        for topic, message in batch:
+        first = self._sub.recv_with_body(timeout_ms)
+        received = [first] if first is not None else []
+        received.extend(self._sub.drain_with_body())
+        live: dict[int, list[tuple[str, bytes]]] = {}
+        store_head: int | None = None
+        for item in received:
+            message = item.message
             if isinstance(message, Heartbeat):
-                if message.head_seq is not None:
-                    self._known_head = max(self._known_head, message.head_seq)
+                if message.process == STORE and message.head_seq is not None:
+                    store_head = max(message.head_seq, store_head or 0)
                 continue
             seq = getattr(message, "seq", None)
-            if seq is None or seq <= self.last_seq:
-                continue
-            if seq > self.last_seq + 1:
-                out.extend(self._fill(seq - 1))
-                if seq <= self.last_seq:
-                    continue
-                if seq > self.last_seq + 1:
-                    # The store could not fill the gap now: never deliver past a hole. The
-                    # event will come back through replay once the store answers.
-                    self._known_head = max(self._known_head, seq)
-                    continue
-            self.last_seq = seq
-            if topic.startswith(self.prefixes):
-                out.append((topic, message))
-        if self._known_head > self.last_seq:
-            out.extend(self._fill(self._known_head))
-        return out
+            if isinstance(seq, int) and seq > self.last_seq:
+                live.setdefault(seq, []).append((item.topic, item.body))
+        if store_head is not None:
+            # The store is beating again: worth asking, even if it did not answer last time.
+            self._log_answers = True
+        news = [*live, *([] if store_head is None else [store_head])]
+        if not news or max(news) == self.last_seq or not self._log_answers:
+            return []
+        # A head below our seq (only a heartbeat says so): one read tells whether the log was
+        # replaced.
+        return self._read(max(*news, self.last_seq), live)
 
     def catch_up(self) -> list[tuple[str, Message]]:
-        """Everything the store has committed after ``last_seq``, fetched by replay."""
-        return self._fill(None)
+        """Everything the store has committed after ``last_seq``, read from its log."""
+        return self._read(None, {})
 
     def events(self, timeout_ms: int = 1000) -> Iterator[tuple[str, Message]]:
         """Yield events forever: the backlog first, then live ones as they commit."""
@@ -220,32 +299,77 @@ class EventFollower:
         while True:
             yield from self.poll(timeout_ms)
 
-    def _fill(self, upto: int | None) -> list[tuple[str, Message]]:
+    def _read(
+        self, upto: int | None, live: dict[int, list[tuple[str, bytes]]]
+    ) -> list[tuple[str, Message]]:
+        """The log's events after ``last_seq`` up to ``upto`` (None: its head), checking each
+        live copy in ``live`` against the logged one."""
         out: list[tuple[str, Message]] = []
-        while upto is None or self.last_seq < upto:
+        while True:
             try:
-                reply = self._replay.fetch(self.last_seq, prefix=EVENTS)
+                replies = [
+                    self._log.fetch(self.last_seq, prefix=prefix, limit=READ_PAGE)
+                    for prefix in self._read_prefixes
+                ]
             except StoreUnavailable:
+                # Deliver nothing unconfirmed: the store's next heartbeat brings it back.
+                self._log_answers = False
+                return out
+            if any(reply.error is not None for reply in replies):
+                self._log_answers = False
+                return out
+            self._log_answers = True
+            head = min(reply.head for reply in replies)
+            if head < self.last_seq:
+                self.last_seq = head
+                self.resets += 1
+                return []
+            # Each prefix's reply covers the log up to its head, or its last event if the page
+            # is full: together they cover the log up to the lowest of these.
+            covered = min(_covered(reply) for reply in replies)
+            logged = sorted(
+                event for reply in replies for event in reply.events if event[0] <= covered
+            )
+            for seq, topic, body in logged:
+                for copy in live.pop(seq, ()):
+                    if copy != (topic, body):
+                        self._refused[FORGED] += 1
+                self._deliver(topic, body, out)
+            for seq in [seq for seq in live if seq <= covered]:
+                # Logged under another topic than ours (or that seq is not ours at all).
+                self._refused[FORGED] += len(live.pop(seq))
+            self.last_seq = covered
+            if covered == head or (upto is not None and covered >= upto):
                 break
-            self._known_head = max(self._known_head, reply.head)
-            if not reply.events:
-                break
-            for seq, topic, body in reply.events:
-                if seq <= self.last_seq:
-                    continue
-                self.last_seq = seq
-                if not topic.startswith(self.prefixes):
-                    continue
-                try:
-                    out.append((topic, decode(body)))
-                except UnknownType:
-                    self._sub.unknown += 1
-                except Garbage:
-                    self._sub.garbage += 1
-                self.filled += 1
+        # What is left claims a seq beyond the log's head: nobody committed it.
+        self._refused[UNCONFIRMED] += sum(len(copies) for copies in live.values())
         return out
+
+    def _deliver(self, topic: str, body: bytes, out: list[tuple[str, Message]]) -> None:
+        try:
+            out.append((topic, decode(body)))
+        except UnknownType:
+            self._refused[UNKNOWN_TYPE] += 1
+        except Garbage:
+            self._refused[BAD_BODY] += 1
 
     def close(self) -> None:
         """Close both sockets."""
         self._sub.close()
-        self._replay.close()
+        self._log.close()
+
+
+def _covered(reply: ReplayReply) -> int:
+    """How far one prefix's reply covers the log: its head, or its last event when full."""
+    if len(reply.events) < READ_PAGE:
+        return reply.head
+    return reply.events[-1][0]
+
+
+def _outermost(prefixes: Sequence[str]) -> tuple[str, ...]:
+    """The prefixes that no other one already covers (``evt.`` covers ``evt.usage.``)."""
+    kept: list[str] = []
+    for prefix in sorted(set(prefixes), key=len):
+        if not prefix.startswith(tuple(kept)):
+            kept.append(prefix)
+    return tuple(kept)

@@ -15,6 +15,7 @@ from services.collector.live.source import utc_text
 from services.queries.doctor import diagnose
 from services.queries.status import collect_status
 from services.runtime.installation import Runtime
+from services.runtime.runner import DROPPED
 
 
 def show_status(runtime: Runtime, as_json: bool) -> None:
@@ -31,11 +32,20 @@ def show_status(runtime: Runtime, as_json: bool) -> None:
     procs = Table("process", "pid", "state", "last seen", "counters", title="Processes")
     for p in status["processes"]:
         state = "[green]up[/]" if p["alive"] else "[red]down[/]"
-        counters = ", ".join(f"{k}={v}" for k, v in sorted(p["counters"].items()) if v)
+        counters = ", ".join(
+            f"{k}={v}"
+            for k, v in sorted(p["counters"].items())
+            if v and not k.startswith(DROPPED)  # summed up below the table
+        )
         procs.add_row(
             p["process"], str(p["pid"]), state, f"{p['last_seen_seconds_ago']}s ago", counters
         )
     console.print(procs)
+    console.print(drop_line("bus garbage dropped", status["bus_garbage_dropped"]))
+    console.print(drop_line("forged or unconfirmed events dropped", status["events_refused"]))
+    ignored = status["unknown_heartbeats_ignored"]
+    if ignored:
+        console.print(f"{ignored} heartbeats from unknown processes ignored")
     roots = Table("provider", "root", "exists", "log files", "unreadable dirs", title="Data roots")
     for r in status["roots"]:
         roots.add_row(
@@ -84,6 +94,17 @@ def show_status(runtime: Runtime, as_json: bool) -> None:
             '[yellow]unpriced models[/] (add [pricing.overrides."<model>"] to config.toml): '
             + ", ".join(status["unpriced_models"])
         )
+
+
+def drop_line(what: str, drops: dict[str, Any]) -> str:
+    """``what: N (process: reason n, ...; ...)``, or ``what: none``."""
+    if not drops["total"]:
+        return f"{what}: none"
+    parts = "; ".join(
+        f"{process}: " + ", ".join(f"{reason} {n}" for reason, n in reasons.items())
+        for process, reasons in drops["by_process"].items()
+    )
+    return f"{what}: {drops['total']} ({escape(parts)})"
 
 
 def show_doctor(runtime: Runtime, provider: str, live: bool, as_json: bool) -> None:

@@ -96,22 +96,20 @@ class BusWatch:
     def _run(self) -> None:
         beats = Subscriber((HEARTBEAT,), self.runtime.endpoints)
         follower = EventFollower((EVENTS,), after=self.after, where=self.runtime.endpoints)
+        resets = 0
         try:
             while not self._stop.is_set():
                 for _, message in beats.drain():
                     if isinstance(message, Heartbeat) and message.process == "store":
                         self.last_beat = time.monotonic()
-                        head = message.head_seq
-                        if head is not None and head < follower.last_seq:
-                            # A new database (rebuilt, or another history): start over.
-                            follower.close()
-                            follower = EventFollower(
-                                (EVENTS,), after=head, where=self.runtime.endpoints
-                            )
-                            self._mark({"all"})
                 parts: set[str] = set()
                 for topic, _ in follower.poll(200):
                     parts |= parts_for(topic)
+                if follower.resets != resets:
+                    # A new database (rebuilt, or another history): the follower started over
+                    # at its head; every part of the snapshot is stale.
+                    resets = follower.resets
+                    parts.add("all")
                 self._mark(parts)
         finally:
             follower.close()

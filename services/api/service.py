@@ -89,6 +89,7 @@ class ApiService:
         )
         self.server = ApiServer(config, self.hub, node.ready)
         node.before_beat = self._figures
+        node.count_drops_of(lambda: self.hub.bus_dropped)
         return None  # ApiServer says "ready" once it listens, with the port it bound
 
     def serve(self) -> None:

@@ -4,6 +4,10 @@ A client asking for events after ``seq`` A subscribes to the hub first, which fi
 position P. Events in (A, P] are already committed, so they come from the store's replay
 socket; events after P arrive in the client's queue. Each event is sent only if its seq is
 above the last one covered, so the two parts meet with no gap and no duplicate.
+
+When the store's database is replaced (a lower head), the client gets one ``reset`` message
+(``id`` = the new head, ``data`` = ``{"head": N}``): what it showed came from the old log, so it
+reloads; the stream goes on with the events after the new head.
 """
 
 from __future__ import annotations
@@ -18,7 +22,15 @@ from bus.client import ReplayClient, StoreUnavailable
 from bus.codec import Garbage, UnknownType, decode
 from bus.endpoints import Endpoints
 from bus.topics import EVENTS
-from services.api.stream import Closed, StreamedEvent, StreamHub, Subscription, streamed
+from services.api.stream import (
+    Closed,
+    Item,
+    Reset,
+    StreamedEvent,
+    StreamHub,
+    Subscription,
+    streamed,
+)
 
 KEEPALIVE_SECONDS = 15.0
 RETRY_MS = 1000
@@ -127,7 +139,7 @@ async def event_stream(
 async def _live(
     subscription: Subscription, covered: int, keepalive: float
 ) -> AsyncGenerator[bytes, None]:
-    getter: asyncio.Future[StreamedEvent | Closed] | None = None
+    getter: asyncio.Future[Item] | None = None
     try:
         while True:
             # Keep one pending get across keepalives: cancelling a get that just completed
@@ -142,6 +154,10 @@ async def _live(
             if isinstance(item, Closed):
                 yield comment(f"closed: {item.reason}; reconnect to resume")
                 return
+            if isinstance(item, Reset):
+                covered = item.head
+                yield item.sse
+                continue
             if item.seq > covered:
                 covered = item.seq
                 yield item.sse

@@ -2,26 +2,34 @@
 
 One background thread follows the bus with ``bus.client.EventFollower`` (zmq is blocking, so it
 never runs on the asyncio loop) and hands each batch to the loop, which copies it into every
-client's bounded queue. Everything that touches the set of clients or the hub's ``position``
-runs on the loop, so a client that subscribes sees a consistent cut: every event with
-``seq <= position`` was committed before it subscribed (the store can replay those), every
-event with ``seq > position`` will arrive in its queue.
+client's bounded queue. The follower reads every event it delivers from the database itself
+(``DatabaseLog``, read-only, one indexed read per batch): an event some other process forged on
+the bus is counted and never reaches a client, and the real event with that seq still does.
+When the database is replaced by one with a lower head (rebuilt, restored, new), every client
+gets one ``reset`` message whose ``id`` is the new head, and the stream goes on from there.
+
+Everything that touches the set of clients or the hub's ``position`` runs on the loop, so a
+client that subscribes sees a consistent cut: every event with ``seq <= position`` was committed
+before it subscribed (the store can replay those), every event with ``seq > position`` will
+arrive in its queue.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
 import structlog
 
-from bus.client import EventFollower
+from bus.client import EventFollower, StoreUnavailable
 from bus.endpoints import Endpoints
-from bus.messages import Message
+from bus.messages import Message, ReplayReply
 from bus.topics import EVENTS
 from services.store import log
 from services.store.database import connect_reader
@@ -51,13 +59,28 @@ class Closed:
     reason: str
 
 
+@dataclass(frozen=True)
+class Reset:
+    """Put in a client's queue when the log was replaced: the stream goes on after ``head``."""
+
+    head: int
+
+    @property
+    def sse(self) -> bytes:
+        """The ``reset`` message: its ``id`` makes a reconnecting browser resume after ``head``."""
+        return b'id: %d\nevent: reset\ndata: {"head":%d}\n\n' % (self.head, self.head)
+
+
+Item = StreamedEvent | Closed | Reset
+
+
 @dataclass(eq=False)
 class Subscription:
     """One connected client: the hub's position when it joined and its queue of live events."""
 
     prefix: str
     start: int
-    queue: asyncio.Queue[StreamedEvent | Closed] = field(repr=False)
+    queue: asyncio.Queue[Item] = field(repr=False)
 
 
 def streamed(seq: int, topic: str, message: Message) -> StreamedEvent:
@@ -83,6 +106,48 @@ def database_head(db_path: Path) -> int | None:
         conn.close()
 
 
+class DatabaseLog:
+    """The store's event log read from its database file, read-only: the ``EventLog`` the hub
+    confirms live events against without asking the store process. A database file replaced
+    under the same name is noticed (by its identity) and opened anew."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
+        self._conn: sqlite3.Connection | None = None
+        self._identity: tuple[int, int] | None = None
+
+    def fetch(self, after: int, prefix: str = EVENTS, limit: int = 1000) -> ReplayReply:
+        """Committed events with ``seq > after`` and the head; ``StoreUnavailable`` without a
+        usable database."""
+        try:
+            conn = self._connection()
+            events = log.after(conn, after, prefix, limit)
+            # Read after the events, so the head is never below one of them.
+            return ReplayReply(head=log.head(conn), events=events)
+        except sqlite3.Error as exc:
+            self.close()
+            raise StoreUnavailable(f"{self.db_path}: {exc}") from None
+
+    def close(self) -> None:
+        """Close the connection; the next fetch opens a new one."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _connection(self) -> sqlite3.Connection:
+        try:
+            info = os.stat(self.db_path)
+        except OSError as exc:
+            self.close()
+            raise StoreUnavailable(f"{self.db_path}: {exc.strerror}") from None
+        identity = (info.st_dev, info.st_ino)
+        if self._conn is None or identity != self._identity:
+            self.close()
+            self._conn = connect_reader(str(self.db_path))
+            self._identity = identity
+        return self._conn
+
+
 class StreamHub:
     """Follows committed events in one thread and fans them out to per-client queues."""
 
@@ -92,6 +157,10 @@ class StreamHub:
         self.queue_size = queue_size
         self.position = 0
         self.dropped = 0
+        self.resets = 0
+        self.bus_dropped: dict[str, int] = {}
+        """What the follower dropped, by reason; replaced (never changed) by its thread, so
+        the heartbeat's thread may read it."""
         self._clients: set[Subscription] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop = threading.Event()
@@ -129,7 +198,7 @@ class StreamHub:
 
     def subscribe(self, prefix: str = EVENTS) -> Subscription:
         """Register a client (on the loop); it receives every event with ``seq > start``."""
-        queue: asyncio.Queue[StreamedEvent | Closed] = asyncio.Queue(maxsize=self.queue_size)
+        queue: asyncio.Queue[Item] = asyncio.Queue(maxsize=self.queue_size)
         subscription = Subscription(prefix=prefix, start=self.position, queue=queue)
         self._clients.add(subscription)
         return subscription
@@ -153,6 +222,19 @@ class StreamHub:
                     break
         self.position = max(self.position, position)
 
+    def reset(self, head: int) -> None:
+        """The log was replaced and ends at ``head`` (on the loop): every client is told, and
+        from now on gets the events after ``head``."""
+        self.resets += 1
+        self.position = head
+        logger.warning("stream_log_replaced", head=head, clients=len(self._clients))
+        for subscription in list(self._clients):
+            subscription.start = head
+            try:
+                subscription.queue.put_nowait(Reset(head))
+            except asyncio.QueueFull:
+                self._drop(subscription, f"too slow: {self.queue_size} events behind")
+
     def close_all(self, reason: str) -> None:
         """End every client's stream (on the loop)."""
         for subscription in list(self._clients):
@@ -172,8 +254,12 @@ class StreamHub:
         subscription.queue.put_nowait(Closed(reason))
 
     def _follow(self, after: int) -> None:
-        with EventFollower(prefixes=(EVENTS,), after=after, where=self.endpoints) as follower:
+        follower = EventFollower(
+            prefixes=(EVENTS,), after=after, where=self.endpoints, log=DatabaseLog(self.db_path)
+        )
+        with follower:
             first = True
+            resets = 0
             while not self._stop.is_set():
                 try:
                     events = follower.catch_up() if first else follower.poll(POLL_MS)
@@ -183,7 +269,11 @@ class StreamHub:
                     self._stop.wait(1.0)
                     continue
                 first = False
-                if events or follower.last_seq > self.position:
+                self.bus_dropped = dict(follower.dropped)
+                if follower.resets != resets:
+                    resets = follower.resets
+                    self._call_on_loop(self.reset, follower.last_seq)
+                elif events or follower.last_seq > self.position:
                     self._hand_over(events, follower.last_seq)
 
     def _hand_over(self, events: list[tuple[str, Message]], position: int) -> None:
@@ -192,11 +282,14 @@ class StreamHub:
             for topic, message in events
             if isinstance(seq := getattr(message, "seq", None), int)
         ]
+        self._call_on_loop(self.deliver, batch, position)
+
+    def _call_on_loop(self, function: Callable[..., None], *args: object) -> None:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
         try:
-            loop.call_soon_threadsafe(self.deliver, batch, position)
+            loop.call_soon_threadsafe(function, *args)
         except RuntimeError:
             # The loop closed between the check and the call: we are shutting down.
             self._stop.set()

@@ -1,4 +1,10 @@
-"""``otm status``: each process, the head seq, roots found, skipped input and unpriced models."""
+"""``otm status``: each process, the head seq, roots found, skipped input and unpriced models.
+
+Only the processes of the stack (``services.processes``) are listed; heartbeats naming anything
+else are counted by the store and shown as one number. What each process's bus readers dropped
+(its heartbeat's ``bus_dropped.<reason>`` counters) is summed up in two parts: garbage (frames
+that are no message, or not one for their topic) and events refused as forged or unconfirmed.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +16,21 @@ from typing import Any
 
 import msgspec
 
+from bus.client import FORGED, UNCONFIRMED
 from bus.lock import is_held
 from bus.messages import Heartbeat, LimitWindow, LiveStatus
 from services.collector.claude.roots import find_transcripts
 from services.collector.codex.roots import find_logs as find_codex_logs
 from services.collector.gemini.roots import find_logs as find_gemini_logs
 from services.collector.rootpaths import RootScan
+from services.processes import PROCESSES
 from services.queries.alerts import channel_health
 from services.queries.providers import provider_states
 from services.queries.reports.limits import live_statuses, stale_after
 from services.runtime.installation import Runtime
+from services.runtime.runner import DROPPED
 from services.store.database import connect_reader
+from services.store.service import UNKNOWN_HEARTBEATS
 
 ALIVE_SECONDS = 3.0
 SCANNERS: dict[str, Callable[[Path], RootScan[Any]]] = {
@@ -29,6 +39,8 @@ SCANNERS: dict[str, Callable[[Path], RootScan[Any]]] = {
     "gemini": find_gemini_logs,
 }
 """How each provider's log files are found under one of its roots."""
+REFUSED_REASONS = frozenset((FORGED, UNCONFIRMED))
+"""Drop reasons that are refused events rather than garbage."""
 _heartbeat_decoder = msgspec.msgpack.Decoder(Heartbeat)
 _window_decoder = msgspec.msgpack.Decoder(LimitWindow)
 
@@ -61,6 +73,9 @@ def collect_status(runtime: Runtime) -> dict[str, Any]:
         "processes": [],
         "skipped": {},
         "unpriced_models": [],
+        "bus_garbage_dropped": {"total": 0, "by_process": {}},
+        "events_refused": {"total": 0, "by_process": {}},
+        "unknown_heartbeats_ignored": 0,
     }
     live: dict[str, LiveStatus] = {}
     windows: list[LimitWindow] = []
@@ -87,8 +102,12 @@ def _from_database(conn: sqlite3.Connection) -> dict[str, Any]:
     (head,) = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
     now = time.time()
     processes = []
+    names = [p.name for p in PROCESSES]
+    marks = ", ".join("?" * len(names))
     for blob, received in conn.execute(
-        "SELECT heartbeat, received_at FROM process_status ORDER BY process"
+        "SELECT heartbeat, received_at FROM process_status "
+        f"WHERE process IN ({marks}) ORDER BY process",
+        names,
     ):
         beat = _heartbeat_decoder.decode(blob)
         processes.append(
@@ -111,4 +130,34 @@ def _from_database(conn: sqlite3.Connection) -> dict[str, Any]:
         "processes": processes,
         "skipped": skipped,
         "unpriced_models": unpriced,
+        **bus_drops(processes),
     }
+
+
+def bus_drops(processes: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the processes' bus readers dropped, from their heartbeats' counters: garbage and
+    refused events, each as a total and ``{process: {reason: count}}``; and the heartbeats of
+    unknown processes the store ignored."""
+    garbage: dict[str, dict[str, int]] = {}
+    refused: dict[str, dict[str, int]] = {}
+    ignored = 0
+    for p in processes:
+        counters: dict[str, int] = p["counters"]
+        if p["process"] == "store":
+            ignored = int(counters.get(UNKNOWN_HEARTBEATS, 0))
+        for key, count in sorted(counters.items()):
+            if not key.startswith(DROPPED) or not count:
+                continue
+            reason = key.removeprefix(DROPPED)
+            part = refused if reason in REFUSED_REASONS else garbage
+            part.setdefault(p["process"], {})[reason] = int(count)
+    return {
+        "bus_garbage_dropped": _totalled(garbage),
+        "events_refused": _totalled(refused),
+        "unknown_heartbeats_ignored": ignored,
+    }
+
+
+def _totalled(by_process: dict[str, dict[str, int]]) -> dict[str, Any]:
+    total = sum(sum(reasons.values()) for reasons in by_process.values())
+    return {"total": total, "by_process": by_process}

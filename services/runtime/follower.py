@@ -3,9 +3,12 @@
 A consumer with effects of its own (the notifier's alert state, say) must neither miss an event
 committed while it was down nor apply one twice. As eventsourcing's tracking records do, it
 records the ``seq`` of each event it applied **in the same transaction as the effect**; on
-restart it resumes after the recorded ``seq``, and ``bus.client.EventFollower`` fills whatever
-PUB/SUB dropped from the store's replay socket. A crash between the effect and the record is
-impossible (one transaction); a crash before it means the event comes again and is applied then.
+restart it resumes after the recorded ``seq``, and ``bus.client.EventFollower`` reads every event
+back from the store's log (so nothing PUB/SUB dropped is missed and nothing forged on the bus is
+applied). A crash between the effect and the record is impossible (one transaction); a crash
+before it means the event comes again and is applied then. When the store's log is replaced by
+one with a lower head (``EventFollower.resets``), the recorded position moves back to that head,
+or no event of the new log would ever be applied.
 
 Two tracking backends share one contract (``tests/services/runtime/test_follower.py``):
 ``SQLiteTracking`` in the consumer's own database file (the store's database has one writer,
@@ -21,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from bus.client import EventFollower, Subscriber
+from bus.client import EventFollower, EventLog
 from bus.endpoints import Endpoints
 from bus.messages import Message
 
@@ -47,6 +50,10 @@ class Tracking(Protocol):
 
     def skip_to(self, seq: int) -> None:
         """Record ``seq`` without an effect (events the follower does not care about)."""
+        ...
+
+    def reset_to(self, seq: int) -> None:
+        """Record ``seq`` even if it is lower: the log was replaced by one ending there."""
         ...
 
     def close(self) -> None:
@@ -75,6 +82,10 @@ class MemoryTracking:
     def skip_to(self, seq: int) -> None:
         """Move past ``seq`` without an effect."""
         self._position = max(self._position, seq)
+
+    def reset_to(self, seq: int) -> None:
+        """Move to ``seq``, back if need be."""
+        self._position = seq
 
     def close(self) -> None:
         """Nothing to release."""
@@ -128,6 +139,11 @@ class SQLiteTracking:
             if seq > self.position():
                 self._record(seq)
 
+    def reset_to(self, seq: int) -> None:
+        """Record ``seq``, lower or not."""
+        with self._transaction():
+            self._record(seq)
+
     def close(self) -> None:
         """Close the connection."""
         self.conn.close()
@@ -155,16 +171,18 @@ class DurableFollower:
     the consumer applies each with ``apply`` so the position moves with its effect."""
 
     def __init__(
-        self, prefixes: Sequence[str], tracking: Tracking, where: Endpoints | None = None
+        self,
+        prefixes: Sequence[str],
+        tracking: Tracking,
+        where: Endpoints | None = None,
+        log: EventLog | None = None,
     ) -> None:
         self.tracking = tracking
-        self.events = EventFollower(prefixes=prefixes, after=tracking.position(), where=where)
+        self.events = EventFollower(
+            prefixes=prefixes, after=tracking.position(), where=where, log=log
+        )
+        self._resets = 0
         self._next_skip_record = 0.0
-
-    @property
-    def subscriber(self) -> Subscriber:
-        """The bus subscription underneath (for its garbage counters)."""
-        return self.events._sub
 
     @property
     def position(self) -> int:
@@ -175,13 +193,16 @@ class DurableFollower:
         """Events that became available within ``timeout_ms``, gaps filled, in ``seq`` order;
         none of them applied yet."""
         delivered = self.events.poll(timeout_ms)
+        self._follow_reset()
         if not delivered:
             self._record_skipped()
         return delivered
 
     def catch_up(self) -> list[tuple[str, Message]]:
         """Everything committed after the position, fetched from the store's replay."""
-        return self.events.catch_up()
+        delivered = self.events.catch_up()
+        self._follow_reset()
+        return delivered
 
     def apply(self, event: Message, effect: Effect) -> bool:
         """Apply ``effect`` for ``event`` and record its ``seq`` atomically; False if it was
@@ -195,6 +216,13 @@ class DurableFollower:
         """Close the sockets and the tracking."""
         self.events.close()
         self.tracking.close()
+
+    def _follow_reset(self) -> None:
+        # Before any event of the new log is applied: ``apply`` refuses seqs at or below the
+        # recorded position.
+        if self.events.resets != self._resets:
+            self._resets = self.events.resets
+            self.tracking.reset_to(self.events.last_seq)
 
     def _record_skipped(self) -> None:
         # Quiet moment: move the recorded position past events outside our prefixes, at most

@@ -11,7 +11,9 @@ watchers' sockets and loop:
   (``Node.serve``, e.g. the store's replay socket);
 * the loop: wait for messages or for the service's next due work, hand messages over in batches,
   call ``step``;
-* heartbeats: one a second (faster just after start), with the service's counters and details;
+* heartbeats: one a second (faster just after start), with the service's counters and details,
+  and what every bus reader of the process dropped, by reason (``bus_dropped.<reason>``:
+  undecodable frames, forged or unconfirmed events), for ``otm status``;
 * stopping: SIGTERM or SIGINT ends the loop within a fraction of a second, ``stop`` closes the
   service, one ``stopping`` line, sockets closed: gone well within 2 s.
 
@@ -26,6 +28,7 @@ import logging
 import math
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -41,6 +44,8 @@ if TYPE_CHECKING:
     from services.runtime.follower import DurableFollower, Tracking
     from services.runtime.installation import Runtime
 
+DROPPED = "bus_dropped."
+"""Heartbeat counters ``bus_dropped.<reason>``: what this process's bus readers dropped."""
 MAX_WAIT_SECONDS = 0.2
 """The longest the loop sleeps between looks at the stop flag: SIGTERM is obeyed within this."""
 
@@ -123,11 +128,12 @@ class Node:
         """For a blocking service: called in the heartbeat thread before each beat, to put
         current figures into ``pulse.counters``."""
         self._served: list[tuple[zmq.Socket[bytes], Callable[[zmq.Socket[bytes]], None]]] = []
+        self._drop_counts: list[Callable[[], Mapping[str, int]]] = []
         self._poller: zmq.Poller | None = None
 
     def subscribe(self, prefixes: Sequence[str]) -> Subscriber:
         """Subscribe to topic prefixes; their messages reach ``Service.handle``."""
-        self.subscriber = Subscriber(tuple(prefixes), self.runtime.endpoints)
+        self.subscriber = Subscriber(tuple(prefixes), self.runtime.endpoints, check_topics=True)
         self._poller = None
         return self.subscriber
 
@@ -208,18 +214,28 @@ class Node:
             batch.extend(subscriber.drain())
         return batch
 
+    def count_drops_of(self, dropped: Callable[[], Mapping[str, int]]) -> None:
+        """Also count what a bus reader the service runs itself dropped (``dropped()``: by
+        reason; it may be called from the heartbeat's thread, so it returns a snapshot)."""
+        self._drop_counts.append(dropped)
+
     def count_bus_problems(self) -> None:
-        """Put what the subscriptions could not decode into the heartbeat's counters."""
-        subscribers = list(self._subscribers())
-        if subscribers:
-            self.pulse.counters["garbage_dropped"] = sum(s.garbage for s in subscribers)
-            self.pulse.counters["unknown_types"] = sum(s.unknown for s in subscribers)
+        """Put what the bus readers dropped, by reason, into the heartbeat's counters."""
+        total: Counter[str] = Counter()
+        if self.subscriber is not None:
+            total.update(self.subscriber.dropped)
+        if self.follower is not None:
+            total.update(self.follower.events.dropped)
+        for dropped in self._drop_counts:
+            total.update(dropped())
+        for reason, count in total.items():
+            self.pulse.counters[DROPPED + reason] = count
 
     def _subscribers(self) -> Iterable[Subscriber]:
         if self.subscriber is not None:
             yield self.subscriber
         if self.follower is not None:
-            yield self.follower.subscriber
+            yield self.follower.events.subscriber
 
 
 def run_service(service: Service, runtime: Runtime, stop: StopFlag | None = None) -> None:
@@ -273,6 +289,7 @@ def _beat_until_stopped(node: Node) -> None:
         while not node.stop.wait(pulse.due_in() or MAX_WAIT_SECONDS):
             if node.before_beat is not None:
                 node.before_beat()
+            node.count_bus_problems()
             pulse.beat()
     finally:
         publisher.close()

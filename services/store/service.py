@@ -2,8 +2,10 @@
 
 It applies observations in batched ``BEGIN IMMEDIATE`` transactions (each batch's records and
 its file cursor together), publishes each committed event exactly as logged, answers replay
-requests, records every process's heartbeat for ``otm status``, and announces the head ``seq``
-in its own heartbeat so a consumer notices an event it missed even when nothing follows it.
+requests, records the heartbeat of every process of the stack for ``otm status`` (heartbeats
+naming any other process are counted, never stored: storage stays bounded), and announces the
+head ``seq`` in its own heartbeat so a consumer notices an event it missed even when nothing
+follows it.
 
 In: observations and heartbeats from the bus, replay requests. Work: commit. Out: committed
 events, replay answers.
@@ -21,6 +23,7 @@ from bus.client import Publisher
 from bus.lock import ProcessLock
 from bus.messages import Heartbeat, Message, ReplayReply, ReplayRequest
 from bus.topics import HEARTBEAT, OBSERVATIONS
+from services.processes import PROCESSES
 from services.runtime.installation import Runtime
 from services.runtime.lifecycle import Pulse
 from services.runtime.runner import Batch, Gather, Node, run_service
@@ -33,6 +36,10 @@ GATHER = Gather(gap_ms=3, max_seconds=0.05, max_messages=MAX_MESSAGES_PER_TRANSA
 commit costs a few milliseconds whatever its size, so during a backlog a bigger transaction is
 much cheaper per batch, while a lone live append waits only 3 ms."""
 IDLE_SECONDS = 1.0
+KNOWN_PROCESSES = frozenset(p.name for p in PROCESSES)
+"""The only heartbeats recorded in ``process_status``."""
+UNKNOWN_HEARTBEATS = "heartbeats_from_unknown_processes"
+"""The store's counter of heartbeats ignored because they name no process of the stack."""
 _replay_request_decoder = msgspec.msgpack.Decoder(ReplayRequest)
 
 
@@ -52,6 +59,7 @@ class StoreService:
         self.node = node
         self.lock.acquire()
         self.store = Store(connect_writer(str(self.runtime.db_path)))
+        _forget_unknown_processes(self.store)
         activity = self.runtime.config.activity
         self.store.configure_activity(enabled=activity.enabled, keep=activity.keep)
         replies: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.REP)
@@ -112,6 +120,13 @@ def _serve_replay(store: Store, replies: zmq.Socket[bytes], pulse: Pulse) -> Non
     pulse.counters["replays_served"] += 1
 
 
+def _forget_unknown_processes(store: Store) -> None:
+    # Rows an older store recorded for any name a heartbeat carried.
+    known = sorted(KNOWN_PROCESSES)
+    marks = ", ".join("?" * len(known))
+    store.conn.execute(f"DELETE FROM process_status WHERE process NOT IN ({marks})", known)
+
+
 def _drain_observations(
     store: Store,
     batch: Batch,
@@ -123,7 +138,10 @@ def _drain_observations(
     beats: list[Heartbeat] = []
     for _topic, message in batch:
         if isinstance(message, Heartbeat):
-            beats.append(message)
+            if message.process in KNOWN_PROCESSES:
+                beats.append(message)
+            else:
+                pulse.counters[UNKNOWN_HEARTBEATS] += 1
         else:
             observations.append(message)
     if beats:

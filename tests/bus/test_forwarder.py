@@ -13,12 +13,12 @@ import pytest
 import zmq
 
 from bus.client import Publisher, Subscriber
-from bus.codec import encode
+from bus.codec import BAD_BODY, BAD_FRAMES, BAD_TOPIC, UNKNOWN_TYPE, WRONG_TOPIC, encode
 from bus.endpoints import Endpoints, run_dir
 from bus.forwarder import Forwarder
 from bus.lock import AlreadyRunning
 from bus.messages import Heartbeat, PriceCommitted, UsageCommitted
-from tests.helpers import await_subscription, cursor
+from tests.helpers import await_subscription, cursor, wait_until
 
 USAGE = UsageCommitted(seq=1, batch_id="b", provider="claude", source="/a", cursor=cursor(10))
 PRICE = PriceCommitted(seq=2, provider="claude", model="m", source="config")
@@ -162,27 +162,50 @@ UNKNOWN_BODY = msgspec.msgpack.encode({"type": "evt.future", "seq": 3})
 
 
 @pytest.mark.parametrize(
-    ("frames", "counter"),
+    ("frames", "reason"),
     [
-        pytest.param([b"evt.usage.claude", encode(USAGE), b"extra"], "garbage", id="three-frames"),
-        pytest.param([b"evt.usage.claude"], "garbage", id="one-frame"),
-        pytest.param([b"evt.usage.claude", b"\xc1not msgpack"], "garbage", id="garbage-body"),
-        pytest.param([b"evt.\xff\xfe", encode(USAGE)], "garbage", id="topic-not-utf8"),
-        pytest.param([b"evt.future.claude", UNKNOWN_BODY], "unknown", id="unknown-type"),
+        pytest.param([b"evt.usage.claude", encode(USAGE), b"extra"], BAD_FRAMES, id="three-frames"),
+        pytest.param([b"evt.usage.claude"], BAD_FRAMES, id="one-frame"),
+        pytest.param([b"evt.usage.claude", b"\xc1not msgpack"], BAD_BODY, id="garbage-body"),
+        pytest.param([b"evt.\xff\xfe", encode(USAGE)], BAD_TOPIC, id="topic-not-utf8"),
+        pytest.param([b"evt.future.claude", UNKNOWN_BODY], UNKNOWN_TYPE, id="unknown-type"),
     ],
 )
 @pytest.mark.usefixtures("forwarder")
 def test_subscriber_counts_bad_frames_and_keeps_receiving(
-    raw_publisher: zmq.Socket[bytes], subscribe: Subscribe, frames: list[bytes], counter: str
+    raw_publisher: zmq.Socket[bytes], subscribe: Subscribe, frames: list[bytes], reason: str
 ) -> None:
-    """A bad message is counted (garbage or unknown) and the good one after it still arrives."""
+    """A bad message is counted under its reason and the good one after it still arrives."""
     sub = subscribe("evt.")
     await_subscription(lambda body: raw_publisher.send_multipart([b"evt.probe", body]), sub)
     raw_publisher.send_multipart(frames)
     raw_publisher.send_multipart([b"evt.usage.claude", encode(USAGE)])
     received = sub.recv(timeout_ms=5000)
-    expected = {"garbage": 0, "unknown": 0, counter: 1}
-    assert (("evt.usage.claude", USAGE), expected) == (
-        received,
-        {"garbage": sub.garbage, "unknown": sub.unknown},
-    )
+    assert (("evt.usage.claude", USAGE), {reason: 1}) == (received, dict(sub.dropped))
+
+
+@pytest.mark.parametrize(
+    ("topic", "body"),
+    [
+        pytest.param(b"evt.usage.claude", encode(PRICE), id="price-as-usage"),
+        pytest.param(b"evt.usage.codex", encode(USAGE), id="other-provider"),
+        pytest.param(b"evt.usage.claude", encode(Heartbeat("x", 1, 0.0, 0.0)), id="heartbeat"),
+    ],
+)
+@pytest.mark.usefixtures("forwarder")
+def test_checking_subscriber_drops_a_message_under_a_topic_it_is_never_published_on(
+    raw_publisher: zmq.Socket[bytes], addresses: Endpoints, topic: bytes, body: bytes
+) -> None:
+    """With check_topics, a known type under a foreign topic is counted wrong_topic, not given."""
+    sub = Subscriber(("evt.",), addresses, check_topics=True)
+    try:
+
+        def one_round() -> tuple[str, object] | None:
+            raw_publisher.send_multipart([topic, body])
+            raw_publisher.send_multipart([b"evt.usage.claude", encode(USAGE)])
+            return sub.recv(timeout_ms=50)
+
+        received = wait_until(one_round, what="the good message")
+        assert (("evt.usage.claude", USAGE), {WRONG_TOPIC}) == (received, set(sub.dropped))
+    finally:
+        sub.close()

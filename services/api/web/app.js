@@ -467,6 +467,8 @@ function connect() {
     for (const p of PROVIDERS) source.addEventListener(`evt.${t}.${p}`, onEvent);
   }
   source.addEventListener("evt.alert", onEvent);
+  // The store's database was replaced: its id is the new head; everything shown is re-read.
+  source.addEventListener("reset", onEvent);
 }
 connect();
 

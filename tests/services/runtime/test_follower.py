@@ -97,6 +97,14 @@ def test_skip_to_moves_forward_only(make_tracking: TrackingFactory) -> None:
     assert 9 == tracking.position()
 
 
+def test_reset_to_moves_the_position_back(make_tracking: TrackingFactory) -> None:
+    """A replaced log ending at 3 moves a position of 9 back to 3, and seq 4 applies again."""
+    tracking = make_tracking()
+    tracking.skip_to(9)
+    tracking.reset_to(3)
+    assert (3, True) == (tracking.position(), tracking.apply(4, lambda _conn: None))
+
+
 def test_the_position_survives_reopening(make_tracking: TrackingFactory) -> None:
     """A tracking opened again (a restart) resumes from the recorded seq."""
     first = make_tracking()
@@ -278,3 +286,30 @@ def test_position_moves_past_events_outside_the_prefixes(
     wait_until(lambda: follower.poll(100) == [] and tracking.position() >= head, 15, "skip")
     follower.close()
     assert head == SQLiteTracking.open(tmp_path / "c.db", "c").position()
+
+
+@pytest.mark.e2e
+def test_a_replaced_database_moves_the_position_back_and_new_events_apply(
+    state: Path, forwarder: Forwarder, addresses: Endpoints, tmp_path: Path
+) -> None:
+    """At seq 3, a new database (head 0) resets the follower; its first event is applied."""
+    store = RunningStore(addresses)
+    tracking = SQLiteTracking.open(tmp_path / "c.db", "c")
+    follower = DurableFollower(("evt.usage.",), tracking, addresses)
+    seen: list[int] = []
+    try:
+        for n in range(3):
+            store.commit(usage(n))
+        consume(follower, upto=3, seen=seen)
+        store.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{store.runtime.db_path}{suffix}").unlink(missing_ok=True)
+        store = RunningStore(addresses)
+        wait_until(lambda: follower.poll(100) or follower.events.resets, 15, "the reset")
+        assert 0 == tracking.position()
+        head = store.commit(usage(9))
+        consume(follower, upto=head, seen=seen)
+    finally:
+        follower.close()
+        store.close()
+    assert [1, 2, 3, 1] == seen

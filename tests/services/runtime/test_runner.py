@@ -13,15 +13,17 @@ from typing import Any
 
 import pytest
 import structlog
+import zmq
 
 from bus.client import Publisher, Subscriber
+from bus.codec import encode
 from bus.endpoints import Endpoints
 from bus.forwarder import Forwarder
-from bus.messages import Heartbeat, RefreshRequested
+from bus.messages import Heartbeat, RefreshRequested, UsageCommitted
 from services.runtime.installation import load_runtime
 from services.runtime.lifecycle import StopFlag
 from services.runtime.runner import Batch, Node, main, run_blocking_service, run_service
-from tests.helpers import wait_until
+from tests.helpers import cursor, wait_until
 
 
 class Echo:
@@ -100,16 +102,19 @@ def start_in_thread(target: Any, *args: Any) -> threading.Thread:
     return thread
 
 
-def heartbeat_of(name: str, addresses: Endpoints, timeout: float = 5.0) -> Heartbeat:
-    """The next heartbeat of process ``name`` on the bus."""
+def heartbeat_of(
+    name: str, addresses: Endpoints, timeout: float = 5.0, having: str | None = None
+) -> Heartbeat:
+    """The next heartbeat of process ``name`` on the bus (with a non-zero counter ``having``)."""
     subscriber = Subscriber(("sys.heartbeat",), addresses)
     try:
 
         def beat() -> Heartbeat | None:
             received = subscriber.recv(100)
-            if received and isinstance(received[1], Heartbeat) and received[1].process == name:
-                return received[1]
-            return None
+            beat = received[1] if received else None
+            if not isinstance(beat, Heartbeat) or beat.process != name:
+                return None
+            return beat if having is None or beat.counters.get(having) else None
 
         found: Heartbeat = wait_until(beat, timeout=timeout, what=f"a heartbeat of {name}")
         return found
@@ -209,6 +214,55 @@ def test_blocking_service_says_ready_itself(runtime: Any, logs: list[dict[str, A
     assert [{"listening": True}] == [
         {"listening": e["listening"]} for e in logs if e["event"] == "ready"
     ]
+
+
+def test_garbage_on_a_subscription_is_dropped_counted_and_the_service_lives_on(
+    runtime: Any, addresses: Endpoints
+) -> None:
+    """Bad msgpack and a commit sent as a command never reach ``handle``; the heartbeat counts
+    them by reason and the next real request is handled."""
+    service = Echo()
+    stop = StopFlag()
+    thread = start_in_thread(run_service, service, runtime, stop)
+    raw = zmq.Context.instance().socket(zmq.PUB)
+    raw.setsockopt(zmq.LINGER, 0)
+    raw.connect(addresses.publish)
+    commit = UsageCommitted(seq=1, batch_id="b", provider="claude", source="/a", cursor=cursor(1))
+    request = RefreshRequested(provider="codex", reason="manual", requested_at=time.time())
+
+    def garbage_then_request() -> bool:
+        raw.send_multipart([b"cmd.refresh.claude", b"\xc1 not msgpack"])
+        raw.send_multipart([b"cmd.refresh.claude", encode(commit)])
+        raw.send_multipart([b"cmd.refresh.codex", encode(request)])
+        return bool(service.handled)
+
+    try:
+        wait_until(garbage_then_request, what="the request after the garbage")
+        beat = heartbeat_of("echo", addresses, having="bus_dropped.wrong_topic")
+    finally:
+        raw.close()
+        stop.set()
+        thread.join(timeout=2)
+    dropped = {k for k, v in beat.counters.items() if k.startswith("bus_dropped.") and v}
+    assert ({"bus_dropped.bad_body", "bus_dropped.wrong_topic"}, "codex") == (
+        dropped,
+        service.handled[0],
+    )
+
+
+def test_blocking_service_heartbeat_counts_what_its_own_readers_dropped(
+    runtime: Any, addresses: Endpoints
+) -> None:
+    """A reader the service runs itself (the api's stream) is counted via ``count_drops_of``."""
+    service = Blocking()
+    stop = StopFlag()
+    thread = start_in_thread(run_blocking_service, service, runtime, stop)
+    wait_until(lambda: hasattr(service, "node"), what="start")
+    service.node.count_drops_of(lambda: {"forged": 2})
+    beat = heartbeat_of("blocker", addresses, having="bus_dropped.forged")
+    stop.set()
+    thread.join(timeout=2)
+    assert 2 == beat.counters["bus_dropped.forged"]
 
 
 def test_a_wrong_config_stops_start_up_with_a_message_naming_the_file(
