@@ -291,9 +291,10 @@ def _pick(
 
 
 @cache
-def _slots(template: str) -> frozenset[str]:
-    """The names of the slots in ``template``."""
-    return frozenset(name for _, name, _, _ in Formatter().parse(template) if name)
+def _slots(template: str) -> tuple[str, ...]:
+    """The names of the slots in ``template``, in the order they appear: a set's order changes
+    with each interpreter's string hashing, and the draws (so the corpus) would with it."""
+    return tuple(dict.fromkeys(name for _, name, _, _ in Formatter().parse(template) if name))
 
 
 @cache

@@ -122,3 +122,27 @@ def test_prompt_words_change_no_size_and_no_token(
     monkeypatch.setattr(module, "typed_prompt", lambda drawn: drawn)
     prose = module.generate(tmp_path / "prose", 0.5, seed=3, start=START, days=5)
     assert prose == typed
+
+
+@pytest.mark.e2e
+def test_a_slice_gives_the_same_prompt_in_every_interpreter() -> None:
+    """Prompts do not depend on the interpreter's string hashing (PYTHONHASHSEED)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from services.demo.corpus.prompts import typed_prompt\n"
+        "print([typed_prompt('x' * n + str(n)) for n in range(40, 400, 7)])"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert 1 == len(outputs)
