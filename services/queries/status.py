@@ -93,7 +93,16 @@ def collect_status(runtime: Runtime) -> dict[str, Any]:
         finally:
             conn.close()
     fresh = stale_after(runtime.config.limits.poll_seconds)
-    status["providers"] = provider_states(roots, live, windows, now, fresh)
+    status["providers"] = provider_states(
+        roots,
+        live,
+        windows,
+        now,
+        fresh,
+        running=bool(status["store_running"]),
+        demo=runtime.demo,
+        enabled=runtime.config.limits.enabled,
+    )
     status["alert_channels"] = channel_health(runtime)
     return status
 
