@@ -9,8 +9,9 @@ from the logs; and no process prints a traceback.
 from __future__ import annotations
 
 import json
+import os
 import random
-import sqlite3
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,16 @@ import httpx
 import pytest
 
 from services.demo.corpus.claude import Manifest, append_live
-from tests.e2e.corpus_support import expected_totals, totals_with
+from tests.e2e.corpus_support import expected_totals, make_corpus, totals_with
 from tests.e2e.stack import PROCESSES, Stack, wait_until
-from tests.small_disk import small_disk
+from tests.faults_support import (
+    checkpoint,
+    middle,
+    page_size,
+    scribble,
+    small_disk,
+    table_pages,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -86,3 +94,155 @@ def test_full_disk_keeps_the_stack_up_and_loses_nothing(
     assert [message] == [e["message"] for e in full]
     assert ["disk_full"] == [e["was"] for e in _events(stack, "store", "writing_again")]
     assert [] == _no_tracebacks(stack)
+
+
+def _ingest_and_stop(stack: Stack, manifest: Manifest) -> dict[str, Any]:
+    """Ingest the corpus with the stack, stop it, put everything in the database file itself;
+    ``otm report daily --json`` as it was then."""
+    stack.start("bus", "store", "collector")
+    wait_until(lambda: stack.token_totals() == expected_totals(manifest), 60, "ingest")
+    stack.stop_all()
+    checkpoint(stack.db_path)
+    report = stack.otm("report", "daily", "--json")
+    assert (0, "") == (report.returncode, report.stderr)
+    parsed: dict[str, Any] = json.loads(report.stdout)
+    return parsed
+
+
+def _one_line_error(answer: subprocess.CompletedProcess[str]) -> tuple[int, str]:
+    return answer.returncode, answer.stderr
+
+
+def _damaged(stack: Stack) -> str:
+    return f"error: the database {stack.db_path} is damaged: run `otm store recover`\n"
+
+
+def _replay_everything(stack: Stack) -> str:
+    """``GET /v1/stream?after=0`` until the server ends it (it does, the store being unable to
+    serve the backlog)."""
+    with httpx.stream("GET", f"{stack.api_url}/v1/stream?after=0", timeout=15) as answer:
+        return "".join(answer.iter_text())
+
+
+def _recover_gives_the_same_numbers(
+    stack: Stack, manifest: Manifest, before: dict[str, Any]
+) -> subprocess.CompletedProcess[str]:
+    recovered = stack.otm("store", "recover")
+    assert (0, "") == (recovered.returncode, recovered.stderr)
+    assert expected_totals(manifest) == stack.token_totals()
+    report = stack.otm("report", "daily", "--json")
+    assert (0, before) == (report.returncode, json.loads(report.stdout))
+    return recovered
+
+
+@pytest.mark.timeout(240)
+def test_random_bytes_in_the_middle_are_found_at_start_and_recovered(
+    tmp_path: Path, stack: Stack, corpus: tuple[Path, Manifest]
+) -> None:
+    """Random bytes over middle pages: the store finds them at start and stays up, the api and
+    every command name the file and `otm store recover`, which gives back the same totals."""
+    manifest = corpus[1]
+    before = _ingest_and_stop(stack, manifest)
+    scribble(stack.db_path, middle(table_pages(stack.db_path, "events")))
+    scribble(stack.db_path, table_pages(stack.db_path, "usage_by_slot"), seed=2)
+    stack.start()
+    message = f"the database {stack.db_path} is damaged: run `otm store recover`"
+    usage = httpx.get(f"{stack.api_url}/v1/usage/daily", timeout=10)
+    assert (503, {"error": message}) == (usage.status_code, usage.json())
+    assert "store unavailable" in _replay_everything(stack)
+    dashboard = httpx.get(f"{stack.api_url}/v1/status", timeout=10).json()
+    assert [message] == [t["message"] for t in dashboard["trouble"]]
+    assert (1, _damaged(stack)) == _one_line_error(stack.otm("status"))
+    assert (1, _damaged(stack)) == _one_line_error(stack.otm("report", "daily"))
+    refused = stack.otm("store", "recover")
+    assert (1, "the store is running") == (refused.returncode, refused.stderr[7:27])
+    assert {name: None for name in PROCESSES} == {n: stack.procs[n].poll() for n in PROCESSES}
+    checked = _events(stack, "store", "integrity_checked")
+    assert ["damaged"] == [e["result"] for e in checked]
+    assert [message] == [e["message"] for e in _events(stack, "store", "database_damaged")]
+    stack.stop_all()
+    assert (1, _damaged(stack)) == _one_line_error(stack.otm("report", "daily"))
+    assert (1, _damaged(stack)) == _one_line_error(stack.otm("store", "rebuild"))
+    recovered = _recover_gives_the_same_numbers(stack, manifest, before)
+    assert f"moved {stack.db_path} -> {stack.db_path}.damaged-" in recovered.stdout
+    assert "recovered: " in recovered.stdout
+    assert [] == _no_tracebacks(stack)
+
+
+@pytest.mark.timeout(240)
+def test_a_truncated_database_keeps_the_stack_up_and_is_recovered(
+    stack: Stack, corpus: tuple[Path, Manifest]
+) -> None:
+    """A file cut short under a running stack, the store restarted on it: the store and the
+    api stay up and say so, every command names the fix, and recover restores the totals."""
+    manifest = corpus[1]
+    before = _ingest_and_stop(stack, manifest)
+    stack.start()
+    stack.stop("store")
+    os.truncate(stack.db_path, 3 * page_size(stack.db_path))  # the projections are gone
+    stack.start("store")
+    message = f"the database {stack.db_path} is damaged: run `otm store recover`"
+    usage = httpx.get(f"{stack.api_url}/v1/usage/daily", timeout=10)
+    assert (503, {"error": message}) == (usage.status_code, usage.json())
+    wait_until(lambda: _store_trouble(stack) == [message], 10, "status saying so")
+    assert (1, _damaged(stack)) == _one_line_error(stack.otm("status"))
+    assert (1, _damaged(stack)) == _one_line_error(stack.otm("report", "daily"))
+    assert "store unavailable" in _replay_everything(stack)
+    assert {name: None for name in PROCESSES} == {n: stack.procs[n].poll() for n in PROCESSES}
+    assert ["damaged"] == [e["state"] for e in _events(stack, "store", "ready")]
+    stack.stop_all()
+    assert (1, _damaged(stack)) == _one_line_error(stack.otm("report", "daily"))
+    assert (1, _damaged(stack)) == _one_line_error(stack.otm("store", "rebuild"))
+    _recover_gives_the_same_numbers(stack, manifest, before)
+    assert [] == _no_tracebacks(stack)
+
+
+@pytest.mark.timeout(240)
+def test_damage_met_by_a_replay_keeps_the_store_up(tmp_path: Path) -> None:
+    """Random bytes written under a running store go unnoticed until a replay reads them; the
+    store then answers with the damage, says so once and stays up."""
+    root = tmp_path / "claude"
+    make_corpus(root, size_mb=60)  # a database larger than the store's page cache
+    stack = Stack(tmp_path / "home", root)
+    try:
+        assert 0 == stack.otm("report", "daily", "--json").returncode  # catches up
+        checkpoint(stack.db_path)
+        stack.start("bus", "store", "api")
+        scribble(stack.db_path, table_pages(stack.db_path, "events")[1:40])
+        assert "store unavailable" in _replay_everything(stack)
+        message = f"the database {stack.db_path} is damaged: run `otm store recover`"
+        wait_until(lambda: _store_trouble(stack) == [message], 10, "status saying so")
+        assert "store unavailable" in _replay_everything(stack)
+        assert (None, None) == (stack.procs["store"].poll(), stack.procs["api"].poll())
+        assert ["ok"] == [e["result"] for e in _events(stack, "store", "integrity_checked")]
+        assert [message] == [e["message"] for e in _events(stack, "store", "database_damaged")]
+    finally:
+        stack.stop_all()
+    assert [] == _no_tracebacks(stack)
+
+
+@pytest.mark.timeout(240)
+def test_a_lost_write_ahead_log_after_kill_nine_is_read_again_exactly(
+    stack: Stack, corpus: tuple[Path, Manifest]
+) -> None:
+    """kill -9 of the stack, then its ``-wal`` and ``-shm`` lost with the commits only they
+    held: those records are read again from the cursors the database file kept, once."""
+    root, manifest = corpus
+    rng = random.Random(9)
+    stack.start("bus", "store", "collector", "watcher")
+    wait_until(lambda: stack.token_totals() == expected_totals(manifest), 60, "ingest")
+    checkpoint(stack.db_path)
+    lost = [r for _ in range(3) for r in append_live(root, rng)]
+    wanted = totals_with(expected_totals(manifest), lost)
+    wait_until(lambda: stack.token_totals() == wanted, 30, "the appends committed")
+    for name in ("watcher", "collector", "store", "bus"):
+        stack.kill(name)
+    for suffix in ("-wal", "-shm"):
+        stack.db_path.with_name(stack.db_path.name + suffix).unlink()
+    assert expected_totals(manifest) == stack.token_totals()  # the appends are gone
+    added = append_live(root, rng)
+    stack.start("bus", "store", "collector", "watcher")
+    wanted = totals_with(wanted, added)
+    wait_until(lambda: stack.token_totals() == wanted, 60, f"totals {wanted}")
+    time.sleep(1.0)  # a late duplicate would show now
+    assert wanted == stack.token_totals()

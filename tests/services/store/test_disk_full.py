@@ -22,8 +22,8 @@ from services.store.health import (
 )
 from services.store.trouble import DISK_FULL, classify, disk_full_message
 from services.store.writer import Store
+from tests.faults_support import SmallDisk, small_disk
 from tests.helpers import batch, record
-from tests.small_disk import SmallDisk, small_disk
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
-"""A real, small file system for the full-disk tests: a tmpfs of a given size, filled up with
-one file and freed again by deleting it.
+"""Real faults for the tests: a small file system that fills up, and a database file damaged
+by random bytes over its pages.
 
-Mounting needs root (CI runs the tests as root); elsewhere the tests that need it are
-skipped, saying so. Imported by its full name, ``tests.small_disk``.
+The small disk is a tmpfs of a given size, filled up with one file and freed again by deleting
+it. Mounting needs root (CI runs the tests as root); elsewhere the tests that need it are
+skipped, saying so. Imported by its full name, ``tests.faults_support``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import random
 import shutil
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,3 +81,51 @@ def small_disk(path: Path, size: str) -> Iterator[SmallDisk]:
     finally:
         # Lazy: a process the test started may still hold a file open while it exits.
         subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def table_pages(path: Path, table: str) -> list[int]:
+    """The pages of ``path`` holding ``table`` (numbered from 1, as SQLite does), in order."""
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute("SELECT pageno FROM dbstat WHERE name = ? ORDER BY pageno", (table,))
+        return [int(pageno) for (pageno,) in rows]
+    finally:
+        conn.close()
+
+
+def middle(pages: list[int], count: int = 3) -> list[int]:
+    """``count`` pages from the middle of ``pages``."""
+    start = len(pages) // 2
+    return pages[start : start + count]
+
+
+def scribble(path: Path, pages: list[int], seed: int = 1) -> None:
+    """Write random bytes over whole pages of the file."""
+    rng = random.Random(seed)
+    size = page_size(path)
+    with path.open("r+b") as file:
+        for page in pages:
+            file.seek((page - 1) * size)
+            file.write(rng.randbytes(size))
+
+
+def page_size(path: Path) -> int:
+    """The database's page size."""
+    conn = sqlite3.connect(path)
+    try:
+        (size,) = conn.execute("PRAGMA page_size").fetchone()
+        return int(size)
+    finally:
+        conn.close()
+
+
+def checkpoint(path: Path) -> None:
+    """Move everything in the write-ahead log into the database file itself, so damage done to
+    the file is damage to the data."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA busy_timeout = 5000")
+        (busy, _frames, _moved) = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        conn.close()
+    assert 0 == busy, f"{path}: the checkpoint could not finish"
