@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from services.queries.catchup import CatchUp
 from services.runtime.installation import Runtime
-from services.store.trouble import DISK_FULL, classify, describe
+from services.store.trouble import DISK_FULL, classify_at, describe
 
 PROGRESS_SECONDS = 1.0
 
@@ -25,10 +25,11 @@ def database_trouble(exc: BaseException) -> str | None:
     sqlite3 = sys.modules.get("sqlite3")
     if sqlite3 is None or not isinstance(exc, sqlite3.Error | OSError):
         return None
-    kind = classify(exc)
+    path = _db_path()
+    kind = classify_at(exc, path)
     if kind is None:
         return None
-    message = describe(kind, _db_path(), exc)
+    message = describe(kind, path, exc)
     if kind == DISK_FULL:
         message += "; free some space and run the command again"
     return message

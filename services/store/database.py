@@ -12,7 +12,7 @@ from pathlib import Path
 
 from services.store.rebuild import rebuild_connection
 from services.store.schema import MIGRATIONS, apply_migrations
-from services.store.trouble import DAMAGED, classify, quick_check
+from services.store.trouble import DAMAGED, classify_at, quick_check
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -78,7 +78,7 @@ def open_checked(path: str) -> Opened:
     try:
         conn = connect_writer(path)
     except sqlite3.Error as exc:
-        kind = classify(exc)
+        kind = classify_at(exc, Path(path))
         if kind is None:
             raise
         return Opened(None, (str(exc),), kind, exc, time.monotonic() - began)

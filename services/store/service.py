@@ -41,7 +41,7 @@ from services.store.health import (
     WriteHealth,
     health_record,
 )
-from services.store.trouble import DAMAGED, DISK_FULL, classify, describe, free_mb
+from services.store.trouble import DAMAGED, DISK_FULL, classify, classify_at, describe, free_mb
 from services.store.writer import Store
 
 MAX_MESSAGES_PER_TRANSACTION = 256
@@ -152,9 +152,10 @@ class StoreService:
             self.store = Store(opened.conn)
         except sqlite3.Error as exc:
             opened.conn.close()
-            if classify(exc) is None:
+            kind = classify_at(exc, self.runtime.db_path)
+            if kind is None:
                 raise
-            self._failed(classify(exc) or DAMAGED, exc, now)
+            self._failed(kind, exc, now)
             return
         if opened.problem == DAMAGED:
             self._failed(DAMAGED, sqlite3.DatabaseError("; ".join(opened.findings)), now)
@@ -191,7 +192,7 @@ class StoreService:
                 self.store, observations, self.node.publisher, self.node.pulse, self.node.logger
             )
         except (sqlite3.Error, OSError) as exc:
-            kind = classify(exc)
+            kind = classify_at(exc, self.runtime.db_path)
             if kind is None:
                 raise
             self.node.pulse.counters["observations_not_written"] += len(observations)

@@ -19,6 +19,7 @@ UNWRITABLE = "unwritable"
 
 _FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT} if hasattr(errno, "EDQUOT") else {errno.ENOSPC}
 _MB = 1_000_000
+LOW_SPACE_MB = 1.0
 QUICK_CHECK_LINES = 5
 """How many of ``PRAGMA quick_check``'s findings are kept (the first ones name the damage)."""
 
@@ -38,6 +39,15 @@ def classify(exc: BaseException) -> str | None:
     if primary == sqlite3.SQLITE_IOERR:
         return UNWRITABLE
     return None
+
+
+def classify_at(exc: BaseException, path: Path) -> str | None:
+    """``classify``, with an I/O error on a disk that has (next to) no space left called a full
+    disk: that is what it is (SQLite reports a ``-shm`` it cannot grow as an I/O error)."""
+    kind = classify(exc)
+    if kind == UNWRITABLE and free_mb(path) < LOW_SPACE_MB:
+        return DISK_FULL
+    return kind
 
 
 def free_mb(path: Path) -> float:

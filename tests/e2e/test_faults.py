@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -246,3 +247,86 @@ def test_a_lost_write_ahead_log_after_kill_nine_is_read_again_exactly(
     wait_until(lambda: stack.token_totals() == wanted, 60, f"totals {wanted}")
     time.sleep(1.0)  # a late duplicate would show now
     assert wanted == stack.token_totals()
+
+
+@pytest.mark.timeout(120)
+def test_a_report_on_a_full_disk_is_one_line_and_works_once_space_returns(
+    tmp_path: Path, corpus: tuple[Path, Manifest]
+) -> None:
+    """Without the stack, ``otm report`` must commit what is new first: on a full disk that is
+    one line naming the file, exit 1; with space back, the report has every record."""
+    root, manifest = corpus
+    with small_disk(tmp_path / "home", "24m") as disk:
+        stack = Stack(disk.path, root)
+        assert 0 == stack.otm("report", "daily", "--json").returncode
+        added = append_live(root, random.Random(3))
+        disk.fill()
+        full = stack.otm("report", "daily")
+        disk.free()
+        again = stack.otm("report", "daily", "--json")
+        totals = stack.token_totals()
+    message = f"disk full: {stack.db_path}, 0.0 MB free; free some space and run the command again"
+    assert (1, f"error: {message}\n") == (full.returncode, full.stderr)
+    assert (0, "") == (again.returncode, again.stderr)
+    assert totals_with(expected_totals(manifest), added) == totals
+
+
+@pytest.mark.timeout(120)
+def test_the_dashboard_status_page_shows_the_damage(
+    stack: Stack, corpus: tuple[Path, Manifest]
+) -> None:
+    """The Status page of the dashboard (in a real chromium) shows what the store says."""
+    from playwright.sync_api import sync_playwright
+
+    _ingest_and_stop(stack, corpus[1])
+    scribble(stack.db_path, middle(table_pages(stack.db_path, "events")))
+    stack.start("bus", "store", "api")
+    message = f"store: the database {stack.db_path} is damaged: run `otm store recover`"
+    wait_until(lambda: _store_trouble(stack), 10, "status saying so")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"))
+        try:
+            page = browser.new_page()
+            page.goto(f"{stack.api_url}/status")
+            shown = page.locator('section[data-section="Trouble"] p')
+            shown.wait_for(timeout=10_000)
+            text = shown.inner_text()
+        finally:
+            browser.close()
+    assert message == text
+
+
+@pytest.mark.timeout(180)
+def test_a_stack_started_on_a_full_disk_waits_and_then_writes(
+    tmp_path: Path, corpus: tuple[Path, Manifest]
+) -> None:
+    """A stack started when the disk is already full (too full for the database's ``-wal``
+    and ``-shm``) comes up, says so, and writes as soon as space returns, missing nothing."""
+    root, manifest = corpus
+    names = ("bus", "store", "collector", "watcher")
+    with small_disk(tmp_path / "home", "24m") as disk:
+        stack = Stack(disk.path, root)
+        stack.logs = tmp_path / "logs"
+        stack.logs.mkdir()
+        try:
+            stack.start(*names)
+            first = expected_totals(manifest)
+            wait_until(lambda: stack.token_totals() == first, 60, "the first ingest")
+            for name in ("watcher", "collector", "store", "bus"):
+                stack.stop(name)
+            assert not stack.db_path.with_name("otm.db-wal").exists()
+            disk.fill()
+            stack.start(*names)
+            added = append_live(root, random.Random(6))
+            message = f"disk full: {stack.db_path}, 0.0 MB free"
+            wait_until(lambda: _store_trouble(stack) == [message], 30, "status saying so")
+            disk.free()
+            wanted = totals_with(first, added)
+            wait_until(lambda: stack.token_totals() == wanted, 60, f"totals {wanted}")
+            time.sleep(1.0)  # a late duplicate would show now
+            assert wanted == stack.token_totals()
+            assert {name: None for name in names} == {n: stack.procs[n].poll() for n in names}
+        finally:
+            stack.stop_all()
+    assert ["disk_full"] == [e["state"] for e in _events(stack, "store", "ready")]
+    assert [] == _no_tracebacks(stack)
