@@ -146,6 +146,19 @@ def api_token_command() -> None:
     typer.echo(api_token(_runtime().state))
 
 
+@store_app.command("recover")
+def store_recover(
+    force: Annotated[
+        bool, typer.Option("--force", help="Rebuild even a database that looks sound.")
+    ] = False,
+) -> None:
+    """Move a damaged database aside (otm.db.damaged-<UTC time>) and rebuild a fresh one from
+    the CLIs' logs (the store must be stopped)."""
+    from otm.faults import show_recover
+
+    raise typer.Exit(show_recover(_runtime(), force))
+
+
 @app.command("up")
 def up_command(
     verbose: Annotated[
@@ -481,7 +494,7 @@ def status_command(
     """Each process, the head seq, roots found and skipped input."""
     from otm.health import show_status
 
-    show_status(_runtime(), json_output)
+    raise typer.Exit(show_status(_runtime(), json_output))
 
 
 @app.command("schema")
@@ -494,4 +507,13 @@ def schema_command() -> None:
 
 def main() -> None:
     """Entry point of the ``otm`` script."""
-    app()
+    try:
+        app()
+    except Exception as exc:
+        # A damaged database or a full disk, wherever it surfaces: one line, exit status 1.
+        from otm.faults import database_trouble, fail
+
+        message = database_trouble(exc)
+        if message is None:
+            raise
+        sys.exit(fail(message))

@@ -18,14 +18,23 @@ from services.runtime.installation import Runtime
 from services.runtime.runner import DROPPED
 
 
-def show_status(runtime: Runtime, as_json: bool) -> None:
-    """Print ``otm status`` as JSON or as rich tables."""
+def show_status(runtime: Runtime, as_json: bool) -> int:
+    """Print ``otm status`` as JSON or as rich tables; the exit status (1: the database is
+    damaged, and then only that one line is printed, unless as JSON)."""
     status = collect_status(runtime)
+    damaged = [t for t in status["trouble"] if t["state"] == "damaged"]
     if as_json:
         sys.stdout.write(json.dumps(status, indent=2) + "\n")
-        return
-
+        return 1 if damaged else 0
+    if damaged:
+        Console(stderr=True).print(
+            f"[bold red]error:[/] {escape(damaged[0]['message'])}", soft_wrap=True
+        )
+        return 1
     console = Console()
+    for trouble in status["trouble"]:
+        line = f"{trouble['process']}: {trouble['message']}"
+        console.print(f"[bold red]{escape(line)}[/]", soft_wrap=True)
     mode = " [yellow](demo data)[/]" if status["demo"] else ""
     console.print(f"[bold]OpenTokenMonitor[/] {status['database']}{mode}")
     console.print(f"head seq: [bold]{status['head_seq']}[/]")
@@ -94,6 +103,7 @@ def show_status(runtime: Runtime, as_json: bool) -> None:
             '[yellow]unpriced models[/] (add [pricing.overrides."<model>"] to config.toml): '
             + ", ".join(status["unpriced_models"])
         )
+    return 0
 
 
 def drop_line(what: str, drops: dict[str, Any]) -> str:

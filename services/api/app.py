@@ -10,7 +10,7 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -35,6 +35,7 @@ from services.queries.reports.limits import limits_report, stale_after
 from services.queries.reports.timezones import local_timezone_name
 from services.runtime.installation import Runtime
 from services.store.database import connect_reader
+from services.store.trouble import DAMAGED, classify, describe
 
 RETRY_AFTER_SECONDS = 2
 OPENAPI = OpenAPIConfig(
@@ -123,10 +124,41 @@ def usage_report(db_path: Path, kind: str, options: ReportOptions) -> dict[str, 
             raise ApiError(400, str(exc)) from None
 
 
+def database_error_handler(
+    db_path: Path,
+) -> Callable[[Request[Any, Any, Any], sqlite3.DatabaseError], Response[dict[str, str]]]:
+    """The answer for a damaged database (or a full disk) wherever a query meets it: 503 with
+    the one sentence naming the file and the fix; any other database error is a bug (500)."""
+
+    def database_error_response(
+        request: Request[Any, Any, Any], exc: sqlite3.DatabaseError
+    ) -> Response[dict[str, str]]:
+        kind = classify(exc)
+        if kind is None:
+            return internal_error_response(request, exc)
+        headers = {} if kind == DAMAGED else {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        return Response({"error": describe(kind, db_path, exc)}, status_code=503, headers=headers)
+
+    return database_error_response
+
+
+class _Reported:
+    """Whether a damaged database was logged already: once per api process, not per request."""
+
+    damaged = False
+
+
 async def log_unexpected(exc: Exception, scope: Scope) -> None:
-    """Log exceptions that are not deliberate answers (those are the client's business)."""
-    if not isinstance(exc, ApiError):
-        logger.error("request_failed", path=scope.get("path"), error=repr(exc))
+    """Log exceptions that are not deliberate answers (those are the client's business); a
+    damaged database is one line, the first time a request meets it."""
+    if isinstance(exc, ApiError):
+        return
+    if classify(exc) == DAMAGED:
+        if not _Reported.damaged:
+            _Reported.damaged = True
+            logger.error("database_damaged", path=scope.get("path"), error=str(exc))
+        return
+    logger.error("request_failed", path=scope.get("path"), error=repr(exc))
 
 
 class RefreshSender:
@@ -304,6 +336,7 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
         exception_handlers={
             ApiError: error_response,
             HTTPException: http_error_response,
+            sqlite3.DatabaseError: database_error_handler(runtime.db_path),
             Exception: internal_error_response,
         },
         after_exception=[log_unexpected],

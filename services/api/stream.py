@@ -99,8 +99,8 @@ def database_head(db_path: Path) -> int | None:
     conn = connect_reader(str(db_path))
     try:
         return log.head(conn)
-    except sqlite3.OperationalError:
-        # The store created the file but has not migrated it yet.
+    except sqlite3.DatabaseError:
+        # Not migrated yet, or damaged: the api still starts and says so on every query.
         return None
     finally:
         conn.close()

@@ -12,12 +12,15 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import msgspec
+import structlog
 
 from bus.messages import ModelPrice, PriceObserved, UsageRecord
 from services.collector.price_resolution import pricing_fingerprint, resolve_price
 from services.runtime.config import PriceOverride
+from services.store.trouble import UNWRITABLE, classify, describe
 
 STAMP_NAME = "prices.fingerprint"
+logger = structlog.get_logger().bind(process="collector")
 
 _price_decoder = msgspec.msgpack.Decoder(ModelPrice)
 
@@ -80,9 +83,15 @@ class PriceStamp:
     nothing that prices depend on has changed.
     """
 
-    def __init__(self, run_dir: Path, overrides: Mapping[str, PriceOverride]) -> None:
+    def __init__(
+        self, run_dir: Path, overrides: Mapping[str, PriceOverride], *, log: bool = True
+    ) -> None:
         self.path = run_dir / STAMP_NAME
         self.fingerprint = pricing_fingerprint(overrides)
+        self.log = log
+        """Log a failed write (the collector); one-shot commands keep stdout clean."""
+        self.problem: str | None = None
+        """Why the last write failed (a full disk), None once one worked."""
 
     @property
     def current(self) -> bool:
@@ -92,7 +101,21 @@ class PriceStamp:
         except OSError:
             return False
 
-    def mark_current(self) -> None:
-        """Record that the committed prices are up to date."""
-        if not self.current:
+    def mark_current(self) -> bool:
+        """Record that the committed prices are up to date; False if the file could not be
+        written (a full disk: nothing is lost, the next check simply runs again). One log
+        line when writing starts failing and one when it works again."""
+        if self.current:
+            return True
+        try:
             self.path.write_text(self.fingerprint)
+        except OSError as exc:
+            problem = describe(classify(exc) or UNWRITABLE, self.path, exc)
+            if self.log and self.problem is None:
+                logger.warning("price_stamp_unwritable", path=str(self.path), message=problem)
+            self.problem = problem
+            return False
+        if self.log and self.problem is not None:
+            logger.info("price_stamp_written", path=str(self.path))
+        self.problem = None
+        return True

@@ -6,6 +6,7 @@ without sockets: a report made this way equals one made while the stack runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -32,21 +33,36 @@ class CatchUp:
     live_polled: tuple[str, ...] = ()
 
 
-def catch_up(runtime: Runtime, live: tuple[str, ...] = ()) -> CatchUp:
+Progress = Callable[[CatchUp], None]
+"""Called after each transaction of a catch-up with the totals so far (``otm store recover``)."""
+
+
+def catch_up(
+    runtime: Runtime, live: tuple[str, ...] = (), progress: Progress | None = None
+) -> CatchUp:
     """Read everything new into the database, with the observations ``otm statusline`` left in
     the spool; also ask the live limits endpoints of the providers in ``live`` (through the same
-    polling gate as the stack). Raises ``AlreadyRunning`` if the store runs."""
+    polling gate as the stack). Raises ``AlreadyRunning`` if the store runs, and the
+    ``sqlite3.Error`` of a damaged database or a full disk (``services.store.trouble`` names
+    them)."""
     with ProcessLock(runtime.lock_path("store")):
-        store = Store(connect_writer(str(runtime.db_path)))
-        try:
-            done = _ingest(runtime, store)
-            spooled, _problems = read_observations(runtime.state)
-            if spooled:
-                store.apply(list(spooled))
-            polled = _poll_live(runtime, store, live) if live else ()
-            return CatchUp(done.batches, done.records, store.head, polled)
-        finally:
-            store.conn.close()
+        return catch_up_locked(runtime, live, progress)
+
+
+def catch_up_locked(
+    runtime: Runtime, live: tuple[str, ...] = (), progress: Progress | None = None
+) -> CatchUp:
+    """``catch_up`` for a caller that already holds the store's lock."""
+    store = Store(connect_writer(str(runtime.db_path)))
+    try:
+        done = _ingest(runtime, store, progress)
+        spooled, _problems = read_observations(runtime.state)
+        if spooled:
+            store.apply(list(spooled))
+        polled = _poll_live(runtime, store, live) if live else ()
+        return CatchUp(done.batches, done.records, store.head, polled)
+    finally:
+        store.conn.close()
 
 
 def _poll_live(runtime: Runtime, store: Store, providers: tuple[str, ...]) -> tuple[str, ...]:
@@ -73,7 +89,7 @@ def _poll_live(runtime: Runtime, store: Store, providers: tuple[str, ...]) -> tu
     return tuple(started)
 
 
-def _ingest(runtime: Runtime, store: Store) -> CatchUp:
+def _ingest(runtime: Runtime, store: Store, progress: Progress | None = None) -> CatchUp:
     collector = Collector(runtime, build_adapters(runtime))
     collector.resume()
     collector.request()
@@ -93,6 +109,8 @@ def _ingest(runtime: Runtime, store: Store) -> CatchUp:
             collector.tracker.committed(batch.batch_id)
         batches += len(found)
         records += sum(len(b.records) for b in found if isinstance(b, UsageBatch))
+        if progress is not None:
+            progress(CatchUp(batches=batches, records=records, head_seq=store.head))
     _repair_prices(runtime, store)
     return CatchUp(batches=batches, records=records, head_seq=store.head)
 
@@ -108,7 +126,7 @@ def _repair_prices(runtime: Runtime, store: Store) -> None:
     """Re-check committed prices only when the overrides or genai-prices changed."""
     from services.collector.price_keeping import PriceStamp
 
-    stamp = PriceStamp(runtime.run, runtime.config.pricing.overrides)
+    stamp = PriceStamp(runtime.run, runtime.config.pricing.overrides, log=False)
     if stamp.current:
         return
     drift = _price_keeper(runtime).drift(store.conn)

@@ -30,7 +30,9 @@ from services.queries.reports.limits import live_statuses, stale_after
 from services.runtime.installation import Runtime
 from services.runtime.runner import DROPPED
 from services.store.database import connect_reader
+from services.store.health import read_health
 from services.store.service import UNKNOWN_HEARTBEATS
+from services.store.trouble import DAMAGED, classify, damaged_message
 
 ALIVE_SECONDS = 3.0
 SCANNERS: dict[str, Callable[[Path], RootScan[Any]]] = {
@@ -76,6 +78,7 @@ def collect_status(runtime: Runtime) -> dict[str, Any]:
         "bus_garbage_dropped": {"total": 0, "by_process": {}},
         "events_refused": {"total": 0, "by_process": {}},
         "unknown_heartbeats_ignored": 0,
+        "trouble": [],
     }
     live: dict[str, LiveStatus] = {}
     windows: list[LimitWindow] = []
@@ -90,8 +93,12 @@ def collect_status(runtime: Runtime) -> dict[str, Any]:
             ]
         except sqlite3.Error as exc:
             status["database_error"] = str(exc)
+            if classify(exc) == DAMAGED:
+                status["trouble"].append(_damaged(runtime.db_path))
         finally:
             conn.close()
+    if status["store_running"]:
+        _add_store_health(status, read_health(runtime.run), now)
     fresh = stale_after(runtime.config.limits.poll_seconds)
     status["providers"] = provider_states(
         roots,
@@ -105,6 +112,37 @@ def collect_status(runtime: Runtime) -> dict[str, Any]:
     )
     status["alert_channels"] = channel_health(runtime)
     return status
+
+
+def _damaged(db_path: Path) -> dict[str, Any]:
+    return {"process": "store", "state": DAMAGED, "message": damaged_message(db_path)}
+
+
+def _add_store_health(status: dict[str, Any], health: dict[str, Any] | None, now: float) -> None:
+    """What the running store says in its health file: its trouble (a full disk, a damaged
+    database), and when it last heard from each process while it could not write that down."""
+    if health is None:
+        return
+    state = health.get("state")
+    if state not in (None, "ok"):
+        trouble = status["trouble"]
+        if state == DAMAGED:
+            trouble[:] = [t for t in trouble if t["state"] != DAMAGED]
+        trouble.insert(
+            0,
+            {
+                "process": "store",
+                "state": state,
+                "message": health.get("message", ""),
+                "since": health.get("since"),
+            },
+        )
+    heard: dict[str, float] = health.get("heartbeats") or {}
+    for process in status["processes"]:
+        received = heard.get(process["process"])
+        if received is not None and now - received < process["last_seen_seconds_ago"]:
+            process["alive"] = now - received < ALIVE_SECONDS
+            process["last_seen_seconds_ago"] = round(now - received, 1)
 
 
 def _from_database(conn: sqlite3.Connection) -> dict[str, Any]:

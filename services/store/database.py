@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 
 from services.store.rebuild import rebuild_connection
 from services.store.schema import MIGRATIONS, apply_migrations
+from services.store.trouble import DAMAGED, classify_at, quick_check
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -76,3 +81,57 @@ def rebuild(path: str) -> int:
         return rebuild_connection(conn)
     finally:
         conn.close()
+
+
+@dataclass(frozen=True)
+class Opened:
+    """The writer's connection after an integrity check at start."""
+
+    conn: sqlite3.Connection | None
+    """None when the file could not even be opened (``problem`` says why)."""
+    findings: tuple[str, ...] = ()
+    """What ``PRAGMA quick_check`` found: empty when the file is sound."""
+    problem: str | None = None
+    """``trouble.DAMAGED``, ``trouble.DISK_FULL`` or ``trouble.UNWRITABLE`` when not sound."""
+    error: BaseException | None = None
+    seconds: float = 0.0
+
+
+def open_checked(path: str) -> Opened:
+    """The writer's connection (``connect_writer``) and ``PRAGMA quick_check``'s findings.
+
+    A damaged file, or a disk too full to open it, is returned as a problem rather than
+    raised, so the store can stay up and say so; anything else is raised."""
+    began = time.monotonic()
+    try:
+        conn = connect_writer(path)
+    except sqlite3.Error as exc:
+        kind = classify_at(exc, Path(path))
+        if kind is None:
+            raise
+        return Opened(None, (str(exc),), kind, exc, time.monotonic() - began)
+    try:
+        findings = tuple(quick_check(conn))
+    except sqlite3.DatabaseError as exc:
+        findings = (str(exc),)
+    problem = DAMAGED if findings else None
+    return Opened(conn, findings, problem, None, time.monotonic() - began)
+
+
+def damaged_name(path: Path, at: datetime) -> Path:
+    """Where ``otm store recover`` moves a damaged database: ``otm.db.damaged-<UTC time>``."""
+    return path.with_name(f"{path.name}.damaged-{at.astimezone(UTC):%Y%m%dT%H%M%SZ}")
+
+
+def move_aside(path: Path, at: datetime) -> list[tuple[Path, Path]]:
+    """Rename the database and its ``-wal`` and ``-shm`` to ``damaged_name`` (each keeping its
+    suffix, so SQLite can still open the copy with its write-ahead log); the moves made."""
+    target = damaged_name(path, at)
+    moves = []
+    for suffix in ("", "-wal", "-shm"):
+        source = path.with_name(path.name + suffix)
+        if source.exists():
+            destination = target.with_name(target.name + suffix)
+            source.rename(destination)
+            moves.append((source, destination))
+    return moves

@@ -38,6 +38,7 @@ def rebuild_connection(conn: sqlite3.Connection) -> int:
                 replayed += 1
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # a failed COMMIT (a full disk) has rolled back already
+            conn.execute("ROLLBACK")
         raise
     return replayed

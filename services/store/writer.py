@@ -5,6 +5,7 @@ Free of sockets, so ``otm report`` can catch the database up in-process when the
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 
@@ -48,6 +49,9 @@ class Store:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self.head = log.head(conn)
+        self.heartbeats: dict[str, tuple[Heartbeat, float]] = {}
+        """The latest heartbeat of each process and when it came, kept in memory first."""
+        self._unsaved: set[str] = set()
 
     def apply(self, messages: list[Message]) -> tuple[list[Committed], list[int], list[str]]:
         """Apply observations in one transaction.
@@ -58,6 +62,7 @@ class Store:
         committed: list[Committed] = []
         acks: list[int] = []
         rejected: list[str] = []
+        head = self.head
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             for message in messages:
@@ -75,10 +80,17 @@ class Store:
                         pass
             self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
-            self.head = log.head(self.conn)
+            self._roll_back()
+            self.head = head  # nothing of the transaction was kept
             raise
         return committed, acks, rejected
+
+    def _roll_back(self) -> None:
+        # A failed COMMIT (a full disk) has already rolled back: ROLLBACK would then fail and
+        # hide the error that matters.
+        if self.conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
 
     def configure_activity(self, *, enabled: bool, keep: int) -> int:
         """Apply ``[activity]`` at start: keep only ``keep`` prompts per provider, or, disabled,
@@ -115,7 +127,7 @@ class Store:
                         scrubbed += 1
             self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            self._roll_back()
             raise
         if scrubbed or (was_enabled and not enabled):
             # The old pages also live on in the write-ahead log until it is checkpointed.
@@ -144,12 +156,40 @@ class Store:
         events = log.after(self.conn, request.after, request.prefix, limit)
         return ReplayReply(head=self.head, events=events)
 
-    def record_heartbeats(self, beats: list[Heartbeat]) -> None:
-        """Keep the latest heartbeat of each process (status only; not part of the log)."""
-        now = time.time()
-        with self.conn:
+    def note_heartbeats(self, beats: list[Heartbeat], received_at: float | None = None) -> None:
+        """Remember the latest heartbeat of each process; ``save_heartbeats`` writes them."""
+        now = time.time() if received_at is None else received_at
+        for beat in beats:
+            self.heartbeats[beat.process] = (beat, now)
+            self._unsaved.add(beat.process)
+
+    def save_heartbeats(self) -> int:
+        """Write the heartbeats noted since the last save (status only; not part of the log).
+
+        If the write fails (a full disk) they stay in memory for the next try; returns how
+        many were written."""
+        if not self._unsaved:
+            return 0
+        rows = [
+            (name, _heartbeat_encoder.encode(beat), received)
+            for name in sorted(self._unsaved)
+            for beat, received in (self.heartbeats[name],)
+        ]
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
             self.conn.executemany(
                 "INSERT OR REPLACE INTO process_status (process, heartbeat, received_at) "
                 "VALUES (?, ?, ?)",
-                [(b.process, _heartbeat_encoder.encode(b), now) for b in beats],
+                rows,
             )
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self._roll_back()
+            raise
+        self._unsaved.clear()
+        return len(rows)
+
+    def record_heartbeats(self, beats: list[Heartbeat]) -> None:
+        """Note and save at once (``note_heartbeats`` then ``save_heartbeats``)."""
+        self.note_heartbeats(beats)
+        self.save_heartbeats()

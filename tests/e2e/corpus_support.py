@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from services.demo.corpus.claude import CCUSAGE_SKIPS, Manifest, generate
+from services.demo.corpus.claude import CCUSAGE_SKIPS, ExpectedRecord, Manifest, generate
 
 CORPUS_START = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
 
@@ -32,3 +32,16 @@ def expected_totals(manifest: Manifest) -> tuple[int, ...]:
         sum(r.cache_read for r in records),
         len(records),
     )
+
+
+def totals_with(totals: tuple[int, ...], added: list[ExpectedRecord]) -> tuple[int, ...]:
+    """``totals`` (as ``expected_totals`` gives them) plus the records ``append_live`` added."""
+    extra = (
+        sum(a.input for a in added),
+        sum(a.output for a in added),
+        sum(a.cache_write_5m for a in added),
+        sum(a.cache_write_1h for a in added),
+        sum(a.cache_read for a in added),
+        len({a.message_id for a in added}),
+    )
+    return tuple(t + e for t, e in zip(totals, extra, strict=True))

@@ -12,7 +12,7 @@ import pytest
 
 from services.demo.corpus.claude import append_live
 from services.store.database import rebuild
-from tests.e2e.corpus_support import expected_totals, make_corpus
+from tests.e2e.corpus_support import expected_totals, make_corpus, totals_with
 from tests.e2e.stack import Stack, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -36,7 +36,7 @@ def test_random_kill_nine_loses_and_duplicates_nothing(tmp_path: Path, seed: int
             added.extend(append_live(root, rng))
             time.sleep(rng.uniform(0.0, 0.3))
             stack.start(victim)
-        expected = _with(expected_totals(manifest), added)
+        expected = totals_with(expected_totals(manifest), added)
         wait_until(lambda: stack.token_totals() == expected, 60, f"totals {expected}")
         # Quiet for a moment: a late duplicate would show up now.
         time.sleep(1.0)
@@ -46,18 +46,6 @@ def test_random_kill_nine_loses_and_duplicates_nothing(tmp_path: Path, seed: int
     before = _projection_dump(stack)
     rebuild(str(stack.db_path))
     assert before == _projection_dump(stack)
-
-
-def _with(totals: tuple[int, ...], added: list) -> tuple[int, ...]:  # type: ignore[type-arg]
-    extra = (
-        sum(a.input for a in added),
-        sum(a.output for a in added),
-        sum(a.cache_write_5m for a in added),
-        sum(a.cache_write_1h for a in added),
-        sum(a.cache_read for a in added),
-        len({a.message_id for a in added}),
-    )
-    return tuple(t + e for t, e in zip(totals, extra, strict=True))
 
 
 def _projection_dump(stack: Stack) -> list[list[tuple[object, ...]]]:

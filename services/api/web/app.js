@@ -364,6 +364,8 @@ async function alertsPage() {
 async function statusPage() {
   const [data, health, limits] = await Promise.all([api("/v1/status"), api("/healthz"), api("/v1/limits")]);
   const out = [el("h1", null, "Status")];
+  const trouble = data?.trouble || [];
+  if (trouble.length) out.push(section("Trouble", ...trouble.map((t) => el("p", "fix state-unavailable", `${t.process}: ${t.message}`))));
   const yes = (b) => (b ? "yes" : "no");
   out.push(section("Stack", table(["state folder", "database", "head seq", "store", "bus", "data"],
     [[data?.state_dir, data?.database, health?.head_seq ?? "—", data?.store_running ? "running" : "down", data?.bus_running ? "running" : "down", data?.demo ? "demo" : "yours"]])));
