@@ -69,6 +69,7 @@ class NotifierService:
     name = "notifier"
 
     def __init__(self, runtime: Runtime, channels: list[Channel] | None = None) -> None:
+        self._step_failing = False
         self.runtime = runtime
         self.config = runtime.config.alerts
         self.budget = self.config.budget
@@ -199,7 +200,24 @@ class NotifierService:
     # -- work and out ---------------------------------------------------------------------
 
     def step(self) -> float:
-        """Re-send what is not committed yet, check budgets, deliver what is due."""
+        """Re-send what is not committed yet, check budgets, deliver what is due; a write that
+        fails (a full disk) is logged once and tried again at the next step, never fatal."""
+        try:
+            wait = self._step()
+        except sqlite3.Error as exc:
+            self.node.pulse.counters["step_write_errors"] += 1
+            if not self._step_failing:
+                self.node.logger.warning(
+                    "notifier_write_failed", db=str(self.runtime.notifier_db_path), error=str(exc)
+                )
+            self._step_failing = True
+            return WAIT_SECONDS
+        if self._step_failing:
+            self.node.logger.info("notifier_writing_again")
+        self._step_failing = False
+        return wait
+
+    def _step(self) -> float:
         now = time.time()
         if now >= self._next_resend:
             self._publish(self.db.outbox())

@@ -230,5 +230,7 @@ class DurableFollower:
         seen = self.events.last_seq
         if seen <= self.tracking.position() or time.monotonic() < self._next_skip_record:
             return
-        self.tracking.skip_to(seen)
         self._next_skip_record = time.monotonic() + SKIP_RECORD_SECONDS
+        # Only an optimisation: a write that fails (a full disk) is simply tried again later.
+        with contextlib.suppress(sqlite3.Error):
+            self.tracking.skip_to(seen)
