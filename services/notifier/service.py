@@ -70,6 +70,7 @@ class NotifierService:
 
     def __init__(self, runtime: Runtime, channels: list[Channel] | None = None) -> None:
         self._step_failing = False
+        self._rule_failing = False
         self.runtime = runtime
         self.config = runtime.config.alerts
         self.budget = self.config.budget
@@ -131,14 +132,23 @@ class NotifierService:
             try:
                 self.follower.apply(event, effect)
             except sqlite3.Error as exc:
-                self._decided.clear()
-                self.node.pulse.counters["rule_errors"] += 1
-                self.node.logger.error(
-                    "rule_error", seq=getattr(event, "seq", None), error=str(exc)
-                )
-                continue
+                self._rule_failed(event, exc)
+                return
+            if self._rule_failing:
+                self.node.logger.info("rules_applied_again", seq=getattr(event, "seq", None))
+                self._rule_failing = False
             self._publish(self._decided)
             self._decided = []
+
+    def _rule_failed(self, event: Message, exc: sqlite3.Error) -> None:
+        # Nothing of the failed event was kept (one transaction): it and everything after it
+        # come again from the store's log, in order, until its effect can be written.
+        self._decided.clear()
+        self.follower.rewind()
+        self.node.pulse.counters["rule_errors"] += 1
+        if not self._rule_failing:
+            self.node.logger.error("rule_error", seq=getattr(event, "seq", None), error=str(exc))
+        self._rule_failing = True
 
     def _effect_of(self, event: Message) -> Callable[[sqlite3.Connection | None], None] | None:
         if isinstance(event, LimitsCommitted):

@@ -212,6 +212,12 @@ class DurableFollower:
             raise ValueError(f"{type(event).__name__} is not a committed event (no seq)")
         return self.tracking.apply(int(seq), effect)
 
+    def rewind(self) -> None:
+        """Read again from the recorded position: an effect failed (a full disk, say), so its
+        event and those after it must come again instead of being passed over. They are read
+        back from the store's log at its next heartbeat."""
+        self.events.last_seq = self.tracking.position()
+
     def close(self) -> None:
         """Close the sockets and the tracking."""
         self.events.close()

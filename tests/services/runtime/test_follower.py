@@ -274,6 +274,33 @@ def test_an_event_whose_effect_failed_comes_again_after_a_restart(
 
 
 @pytest.mark.e2e
+def test_a_rewound_follower_gets_the_failed_event_again_without_a_restart(
+    running_store: RunningStore, addresses: Endpoints, tmp_path: Path
+) -> None:
+    """An effect that could not be written (a full disk) is applied later, in order."""
+    for n in range(2):
+        running_store.commit(usage(n))
+    follower = DurableFollower(
+        ("evt.usage.",), SQLiteTracking.open(tmp_path / "c.db", "c"), addresses
+    )
+    events: list[object] = []
+    wait_until(
+        lambda: events.extend(e for _t, e in follower.poll(100)) or len(events) >= 2, 10, "2"
+    )
+
+    def disk_full(_conn: sqlite3.Connection | None) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    with pytest.raises(sqlite3.OperationalError):
+        follower.apply(events[0], disk_full)
+    follower.rewind()
+    seen: list[int] = []
+    consume(follower, upto=2, seen=seen)
+    follower.close()
+    assert [1, 2] == seen
+
+
+@pytest.mark.e2e
 def test_position_moves_past_events_outside_the_prefixes(
     running_store: RunningStore, addresses: Endpoints, tmp_path: Path
 ) -> None:
