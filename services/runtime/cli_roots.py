@@ -78,15 +78,20 @@ def gemini_roots(
 
     Configured entries win; each names a ``.gemini`` directory (its ``tmp/`` is used) or a chats
     root used as is (a ``tmp/`` directory, or any folder laid out like one, as ccusage's
-    ``GEMINI_DATA_DIR``). Else ``$GEMINI_CLI_HOME/.gemini/tmp`` (Gemini CLI reads
-    ``GEMINI_CLI_HOME`` as its home directory); else ``~/.gemini/tmp``. Missing roots are kept
-    because the watcher must notice a root that is created after start.
+    ``GEMINI_DATA_DIR``). Else every entry of ``GEMINI_DATA_DIR`` (a comma list, each a chats
+    root used as is: ccusage reads it so, and a ccusage user who set it expects the same data);
+    else ``$GEMINI_CLI_HOME/.gemini/tmp`` (Gemini CLI reads ``GEMINI_CLI_HOME`` as its home
+    directory); else ``~/.gemini/tmp``. Missing roots are kept because the watcher must notice a
+    root that is created after start.
     """
     environ = os.environ if env is None else env
     home_dir = Path.home() if home is None else home
     entries = [c for c in configured if c.strip()]
     if entries:
         return unique(_tmp_dir(expand_home(e, home_dir)) for e in entries)
+    data_dirs = split_env_list(environ.get("GEMINI_DATA_DIR", ""))
+    if data_dirs:
+        return unique(expand_home(e, home_dir) for e in data_dirs)
     cli_home = environ.get("GEMINI_CLI_HOME", "").strip()
     base = expand_home(cli_home, home_dir) if cli_home else home_dir
     return [base / GEMINI_HOME_DIR / GEMINI_TMP]

@@ -48,6 +48,19 @@ def test_configured_roots_override_the_environment() -> None:
     assert expected == gemini_roots(["/data/tmp"], env=env, home=HOME)
 
 
+def test_gemini_data_dir_entries_are_chats_roots_as_ccusage_reads_them() -> None:
+    """Every ``GEMINI_DATA_DIR`` entry is a chats root used as is, ahead of GEMINI_CLI_HOME."""
+    env = {"GEMINI_DATA_DIR": "/a/tmp, ~/b ,", "GEMINI_CLI_HOME": "/srv/g"}
+    expected = [Path("/a/tmp"), HOME / "b"]
+    assert expected == gemini_roots([], env=env, home=HOME)
+
+
+def test_configured_roots_override_gemini_data_dir() -> None:
+    """Configured roots win over ``GEMINI_DATA_DIR`` too."""
+    expected = [Path("/data/tmp")]
+    assert expected == gemini_roots(["/data/tmp"], env={"GEMINI_DATA_DIR": "/a"}, home=HOME)
+
+
 def test_configured_dot_gemini_means_its_tmp() -> None:
     """A configured ``.gemini`` directory is normalised to its ``tmp/``."""
     expected = [Path("/data/.gemini/tmp")]
