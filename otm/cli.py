@@ -330,6 +330,8 @@ def limits_command(
     from services.queries.reports.limits import limits_report, stale_after
     from services.queries.reports.open import open_for_report
 
+    if provider not in PROVIDER_CHOICES:
+        _fail(f"--provider {provider!r}: use one of {', '.join(PROVIDER_CHOICES)}")
     runtime = _runtime()
     conn = open_for_report(runtime)
     try:

@@ -31,6 +31,7 @@ from services.api.pages import page_routes
 from services.api.sse import check_prefix, event_stream, resume_point
 from services.api.stream import StreamHub, database_head
 from services.queries.reports.build import KINDS, ReportOptions, build_report
+from services.queries.reports.common import providers_of
 from services.queries.reports.limits import limits_report, stale_after
 from services.queries.reports.timezones import local_timezone_name
 from services.runtime.installation import Runtime
@@ -230,6 +231,10 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
     @get("/v1/limits", sync_to_thread=True)
     def limits(provider: FromQuery[str] = "all") -> dict[str, Any]:
         """``otm limits --json``: every rate-limit window with its live countdown."""
+        try:
+            providers_of(provider)  # a wrong value is a 400 even before the database exists
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
         with reader(runtime.db_path) as conn:
             return limits_report(conn, provider, stale_seconds=stale_seconds)
 

@@ -131,3 +131,9 @@ def test_claude_table_has_no_reasoning_column(otm: Any) -> None:
 def test_unpriced_line_names_the_config_section(otm: Any) -> None:
     """The unpriced line shows the config.toml section that would price the model."""
     assert '[pricing.overrides."claude-imaginary-9"]' in otm("daily").stdout
+
+
+def test_limits_of_an_unknown_provider_is_refused_naming_it() -> None:
+    """``otm limits --provider copilot`` exits 2 naming the value, as ``otm report`` does."""
+    result = runner.invoke(cli.app, ["limits", "--provider", "copilot"])
+    assert (2, True) == (result.exit_code, "copilot" in result.output)

@@ -15,7 +15,8 @@ from typing import Any
 
 import msgspec
 
-from bus.messages import PROVIDERS, AuthInfo, CreditBalance, LimitWindow, LiveStatus
+from bus.messages import AuthInfo, CreditBalance, LimitWindow, LiveStatus
+from services.queries.reports.common import providers_of
 
 STALE_AFTER_SECONDS = 15 * 60
 """An observation older than this is flagged stale: the window has moved on since."""
@@ -36,9 +37,10 @@ def limits_report(
     now: float | None = None,
     stale_seconds: float = STALE_AFTER_SECONDS,
 ) -> dict[str, Any]:
-    """Every window, credit and live status of ``provider`` (or of all), JSON-ready."""
+    """Every window, credit and live status of ``provider`` (or of all), JSON-ready;
+    ``ReportError`` for an unknown provider (as every report)."""
     now = time.time() if now is None else now
-    wanted = PROVIDERS if provider == "all" else (provider,)
+    wanted = providers_of(provider)
     statuses = {p: s for p, s in live_statuses(conn).items() if p in wanted}
     rows = conn.execute("SELECT observation FROM limits ORDER BY provider, window_name").fetchall()
     windows = [_window_decoder.decode(blob) for (blob,) in rows]

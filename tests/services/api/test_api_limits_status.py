@@ -201,6 +201,16 @@ def test_refresh_of_an_unknown_provider_is_400(start_api: Callable[[], Api]) -> 
     )
 
 
+def test_limits_of_an_unknown_provider_is_400(start_api: Callable[[], Api]) -> None:
+    """``GET /v1/limits?provider=mistral`` is a 400 listing the valid providers."""
+    api = start_api()
+    response = httpx.get(f"{api.url}/v1/limits", params={"provider": "mistral"})
+    assert (HTTPStatus.BAD_REQUEST, True) == (
+        response.status_code,
+        "claude|codex|gemini|all" in response.json()["error"],
+    )
+
+
 def test_refresh_from_a_foreign_origin_is_403(start_api: Callable[[], Api]) -> None:
     """A browser POST from another site's page is refused."""
     api = start_api()
