@@ -342,6 +342,29 @@ RULES = (
         _COUNTS,
     ),
     Rule(
+        "archived_copy",
+        "Codex event in both",
+        frozenset({"codex"}),
+        frozenset({"session"}),
+        _COUNTS,
+    ),
+    Rule(
+        "session_order",
+        "row order of session reports",
+        frozenset({"codex", "gemini"}),
+        frozenset({"session"}),
+        frozenset({"row_order"}),
+        located=False,
+    ),
+    Rule(
+        "codex_daily_order",
+        "row order of session reports",
+        frozenset({"codex"}),
+        frozenset({"daily"}),
+        frozenset({"row_order"}),
+        located=False,
+    ),
+    Rule(
         "models_order",
         "order of `modelsUsed`",
         frozenset(PROVIDERS),
@@ -412,6 +435,10 @@ def marks_of(manifest: MixedManifest) -> Marks:
             add(c.quirk, "claude", c.ts_ms, session)
         if c.input + c.cache_write_5m + c.cache_write_1h + c.cache_read > 200_000:
             add("long_prompt", "claude", c.ts_ms, session)
+    for x in manifest.codex.expected:
+        if x.quirk == "archived_copy":
+            # ccusage's second row is the archived file's own session id: its bare name.
+            add("archived_copy", "codex", x.ts_ms, x.session.rsplit("/", 1)[-1])
     for g in manifest.gemini.expected:
         if g.quirk == "long_context":
             add("long_prompt", "gemini", g.ts_ms, g.session)

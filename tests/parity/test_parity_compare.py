@@ -176,6 +176,39 @@ def test_rows_in_another_order_are_a_row_order_difference() -> None:
     assert [("#1", "row order", "a", "b")] == [(d.row, d.field, d.ours, d.ccusage) for d in found]
 
 
+def test_session_rows_sorted_by_cost_are_expected_for_gemini() -> None:
+    """Gemini sessions by cost where ccusage sorts by id: a listed difference."""
+    ours = {"sessions": [session("a", 2.0), session("b", 1.0)]}
+    theirs = {"sessions": [session("b", 1.0), session("a", 2.0)]}
+    found = diffs(ours, theirs, provider="gemini", kind="session")
+
+    classified = parity.classify(found, parity.RULES, {}, parity.Context())
+
+    assert {"session_order"} == {d.rule for d in classified}
+
+
+def test_gemini_daily_rows_in_another_order_are_unexpected() -> None:
+    """Only Codex's daily report ignores ``--order``: a Gemini daily order difference is a bug."""
+    case = parity.Case("edge", "tokyo", "gemini", "daily")
+    moved = parity.Difference(case, "#1", parity.ROW_ORDER, "2026-05-03", "2026-05-01")
+
+    classified = parity.classify([moved], parity.RULES, {}, parity.Context())
+
+    assert not any(d.expected for d in classified)
+
+
+def test_an_archived_copy_explains_only_the_twin_row() -> None:
+    """The archived twin's row of a Codex session report is expected; another row is not."""
+    marks = {("archived_copy", "codex"): [parity.Mark(DAY_MS, "rollout-x")]}
+    case = parity.Case("edge", "utc", "codex", "session")
+    twin = parity.Difference(case, "rollout-x", "row", False, True)
+    other = parity.Difference(case, "rollout-y", "row", False, True)
+
+    classified = parity.classify([twin, other], parity.RULES, marks, parity.Context())
+
+    assert [True, False] == [d.expected for d in classified]
+
+
 def test_a_rule_missing_from_the_readme_explains_nothing() -> None:
     """A rule applies only while README.md's table lists its case."""
     cases = ["order of `modelsUsed`"]

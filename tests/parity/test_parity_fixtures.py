@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from bench import parity
-from bench.paritycheck import RULES, TOTALS, Case, listed_rules, readme_cases
+from bench.paritycheck import RULES, Case, listed_rules, readme_cases
 
 CASES = [c for variant in parity.VARIANTS for c in parity.cases(variant)]
 
@@ -33,51 +33,7 @@ class KnownGap:
     reason: str
 
 
-_TWIN = "rollout-2026-05-31T22-50-54-019e803b-aa27-7f0f-a99a-dc8eccc61999"
-_ARCHIVED_COPY = (
-    "A live Codex session and its archived copy (sessions/Y/M/D/rollout-X.jsonl and "
-    "archived_sessions/rollout-X.jsonl) hold the same events. ccusage's session report dedupes "
-    "per session, so it counts them in both rows (and twice in its totals); we count them "
-    "once, in the live session's row (README: deliberate differences)."
-)
-_CODEX_SESSION_ORDER = (
-    "ccusage sorts Codex sessions by session id (their path: oldest first) and ignores "
-    "--order; we sort every session report by cost, most expensive first."
-)
-_CODEX_DAILY_ORDER = "ccusage's Codex daily report ignores --order: always oldest first."
-_GEMINI_SESSION_ORDER = (
-    "ccusage sorts Gemini sessions by session id (--order desc reverses it); we sort every "
-    "session report by cost, most expensive first."
-)
-_TOTAL_FIELDS = (
-    "inputTokens",
-    "outputTokens",
-    "cacheReadTokens",
-    "reasoningTokens",
-    "totalTokens",
-    "totalCost",
-)
-
-
-def _order(variant: str, view: str, provider: str, kind: str, row: str, reason: str) -> KnownGap:
-    return KnownGap(Case(variant, view, provider, kind), row, "row order", reason)
-
-
-KNOWN_GAPS: tuple[KnownGap, ...] = (
-    _order("plain", "utc", "codex", "session", "#2", _CODEX_SESSION_ORDER),
-    _order("plain", "utc", "gemini", "session", "#1", _GEMINI_SESSION_ORDER),
-    _order("plain", "tokyo", "codex", "daily", "#1", _CODEX_DAILY_ORDER),
-    _order("plain", "tokyo", "codex", "session", "#1", _CODEX_SESSION_ORDER),
-    _order("plain", "tokyo", "gemini", "session", "#1", _GEMINI_SESSION_ORDER),
-    KnownGap(Case("edge", "utc", "codex", "session"), _TWIN, "row", _ARCHIVED_COPY),
-    *(
-        KnownGap(Case("edge", "utc", "codex", "session"), TOTALS, name, _ARCHIVED_COPY)
-        for name in _TOTAL_FIELDS
-    ),
-    _order("edge", "utc", "codex", "session", "#1", _CODEX_SESSION_ORDER),
-    _order("edge", "utc", "gemini", "session", "#1", _GEMINI_SESSION_ORDER),
-    _order("edge", "tokyo", "codex", "daily", "#1", _CODEX_DAILY_ORDER),
-)
+KNOWN_GAPS: tuple[KnownGap, ...] = ()
 """Differences README.md does not explain: each is a parity bug or a missing README row,
 reported rather than fixed here. Remove an entry once it no longer shows."""
 
