@@ -98,6 +98,11 @@ def show_status(runtime: Runtime, as_json: bool) -> int:
                 text,
             )
         console.print(table)
+    if status.get("priced_as"):
+        console.print(
+            "[dim]priced as the known model in their name:[/] "
+            + ", ".join(f"{m} as {known}" for m, known in sorted(status["priced_as"].items()))
+        )
     if status["unpriced_models"]:
         console.print(
             '[yellow]unpriced models[/] (add [pricing.overrides."<model>"] to config.toml): '

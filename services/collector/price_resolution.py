@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from bus.messages import ModelPrice, PriceObserved
+from services.collector.model_names import PRICED_AS, known_within
 from services.runtime.config import PriceOverride
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ GENAI_PRICES_DIST = "genai-prices"
 
 # Bump whenever a rule in this module changes (defaults, fast table, provider map), so
 # pricing_fingerprint() tells callers to re-resolve even though genai-prices did not move.
-RULES_VERSION = "1"
+RULES_VERSION = "2"
 
 # The project's provider names -> genai-prices provider ids. Any other name is passed through.
 _GENAI_PROVIDER: dict[str, str] = {"claude": "anthropic", "codex": "openai", "gemini": "google"}
@@ -114,6 +115,8 @@ class _Catalogued:
     rates: dict[str, _Rate]
     threshold: int | None
     fast_multiplier: Decimal
+    priced_as: str | None = None
+    """The known model id whose price is used for a name genai-prices does not know."""
 
 
 def genai_prices_version() -> str:
@@ -156,6 +159,8 @@ def _resolve(provider: str, model: str, override: PriceOverride | None) -> Price
     rates = dict(catalogued.rates) if catalogued else {}
     overridden = _apply_override(rates, override, model)
     source = _source(catalogued is not None, overridden)
+    if catalogued is not None and catalogued.priced_as is not None:
+        source = f"{source}{PRICED_AS}{catalogued.priced_as}"
     if "input" not in rates or "output" not in rates:
         return PriceObserved(provider=provider, model=model, source=source, price=None)
     _fill_defaults(rates, _DEFAULT_FACTORS.get(provider_id, _PLAIN_INPUT_FACTORS))
@@ -185,10 +190,15 @@ def _lookup(provider_id: str, model: str) -> _Catalogued | None:
     # resolve a price (and `otm` one-shot commands) should not pay.
     from genai_prices import Usage, calc_price
 
+    priced_as = None
     try:
         calc = calc_price(Usage(input_tokens=1), model_ref=model, provider_id=provider_id)
     except LookupError:
-        return None
+        priced_as = known_within(model, _known_ids(provider_id))
+        if priced_as is None:
+            return None
+        calc = calc_price(Usage(input_tokens=1), model_ref=priced_as, provider_id=provider_id)
+        model = priced_as
     standard = calc.model_price
     rates = {
         category: rate
@@ -199,7 +209,18 @@ def _lookup(provider_id: str, model: str) -> _Catalogued | None:
         rates=rates,
         threshold=_genai_threshold(standard),
         fast_multiplier=_fast_multiplier(provider_id, model, calc.model.id, standard),
+        priced_as=priced_as,
     )
+
+
+def _known_ids(provider_id: str) -> list[str]:
+    """Every model id genai-prices lists for ``provider_id`` (none for an unknown provider)."""
+    from genai_prices.data_snapshot import get_snapshot
+
+    for provider in get_snapshot().providers:
+        if provider.id == provider_id:
+            return [m.id for m in provider.models]
+    return []
 
 
 def _genai_rate(price: GenaiModelPrice, keys: tuple[str, ...]) -> _Rate | None:

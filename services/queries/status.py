@@ -22,6 +22,7 @@ from bus.messages import Heartbeat, LimitWindow, LiveStatus
 from services.collector.claude.roots import find_transcripts
 from services.collector.codex.roots import find_logs as find_codex_logs
 from services.collector.gemini.roots import find_logs as find_gemini_logs
+from services.collector.model_names import PRICED_AS
 from services.collector.rootpaths import RootScan
 from services.processes import PROCESSES
 from services.queries.alerts import channel_health
@@ -75,6 +76,7 @@ def collect_status(runtime: Runtime) -> dict[str, Any]:
         "processes": [],
         "skipped": {},
         "unpriced_models": [],
+        "priced_as": {},
         "bus_garbage_dropped": {"total": 0, "by_process": {}},
         "events_refused": {"total": 0, "by_process": {}},
         "unknown_heartbeats_ignored": 0,
@@ -177,8 +179,19 @@ def _from_database(conn: sqlite3.Connection) -> dict[str, Any]:
         "processes": processes,
         "skipped": skipped,
         "unpriced_models": unpriced,
+        "priced_as": priced_as(conn),
         **bus_drops(processes),
     }
+
+
+def priced_as(conn: sqlite3.Connection) -> dict[str, str]:
+    """Models no price list knows by their own name, each priced as the known model id inside
+    it (``aide-gpt-5`` as ``gpt-5``)."""
+    rows = conn.execute(
+        "SELECT model, source FROM prices WHERE price IS NOT NULL AND instr(source, ?) > 0",
+        (PRICED_AS,),
+    )
+    return {str(model): str(source).rsplit(PRICED_AS, 1)[1] for model, source in rows}
 
 
 def bus_drops(processes: list[dict[str, Any]]) -> dict[str, Any]:

@@ -327,3 +327,28 @@ def test_status_lists_every_providers_roots(tmp_path: Path) -> None:
     assert {"claude", "codex", "gemini"} == {r["provider"] for r in roots}
     # The generator's archived twin of a live session is shadowed (sessions/ wins): not listed.
     assert manifest.files - 1 == codex_files
+
+
+def test_prefixed_model_is_priced_as_the_known_model_inside_it(tmp_path: Path) -> None:
+    """``acme-claude-sonnet-4-5`` costs what ``claude-sonnet-4-5`` costs; status says so."""
+    root = tmp_path / "claude" / "projects" / "-home-u-p"
+    root.mkdir(parents=True)
+    line = (
+        '{"isSidechain":false,"cwd":"/home/u/p","sessionId":"s","version":"2.1.30",'
+        '"message":{"model":"MODEL","id":"ID","type":"message",'
+        '"role":"assistant","content":[],"usage":{"input_tokens":1000,"output_tokens":10}},'
+        '"requestId":"ID","type":"assistant","uuid":"u","timestamp":"2026-05-16T09:12:34.567Z"}\n'
+    )
+    (root / "s.jsonl").write_text(
+        line.replace("MODEL", "acme-claude-sonnet-4-5").replace("ID", "msg_1")
+        + line.replace("MODEL", "claude-sonnet-4-5").replace("ID", "msg_2")
+    )
+    stack = Stack(tmp_path / "home", tmp_path / "claude")
+    report = json.loads(stack.otm("report", "daily", "--json", "--provider", "claude").stdout)
+    costs = {b["modelName"]: b["cost"] for b in report["daily"][0]["modelBreakdowns"]}
+    status = json.loads(stack.otm("status", "--json").stdout)
+    assert (costs["claude-sonnet-4-5"], [], {"acme-claude-sonnet-4-5": "claude-sonnet-4-5"}) == (
+        costs["acme-claude-sonnet-4-5"],
+        report.get("unpriced", []),
+        status["priced_as"],
+    )

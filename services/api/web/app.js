@@ -385,6 +385,8 @@ async function statusPage() {
   const skipped = Object.entries(data?.skipped || {});
   out.push(section("Skipped input", skipped.length ? table(["reason", "lines"], skipped.map(([k, v]) => [k.replaceAll("_", " "), tokens(v)])) : el("p", "muted", "nothing skipped")));
   const unpriced = data?.unpriced_models || [];
+  const pricedAs = Object.entries(data?.priced_as || {});
+  if (pricedAs.length) out.push(section("Priced as a known model", table(["model in the logs", "priced as"], pricedAs)));
   out.push(section("Unpriced models", unpriced.length ? table(["model"], unpriced.map((m) => [typeof m === "string" ? m : JSON.stringify(m)])) : el("p", "muted", "every model has a price")));
   out.push(section("Processes", table(["process", "pid", "alive", "last seen", "uptime"],
     (data?.processes || []).map((p) => [p.process, p.pid, yes(p.alive), `${p.last_seen_seconds_ago}s ago`, duration(p.uptime_seconds)]))));

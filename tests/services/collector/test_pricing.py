@@ -148,6 +148,14 @@ def test_override_for_another_model_changes_nothing() -> None:
     assert expected == _price(SONNET_4_5, overrides).output
 
 
+def test_a_prefixed_model_is_priced_as_the_known_model_inside() -> None:
+    """``aide-gpt-5`` (real Codex logs) costs what ``gpt-5`` costs, and its source says so."""
+    prefixed = resolve_price("codex", "aide-gpt-5", {})
+    known = resolve_price("codex", "gpt-5", {})
+
+    assert (known.price, f"{GENAI}, priced as gpt-5") == (prefixed.price, prefixed.source)
+
+
 def test_unknown_model_is_unpriced() -> None:
     """A model no source knows has ``price=None``, never a $0 price."""
     assert None is resolve_price("claude", "claude-opus-4-9", {}).price
