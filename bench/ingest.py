@@ -18,6 +18,8 @@ from typing import Any
 import msgspec
 
 from bench.corpus import FileId
+from bus.client import ReplayClient, StoreUnavailable
+from bus.endpoints import endpoints
 from bus.messages import FileCursor, Heartbeat
 
 POLL_SECONDS = 0.025
@@ -81,6 +83,13 @@ def head_seq(db: Path) -> int:
 
 
 def counters(db: Path) -> dict[str, dict[str, int]]:
-    """Each process's counters from its latest heartbeat (what ``otm status`` shows)."""
-    rows = query(db, "SELECT process, heartbeat FROM process_status ORDER BY process")
-    return {str(name): dict(_heartbeat_decoder.decode(blob).counters) for name, blob in rows}
+    """Each process's counters from its latest heartbeat (what ``otm status`` shows): the
+    running store's (it keeps them in memory), else the ones it last wrote down."""
+    client = ReplayClient(endpoints(db.parent), timeout_ms=1000)
+    try:
+        return {beat.process: dict(beat.counters) for beat, _at in client.heartbeats()}
+    except StoreUnavailable:
+        rows = query(db, "SELECT process, heartbeat FROM process_status ORDER BY process")
+        return {str(name): dict(_heartbeat_decoder.decode(blob).counters) for name, blob in rows}
+    finally:
+        client.close()

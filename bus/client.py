@@ -30,7 +30,14 @@ from bus.codec import (
     read_frames,
 )
 from bus.endpoints import Endpoints, endpoints
-from bus.messages import Heartbeat, Message, ReplayReply, ReplayRequest
+from bus.messages import (
+    Heartbeat,
+    HeartbeatsReply,
+    HeartbeatsRequest,
+    Message,
+    ReplayReply,
+    ReplayRequest,
+)
 from bus.topics import EVENTS, HEARTBEAT, topic_for
 
 HIGH_WATER_MARK = 200_000
@@ -43,6 +50,7 @@ FORGED = "forged"
 UNCONFIRMED = "unconfirmed"
 """A live event whose seq the store's log does not hold (beyond its head)."""
 _reply_decoder = msgspec.msgpack.Decoder(ReplayReply)
+_heartbeats_decoder = msgspec.msgpack.Decoder(HeartbeatsReply | ReplayReply)
 _request_encoder = msgspec.msgpack.Encoder()
 
 
@@ -183,6 +191,20 @@ class ReplayClient:
             raise StoreUnavailable(f"no answer from the store at {self.endpoints.replay}")
         reply: ReplayReply = _reply_decoder.decode(sock.recv())
         return reply
+
+    def heartbeats(self) -> list[tuple[Heartbeat, float]]:
+        """The latest heartbeat of each process and when the store received it, from the
+        running store's memory; raise ``StoreUnavailable`` (no answer in time, or a store too
+        old to know the request)."""
+        sock = self._socket()
+        sock.send(_request_encoder.encode(HeartbeatsRequest()))
+        if not sock.poll(self.timeout_ms):
+            self.close()
+            raise StoreUnavailable(f"no answer from the store at {self.endpoints.replay}")
+        reply = _heartbeats_decoder.decode(sock.recv())
+        if isinstance(reply, ReplayReply) or reply.error is not None:
+            raise StoreUnavailable(f"the store cannot say its heartbeats: {reply.error}")
+        return reply.heartbeats
 
     def close(self) -> None:
         """Close the socket; the next fetch opens a new one."""

@@ -482,3 +482,18 @@ class ReplayReply(msgspec.Struct, frozen=True, tag_field="type", tag="ctl.replay
     head: int
     events: list[tuple[int, str, bytes]] = []
     error: str | None = None
+
+
+class HeartbeatsRequest(msgspec.Struct, frozen=True, tag_field="type", tag="ctl.heartbeats"):
+    """Ask the running store for the latest heartbeat of every process of the stack (asked on
+    the replay socket: the store keeps them in memory and writes them down only now and then)."""
+
+
+class HeartbeatsReply(msgspec.Struct, frozen=True, tag_field="type", tag="ctl.heartbeats.reply"):
+    """The latest heartbeat of each process and when the store received it (epoch seconds).
+
+    ``error`` is set instead when the request could not be served.
+    """
+
+    heartbeats: list[tuple[Heartbeat, float]] = []
+    error: str | None = None

@@ -84,29 +84,26 @@ def _through_stack(runtime: Runtime, providers: tuple[str, ...]) -> dict[str, st
 
 
 def _collector_state(runtime: Runtime, since: float) -> str:
-    """From the collector's latest heartbeat (kept by the store): ``down`` when it has not
-    beaten for a while, ``busy`` when it lists polls in flight or cannot tell yet (its last
-    beat predates our request), else ``idle``."""
+    """From the collector's latest heartbeat (the running store's, else the one it last
+    wrote down): ``down`` when it has not beaten for a while, ``busy`` when it lists polls in
+    flight or cannot tell yet (its last beat predates our request), else ``idle``."""
     import sqlite3
 
-    import msgspec
-
-    from bus.messages import Heartbeat
+    from services.queries.heartbeats import latest_heartbeats
     from services.store.database import connect_reader
 
     try:
-        conn = connect_reader(str(runtime.db_path))
+        conn = connect_reader(str(runtime.db_path)) if runtime.db_path.exists() else None
         try:
-            row = conn.execute(
-                "SELECT heartbeat FROM process_status WHERE process = 'collector'"
-            ).fetchone()
+            beats = latest_heartbeats(runtime, conn)
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
     except sqlite3.Error:
         return "busy"
-    if row is None:
+    beat = next((b for b, _received in beats if b.process == "collector"), None)
+    if beat is None:
         return "down"
-    beat = msgspec.msgpack.decode(row[0], type=Heartbeat)
     if time.time() - beat.sent_at > COLLECTOR_SILENT_SECONDS:
         return "down"
     if beat.sent_at < since + 1.0 or beat.detail.get("live_running"):

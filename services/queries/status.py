@@ -24,8 +24,8 @@ from services.collector.codex.roots import find_logs as find_codex_logs
 from services.collector.gemini.roots import find_logs as find_gemini_logs
 from services.collector.model_names import PRICED_AS
 from services.collector.rootpaths import RootScan
-from services.processes import PROCESSES
 from services.queries.alerts import channel_health
+from services.queries.heartbeats import latest_heartbeats
 from services.queries.providers import provider_states
 from services.queries.reports.limits import live_statuses, stale_after
 from services.runtime.installation import Runtime
@@ -44,7 +44,6 @@ SCANNERS: dict[str, Callable[[Path], RootScan[Any]]] = {
 """How each provider's log files are found under one of its roots."""
 REFUSED_REASONS = frozenset((FORGED, UNCONFIRMED))
 """Drop reasons that are refused events rather than garbage."""
-_heartbeat_decoder = msgspec.msgpack.Decoder(Heartbeat)
 _window_decoder = msgspec.msgpack.Decoder(LimitWindow)
 
 
@@ -87,7 +86,7 @@ def collect_status(runtime: Runtime) -> dict[str, Any]:
     if runtime.db_path.exists():
         conn = connect_reader(str(runtime.db_path))
         try:
-            status.update(_from_database(conn))
+            status.update(_from_database(conn, runtime))
             live = live_statuses(conn)
             windows = [
                 _window_decoder.decode(blob)
@@ -99,6 +98,8 @@ def collect_status(runtime: Runtime) -> dict[str, Any]:
                 status["trouble"].append(_damaged(runtime.db_path))
         finally:
             conn.close()
+    elif status["store_running"]:
+        status.update(_processes(latest_heartbeats(runtime, None), now))
     if status["store_running"]:
         _add_store_health(status, read_health(runtime.run), now)
     fresh = stale_after(runtime.config.limits.poll_seconds)
@@ -147,41 +148,36 @@ def _add_store_health(status: dict[str, Any], health: dict[str, Any] | None, now
             process["last_seen_seconds_ago"] = round(now - received, 1)
 
 
-def _from_database(conn: sqlite3.Connection) -> dict[str, Any]:
+def _from_database(conn: sqlite3.Connection, runtime: Runtime) -> dict[str, Any]:
     (head,) = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
-    now = time.time()
-    processes = []
-    names = [p.name for p in PROCESSES]
-    marks = ", ".join("?" * len(names))
-    for blob, received in conn.execute(
-        "SELECT heartbeat, received_at FROM process_status "
-        f"WHERE process IN ({marks}) ORDER BY process",
-        names,
-    ):
-        beat = _heartbeat_decoder.decode(blob)
-        processes.append(
-            {
-                "process": beat.process,
-                "pid": beat.pid,
-                "alive": now - received < ALIVE_SECONDS,
-                "last_seen_seconds_ago": round(now - received, 1),
-                "uptime_seconds": round(beat.sent_at - beat.started_at, 1),
-                "counters": beat.counters,
-                "detail": beat.detail,
-            }
-        )
     skipped = dict(
         conn.execute("SELECT reason, sum(count) FROM skips GROUP BY reason ORDER BY reason")
     )
     unpriced = [m for (m,) in conn.execute("SELECT model FROM prices WHERE price IS NULL")]
     return {
         "head_seq": int(head),
-        "processes": processes,
         "skipped": skipped,
         "unpriced_models": unpriced,
         "priced_as": priced_as(conn),
-        **bus_drops(processes),
+        **_processes(latest_heartbeats(runtime, conn), time.time()),
     }
+
+
+def _processes(beats: list[tuple[Heartbeat, float]], now: float) -> dict[str, Any]:
+    """Each process as its latest heartbeat describes it, and what their bus readers dropped."""
+    processes = [
+        {
+            "process": beat.process,
+            "pid": beat.pid,
+            "alive": now - received < ALIVE_SECONDS,
+            "last_seen_seconds_ago": round(now - received, 1),
+            "uptime_seconds": round(beat.sent_at - beat.started_at, 1),
+            "counters": beat.counters,
+            "detail": beat.detail,
+        }
+        for beat, received in beats
+    ]
+    return {"processes": processes, **bus_drops(processes)}
 
 
 def priced_as(conn: sqlite3.Connection) -> dict[str, str]:

@@ -3,6 +3,8 @@ heartbeat with its counters."""
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import signal
 import threading
@@ -13,6 +15,7 @@ from bus.client import Publisher
 from bus.messages import Heartbeat
 
 HEARTBEAT_SECONDS = 1.0
+HEARTBEAT_SLACK_SECONDS = 0.002
 STARTUP_HEARTBEAT_SECONDS = 0.1
 STARTUP_SECONDS = 3.0
 """Beat fast just after start: the first beats may be lost while connections form, and peers
@@ -20,10 +23,15 @@ STARTUP_SECONDS = 3.0
 
 
 class StopFlag:
-    """Set by SIGTERM or SIGINT; loops poll it (with short timeouts) and exit promptly."""
+    """Set by SIGTERM or SIGINT. A loop blocked in ``wait`` returns at once, and one blocked in
+    a poll returns as soon as ``fileno()`` (registered in that poll) becomes readable: no loop
+    needs to wake up just to look at the flag."""
 
     def __init__(self) -> None:
         self._event = threading.Event()
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._read, False)
+        os.set_blocking(self._write, False)
         if threading.current_thread() is threading.main_thread():
             # Signals reach only the main thread; a service run in a test's thread is stopped
             # with ``set`` instead.
@@ -31,14 +39,20 @@ class StopFlag:
                 signal.signal(sig, self._handle)
 
     def _handle(self, signum: int, frame: object) -> None:
-        self._event.set()
+        self.set()
 
     def set(self) -> None:
-        """Ask the loop to stop."""
+        """Ask the loop to stop (and wake whatever waits on ``fileno()``)."""
         self._event.set()
+        with contextlib.suppress(OSError):  # full (already woken) or closed
+            os.write(self._write, b"!")
 
-    def wait(self, seconds: float) -> bool:
-        """Sleep up to ``seconds``; True if a stop was requested."""
+    def fileno(self) -> int:
+        """A file descriptor that becomes readable once a stop is requested."""
+        return self._read
+
+    def wait(self, seconds: float | None) -> bool:
+        """Sleep up to ``seconds`` (None: until stopped); True if a stop was requested."""
         return self._event.wait(seconds)
 
     @property
@@ -46,9 +60,18 @@ class StopFlag:
         """Whether a stop was requested."""
         return self._event.is_set()
 
+    def __del__(self) -> None:
+        for fd in (self._read, self._write):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
 
 class Pulse:
-    """Publishes this process's heartbeat at most once a second, with its counters."""
+    """Publishes this process's heartbeat at most once a second, with its counters.
+
+    After start-up the beats fall on whole seconds of the wall clock, in every process alike:
+    the store then receives the whole stack's heartbeats together and handles them in one
+    wake-up a second instead of one per process."""
 
     def __init__(self, process: str, publisher: Publisher) -> None:
         self.process = process
@@ -71,7 +94,7 @@ class Pulse:
         if not force and now < self._next:
             return
         young = now - self._born < STARTUP_SECONDS
-        self._next = now + (STARTUP_HEARTBEAT_SECONDS if young else HEARTBEAT_SECONDS)
+        self._next = now + (STARTUP_HEARTBEAT_SECONDS if young else _to_next_second())
         self.publisher.publish(
             Heartbeat(
                 process=self.process,
@@ -83,3 +106,10 @@ class Pulse:
                 detail=dict(self.detail),
             )
         )
+
+
+def _to_next_second() -> float:
+    """Seconds from now to the next whole second of the wall clock (a little past it, so a
+    wake-up rounded early still finds the beat due)."""
+    now = time.time()
+    return math.floor(now) + HEARTBEAT_SECONDS + HEARTBEAT_SLACK_SECONDS - now

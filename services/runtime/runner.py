@@ -9,12 +9,13 @@ watchers' sockets and loop:
 * the sockets: one publisher, the subscriptions the service asks for (``Node.subscribe``), a
   durable follower of committed events (``Node.follow``), extra sockets it serves
   (``Node.serve``, e.g. the store's replay socket);
-* the loop: wait for messages or for the service's next due work, hand messages over in batches,
-  call ``step``;
+* the loop: wait for messages, for the service's next due work or for the next heartbeat, hand
+  messages over in batches, call ``step``; nothing else wakes it (a stop wakes it through the
+  stop flag's file descriptor), so an idle process wakes once a second, to beat;
 * heartbeats: one a second (faster just after start), with the service's counters and details,
   and what every bus reader of the process dropped, by reason (``bus_dropped.<reason>``:
   undecodable frames, forged or unconfirmed events), for ``otm status``;
-* stopping: SIGTERM or SIGINT ends the loop within a fraction of a second, ``stop`` closes the
+* stopping: SIGTERM or SIGINT ends the loop at once, ``stop`` closes the
   service, one ``stopping`` line, sockets closed: gone well within 2 s.
 
 A service that must block in a library's own loop (uvicorn, watchfiles) is a
@@ -46,8 +47,6 @@ if TYPE_CHECKING:
 
 DROPPED = "bus_dropped."
 """Heartbeat counters ``bus_dropped.<reason>``: what this process's bus readers dropped."""
-MAX_WAIT_SECONDS = 0.2
-"""The longest the loop sleeps between looks at the stop flag: SIGTERM is obeyed within this."""
 
 Batch = list[tuple[str, Message]]
 
@@ -176,9 +175,7 @@ class Node:
         poller = self._poller or self._new_poller()
         # Rounded up: a wait truncated to 0 ms would spin until the next heartbeat is due.
         wait_ms = math.ceil(timeout * 1000)
-        ready = dict(poller.poll(wait_ms)) if poller.sockets else {}
-        if not poller.sockets:
-            self.stop.wait(timeout)
+        ready = dict(poller.poll(wait_ms))
         batch: Batch = []
         if self.follower is not None:
             # Also when nothing arrived: the follower fills gaps the heartbeats reveal.
@@ -196,6 +193,8 @@ class Node:
             poller.register(subscriber.socket, zmq.POLLIN)
         for socket, _handler in self._served:
             poller.register(socket, zmq.POLLIN)
+        # A stop wakes the poll at once, so it may sleep until the next thing that is due.
+        poller.register(self.stop.fileno(), zmq.POLLIN)
         self._poller = poller
         return poller
 
@@ -246,7 +245,7 @@ def run_service(service: Service, runtime: Runtime, stop: StopFlag | None = None
         node.ready(service.start(node))
         wait = 0.0
         while not stop.stopped:
-            batch = node.receive(min(wait, node.pulse.due_in(), MAX_WAIT_SECONDS))
+            batch = node.receive(min(wait, node.pulse.due_in()))
             if batch:
                 service.handle(batch)
             wait = service.step()
@@ -286,7 +285,7 @@ def _beat_until_stopped(node: Node) -> None:
     pulse.counters = node.pulse.counters
     pulse.detail = node.pulse.detail
     try:
-        while not node.stop.wait(pulse.due_in() or MAX_WAIT_SECONDS):
+        while not node.stop.wait(pulse.due_in()):
             if node.before_beat is not None:
                 node.before_beat()
             node.count_bus_problems()

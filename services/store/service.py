@@ -2,10 +2,12 @@
 
 It applies observations in batched ``BEGIN IMMEDIATE`` transactions (each batch's records and
 its file cursor together), publishes each committed event exactly as logged, answers replay
-requests, records the heartbeat of every process of the stack for ``otm status`` (heartbeats
-naming any other process are counted, never stored: storage stays bounded), and announces the
-head ``seq`` in its own heartbeat so a consumer notices an event it missed even when nothing
-follows it.
+requests, keeps the latest heartbeat of every process of the stack in memory for ``otm status``
+(answered on the replay socket; written into ``process_status`` only for a new process or pid,
+every ``HEARTBEAT_SAVE_SECONDS`` and at stop, so an idle stack writes next to nothing; heartbeats
+naming any other process are counted, never kept: memory and storage stay bounded), and
+announces the head ``seq`` in its own heartbeat so a consumer notices an event it missed even
+when nothing follows it.
 
 A full disk or a damaged file never ends the process. A transaction that cannot be written is
 rolled back and nothing of it is acknowledged, so the senders send it again (the collector
@@ -20,6 +22,7 @@ events, replay answers.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 from collections.abc import Mapping
@@ -30,7 +33,14 @@ import zmq
 
 from bus.client import Publisher
 from bus.lock import ProcessLock
-from bus.messages import Heartbeat, Message, ReplayReply, ReplayRequest
+from bus.messages import (
+    Heartbeat,
+    HeartbeatsReply,
+    HeartbeatsRequest,
+    Message,
+    ReplayReply,
+    ReplayRequest,
+)
 from bus.topics import HEARTBEAT, OBSERVATIONS
 from services.processes import PROCESSES
 from services.runtime.installation import Runtime
@@ -54,12 +64,12 @@ commit costs a few milliseconds whatever its size, so during a backlog a bigger 
 much cheaper per batch, while a lone live append waits only 3 ms."""
 IDLE_SECONDS = 1.0
 KNOWN_PROCESSES = frozenset(p.name for p in PROCESSES)
-"""The only heartbeats recorded in ``process_status``."""
+"""The only heartbeats kept (in memory and in ``process_status``)."""
 UNKNOWN_HEARTBEATS = "heartbeats_from_unknown_processes"
 """The store's counter of heartbeats ignored because they name no process of the stack."""
 TROUBLE_EVENTS = {DISK_FULL: "disk_full", DAMAGED: "database_damaged"}
 """The log line's event for the start of each problem (others: ``write_failed``)."""
-_replay_request_decoder = msgspec.msgpack.Decoder(ReplayRequest)
+_replay_request_decoder = msgspec.msgpack.Decoder(ReplayRequest | HeartbeatsRequest)
 
 
 class StoreService:
@@ -76,6 +86,8 @@ class StoreService:
         self.health_file = HealthFile(runtime.run / HEALTH_FILE)
         self.seen: dict[str, float] = {}
         """When each process's latest heartbeat came (also while none can be written)."""
+        self.latest: dict[str, tuple[Heartbeat, float]] = {}
+        """Each process's latest heartbeat and when it came: what ``HeartbeatsRequest`` gets."""
         self.configured = False
 
     def start(self, node: Node) -> Mapping[str, object]:
@@ -125,6 +137,7 @@ class StoreService:
         received = time.time()
         for beat in beats:
             self.seen[beat.process] = received
+            self.latest[beat.process] = (beat, received)
         if self.store is not None:
             self.store.note_heartbeats(beats, received)
         self._write(observations)
@@ -143,6 +156,10 @@ class StoreService:
         if self.replies is not None:
             self.replies.close(0)
         if self.store is not None:
+            if self.health.writing:
+                # The last word of every process, for `otm status` once the stack is down.
+                with contextlib.suppress(sqlite3.Error, OSError):
+                    self.store.save_heartbeats(everything=True)
             self.store.conn.close()
         self.health_file.close()
         self.lock.release()
@@ -251,17 +268,22 @@ class StoreService:
     def _answer_replay(self, socket: zmq.Socket[bytes]) -> None:
         reply = self._replay(socket.recv())
         socket.send(msgspec.msgpack.encode(reply))
-        self.node.pulse.counters["replays_served"] += 1
+        counter = "heartbeats_served" if isinstance(reply, HeartbeatsReply) else "replays_served"
+        self.node.pulse.counters[counter] += 1
 
-    def _replay(self, raw: bytes) -> ReplayReply:
-        """The answer to one replay request: events, or an error saying why not (a REP socket
-        must always answer, and a damaged page must not end the store)."""
+    def _replay(self, raw: bytes) -> ReplayReply | HeartbeatsReply:
+        """The answer to one request on the replay socket: events or the latest heartbeats,
+        or an error saying why not (a REP socket must always answer, and a damaged page must
+        not end the store)."""
         pulse = self.node.pulse
         try:
             request = _replay_request_decoder.decode(raw)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             pulse.counters["bad_replay_requests"] += 1
             return ReplayReply(head=self.head or 0, error=f"bad replay request: {exc}")
+        if isinstance(request, HeartbeatsRequest):
+            # From memory, also while nothing can be written: a full disk keeps status fresh.
+            return HeartbeatsReply(heartbeats=sorted(self.latest.values(), key=_by_process))
         if self.store is None:
             return ReplayReply(head=0, error=self.health.message or "no database is open")
         try:
@@ -277,6 +299,10 @@ class StoreService:
                 else f"cannot read {self.runtime.db_path}: {exc}"
             )
             return ReplayReply(head=self.store.head, error=message)
+
+
+def _by_process(entry: tuple[Heartbeat, float]) -> str:
+    return entry[0].process
 
 
 def _forget_unknown_processes(store: Store) -> None:

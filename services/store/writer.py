@@ -39,6 +39,9 @@ from services.store.ingest import (
 from services.store.projections import trim_activity
 
 MAX_REPLAY_PAGE = 5000
+HEARTBEAT_SAVE_SECONDS = 300.0
+"""A process's heartbeat is written down when it is new (or has a new pid) and then at most
+this often: ``otm status`` asks the running store, and reads the table only when it is down."""
 _heartbeat_encoder = msgspec.msgpack.Encoder()
 _activity_decoder = msgspec.msgpack.Decoder(ActivityCommitted)
 
@@ -52,6 +55,8 @@ class Store:
         self.heartbeats: dict[str, tuple[Heartbeat, float]] = {}
         """The latest heartbeat of each process and when it came, kept in memory first."""
         self._unsaved: set[str] = set()
+        self._saved: dict[str, tuple[int, float]] = {}
+        """The pid and arrival time of each process's heartbeat last written down."""
 
     def apply(self, messages: list[Message]) -> tuple[list[Committed], list[int], list[str]]:
         """Apply observations in one transaction.
@@ -157,22 +162,29 @@ class Store:
         return ReplayReply(head=self.head, events=events)
 
     def note_heartbeats(self, beats: list[Heartbeat], received_at: float | None = None) -> None:
-        """Remember the latest heartbeat of each process; ``save_heartbeats`` writes them."""
+        """Remember the latest heartbeat of each process; the ones worth writing down (a process
+        not saved yet, a new pid, or the last save ``HEARTBEAT_SAVE_SECONDS`` old) are marked
+        for ``save_heartbeats``."""
         now = time.time() if received_at is None else received_at
         for beat in beats:
             self.heartbeats[beat.process] = (beat, now)
-            self._unsaved.add(beat.process)
+            saved = self._saved.get(beat.process)
+            if saved is None or saved[0] != beat.pid or now - saved[1] >= HEARTBEAT_SAVE_SECONDS:
+                self._unsaved.add(beat.process)
 
-    def save_heartbeats(self) -> int:
-        """Write the heartbeats noted since the last save (status only; not part of the log).
+    def save_heartbeats(self, *, everything: bool = False) -> int:
+        """Write the heartbeats marked by ``note_heartbeats`` (or, with ``everything``, every
+        one in memory, as at stop) into ``process_status``: status only, not part of the log.
 
-        If the write fails (a full disk) they stay in memory for the next try; returns how
-        many were written."""
-        if not self._unsaved:
+        Heartbeats come every second and are answered from memory (``HeartbeatsRequest``), so
+        writing each one would cost gigabytes a day for nothing. If the write fails (a full
+        disk) they stay marked for the next try; returns how many were written."""
+        names = sorted(self.heartbeats if everything else self._unsaved)
+        if not names:
             return 0
         rows = [
             (name, _heartbeat_encoder.encode(beat), received)
-            for name in sorted(self._unsaved)
+            for name in names
             for beat, received in (self.heartbeats[name],)
         ]
         self.conn.execute("BEGIN IMMEDIATE")
@@ -186,6 +198,9 @@ class Store:
         except BaseException:
             self._roll_back()
             raise
+        for name in names:
+            beat, received = self.heartbeats[name]
+            self._saved[name] = (beat.pid, received)
         self._unsaved.clear()
         return len(rows)
 

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import pytest
 import zmq
 
+from bus.client import ReplayClient, StoreUnavailable
 from bus.codec import encode
 from bus.endpoints import endpoints
 from bus.messages import Heartbeat, UsageCommitted
@@ -34,7 +34,6 @@ GARBAGE = (
     [b"evt.limits.claude", b"\xc1 not msgpack"],
     [b"evt.usage.claude", HEARTBEAT],  # a heartbeat sent as a commit
 )
-_heartbeat = msgspec.msgpack.Decoder(Heartbeat)
 
 
 @pytest.fixture
@@ -64,9 +63,15 @@ def status(stack: Stack) -> dict[str, Any]:
 
 
 def store_counter(stack: Stack, name: str) -> int:
-    """A counter of the store's last recorded heartbeat."""
-    rows = stack.query("SELECT heartbeat FROM process_status WHERE process = 'store'")
-    return int(_heartbeat.decode(rows[0][0]).counters.get(name, 0)) if rows else 0
+    """A counter of the store's latest heartbeat, as the running store has it."""
+    client = ReplayClient(endpoints(stack.home), timeout_ms=2000)
+    try:
+        beats = {beat.process: beat for beat, _at in client.heartbeats()}
+    except StoreUnavailable:
+        return 0
+    finally:
+        client.close()
+    return int(beats["store"].counters.get(name, 0)) if "store" in beats else 0
 
 
 def test_every_reader_drops_counts_and_status_shows_bus_garbage(

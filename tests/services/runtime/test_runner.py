@@ -201,7 +201,8 @@ def test_blocking_service_beats_while_it_blocks(runtime: Any, addresses: Endpoin
     beat = heartbeat_of("blocker", addresses)
     stop.set()
     thread.join(timeout=2)
-    assert (1, False) == (beat.counters["beats_prepared"], thread.is_alive())
+    # The first beats may go out before the subscription reaches the bus: any one will do.
+    assert (True, False) == (beat.counters["beats_prepared"] >= 1, thread.is_alive())
 
 
 def test_blocking_service_says_ready_itself(runtime: Any, logs: list[dict[str, Any]]) -> None:
