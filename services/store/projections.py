@@ -7,7 +7,6 @@ makes a rebuild give the same answers.
 from __future__ import annotations
 
 import sqlite3
-from collections import defaultdict
 from collections.abc import Iterable
 
 import msgspec
@@ -92,44 +91,34 @@ def apply(conn: sqlite3.Connection, event: Message) -> None:
 
 
 def _apply_usage(conn: sqlite3.Connection, event: UsageCommitted) -> None:
-    _add_tokens(conn, event.replaces, sign=-1)
-    _add_tokens(conn, event.records, sign=1)
-    conn.executemany(
-        "DELETE FROM usage_records WHERE provider = ? AND ts_ms = ? AND key = ?",
-        [(r.provider, r.ts_ms, r.key) for r in event.replaces],
-    )
+    if event.replaces:
+        _add_tokens(conn, [_columns(r) for r in event.replaces], sign=-1)
+        conn.executemany(
+            "DELETE FROM usage_records WHERE provider = ? AND ts_ms = ? AND key = ?",
+            [(r.provider, r.ts_ms, r.key) for r in event.replaces],
+        )
+    # Each record's projected columns are worked out once: a cold ingest folds tens of
+    # thousands of records, and this is the store's hottest loop.
+    rows = [_columns(r) for r in event.records]
+    _add_tokens(conn, rows, sign=1)
     conn.executemany(
         "INSERT OR REPLACE INTO usage_records (provider, ts_ms, key, session, model, fast,"
         " long_context, input, output, cache_write_5m, cache_write_1h, cache_read, reasoning,"
         " total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            (
-                r.provider,
-                r.ts_ms,
-                r.key,
-                r.session,
-                model_column(r),
-                is_fast(r),
-                long_context_column(r),
-                r.input,
-                r.output,
-                r.cache_write_5m,
-                r.cache_write_1h,
-                r.cache_read,
-                r.reasoning,
-                logged_total(r),
-            )
-            for r in event.records
+            (r.provider, r.ts_ms, r.key, r.session, model, fast, long_ctx, *tokens)
+            for r, model, fast, long_ctx, tokens in rows
         ],
     )
+    seq = event.seq
     conn.executemany(
         "INSERT OR REPLACE INTO usage_claims (key, seq, total, sidechain, has_speed, revision)"
         " VALUES (?, ?, ?, ?, ?, ?)",
         [
             (
                 r.key,
-                event.seq,
-                r.total_tokens,
+                seq,
+                r.input + r.output + r.cache_write_5m + r.cache_write_1h + r.cache_read,
                 int(r.sidechain),
                 int(r.speed is not None),
                 r.revision,
@@ -137,7 +126,8 @@ def _apply_usage(conn: sqlite3.Connection, event: UsageCommitted) -> None:
             for r in event.records
         ],
     )
-    _upsert_windows(conn, event.limits, event.seq)
+    if event.limits:
+        _upsert_windows(conn, event.limits, event.seq)
     conn.execute(
         "INSERT OR REPLACE INTO cursors (path, provider, cursor, batch_id, seq) "
         "VALUES (?, ?, ?, ?, ?)",
@@ -150,14 +140,34 @@ def _apply_usage(conn: sqlite3.Connection, event: UsageCommitted) -> None:
         ),
     )
     skipped = event.skipped
-    conn.executemany(
-        "INSERT INTO skips (provider, source, reason, count) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (provider, source, reason) DO UPDATE SET count = count + excluded.count",
-        [
-            (event.provider, event.source, reason, getattr(skipped, reason))
-            for reason in skipped.__struct_fields__
-            if getattr(skipped, reason)
-        ],
+    counts = [
+        (event.provider, event.source, reason, getattr(skipped, reason))
+        for reason in skipped.__struct_fields__
+        if getattr(skipped, reason)
+    ]
+    if counts:
+        conn.executemany(
+            "INSERT INTO skips (provider, source, reason, count) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (provider, source, reason) DO UPDATE SET count = count + excluded.count",
+            counts,
+        )
+
+
+Columns = tuple[UsageRecord, str, int, int, tuple[int, int, int, int, int, int, int]]
+"""A record with its projected ``model``, ``fast``, ``long_context`` and token columns."""
+
+
+def _columns(r: UsageRecord) -> Columns:
+    """``model_column``, ``is_fast``, ``long_context_column`` and ``_tokens`` of one record."""
+    prompt = r.input + r.cache_write_5m + r.cache_write_1h + r.cache_read
+    threshold = LONG_CONTEXT_PROMPT_TOKENS.get(r.provider, 200_000)
+    total = prompt + r.output if r.total is None else r.total
+    return (
+        r,
+        r.model or "",
+        1 if r.speed == "fast" else 0,
+        1 if prompt > threshold else 0,
+        (r.input, r.output, r.cache_write_5m, r.cache_write_1h, r.cache_read, r.reasoning, total),
     )
 
 
@@ -204,21 +214,31 @@ def _apply_limits(conn: sqlite3.Connection, event: LimitsCommitted) -> None:
     )
 
 
-def _add_tokens(conn: sqlite3.Connection, records: Iterable[UsageRecord], sign: int) -> None:
-    by_slot: dict[SlotKey, list[int]] = defaultdict(lambda: [0] * 9)
-    by_session: dict[SessionKey, list[int]] = defaultdict(lambda: [0] * 10)
-    for r in records:
-        model, fast, long_ctx = model_column(r), is_fast(r), long_context_column(r)
-        tokens = _tokens(r)
-        _accumulate(by_slot[(r.provider, r.ts_ms // SLOT_MS, model, fast, long_ctx)], tokens, sign)
-        _accumulate(
-            by_session[(r.provider, r.project, r.session, model, fast, long_ctx)], tokens, sign
-        )
-        slot_row = by_slot[(r.provider, r.ts_ms // SLOT_MS, model, fast, long_ctx)]
-        slot_row[8] = r.ts_ms if slot_row[8] == 0 else min(slot_row[8], r.ts_ms)
-        session_row = by_session[(r.provider, r.project, r.session, model, fast, long_ctx)]
-        session_row[8] = r.ts_ms if session_row[8] == 0 else min(session_row[8], r.ts_ms)
-        session_row[9] = max(session_row[9], r.ts_ms)
+def _add_tokens(conn: sqlite3.Connection, records: Iterable[Columns], sign: int) -> None:
+    by_slot: dict[SlotKey, list[int]] = {}
+    by_session: dict[SessionKey, list[int]] = {}
+    for r, model, fast, long_ctx, tokens in records:
+        ts = r.ts_ms
+        signed = tokens if sign > 0 else tuple(-n for n in tokens)
+        slot_key = (r.provider, ts // SLOT_MS, model, fast, long_ctx)
+        row = by_slot.get(slot_key)
+        if row is None:
+            by_slot[slot_key] = [*signed, sign, ts]
+        else:
+            for i in range(7):
+                row[i] += signed[i]
+            row[7] += sign
+            row[8] = ts if row[8] == 0 else min(row[8], ts)
+        session_key = (r.provider, r.project, r.session, model, fast, long_ctx)
+        row = by_session.get(session_key)
+        if row is None:
+            by_session[session_key] = [*signed, sign, ts, max(0, ts)]
+        else:
+            for i in range(7):
+                row[i] += signed[i]
+            row[7] += sign
+            row[8] = ts if row[8] == 0 else min(row[8], ts)
+            row[9] = max(row[9], ts)
     if by_slot:
         conn.executemany(
             "INSERT INTO usage_by_slot (provider, slot, model, fast, long_context, input, output,"
@@ -263,25 +283,6 @@ def _add_tokens(conn: sqlite3.Connection, records: Iterable[UsageRecord], sign: 
             " AND model = ? AND fast = ? AND long_context = ? AND records = 0",
             list(by_session),
         )
-
-
-def _tokens(r: UsageRecord) -> tuple[int, int, int, int, int, int, int]:
-    """A record's tokens in the projections' column order (input … reasoning, total)."""
-    return (
-        r.input,
-        r.output,
-        r.cache_write_5m,
-        r.cache_write_1h,
-        r.cache_read,
-        r.reasoning,
-        logged_total(r),
-    )
-
-
-def _accumulate(row: list[int], tokens: tuple[int, ...], sign: int) -> None:
-    for i, n in enumerate(tokens):
-        row[i] += sign * n
-    row[7] += sign
 
 
 # -- recent activity --------------------------------------------------------------------------
