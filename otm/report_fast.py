@@ -4,16 +4,20 @@
 It runs the typer command's own body (``otm.report_run``) and fails the way it does (the same
 ``error:`` line and exit status, the same one line for a damaged database or a full disk). The
 database is opened from the last catch-up's snapshot when that is still valid (no config loaded,
-nothing read); otherwise exactly as the typer command opens it.
+nothing read); otherwise exactly as the typer command opens it. An answer printed before over the
+same database state, options and terminal is printed again as it was (``otm.report_answers``).
 """
 
 from __future__ import annotations
+
+import sys
 
 from otm import report_args
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import sqlite3
+    from typing import Any
 
 
 def run(argv: list[str]) -> int | None:
@@ -23,10 +27,10 @@ def run(argv: list[str]) -> int | None:
     if parsed is None:
         return None
     kind, values = parsed
-    from otm.report_run import CommandError, print_error, run_report
+    from otm.report_run import CommandError, print_error
 
     try:
-        run_report(kind, values, _open_database)
+        _answer(kind, values)
     except CommandError as exc:
         print_error(exc.message)
         return exc.code
@@ -39,6 +43,37 @@ def run(argv: list[str]) -> int | None:
             raise
         return fail(message)
     return 0
+
+
+def _answer(kind: str, values: dict[str, Any]) -> None:
+    """Print the kept answer if there is one, else build, print and keep it."""
+    from otm import report_answers as answers
+    from otm.report_run import check_formats, run_report
+    from services.queries import catchup_snapshot as snapshots
+
+    check_formats(values)
+    state = state_directory()
+    conn, demo, db = _open_database(state)
+    try:
+        key = answers.key_of(kind, values, snapshots.identity(db), snapshots.head_of(conn), demo)
+    except Exception:
+        conn.close()
+        raise
+    kept = answers.lookup(state, key)
+    if kept is not None:
+        conn.close()
+        sys.stdout.write(kept[0])
+        sys.stderr.write(kept[1])
+        return
+    out, err = answers.Recording(sys.stdout), answers.Recording(sys.stderr)
+    sys.stdout, sys.stderr = out, err
+    try:
+        report = run_report(kind, values, lambda: (conn, demo))
+    finally:
+        sys.stdout, sys.stderr = out.stream, err.stream
+    if not (kind == "blocks" and any(b["isActive"] for b in report["blocks"])):
+        # An active block's burn rate and projection change with the clock: never kept.
+        answers.keep(state, key, out.text, err.text)
 
 
 def state_directory() -> str:
@@ -54,12 +89,13 @@ def state_directory() -> str:
     return str(platformdirs.user_data_dir("opentokenmonitor", appauthor=False))
 
 
-def _open_database() -> tuple[sqlite3.Connection, bool]:
-    """The snapshot's database if it is still current, else the typer command's way: load the
-    runtime (its config errors are the command's) and open it for a report."""
+def _open_database(state: str) -> tuple[sqlite3.Connection, bool, str]:
+    """The connection, whether it is the demo's and the database's path: from the snapshot
+    if it is still current, else the typer command's way (load the runtime, whose config
+    errors are the command's, and open it for a report, catching up first)."""
     from services.queries.reports.open import open_from_snapshot
 
-    opened = open_from_snapshot(state_directory())
+    opened = open_from_snapshot(state)
     if opened is not None:
         return opened
     from otm.report_run import CommandError
@@ -71,4 +107,4 @@ def _open_database() -> tuple[sqlite3.Connection, bool]:
         runtime = load_runtime()
     except ConfigError as exc:
         raise CommandError(str(exc)) from None
-    return open_for_report(runtime), runtime.demo
+    return open_for_report(runtime), runtime.demo, str(runtime.db_path)

@@ -40,10 +40,17 @@ def print_error(message: str) -> None:
     )
 
 
-def run_report(kind: str, values: dict[str, Any], open_database: Opener) -> None:
+def check_formats(values: dict[str, Any]) -> None:
+    """``CommandError`` if ``--json`` and ``--csv`` are both given (checked before anything is
+    opened, so this is the error even where the config is broken too)."""
+    if values["json_output"] and values["csv_output"]:
+        raise CommandError("--json and --csv exclude each other: pick one")
+
+
+def run_report(kind: str, values: dict[str, Any], open_database: Opener) -> dict[str, Any]:
     """Build report ``kind`` with the options in ``values`` (``otm.report_args`` names) from
-    the database ``open_database`` gives, and print it as JSON, CSV or a table; raises
-    ``CommandError`` for a bad option."""
+    the database ``open_database`` gives, and print it as JSON, CSV or a table; the report.
+    Raises ``CommandError`` for a bad option."""
     from services.queries.reports.build import ReportOptions, build_report
     from services.queries.reports.common import ReportError
     from services.queries.reports.timezones import UnknownTimezone, local_timezone_name
@@ -53,8 +60,7 @@ def run_report(kind: str, values: dict[str, Any], open_database: Opener) -> None
         values["csv_output"],
         values["provider"],
     )
-    if json_output and csv_output:
-        raise CommandError("--json and --csv exclude each other: pick one")
+    check_formats(values)
     zone_name = values["tz"] or local_timezone_name()
     options = ReportOptions(
         provider=provider,
@@ -76,7 +82,7 @@ def run_report(kind: str, values: dict[str, Any], open_database: Opener) -> None
         import json
 
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
-        return
+        return report
     if csv_output:
         from otm.csvout import to_csv
 
@@ -85,7 +91,8 @@ def run_report(kind: str, values: dict[str, Any], open_database: Opener) -> None
             sys.stderr.write(
                 f"unpriced: {item['model']} ({item['tokens']} tokens), cost not included\n"
             )
-        return
+        return report
     from otm.render import render_report
 
     render_report(kind, report, provider, zone_name, demo=demo)
+    return report

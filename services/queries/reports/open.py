@@ -12,11 +12,11 @@ import contextlib
 import os
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bus.lock import AlreadyRunning, is_held
 from services.queries import catchup_snapshot as snapshots
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from services.runtime.installation import Runtime
 
@@ -58,9 +58,10 @@ def _remember_place(runtime: Runtime) -> None:
     save_snapshot(runtime, report_roots(runtime), [], None, None)
 
 
-def open_from_snapshot(state: str) -> tuple[sqlite3.Connection, bool] | None:
-    """A read-only connection to an up-to-date database and whether it is the demo's, if the
-    snapshot allows answering without the config and without catching up; else ``None``."""
+def open_from_snapshot(state: str) -> tuple[sqlite3.Connection, bool, str] | None:
+    """A read-only connection to an up-to-date database, whether it is the demo's and its
+    path, if the snapshot allows answering without the config and without catching up; else
+    ``None``."""
     saved = snapshots.load(state)
     if saved is None or saved.get("key") != snapshots.place_key(state):
         return None
@@ -72,7 +73,7 @@ def open_from_snapshot(state: str) -> tuple[sqlite3.Connection, bool] | None:
         return None
     if is_held(Path(lock)):
         conn = read_only(db)
-        return None if conn is None else (conn, demo)
+        return None if conn is None else (conn, demo, db)
     if not snapshots.unchanged_inputs(saved, state):
         return None
     conn = read_only(db)
@@ -85,7 +86,7 @@ def open_from_snapshot(state: str) -> tuple[sqlite3.Connection, bool] | None:
     if head is None or head != saved.get("head"):
         conn.close()
         return None
-    return conn, demo
+    return conn, demo, db
 
 
 def read_only(path: str) -> sqlite3.Connection | None:
