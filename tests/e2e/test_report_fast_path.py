@@ -137,7 +137,7 @@ def test_nothing_changed_skips_the_catch_up(pair: tuple[Pair, Path, Manifest]) -
 
 def test_appended_bytes_are_caught_up(pair: tuple[Pair, Path, Manifest]) -> None:
     """An exchange appended to a transcript (then dated back) is counted."""
-    both, corpus, manifest = pair
+    both, corpus, _ = pair
     before, _ = both.totals()
     append_live(corpus, random.Random(5))
     _old(corpus)

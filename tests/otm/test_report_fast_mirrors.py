@@ -1,4 +1,4 @@
-"""What the fast report path shares or mirrors: option definitions, providers, prices, quiet time."""
+"""What the fast report path shares or mirrors: options, providers, prices, quiet time."""
 
 from __future__ import annotations
 
