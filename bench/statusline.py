@@ -246,11 +246,29 @@ def otm_cases(
     unchanged, line = timed(command, [same] * runs, env)
     changing = [status_input(transcript, 30 + i / 10, now) for i in range(runs)]
     written, _ = timed(command, changing, env)
-    floor, _ = timed([sys.executable, "-c", "pass"], [b""] * runs, env)
+    floor, _ = timed([sys.executable, "-I", "-c", "pass"], [b""] * runs, env)
     return {
         "unchanged": {**stats(unchanged), "line": line},
         "spool_written": stats(written),
         "python_floor": stats(floor),
+        "over_floor": over_floor(unchanged, floor),
+    }
+
+
+FLOOR_TARGETS = {"median": 2.5, "p95": 3.5}
+"""Issue 12: the statusline's median and p95 over ``python -I -c pass``'s, in the same run."""
+
+
+def over_floor(seconds: list[float], floor: list[float]) -> Figures:
+    """The statusline's median and p95 over the interpreter floor's, and whether each is
+    within `FLOOR_TARGETS`."""
+    median = statistics.median(seconds) / statistics.median(floor)
+    p95 = (percentile(seconds, 95) or 0.0) / (percentile(floor, 95) or 1.0)
+    return {
+        "median": median,
+        "p95": p95,
+        "median_ok": median <= FLOOR_TARGETS["median"],
+        "p95_ok": p95 <= FLOOR_TARGETS["p95"],
     }
 
 
@@ -394,7 +412,7 @@ def render(figures: Figures, out: Console) -> None:
         if cases is not None:
             row(f"otm, stack {state}", cases["unchanged"])
             row(f"otm, stack {state}, spool written each run", cases["spool_written"])
-            row(f"python -c pass (floor), stack {state}", cases["python_floor"])
+            row(f"python -I -c pass (floor), stack {state}", cases["python_floor"])
     ccu = figures["ccusage"]
     if ccu is not None:
         table.add_row("ccusage, first run", "1", f"{ccu['first_s'] * 1000:.1f}", "", "", "")
@@ -410,6 +428,15 @@ def render(figures: Figures, out: Console) -> None:
     if ccu is not None:
         out.print(f"ccusage: {ccu['line']}")
     out.print(f"today matches otm report daily: {figures['checks']['today_matches_report']}")
+    for state, cases in figures["otm"].items():
+        if cases is not None:
+            r = cases["over_floor"]
+            out.print(
+                f"otm statusline / python -I -c pass, stack {state}: median {r['median']:.2f}x"
+                f" (target ≤ {FLOOR_TARGETS['median']}x {'ok' if r['median_ok'] else 'MISSED'}),"
+                f" p95 {r['p95']:.2f}x (target ≤ {FLOOR_TARGETS['p95']}x"
+                f" {'ok' if r['p95_ok'] else 'MISSED'})"
+            )
     if figures["ratios"] is not None:
         r = figures["ratios"]
         spaced = "—" if r["spaced_median"] is None else f"{r['spaced_median']:.0f}x"

@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from otm import report_args
 from services.processes import PROCESSES, Process
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from services.runtime.installation import Runtime
 
 app = typer.Typer(
@@ -59,14 +62,9 @@ PROVIDER_CHOICES = ("claude", "codex", "gemini", "all")
 
 def _fail(message: str, code: int = 2) -> NoReturn:
     """Print ``error: <message>`` on stderr as one line and exit with ``code``."""
-    from rich.console import Console
-    from rich.markup import escape
+    from otm.report_run import print_error
 
-    # Escaped: a message names settings like "[api] port", which are not markup; soft_wrap
-    # keeps it one line (and a path in it whole) whatever the terminal's width.
-    Console(stderr=True, soft_wrap=True).print(
-        f"[bold red]error:[/] {escape(message)}", highlight=False
-    )
+    print_error(message)
     raise typer.Exit(code)
 
 
@@ -172,151 +170,93 @@ def up_command(
 
 
 # -- reports ----------------------------------------------------------------------------------
-
-JsonOption = Annotated[bool, typer.Option("--json", help="JSON (ccusage's field names).")]
-CsvOption = Annotated[bool, typer.Option("--csv", help="CSV: one line per row.")]
-TzOption = Annotated[
-    str | None, typer.Option("--tz", "-z", help="IANA zone for dates (default: this machine's).")
-]
-SinceOption = Annotated[
-    str | None, typer.Option("--since", "-s", help="First local date, YYYYMMDD or YYYY-MM-DD.")
-]
-UntilOption = Annotated[
-    str | None, typer.Option("--until", "-u", help="Last local date, YYYYMMDD or YYYY-MM-DD.")
-]
-OrderOption = Annotated[
-    str | None, typer.Option("--order", "-o", help="asc or desc (default: the report's own).")
-]
-ProviderOption = Annotated[
-    str, typer.Option("--provider", "-p", help="claude, codex, gemini or all.")
-]
+# Spellings, help and defaults come from otm.report_args, which the fast path (otm.report_fast)
+# parses with: the two cannot drift apart.
 
 
-def _report(
-    kind: str,
-    json_output: bool,
-    csv_output: bool,
-    provider: str,
-    tz: str | None,
-    since: str | None,
-    until: str | None,
-    order: str | None,
-    start_of_week: str = "sunday",
-    token_limit: str | None = None,
-) -> None:
+def _option(opt: report_args.Opt) -> Any:
+    return typer.Option(*opt.flags, help=opt.help)
+
+
+JsonOption = Annotated[bool, _option(report_args.JSON)]
+CsvOption = Annotated[bool, _option(report_args.CSV)]
+TzOption = Annotated[str | None, _option(report_args.TZ)]
+SinceOption = Annotated[str | None, _option(report_args.SINCE)]
+UntilOption = Annotated[str | None, _option(report_args.UNTIL)]
+OrderOption = Annotated[str | None, _option(report_args.ORDER)]
+ProviderOption = Annotated[str, _option(report_args.PROVIDER)]
+StartOfWeekOption = Annotated[str, _option(report_args.START_OF_WEEK)]
+TokenLimitOption = Annotated[str | None, _option(report_args.TOKEN_LIMIT)]
+
+
+def _report(kind: str, values: dict[str, Any]) -> None:
     """Build one report from the projections and print it as JSON, CSV or a table."""
-    from services.queries.reports.build import ReportOptions, build_report
-    from services.queries.reports.common import ReportError
-    from services.queries.reports.open import open_for_report
-    from services.queries.reports.timezones import UnknownTimezone, local_timezone_name
+    from otm.report_run import CommandError, run_report
 
-    if json_output and csv_output:
-        _fail("--json and --csv exclude each other: pick one")
-    zone_name = tz or local_timezone_name()
-    options = ReportOptions(
-        provider=provider,
-        tz=zone_name,
-        since=since,
-        until=until,
-        order=order,
-        start_of_week=start_of_week,
-        token_limit=token_limit,
-    )
-    runtime = _runtime()
-    conn = open_for_report(runtime)
+    def open_database() -> tuple[sqlite3.Connection, bool]:
+        from services.queries.reports.open import open_for_report
+
+        runtime = _runtime()
+        return open_for_report(runtime), runtime.demo
+
+    options = report_args.defaults()
+    options.update((name, value) for name, value in values.items() if name in options)
     try:
-        report = build_report(conn, kind, options)
-    except (ReportError, UnknownTimezone) as exc:
-        _fail(str(exc))
-    finally:
-        conn.close()
-    if json_output:
-        sys.stdout.write(json.dumps(report, indent=2) + "\n")
-        return
-    if csv_output:
-        from otm.csvout import to_csv
-
-        sys.stdout.write(to_csv(kind, report, provider))
-        for item in report.get("unpriced", []):
-            sys.stderr.write(
-                f"unpriced: {item['model']} ({item['tokens']} tokens), cost not included\n"
-            )
-        return
-    from otm.render import render_report
-
-    render_report(kind, report, provider, zone_name, demo=runtime.demo)
+        run_report(kind, options, open_database)
+    except CommandError as exc:
+        _fail(exc.message, exc.code)
 
 
-def _plain_report_command(kind: str, summary: str) -> None:
+def _plain_report_command(kind: str) -> None:
     """Register ``otm report <kind>``: the reports that take only the common options."""
 
     def command(
-        json_output: JsonOption = False,
-        csv_output: CsvOption = False,
-        provider: ProviderOption = "all",
-        tz: TzOption = None,
-        since: SinceOption = None,
-        until: UntilOption = None,
-        order: OrderOption = None,
+        json_output: JsonOption = report_args.JSON.default,
+        csv_output: CsvOption = report_args.CSV.default,
+        provider: ProviderOption = report_args.PROVIDER.default,
+        tz: TzOption = report_args.TZ.default,
+        since: SinceOption = report_args.SINCE.default,
+        until: UntilOption = report_args.UNTIL.default,
+        order: OrderOption = report_args.ORDER.default,
     ) -> None:
-        _report(kind, json_output, csv_output, provider, tz, since, until, order)
+        _report(kind, dict(locals()))
 
-    command.__doc__ = summary
+    command.__doc__ = report_args.KINDS[kind][0]
     report_app.command(kind)(command)
 
 
-for _kind, _summary in (
-    ("daily", "Tokens and dollars per local day, per model."),
-    ("monthly", "Tokens and dollars per month, per model."),
-    ("session", "Tokens and dollars per session, most expensive first (dates: last activity)."),
-    ("project", "Tokens and dollars per project, most expensive first (dates: last activity)."),
-):
-    _plain_report_command(_kind, _summary)
+for _kind in ("daily", "monthly", "session", "project"):
+    _plain_report_command(_kind)
 
 
-@report_app.command("weekly")
+@report_app.command("weekly", help=report_args.KINDS["weekly"][0])
 def report_weekly(
-    json_output: JsonOption = False,
-    csv_output: CsvOption = False,
-    provider: ProviderOption = "all",
-    tz: TzOption = None,
-    since: SinceOption = None,
-    until: UntilOption = None,
-    order: OrderOption = None,
-    start_of_week: Annotated[
-        str, typer.Option("--start-of-week", "-w", help="sunday or monday.")
-    ] = "sunday",
+    json_output: JsonOption = report_args.JSON.default,
+    csv_output: CsvOption = report_args.CSV.default,
+    provider: ProviderOption = report_args.PROVIDER.default,
+    tz: TzOption = report_args.TZ.default,
+    since: SinceOption = report_args.SINCE.default,
+    until: UntilOption = report_args.UNTIL.default,
+    order: OrderOption = report_args.ORDER.default,
+    start_of_week: StartOfWeekOption = report_args.START_OF_WEEK.default,
 ) -> None:
-    """Tokens and dollars per week (named by its first day), per model."""
-    _report("weekly", json_output, csv_output, provider, tz, since, until, order, start_of_week)
+    """Weekly report (help: ``report_args.KINDS``)."""
+    _report("weekly", dict(locals()))
 
 
-@report_app.command("blocks")
+@report_app.command("blocks", help=report_args.KINDS["blocks"][0])
 def report_blocks(
-    json_output: JsonOption = False,
-    csv_output: CsvOption = False,
-    provider: ProviderOption = "all",
-    tz: TzOption = None,
-    since: SinceOption = None,
-    until: UntilOption = None,
-    order: OrderOption = None,
-    token_limit: Annotated[
-        str | None,
-        typer.Option("--token-limit", "-t", help="Tokens per block, or 'max' (largest so far)."),
-    ] = None,
+    json_output: JsonOption = report_args.JSON.default,
+    csv_output: CsvOption = report_args.CSV.default,
+    provider: ProviderOption = report_args.PROVIDER.default,
+    tz: TzOption = report_args.TZ.default,
+    since: SinceOption = report_args.SINCE.default,
+    until: UntilOption = report_args.UNTIL.default,
+    order: OrderOption = report_args.ORDER.default,
+    token_limit: TokenLimitOption = report_args.TOKEN_LIMIT.default,
 ) -> None:
-    """Five-hour blocks (ccusage's rules), with burn rate and projection for the active one."""
-    _report(
-        "blocks",
-        json_output,
-        csv_output,
-        provider,
-        tz,
-        since,
-        until,
-        order,
-        token_limit=token_limit,
-    )
+    """Blocks report (help: ``report_args.KINDS``)."""
+    _report("blocks", dict(locals()))
 
 
 @app.command("limits")

@@ -2,8 +2,9 @@
 
 ``otm statusline`` runs on every Claude Code status update and must answer in a few tens of
 milliseconds, so it goes straight to ``otm.statusline`` without importing the CLI (typer, click
-and rich alone cost more than that). Every other command, and ``otm statusline`` with options
-(``--help``), goes to the typer app in ``otm.cli``.
+and rich alone cost more than that). ``otm report <kind>`` with the options ``otm.report_args``
+parses goes to ``otm.report_fast`` the same way. Every other command, and these with other
+options (``--help``), goes to the typer app in ``otm.cli``.
 
 Every process of the stack is an ``otm`` command (``python -m otm`` comes here too), so this is
 where each one first makes what it writes private: umask 0o077
@@ -32,6 +33,12 @@ def main() -> int:
         from otm.statusline import run
 
         return run()
+    if sys.argv[1:2] == ["report"]:
+        from otm.report_fast import run as run_report
+
+        code = run_report(sys.argv[2:])
+        if code is not None:
+            return code
     from otm.cli import main as cli_main
 
     cli_main()

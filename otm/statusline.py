@@ -36,7 +36,7 @@ import os
 import sys
 import time
 
-from otm.msgpack_lite import decode_struct
+from services.queries.msgpack_lite import decode_struct
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -2,25 +2,27 @@
 
 It runs the same adapter, the same ``Store.apply`` and the same price keeping as the stack, only
 without sockets: a report made this way equals one made while the stack runs.
+
+``catch_up_if_changed`` first asks ``catchup_snapshot`` whether anything changed since the last
+catch-up; when nothing did it returns at once. The adapters, the store's writer and msgspec are
+imported only when there is something to read (together some 100 ms of a one-shot command).
 """
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bus.lock import ProcessLock
-from bus.messages import LimitsObserved, Message, UsageBatch
-from services.collector.adapter_set import build_adapters
-from services.collector.reading import Collector
-from services.runtime.installation import Runtime
-from services.runtime.spool import read_observations
-from services.store.database import connect_writer
-from services.store.writer import Store
+from services.queries import catchup_snapshot as snapshots
 
 if TYPE_CHECKING:
     from services.collector.price_keeping import PriceKeeper
+    from services.runtime.installation import Runtime
+    from services.store.writer import Store
 
 
 @dataclass(frozen=True)
@@ -49,10 +51,104 @@ def catch_up(
         return catch_up_locked(runtime, live, progress)
 
 
+def catch_up_if_changed(runtime: Runtime) -> CatchUp | None:
+    """``catch_up``, unless the snapshot of the last one shows nothing changed since (then
+    ``None``, having read nothing). Raises as ``catch_up`` does."""
+    state = str(runtime.state)
+    roots = report_roots(runtime)
+    saved = snapshots.load(state)
+    if saved is not None and _nothing_changed(saved, runtime, roots):
+        return None
+    taken_at = snapshots.now()
+    extra = price_inputs()
+    scan, newest = snapshots.scan_inputs(roots, state, extra)
+    with ProcessLock(runtime.lock_path("store")):
+        done = catch_up_locked(runtime)
+    save_snapshot(
+        runtime, roots, extra, scan if snapshots.settled(newest, taken_at) else None, done.head_seq
+    )
+    return done
+
+
+def report_roots(runtime: Runtime) -> list[str]:
+    """Every provider's roots, as the snapshot lists them."""
+    return [str(root) for roots in runtime.roots.values() for root in roots]
+
+
+def save_snapshot(
+    runtime: Runtime,
+    roots: list[str],
+    extra: list[str],
+    scan: snapshots.Scan | None,
+    head: int | None,
+) -> None:
+    """Record where this runtime keeps everything and, with ``scan``, what the catch-up that
+    committed up to ``head`` had seen (``None``: nothing a later command may skip on)."""
+    state = str(runtime.state)
+    db = str(runtime.db_path)
+    snapshots.save(
+        state,
+        {
+            "key": snapshots.place_key(state),
+            "place": {"db": db, "lock": str(runtime.lock_path("store")), "demo": runtime.demo},
+            "roots": roots,
+            "extra": extra,
+            "inputs": scan,
+            "db": snapshots.identity(db),
+            "head": head,
+        },
+    )
+
+
+def price_inputs() -> list[str]:
+    """What committed prices depend on besides the config: the installed genai-prices (its
+    dist-info folder, and the folder holding it, which any install or upgrade changes) and the
+    resolution rules' source."""
+    import importlib.util
+
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = [os.path.join(here, "collector", "price_resolution.py")]
+    spec = importlib.util.find_spec("genai_prices")
+    if spec is not None and spec.origin is not None:
+        site = os.path.dirname(os.path.dirname(spec.origin))
+        out.append(site)
+        out += sorted(
+            os.path.join(site, name)
+            for name in os.listdir(site)
+            if name.startswith("genai_prices-") and name.endswith(".dist-info")
+        )
+    return out
+
+
+def _nothing_changed(saved: dict[str, object], runtime: Runtime, roots: list[str]) -> bool:
+    state = str(runtime.state)
+    place = saved.get("place")
+    if (
+        saved.get("key") != snapshots.place_key(state)
+        or saved.get("roots") != roots
+        or not isinstance(place, dict)
+        or place.get("db") != str(runtime.db_path)
+        or not snapshots.unchanged_inputs(saved, state)
+    ):
+        return False
+    try:
+        conn = sqlite3.connect(f"file:{runtime.db_path}?mode=ro", uri=True)
+        try:
+            return snapshots.head_of(conn) == saved.get("head")
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+
+
 def catch_up_locked(
     runtime: Runtime, live: tuple[str, ...] = (), progress: Progress | None = None
 ) -> CatchUp:
     """``catch_up`` for a caller that already holds the store's lock."""
+    from services.runtime.spool import read_observations
+    from services.store.database import connect_writer
+    from services.store.writer import Store
+
     store = Store(connect_writer(str(runtime.db_path)))
     try:
         done = _ingest(runtime, store, progress)
@@ -69,6 +165,7 @@ def _poll_live(runtime: Runtime, store: Store, providers: tuple[str, ...]) -> tu
     """One manual poll of each of ``providers`` the gate allows, committed in-process."""
     import time
 
+    from bus.messages import LimitsObserved
     from services.collector.live.poller import LivePoller
     from services.collector.live.source_set import build_live_sources
 
@@ -90,6 +187,10 @@ def _poll_live(runtime: Runtime, store: Store, providers: tuple[str, ...]) -> tu
 
 
 def _ingest(runtime: Runtime, store: Store, progress: Progress | None = None) -> CatchUp:
+    from bus.messages import Message, UsageBatch
+    from services.collector.adapter_set import build_adapters
+    from services.collector.reading import Collector
+
     collector = Collector(runtime, build_adapters(runtime))
     collector.resume()
     collector.request()

@@ -11,26 +11,60 @@ The caller aggregates tokens separately for requests over the long-context thres
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import namedtuple
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
 
-from bus.messages import ModelPrice
+Price = namedtuple(
+    "Price",
+    (
+        "input",
+        "output",
+        "cache_write_5m",
+        "cache_write_1h",
+        "cache_read",
+        "long_context_threshold",
+        "long_context_input",
+        "long_context_output",
+        "long_context_cache_write_5m",
+        "long_context_cache_write_1h",
+        "long_context_cache_read",
+        "fast_multiplier",
+    ),
+    defaults=(None, None, None, None, None, None, "1"),
+)
+"""A ``ModelPrice`` without msgspec (reports read committed prices with
+``services.queries.msgpack_lite``): the same fields, order and defaults, which the tests hold
+equal. Hashable, so ``price_table`` caches it as it caches a ``ModelPrice``."""
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from bus.messages import ModelPrice
+
+    AnyPrice = ModelPrice | Price
 
 PUSD_PER_USD = 10**12
 # USD per million tokens -> pico-dollars per token: 1e12 / 1e6.
 _PUSD_PER_TOKEN_PER_USD_PER_MTOK = 10**6
 
 
-@dataclass(frozen=True, slots=True)
 class Rates:
-    """Pico-dollars per token for each category, for one (long-context, fast) combination."""
+    """Pico-dollars per token for each category, for one (long-context, fast) combination.
 
-    input: int
-    output: int
-    cache_write_5m: int
-    cache_write_1h: int
-    cache_read: int
+    (A plain class, not a dataclass: the ``dataclasses`` module and the ``inspect`` it imports
+    cost a one-shot report some 5 ms.)
+    """
+
+    __slots__ = ("cache_read", "cache_write_1h", "cache_write_5m", "input", "output")
+
+    def __init__(
+        self, *, input: int, output: int, cache_write_5m: int, cache_write_1h: int, cache_read: int
+    ) -> None:
+        self.input = input
+        self.output = output
+        self.cache_write_5m = cache_write_5m
+        self.cache_write_1h = cache_write_1h
+        self.cache_read = cache_read
 
     def cost(
         self, *, input: int, output: int, cache_write_5m: int, cache_write_1h: int, cache_read: int
@@ -45,17 +79,21 @@ class Rates:
         )
 
 
-@dataclass(frozen=True, slots=True)
 class PriceTable:
     """A ``ModelPrice`` as per-token integer rates, computed once (Decimal is used only here)."""
 
-    standard: Rates
-    long_context: Rates
-    fast: Rates
-    fast_long_context: Rates
+    __slots__ = ("fast", "fast_long_context", "long_context", "standard")
+
+    def __init__(
+        self, *, standard: Rates, long_context: Rates, fast: Rates, fast_long_context: Rates
+    ) -> None:
+        self.standard = standard
+        self.long_context = long_context
+        self.fast = fast
+        self.fast_long_context = fast_long_context
 
     @classmethod
-    def from_price(cls, price: ModelPrice) -> PriceTable:
+    def from_price(cls, price: AnyPrice) -> PriceTable:
         """Precompute the four rate sets.
 
         A category with no ``long_context_*`` price (or a price with no threshold) keeps its
@@ -83,7 +121,7 @@ class PriceTable:
         return self.long_context if long_context else self.standard
 
 
-def _prices(price: ModelPrice, *, long_context: bool) -> tuple[str, str, str, str, str]:
+def _prices(price: AnyPrice, *, long_context: bool) -> tuple[str, str, str, str, str]:
     """Category prices (USD/MTok strings) in ``Rates`` order, over or under the threshold."""
     base = (
         price.input,
@@ -129,13 +167,13 @@ def _decimal(text: str, what: str) -> Decimal:
 
 
 @lru_cache(maxsize=512)
-def price_table(price: ModelPrice) -> PriceTable:
+def price_table(price: AnyPrice) -> PriceTable:
     """The cached ``PriceTable`` of ``price`` (a frozen struct, so hashable)."""
     return PriceTable.from_price(price)
 
 
 def cost_pusd(
-    price: ModelPrice,
+    price: AnyPrice,
     *,
     input: int = 0,
     output: int = 0,
@@ -164,7 +202,7 @@ def cost_pusd(
     )
 
 
-def bills_long_context(price: ModelPrice | None, prompt_tokens: int) -> bool:
+def bills_long_context(price: AnyPrice | None, prompt_tokens: int) -> bool:
     """Whether a request whose whole prompt was ``prompt_tokens`` is billed at long-context rates.
 
     The prompt is input + both cache writes + cache reads (``UsageRecord.prompt_tokens``). The

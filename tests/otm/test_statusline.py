@@ -18,8 +18,9 @@ import pytest
 
 from bus.endpoints import state_dir
 from bus.messages import LimitsObserved, LimitWindow, LiveStatus, ModelPrice
-from otm import msgpack_lite, statusline
+from otm import statusline
 from otm.statusline import TodayCost, Window
+from services.queries import msgpack_lite
 from services.queries.costs import price_table
 from services.queries.reports import limits as limits_report
 from services.queries.reports import periods

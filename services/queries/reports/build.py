@@ -6,11 +6,12 @@ code (and nothing here loads rich).
 
 from __future__ import annotations
 
-import sqlite3
-from dataclasses import dataclass
-from typing import Any
+from services.queries.reports.common import Fields, ReportError
 
-from services.queries.reports.common import ReportError
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import sqlite3
+    from typing import Any
 
 KINDS = ("daily", "weekly", "monthly", "session", "project", "blocks")
 ROWS_KEY = {
@@ -24,22 +25,60 @@ ROWS_KEY = {
 """The JSON key holding each kind's rows."""
 
 
-@dataclass(frozen=True)
-class ReportOptions:
+class ReportOptions(Fields):
     """Every report option; each kind uses the ones that apply to it and ignores the rest.
 
     ``order=None`` is the kind's own order: oldest first for periods and blocks, most
     expensive first for sessions and projects. ``now_ms`` fixes "now" for blocks (tests).
+    Immutable and hashable.
     """
 
-    provider: str = "all"
-    tz: str = "UTC"
-    since: str | None = None
-    until: str | None = None
-    order: str | None = None
-    start_of_week: str = "sunday"
-    token_limit: str | None = None
-    now_ms: int | None = None
+    __slots__ = (
+        "now_ms",
+        "order",
+        "provider",
+        "since",
+        "start_of_week",
+        "token_limit",
+        "tz",
+        "until",
+    )
+    provider: str
+    tz: str
+    since: str | None
+    until: str | None
+    order: str | None
+    start_of_week: str
+    token_limit: str | None
+    now_ms: int | None
+
+    def __init__(
+        self,
+        *,
+        provider: str = "all",
+        tz: str = "UTC",
+        since: str | None = None,
+        until: str | None = None,
+        order: str | None = None,
+        start_of_week: str = "sunday",
+        token_limit: str | None = None,
+        now_ms: int | None = None,
+    ) -> None:
+        set_field = object.__setattr__
+        set_field(self, "provider", provider)
+        set_field(self, "tz", tz)
+        set_field(self, "since", since)
+        set_field(self, "until", until)
+        set_field(self, "order", order)
+        set_field(self, "start_of_week", start_of_week)
+        set_field(self, "token_limit", token_limit)
+        set_field(self, "now_ms", now_ms)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"ReportOptions is immutable: cannot set {name!r}")
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(getattr(self, n) for n in self.__slots__))
 
 
 def build_report(conn: sqlite3.Connection, kind: str, options: ReportOptions) -> dict[str, Any]:

@@ -1,30 +1,34 @@
 """What every report shares: options, providers, sums, pricing and the JSON pieces.
 
-Kept free of heavy imports (no rich, no genai-prices): ``otm report daily --json`` loads this.
+Kept free of heavy imports (no rich, no genai-prices, no msgspec, no ``dataclasses``):
+``otm report daily --json`` loads this, and its start-up is most of its time. Committed prices
+are read with ``msgpack_lite`` into ``costs.Price``; the classes are written out by hand.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
-import msgspec
+from services.queries.costs import Price, cost_pusd, pusd_to_usd
+from services.queries.msgpack_lite import decode_struct
 
-from bus.messages import PROVIDERS, ModelPrice
-from services.queries.costs import cost_pusd, pusd_to_usd
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import sqlite3
+    from collections.abc import Iterable, Sequence
+    from typing import Any
 
-"""Every provider, in the order ``providers`` lists and reports iterate them."""
+    from bus.messages import ModelPrice
+
+PROVIDERS = ("claude", "codex", "gemini")
+"""Every provider, in the order ``providers`` lists and reports iterate them
+(``bus.messages.PROVIDERS``, which the tests hold equal)."""
 ALL = "all"
 SYNTHETIC = ""
 """The model column of records naming no real model (Claude's ``<synthetic>``)."""
 REASONING_OUTSIDE_OUTPUT = frozenset({"gemini"})
 """Providers whose reasoning tokens are not inside ``output`` but billed as output."""
 ORDERS = ("asc", "desc")
-
-_price_decoder = msgspec.msgpack.Decoder(ModelPrice)
 
 
 class ReportError(ValueError):
@@ -84,14 +88,15 @@ def placeholders(values: Sequence[object]) -> str:
 
 # -- prices -----------------------------------------------------------------------------------
 
-Prices = dict[tuple[str, str], ModelPrice | None]
+if TYPE_CHECKING:
+    Prices = dict[tuple[str, str], ModelPrice | Price | None]
 
 
 def load_prices(conn: sqlite3.Connection, providers: Iterable[str]) -> Prices:
     """The committed price of every ``(provider, model)`` (``None`` = known to be unpriced)."""
     wanted = tuple(providers)
     return {
-        (provider, model): None if blob is None else _price_decoder.decode(blob)
+        (provider, model): None if blob is None else decode_price(bytes(blob))
         for provider, model, blob in conn.execute(
             f"SELECT provider, model, price FROM prices WHERE provider IN ({placeholders(wanted)})",
             wanted,
@@ -99,11 +104,40 @@ def load_prices(conn: sqlite3.Connection, providers: Iterable[str]) -> Prices:
     }
 
 
+def decode_price(blob: bytes) -> Price:
+    """A committed ``ModelPrice`` blob as a ``Price``; ``ValueError`` if it is not one. Fields
+    a newer writer added are ignored, as msgspec ignores them for ``ModelPrice``."""
+    fields = decode_struct(blob, "price")
+    if fields is None:
+        raise ValueError("a committed price is not a ModelPrice")
+    try:
+        return Price(**{k: v for k, v in fields.items() if k in Price._fields})
+    except TypeError:
+        raise ValueError("a committed price is not a ModelPrice") from None
+
+
 # -- sums -------------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class Sums:
+class Fields:
+    """Equality and a repr by field for the slotted classes here (what ``@dataclass`` gave
+    them; the module and the ``inspect`` it loads cost a one-shot report some 5 ms)."""
+
+    __slots__: tuple[str, ...] = ()
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
+        return f"{type(self).__name__}({shown})"
+
+
+class Sums(Fields):
     """Token counts and exact cost of any group of records, in the report's field meanings.
 
     ``input`` is the provider's non-cached input (Gemini: plus tool-use prompt tokens),
@@ -111,13 +145,33 @@ class Sums:
     ``total`` the sum of the projection's ``total`` column (the CLI's own total).
     """
 
-    input: int = 0
-    output: int = 0
-    cache_creation: int = 0
-    cache_read: int = 0
-    reasoning: int = 0
-    total: int = 0
-    cost_pusd: int = 0
+    __slots__ = (
+        "cache_creation",
+        "cache_read",
+        "cost_pusd",
+        "input",
+        "output",
+        "reasoning",
+        "total",
+    )
+
+    def __init__(
+        self,
+        input: int = 0,
+        output: int = 0,
+        cache_creation: int = 0,
+        cache_read: int = 0,
+        reasoning: int = 0,
+        total: int = 0,
+        cost_pusd: int = 0,
+    ) -> None:
+        self.input = input
+        self.output = output
+        self.cache_creation = cache_creation
+        self.cache_read = cache_read
+        self.reasoning = reasoning
+        self.total = total
+        self.cost_pusd = cost_pusd
 
     def add(self, other: Sums) -> None:
         """Add ``other`` field by field."""
@@ -130,21 +184,48 @@ class Sums:
         self.cost_pusd += other.cost_pusd
 
 
-@dataclass(slots=True)
-class Group:
+class Group(Fields):
     """One projection row (or a sum of rows) of a single provider, model, speed and tier."""
 
-    provider: str
-    model: str
-    fast: int
-    long_context: int
-    input: int
-    output: int
-    cache_write_5m: int
-    cache_write_1h: int
-    cache_read: int
-    reasoning: int
-    total: int
+    __slots__ = (
+        "cache_read",
+        "cache_write_1h",
+        "cache_write_5m",
+        "fast",
+        "input",
+        "long_context",
+        "model",
+        "output",
+        "provider",
+        "reasoning",
+        "total",
+    )
+
+    def __init__(
+        self,
+        provider: str,
+        model: str,
+        fast: int,
+        long_context: int,
+        input: int,
+        output: int,
+        cache_write_5m: int,
+        cache_write_1h: int,
+        cache_read: int,
+        reasoning: int,
+        total: int,
+    ) -> None:
+        self.provider = provider
+        self.model = model
+        self.fast = fast
+        self.long_context = long_context
+        self.input = input
+        self.output = output
+        self.cache_write_5m = cache_write_5m
+        self.cache_write_1h = cache_write_1h
+        self.cache_read = cache_read
+        self.reasoning = reasoning
+        self.total = total
 
     @property
     def label(self) -> str:
@@ -152,12 +233,14 @@ class Group:
         return f"{self.model}-fast" if self.fast else self.model
 
 
-@dataclass
-class Pricer:
+class Pricer(Fields):
     """Prices groups of records as each provider bills them, and notes unpriced models."""
 
-    prices: Prices
-    unpriced: dict[tuple[str, str], int] = field(default_factory=dict)
+    __slots__ = ("prices", "unpriced")
+
+    def __init__(self, prices: Prices, unpriced: dict[tuple[str, str], int] | None = None) -> None:
+        self.prices = prices
+        self.unpriced: dict[tuple[str, str], int] = {} if unpriced is None else unpriced
 
     def sums(self, g: Group) -> Sums:
         """The group's report fields and its cost; an unknown price costs 0 and is noted."""
@@ -188,24 +271,35 @@ class Pricer:
         return sums
 
 
-@dataclass(slots=True)
-class ModelSums:
+class ModelSums(Fields):
     """One model's share of a row: its sums and when it was first used."""
 
-    provider: str
-    first_ts: int
-    sums: Sums = field(default_factory=Sums)
+    __slots__ = ("first_ts", "provider", "sums")
+
+    def __init__(self, provider: str, first_ts: int, sums: Sums | None = None) -> None:
+        self.provider = provider
+        self.first_ts = first_ts
+        self.sums = Sums() if sums is None else sums
 
 
-@dataclass
-class Row:
+class Row(Fields):
     """One report row (a period, a session, a project): totals, models and providers."""
 
-    totals: Sums = field(default_factory=Sums)
-    models: dict[tuple[str, str], ModelSums] = field(default_factory=dict)
-    providers: set[str] = field(default_factory=set)
-    first_ts: int | None = None
-    last_ts: int | None = None
+    __slots__ = ("first_ts", "last_ts", "models", "providers", "totals")
+
+    def __init__(
+        self,
+        totals: Sums | None = None,
+        models: dict[tuple[str, str], ModelSums] | None = None,
+        providers: set[str] | None = None,
+        first_ts: int | None = None,
+        last_ts: int | None = None,
+    ) -> None:
+        self.totals = Sums() if totals is None else totals
+        self.models: dict[tuple[str, str], ModelSums] = {} if models is None else models
+        self.providers: set[str] = set() if providers is None else providers
+        self.first_ts = first_ts
+        self.last_ts = last_ts
 
     def add(self, g: Group, sums: Sums, first_ts: int, last_ts: int | None = None) -> None:
         """Add one priced group, first used at ``first_ts`` (last used at ``last_ts``)."""
@@ -243,8 +337,7 @@ class Row:
 # -- JSON -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Shape:
+class Shape(Fields):
     """Which optional keys a report carries, fixed by its ``--provider``.
 
     ``reasoning``: ``reasoningTokens`` (every provider but ``claude``, whose JSON stays
@@ -252,8 +345,11 @@ class Shape:
     ``providers`` to rows and ``provider`` to model breakdowns, blocks and unpriced entries.
     """
 
-    reasoning: bool
-    multi: bool
+    __slots__ = ("multi", "reasoning")
+
+    def __init__(self, reasoning: bool, multi: bool) -> None:
+        self.reasoning = reasoning
+        self.multi = multi
 
     @classmethod
     def of(cls, provider: str) -> Shape:

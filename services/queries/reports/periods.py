@@ -8,11 +8,8 @@ so ``--since``/``--until`` select days before they are bucketed.
 
 from __future__ import annotations
 
-import sqlite3
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import date, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.queries.reports.common import (
@@ -37,6 +34,12 @@ from services.queries.reports.timezones import (
     offset_stretches,
     zone,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import sqlite3
+    from collections.abc import Callable
+    from typing import Any
 
 WEEK_STARTS = {"sunday": 6, "monday": 0}
 """``--start-of-week`` values and the ``date.weekday()`` of that day."""

@@ -9,10 +9,7 @@ A project is the sum of its selected sessions.
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.queries.reports.common import (
@@ -31,6 +28,12 @@ from services.queries.reports.common import (
     row_json,
 )
 from services.queries.reports.timezones import zone
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import sqlite3
+    from collections.abc import Iterable
+    from typing import Any
 
 SessionKey = tuple[str, str, str]
 

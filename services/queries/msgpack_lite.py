@@ -1,7 +1,7 @@
-"""A tiny msgpack reader for the few store blobs ``otm statusline`` needs.
+"""A tiny msgpack reader for the few store blobs the statusline and the reports need.
 
-Importing msgspec costs ~15 ms here, a third of the statusline's 50 ms budget; the blobs it
-reads (a ``ModelPrice``, a ``LimitWindow``, a ``LiveStatus``) are maps of strings and numbers,
+Importing msgspec costs ~15 ms, a third of the statusline's 50 ms budget; the blobs they
+read (a ``ModelPrice``, a ``LimitWindow``, a ``LiveStatus``) are maps of strings and numbers,
 which this reads in microseconds. Anything it cannot read falls back to msgspec itself, and the
 tests hold it equal to msgspec on every shape the store writes.
 """

@@ -1,0 +1,165 @@
+"""What the last one-shot catch-up saw, so the next one-shot command can tell in a few stats that
+nothing changed since and skip building the adapters at all.
+
+A catch-up reads every log file from its committed cursor; when no file under any root changed
+(same names, inodes, sizes and modification times), no spool file changed and the database is
+the one the catch-up left (same file, same head ``seq``), reading again would find nothing. The
+snapshot is taken *before* the catch-up reads, so bytes appended while it reads make the next
+check differ (and catch up again): a stale snapshot only ever costs a catch-up, never a miss.
+
+It also records where that command found everything (state folder, database, store lock, demo
+mode) under a key of what decides it (the environment variables ``load_runtime`` reads, the
+config file), so ``otm report`` can answer without loading the config.
+
+Only the standard library is imported here (``marshal`` for the file: fast, built in; its format
+is tied to the Python version, which is part of the key).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import marshal
+import os
+import sys
+import time
+from collections.abc import Iterable, Sequence
+
+FILE_NAME = "catchup-snapshot"
+"""In the state folder's ``run/`` directory."""
+FORMAT = 1
+QUIET_SECONDS = 5.0
+"""A file written less than this long before the snapshot may be read differently later at the
+same size: the Codex reader waits ``codex.reader.IDLE_SECONDS`` (3 s) of quiet before judging a
+forked session's replay. Such a snapshot is kept for its place but never skips a catch-up."""
+ENV_PREFIXES = ("OTM_", "CLAUDE_", "CODEX_", "GEMINI_", "XDG_")
+ENV_NAMES = ("HOME", "USERPROFILE", "APPDATA", "LOCALAPPDATA")
+"""The environment ``load_runtime`` reads (state folder, config overrides, roots, demo mode)."""
+
+Entry = tuple[object, ...]
+Scan = list[Entry]
+
+
+def snapshot_path(state: str) -> str:
+    """``<state>/run/catchup-snapshot``."""
+    return os.path.join(state, "run", FILE_NAME)
+
+
+def place_key(state: str) -> tuple[object, ...]:
+    """What decides the runtime a report uses: Python, the relevant environment and the config
+    file (its identity, size and modification time)."""
+    env = tuple(
+        sorted(
+            (k, v) for k, v in os.environ.items() if k.startswith(ENV_PREFIXES) or k in ENV_NAMES
+        )
+    )
+    return (FORMAT, sys.version, state, env, _stat_of(os.path.join(state, "config.toml")))
+
+
+def _stat_of(path: str) -> tuple[int, ...] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def scan_tree(root: str, out: Scan, newest: list[int]) -> None:
+    """Append every directory and file below ``root`` (links not followed) to ``out``: a
+    directory as ``(path,)``, a file as ``(name, inode, size, mtime_ns)``; a missing or
+    unreadable root as ``(root, None)``. ``newest[0]`` becomes the newest file mtime seen."""
+    stack = [root]
+    while stack:
+        directory = stack.pop()
+        try:
+            entries = os.scandir(directory)
+        except OSError:
+            out.append((directory, None))
+            continue
+        out.append((directory,))
+        with entries:
+            for entry in entries:
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                        continue
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    out.append((entry.name, None))
+                    continue
+                out.append((entry.name, st.st_ino, st.st_size, st.st_mtime_ns))
+                if st.st_mtime_ns > newest[0]:
+                    newest[0] = st.st_mtime_ns
+
+
+def scan_inputs(roots: Iterable[str], state: str, extra: Sequence[str] = ()) -> tuple[Scan, int]:
+    """Every file a catch-up reads from (the roots' trees, the spool) and the stat of each of
+    ``extra`` (what prices depend on); with the newest modification time among them."""
+    out: Scan = []
+    newest = [0]
+    for root in roots:
+        scan_tree(root, out, newest)
+    scan_tree(os.path.join(state, "spool"), out, newest)
+    for path in extra:
+        out.append((path, _stat_of(path)))
+    return out, newest[0]
+
+
+def identity(path: str) -> tuple[int, int] | None:
+    """A file's ``(st_dev, st_ino)``, ``None`` if it is not there."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def unchanged_inputs(saved: dict[str, object], state: str) -> bool:
+    """Whether every file the saved catch-up saw is as it was, and the database is the same
+    file (its head ``seq`` is for the caller to check, on its own connection)."""
+    inputs = saved.get("inputs")
+    roots, extra, place = saved.get("roots"), saved.get("extra"), saved.get("place")
+    if inputs is None or not isinstance(roots, list) or not isinstance(extra, list):
+        return False
+    if not isinstance(place, dict):
+        return False
+    scan, _newest = scan_inputs(roots, state, extra)
+    return scan == inputs and identity(str(place.get("db"))) == saved.get("db")
+
+
+def head_of(conn: object) -> int:
+    """The database's head ``seq`` (``services.store.log.head``)."""
+    (value,) = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()  # type: ignore[attr-defined]
+    return int(value)
+
+
+def load(state: str) -> dict[str, object] | None:
+    """The saved snapshot, or ``None`` (none, unreadable, another format)."""
+    try:
+        with open(snapshot_path(state), "rb") as f:
+            value = marshal.load(f)
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def save(state: str, snapshot: dict[str, object]) -> None:
+    """Replace the snapshot atomically; a failure (a full disk) only costs the next skip."""
+    target = snapshot_path(state)
+    temporary = f"{target}.{os.getpid()}.tmp"
+    try:
+        with open(temporary, "wb") as f:
+            marshal.dump(snapshot, f)
+        os.replace(temporary, target)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+
+
+def settled(newest_mtime_ns: int, taken_at: float) -> bool:
+    """Whether every file was last written `QUIET_SECONDS` or more before the snapshot."""
+    return newest_mtime_ns <= (taken_at - QUIET_SECONDS) * 1e9
+
+
+def now() -> float:
+    """The wall clock, as file modification times use it."""
+    return time.time()
