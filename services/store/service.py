@@ -50,6 +50,7 @@ from services.store.database import Opened, open_checked
 from services.store.health import (
     HEALTH_FILE,
     MAX_RETRY_SECONDS,
+    OK,
     HealthFile,
     WriteHealth,
     health_record,
@@ -215,7 +216,9 @@ class StoreService:
                 activity = self.runtime.config.activity
                 self.store.configure_activity(enabled=activity.enabled, keep=activity.keep)
                 self.configured = True
-            self.store.save_heartbeats()
+            # In trouble, every try writes (all heartbeats): only a real write can tell that
+            # space is back, and an idle stack has nothing else to write.
+            saved = self.store.save_heartbeats(everything=self.health.state != OK)
             _drain_observations(
                 self.store, observations, self.node.publisher, self.node.pulse, self.node.logger
             )
@@ -226,7 +229,8 @@ class StoreService:
             self.node.pulse.counters["observations_not_written"] += len(observations)
             self._failed(kind, exc, now)
             return
-        self._recovered()
+        if saved or observations:
+            self._recovered()
 
     def _failed(self, kind: str, exc: BaseException, now: float) -> None:
         message = describe(kind, self.runtime.db_path, exc)
