@@ -41,12 +41,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import ccusage, corpus
-from bench.ingest import wait_ingested
-from bench.pipeline import otm_command, percentile, wait_ready
+from bench import ccusage
+from bench.pipeline import otm_command, percentile
 from bench.report import print_figures
-from bench.stack import PIPELINE, Stack, stack_env
-from bench.statusline import claude_corpus, load_average, machine
+from bench.stack import Stack, stack_env
+from bench.statusline import claude_corpus, load_average, machine, start_stack
 
 DEFAULT_CACHE = Path(__file__).resolve().parent / ".cache"
 KINDS = ("daily", "weekly", "monthly", "session", "project", "blocks")
@@ -193,15 +192,6 @@ def ccusage_cases(
 def catch_up(env: dict[str, str]) -> float:
     """One ``otm report daily --json`` (it catches up first): its wall seconds."""
     return statistics.median(timed(otm_report("daily", "json"), env, 1))
-
-
-def start_stack(stack: Stack, roots: list[Path], timeout: float, log: Console) -> None:
-    """Start the pipeline and wait until it has every byte of every file under ``roots``."""
-    stack.start(PIPELINE)
-    wait_ready(stack, PIPELINE, timeout)
-    files = corpus.sizes(p for root in roots for p in (root / "projects").rglob("*.jsonl"))
-    log.print(f"  stack up; waiting until it has every byte of {len(files)} files")
-    wait_ingested(stack.db_path, files, timeout, stack.check_alive)
 
 
 def new_data(

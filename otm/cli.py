@@ -60,6 +60,12 @@ def _runtime() -> Runtime:
 PROVIDER_CHOICES = ("claude", "codex", "gemini", "all")
 
 
+def _check_provider(provider: str) -> None:
+    """Exit 2 naming the valid values unless ``provider`` is one of ``PROVIDER_CHOICES``."""
+    if provider not in PROVIDER_CHOICES:
+        _fail(f"--provider {provider!r}: use one of {', '.join(PROVIDER_CHOICES)}")
+
+
 def _fail(message: str, code: int = 2) -> NoReturn:
     """Print ``error: <message>`` on stderr as one line and exit with ``code``."""
     from otm.report_run import print_error
@@ -270,8 +276,7 @@ def limits_command(
     from services.queries.reports.limits import limits_report, stale_after
     from services.queries.reports.open import open_for_report
 
-    if provider not in PROVIDER_CHOICES:
-        _fail(f"--provider {provider!r}: use one of {', '.join(PROVIDER_CHOICES)}")
+    _check_provider(provider)
     runtime = _runtime()
     conn = open_for_report(runtime)
     try:
@@ -368,8 +373,7 @@ def refresh_command(
     [limits] min_interval_seconds), then show the limits."""
     from services.queries.refresh import refresh
 
-    if provider not in PROVIDER_CHOICES:
-        _fail(f"--provider {provider!r}: use one of {', '.join(PROVIDER_CHOICES)}")
+    _check_provider(provider)
     _quiet_logs()
     outcome = refresh(_runtime(), provider)
     from rich.console import Console
@@ -390,8 +394,7 @@ def doctor_command(
     """For each provider: what was found where, what works, what fails and how to fix it."""
     from otm.health import show_doctor
 
-    if provider not in PROVIDER_CHOICES:
-        _fail(f"--provider {provider!r}: use one of {', '.join(PROVIDER_CHOICES)}")
+    _check_provider(provider)
     _quiet_logs()
     show_doctor(_runtime(), provider, live, json_output)
 

@@ -16,7 +16,7 @@ import pytest
 from bus.client import Publisher
 from bus.endpoints import Endpoints
 from bus.forwarder import Forwarder
-from bus.messages import UsageBatch
+from bus.messages import Message, UsageBatch
 from services.runtime.follower import DurableFollower, MemoryTracking, SQLiteTracking, Tracking
 from services.runtime.installation import load_runtime
 from services.runtime.lifecycle import StopFlag
@@ -225,6 +225,23 @@ def consume(follower: DurableFollower, upto: int, seen: list[int]) -> None:
     wait_until(done, timeout=15, what=f"the follower to reach seq {upto}")
 
 
+def two_events_read(
+    store: RunningStore, addresses: Endpoints, tmp_path: Path
+) -> tuple[DurableFollower, list[Message]]:
+    """Two usage events committed, and a new follower (tracking in ``c.db``) that has read
+    both and applied neither."""
+    for n in range(2):
+        store.commit(usage(n))
+    follower = DurableFollower(
+        ("evt.usage.",), SQLiteTracking.open(tmp_path / "c.db", "c"), addresses
+    )
+    events: list[Message] = []
+    wait_until(
+        lambda: events.extend(e for _t, e in follower.poll(100)) or len(events) >= 2, 10, "2"
+    )
+    return follower, events
+
+
 @pytest.mark.e2e
 def test_restarted_follower_gets_what_was_committed_while_it_was_down(
     running_store: RunningStore, addresses: Endpoints, tmp_path: Path
@@ -249,16 +266,8 @@ def test_an_event_whose_effect_failed_comes_again_after_a_restart(
     running_store: RunningStore, addresses: Endpoints, tmp_path: Path
 ) -> None:
     """A crash inside the effect leaves the seq unrecorded; the next start applies it."""
-    for n in range(2):
-        running_store.commit(usage(n))
-    follower = DurableFollower(
-        ("evt.usage.",), SQLiteTracking.open(tmp_path / "c.db", "c"), addresses
-    )
+    follower, events = two_events_read(running_store, addresses, tmp_path)
     seen: list[int] = []
-    events: list[object] = []
-    wait_until(
-        lambda: events.extend(e for _t, e in follower.poll(100)) or len(events) >= 2, 10, "2"
-    )
     follower.apply(events[0], lambda _conn: seen.append(1))
 
     def crash(_conn: sqlite3.Connection | None) -> None:
@@ -278,15 +287,7 @@ def test_a_rewound_follower_gets_the_failed_event_again_without_a_restart(
     running_store: RunningStore, addresses: Endpoints, tmp_path: Path
 ) -> None:
     """An effect that could not be written (a full disk) is applied later, in order."""
-    for n in range(2):
-        running_store.commit(usage(n))
-    follower = DurableFollower(
-        ("evt.usage.",), SQLiteTracking.open(tmp_path / "c.db", "c"), addresses
-    )
-    events: list[object] = []
-    wait_until(
-        lambda: events.extend(e for _t, e in follower.poll(100)) or len(events) >= 2, 10, "2"
-    )
+    follower, events = two_events_read(running_store, addresses, tmp_path)
 
     def disk_full(_conn: sqlite3.Connection | None) -> None:
         raise sqlite3.OperationalError("database or disk is full")
