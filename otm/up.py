@@ -7,6 +7,8 @@ also shows it here); the terminal gets a banner, one line per notable event and 
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
+import multiprocessing.queues
 import os
 import signal
 import socket
@@ -28,6 +30,8 @@ from services.runtime.installation import Runtime
 NEXT_COMMANDS = ("otm top", "otm report daily", "otm limits", "otm alerts", "otm status")
 SIGNAL_LINES = ("SIGINT received", "SIGTERM received")
 """What honcho's manager prints when a signal stops the stack."""
+TICK_SECONDS = 1.0
+"""The longest honcho's manager waits for an event before looking at its processes again."""
 LABELS = {"claude": "Claude Code", "codex": "Codex", "gemini": "Gemini"}
 
 
@@ -243,6 +247,16 @@ class TeePrinter:
             self.on_signal = None
 
 
+class EventQueue(multiprocessing.queues.Queue):  # type: ignore[type-arg]
+    """honcho's event queue, waited on for a second at a time instead of 0.1 s: a message
+    still wakes the manager at once, so only its idle wake-ups (and a last empty wait before
+    it returns) change."""
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        """One event, waiting at least a second for it when honcho asks for a timed wait."""
+        return super().get(block, None if timeout is None else max(timeout, TICK_SECONDS))
+
+
 class StackManager(Manager):  # type: ignore[misc]
     """honcho's manager with one fix: a signal that comes before every process has started
     (honcho's handler would fail on the pids it does not know yet, leaving orphans) is held
@@ -250,6 +264,7 @@ class StackManager(Manager):  # type: ignore[misc]
 
     def __init__(self, printer: TeePrinter) -> None:
         super().__init__(printer=printer)
+        self.events = EventQueue(ctx=multiprocessing.get_context())
         self.held: list[int] = []
         self.saved: dict[int, Any] = {}
 
@@ -295,7 +310,7 @@ def _follow(runtime: Runtime, say: Any, stop: threading.Event) -> None:
         prefixes=("evt.alert.", "evt.limits."), after=head, where=runtime.endpoints
     ) as follower:
         while not stop.is_set():
-            for _topic, message in follower.poll(500):
+            for _topic, message in follower.poll(1000):
                 text = lines.line(message)
                 if text:
                     say(text)

@@ -36,7 +36,7 @@ from services.store.database import connect_reader
 
 QUEUE_SIZE = 10_000
 """Events a client may fall behind by before it is disconnected (it can resume by seq)."""
-POLL_MS = 200
+POLL_MS = 1000
 """How long the follower waits for the bus per round: bounds how long stopping takes."""
 STOP_WAIT_SECONDS = 0.3
 

@@ -24,7 +24,11 @@ from services.runtime.runner import Batch, Node, run_service
 PRICE_CHECK_SECONDS = 5.0
 LIVE_WAIT_SECONDS = 0.02
 """While a live poll runs in its thread, look for its result this often."""
-IDLE_WAIT_SECONDS = 0.1
+PENDING_WAIT_SECONDS = 0.1
+"""While batches await their commit, check this often whether one is due for a re-send."""
+IDLE_WAIT_SECONDS = 1.0
+"""Nothing in flight: messages wake the loop at once, so the wait only paces the timed work
+(price checks, counters), and an idle stack never wakes more than once a second."""
 
 
 class CollectorService:
@@ -97,7 +101,11 @@ class CollectorService:
                 self._keep_prices()
         self._report_counters()
         busy = self.store.seen and self.reading.dirty and not self.reading.tracker.full
-        return 0.0 if busy else LIVE_WAIT_SECONDS if self.live.busy else IDLE_WAIT_SECONDS
+        if busy:
+            return 0.0
+        if self.live.busy:
+            return LIVE_WAIT_SECONDS
+        return PENDING_WAIT_SECONDS if self.reading.tracker.pending else IDLE_WAIT_SECONDS
 
     def _publish_limits(self) -> None:
         observations = [*self.live.completed(), *self.live.resends()]
