@@ -61,7 +61,7 @@ def parse_rate_limits(value: Any, observed_ms: int) -> list[LimitWindow]:
         windows.append(
             LimitWindow(
                 provider=PROVIDER,
-                window=_name(position, minutes),
+                window=window_name(position, minutes),
                 used_percent=used,
                 observed_at=observed_at,
                 source=SOURCE,
@@ -99,8 +99,9 @@ def latest_windows(observations: Iterable[tuple[Any, int]]) -> list[LimitWindow]
     return list(latest.values())
 
 
-def _name(position: str, minutes: float | None) -> str:
-    """The window's name by its length, else by its position."""
+def window_name(position: str, minutes: float | None) -> str:
+    """The name of the window at ``position`` (``primary``/``secondary``) that lasts
+    ``minutes``: by its length when known, else by its position."""
     return BY_MINUTES.get(minutes, position) if minutes is not None else position
 
 
@@ -109,7 +110,7 @@ def _position_name(value: dict[str, Any], position: str) -> str | None:
     window = value.get(position)
     if type(window) is not dict:
         return None
-    return _name(position, _number(window.get("window_minutes")))
+    return window_name(position, _number(window.get("window_minutes")))
 
 
 def _resets_at(window: dict[str, Any], observed_at: float) -> float | None:
