@@ -7,9 +7,18 @@ Every ``token_count`` event (including ``info:null`` ones) may carry::
       "secondary":{"used_percent":3.0,"window_minutes":10080,"resets_at":1778200000},
       "credits":{...},"plan_type":"plus"}
 
-``primary`` is the 5-hour window and ``secondary`` the weekly one. ``resets_at`` is epoch
-seconds; older builds wrote ``resets_in_seconds``, relative to the line's timestamp. These are
-the provider's own numbers, so the windows are ``local-official``.
+Weekly-only plans (late 2026, FORMATS.md 9; reported, no real file seen here yet) put the
+7-day window in ``primary``, ``secondary`` presumably null or absent::
+
+    "rate_limits":{"limit_id":"codex","limit_name":null,
+      "primary":{"used_percent":41.0,"window_minutes":10080,"resets_at":1778200000},
+      "secondary":null,"plan_type":"..."}
+
+so a window is named by its ``window_minutes``: 300 is ``primary`` (the 5-hour window) and
+10080 is ``secondary`` (the weekly one), wherever it sits; only a window without a known length
+keeps the name of its position. ``resets_at`` is epoch seconds; older builds wrote
+``resets_in_seconds``, relative to the line's timestamp. These are the provider's own numbers,
+so the windows are ``local-official``.
 """
 
 from __future__ import annotations
@@ -24,6 +33,9 @@ from services.collector.codex.records import PROVIDER
 
 SOURCE: Final = "local-official"
 WINDOWS: Final = ("primary", "secondary")
+"""The positions in ``rate_limits``, and the names of windows of unknown length."""
+BY_MINUTES: Final = {300.0: "primary", 10080.0: "secondary"}
+"""Window names by length: the names the notifier, the block report and the API know."""
 
 
 def parse_rate_limits(value: Any, observed_ms: int) -> list[LimitWindow]:
@@ -38,8 +50,8 @@ def parse_rate_limits(value: Any, observed_ms: int) -> list[LimitWindow]:
     observed_at = observed_ms / 1000
     detail = _detail(value)
     windows = []
-    for name in WINDOWS:
-        window = value.get(name)
+    for position in WINDOWS:
+        window = value.get(position)
         if type(window) is not dict:
             continue
         used = _number(window.get("used_percent"))
@@ -49,7 +61,7 @@ def parse_rate_limits(value: Any, observed_ms: int) -> list[LimitWindow]:
         windows.append(
             LimitWindow(
                 provider=PROVIDER,
-                window=name,
+                window=window_name(position, minutes),
                 used_percent=used,
                 observed_at=observed_at,
                 source=SOURCE,
@@ -72,7 +84,7 @@ def shape_key(value: dict[str, Any]) -> tuple[object, ...]:
     return (
         *(v if type(v) is str else None for v in map(value.get, ("limit_id", "limit_name"))),
         value.get("plan_type") if type(value.get("plan_type")) is str else None,
-        *(type(value.get(name)) is dict for name in WINDOWS),
+        *(_position_name(value, position) for position in WINDOWS),
     )
 
 
@@ -85,6 +97,20 @@ def latest_windows(observations: Iterable[tuple[Any, int]]) -> list[LimitWindow]
             latest.pop(key, None)
             latest[key] = window
     return list(latest.values())
+
+
+def window_name(position: str, minutes: float | None) -> str:
+    """The name of the window at ``position`` (``primary``/``secondary``) that lasts
+    ``minutes``: by its length when known, else by its position."""
+    return BY_MINUTES.get(minutes, position) if minutes is not None else position
+
+
+def _position_name(value: dict[str, Any], position: str) -> str | None:
+    """The name the window at ``position`` would get, ``None`` when there is none."""
+    window = value.get(position)
+    if type(window) is not dict:
+        return None
+    return window_name(position, _number(window.get("window_minutes")))
 
 
 def _resets_at(window: dict[str, Any], observed_at: float) -> float | None:

@@ -11,9 +11,11 @@ answers (every field optional)::
      "additional_rate_limits":[{"limit_name":"GPT-5.3-Codex-Spark","metered_feature":"…",
                                 "rate_limit":{...same windows...}}]}
 
-``primary_window``/``secondary_window`` become the windows ``primary``/``secondary``, the names
-the session-log adapter gives the same numbers (``limits.WINDOWS``), so both sources update one
-window. Additional limits become ``<limit_name>:primary`` and ``<limit_name>:secondary``.
+``primary_window``/``secondary_window`` become the windows ``primary``/``secondary``, named
+by ``limit_window_seconds`` when it is 5 hours or a week (weekly-only plans put the weekly
+window first in the logs, FORMATS.md 9; assumed here too), by position otherwise: the names the
+session-log adapter gives the same numbers (``limits.window_name``), so both sources update
+one window. Additional limits become ``<limit_name>:primary`` and ``<limit_name>:secondary``.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from services.collector.codex.auth import (
     environment,
     read_credentials,
 )
+from services.collector.codex.limits import window_name
 from services.collector.codex.records import PROVIDER
 from services.collector.live.http import HttpFailure, request_json
 from services.collector.live.source import Inspection, LiveFailure, LiveResult, failure_from_http
@@ -267,7 +270,9 @@ class _Reader:
         for field_name, name in WINDOWS:
             window = self.window(value.get(field_name), f"{where}.{field_name}", detail)
             if window is not None:
-                windows.append(msgspec.structs.replace(window, window=prefix + name))
+                seconds = window.window_seconds
+                named = window_name(name, None if seconds is None else seconds / 60)
+                windows.append(msgspec.structs.replace(window, window=prefix + named))
         return windows
 
     def window(self, value: object, where: str, detail: str) -> LimitWindow | None:

@@ -242,6 +242,16 @@ def test_only_primary(fake_endpoint: FakeEndpoint, codex_dir: Path, client: http
     )
 
 
+def test_weekly_primary_window_is_named_weekly(
+    fake_endpoint: FakeEndpoint, codex_dir: Path, client: httpx.Client
+) -> None:
+    """A ``primary_window`` a week long is the ``secondary`` (weekly) window, as in the logs."""
+    weekly = {"used_percent": 41, "reset_at": 1735920000, "limit_window_seconds": 604800}
+    body = {"rate_limit": {"primary_window": weekly, "secondary_window": None}}
+    result = poll_with(fake_endpoint, codex_dir, client, Reply(200, body))
+    assert [("secondary", 41.0)] == [(w.window, w.used_percent) for w in result.windows]
+
+
 def test_credits_balance_as_string(
     fake_endpoint: FakeEndpoint, codex_dir: Path, client: httpx.Client
 ) -> None:

@@ -522,6 +522,51 @@ def test_window_without_percent_is_left_out() -> None:
     assert expected == parse([meta(), tokens(rate_limits=broken)]).limits
 
 
+WEEKLY_ONLY = {
+    "limit_id": "codex",
+    "primary": {"used_percent": 41.0, "window_minutes": 10080, "resets_at": 1778200000},
+    "secondary": None,
+    "plan_type": "plus",
+}
+
+
+def test_weekly_window_in_primary_is_named_weekly() -> None:
+    """A weekly-only plan's 7-day window in ``primary`` is named ``secondary`` (weekly)."""
+    parser = parse([meta(), tokens(rate_limits=WEEKLY_ONLY)])
+    expected = [("secondary", 41.0, 604800)]
+    assert expected == [(w.window, w.used_percent, w.window_seconds) for w in parser.limits]
+
+
+def test_five_hour_reading_survives_a_later_weekly_only_one() -> None:
+    """A 5-hour ``primary`` and a later weekly ``primary`` of the same family are two windows."""
+    five_hour = {**WEEKLY_ONLY, "primary": LIMITS["primary"]}
+    parser = parse(
+        [
+            meta(),
+            tokens("2026-05-01T10:00:02.000Z", rate_limits=five_hour),
+            tokens("2026-05-01T10:00:09.000Z", rate_limits=WEEKLY_ONLY),
+        ]
+    )
+    expected = [("primary", 12.0), ("secondary", 41.0)]
+    assert expected == [(w.window, w.used_percent) for w in parser.limits]
+
+
+def test_window_without_length_is_named_by_position() -> None:
+    """A ``primary`` with no ``window_minutes`` keeps the name ``primary``."""
+    bare = {"primary": {"used_percent": 7.0, "resets_at": 1777640000}}
+    expected = [("primary", None)]
+    got = [(w.window, w.window_seconds) for w in parse([meta(), tokens(rate_limits=bare)]).limits]
+    assert expected == got
+
+
+def test_window_of_unknown_length_is_named_by_position() -> None:
+    """A ``secondary`` of a length other than 5 hours or a week keeps the name ``secondary``."""
+    daily = {"secondary": {"used_percent": 9.0, "window_minutes": 1440}}
+    expected = [("secondary", 86400)]
+    got = [(w.window, w.window_seconds) for w in parse([meta(), tokens(rate_limits=daily)]).limits]
+    assert expected == got
+
+
 # -- forked sessions -----------------------------------------------------------------------
 
 FORK_TS = "2026-05-01T11:00:00.000Z"
