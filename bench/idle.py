@@ -19,7 +19,7 @@ Run ``python -m bench.idle --size-mb 10 --seconds 60`` (``--help`` for the optio
      (waiting on ``epoll``, a lock or a sleep), so an idle loop that wakes up N times a second
      shows about N. A process's figure adds up its threads: its loop (the main thread, or the
      heartbeat thread of a blocking service), ZeroMQ's I/O thread (which wakes for every
-     message the process sends or receives) and any library thread (uvicorn's, watchfiles').
+     message the process sends or receives) and any library thread (uvicorn's, watchdog's).
      The goal "no loop wakes more than once a second" is checked against each process's
      busiest thread;
    and the growth of every file under the state folder (database, its ``-wal``, the logs);

@@ -18,7 +18,7 @@ watchers' sockets and loop:
 * stopping: SIGTERM or SIGINT ends the loop at once, ``stop`` closes the
   service, one ``stopping`` line, sockets closed: gone well within 2 s.
 
-A service that must block in a library's own loop (uvicorn, watchfiles) is a
+A service that must block in a library's own loop (uvicorn) is a
 ``BlockingService``: the runner calls ``serve`` on the main thread and beats from a thread of its
 own (zmq sockets are not shared across threads).
 """

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import watchfiles
 
 from bus.client import Publisher, Subscriber
 from bus.endpoints import Endpoints
@@ -18,10 +17,17 @@ from bus.forwarder import Forwarder
 from bus.messages import RefreshRequested
 from services.runtime.installation import load_runtime
 from services.runtime.lifecycle import Pulse, StopFlag
-from services.watcher.service import WatcherService, _changed_logs, _existing, _refresh, _watch
+from services.watcher.service import (
+    Change,
+    WatcherService,
+    _changed_logs,
+    _existing,
+    _plan,
+    _refresh,
+    _watch,
+)
 from tests.helpers import await_subscription, wait_until
 
-Change = watchfiles.Change
 CLAUDE = Path("/data/claude/projects")
 CODEX = Path("/data/codex/sessions")
 GEMINI = Path("/data/gemini/tmp")
@@ -87,7 +93,7 @@ def test_a_file_under_nested_roots_is_requested_once() -> None:
 
 
 def test_no_changes_ask_for_nothing() -> None:
-    """An empty group (watchfiles' timeout tick) requests nothing."""
+    """An empty group (a wait that timed out) requests nothing."""
     assert {} == _changed_logs(set(), PROVIDERS)
 
 
@@ -191,17 +197,18 @@ def _stop_flag() -> StopFlag:
 @pytest.fixture
 def watch(
     forwarder: Forwarder, addresses: Endpoints, tmp_path: Path
-) -> Iterator[Callable[[], Watch]]:
+) -> Iterator[Callable[..., Watch]]:
     """Start ``_watch`` on an existing Claude and Codex root (Gemini's root missing)."""
-    roots = {name: tmp_path / name for name in ("claude", "codex", "gemini")}
-    roots["claude"].mkdir()
-    roots["codex"].mkdir()
-    providers = {path: name for name, path in roots.items()}
     publisher = Publisher(addresses)
     subscriber = Subscriber(("cmd.refresh.",), addresses)
     started: list[Watch] = []
 
-    def start() -> Watch:
+    def start(gemini: Path | None = None) -> Watch:
+        roots = {name: tmp_path / name for name in ("claude", "codex", "gemini")}
+        roots["gemini"] = gemini or roots["gemini"]
+        roots["claude"].mkdir(exist_ok=True)
+        roots["codex"].mkdir(exist_ok=True)
+        providers = {path: name for name, path in roots.items()}
         await_subscription(
             lambda body: publisher.publish_raw("cmd.refresh.probe", body), subscriber
         )
@@ -337,3 +344,56 @@ def _write_until_requested(running: Watch, log: Path) -> None:
         return any(str(log) in r.paths for r in running.collect())
 
     wait_until(requested, 5, f"a refresh naming {log.name}")
+
+
+# -- _plan and roots that appear later --------------------------------------------------------
+
+
+def test_plan_watches_existing_roots_recursively(tmp_path: Path) -> None:
+    """An existing root is watched with everything below it."""
+    (tmp_path / "root").mkdir()
+    assert [(tmp_path / "root", True)] == _plan([tmp_path / "root"])
+
+
+def test_plan_watches_the_nearest_existing_parent_of_a_missing_root(tmp_path: Path) -> None:
+    """A missing root two levels down is awaited on the folder that exists, on its own."""
+    assert [(tmp_path, False)] == _plan([tmp_path / "a" / "b" / "root"])
+
+
+def test_plan_lists_a_shared_parent_once(tmp_path: Path) -> None:
+    """Two missing roots under one existing folder watch it once."""
+    assert [(tmp_path, False)] == _plan([tmp_path / "x", tmp_path / "y"])
+
+
+def test_a_parent_that_appears_moves_the_wait_down_to_it(
+    watch: Callable[..., Watch], tmp_path: Path
+) -> None:
+    """A missing root's parent made later ends the watch, so the wait moves down a level."""
+    running = watch(gemini=tmp_path / "home" / ".gemini" / "tmp")
+    wait_until(lambda: running.requests or running.collect(), 5, "the watch to start")
+    time.sleep(0.3)
+    still_watching = running.thread.is_alive()
+    (tmp_path / "home").mkdir()
+    running.thread.join(3)
+    ended = not running.thread.is_alive()
+    assert (True, True, [(tmp_path / "home", False)]) == (
+        still_watching,
+        ended,
+        _plan([running.roots["gemini"]]),
+    )
+
+
+def test_a_root_whose_parents_appear_later_is_read_when_written(
+    watch: Callable[..., Watch], tmp_path: Path
+) -> None:
+    """Once a late root and its parents exist, the next watch asks for a log written in it."""
+    gemini = tmp_path / "home" / ".gemini" / "tmp"
+    running = watch(gemini=gemini)
+    wait_until(lambda: running.requests or running.collect(), 5, "the watch to start")
+    gemini.mkdir(parents=True)
+    running.thread.join(3)
+    again = watch(gemini=gemini)
+    log = gemini / "session" / "chats" / "session-1.json"
+    log.parent.mkdir(parents=True)
+    _write_until_requested(again, log)
+    assert any(r.provider == "gemini" and str(log) in r.paths for r in again.requests)
