@@ -47,6 +47,34 @@ GROUPS = {"store": store_app, "api": api_app}
 """Processes that also have sub-commands (``otm store rebuild``, ``otm api token``)."""
 
 
+def version_line() -> str:
+    """``otm <version>``, the version of the installed distribution."""
+    from importlib.metadata import version
+
+    return f"otm {version('opentokenmonitor')}"
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(version_line())
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """OpenTokenMonitor: tokens, dollars and limits of AI coding CLIs."""
+
+
 def _runtime() -> Runtime:
     from services.runtime.config import ConfigError
     from services.runtime.installation import load_runtime

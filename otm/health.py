@@ -140,29 +140,33 @@ def show_doctor(runtime: Runtime, provider: str, live: bool, as_json: bool) -> N
         console.print(f"\n[bold]{name}[/]: [{colours[p['state']]}]{p['state']}[/]")
         for root in p["roots"]:
             where = f"{root['logFiles']} log files" if root["exists"] else "missing"
-            console.print(f"  logs  {escape(root['path'])}: {where}")
+            console.print(f"  logs   {escape(root['path'])}: {where}")
         credentials = p["credentials"] or {}
-        for line in credentials.get("found", []):
-            console.print(f"  auth  {escape(line)}")
+        if credentials.get("note"):
+            console.print(f"  note   {escape(credentials['note'])}")
+        for line in credentials.get("lookedAt", []):
+            console.print(f"  looked {escape(line)}")
         auth = credentials.get("auth")
         if auth:
             expiry = _expiry(auth["expiresAt"])
             plan = f", plan {auth['plan']}" if auth["plan"] else ""
-            console.print(f"  auth  {auth['kind']} from {escape(auth['source'])}{plan}{expiry}")
+            console.print(f"  auth   {auth['kind']} from {escape(auth['source'])}{plan}{expiry}")
         problem = credentials.get("problem")
-        if problem:
+        # diagnose() gives the credentials' problem as the provider's reason when no poll has
+        # succeeded: print that text once, not as both "problem" and "why".
+        if problem and problem["reason"] != p["reason"]:
             console.print(f"  [red]problem[/] {escape(problem['reason'])}")
         checked = p["live"]
         if checked is not None:
             state = checked["state"]
             outcome = "[green]ok[/]" if state == "ok" else f"[yellow]{state}[/]"
-            console.print(f"  live  last checked {checked['ageSeconds']} s ago: {outcome}")
+            console.print(f"  live   last checked {checked['ageSeconds']} s ago: {outcome}")
             if checked["reason"]:
-                console.print(f"        {escape(checked['reason'])}")
+                console.print(f"         {escape(checked['reason'])}")
         if p["reason"]:
-            console.print(f"  why   {escape(p['reason'])}")
+            console.print(f"  why    {escape(p['reason'])}")
         if p["fix"]:
-            console.print(f"  [bold]fix[/]   {escape(p['fix'])}")
+            console.print(f"  [bold]fix[/]    {escape(p['fix'])}")
     _show_state_access(console, report["stateDir"], report.get("stateAccess", []))
     channels = report.get("alertChannels", [])
     if channels:

@@ -71,7 +71,8 @@ def state_access(runtime: Runtime) -> list[dict[str, str]]:
 def _inspect(runtime: Runtime, wanted: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     """What each live source can tell without the network."""
     if not runtime.config.limits.enabled:
-        return {p: {"found": ["live limits are off ([limits] enabled = false)"]} for p in wanted}
+        off = "live limits are off ([limits] enabled = false)"
+        return {p: {"lookedAt": [], "note": off} for p in wanted}
     from services.collector.live.source_set import build_live_sources
 
     sources = build_live_sources(runtime)
@@ -80,13 +81,15 @@ def _inspect(runtime: Runtime, wanted: tuple[str, ...]) -> dict[str, dict[str, A
     for name in wanted:
         source = sources.get(name)
         if source is None:
-            out[name] = {"found": ["demo mode: live limits are not checked"]}
+            out[name] = {"lookedAt": [], "note": "demo mode: live limits are not checked"}
             continue
         inspection = source.inspect(now)
         auth = inspection.auth
         failure = inspection.failure
         out[name] = {
-            "found": list(inspection.found),
+            # Each place looked at and what was there ("…: missing" too): not all were found.
+            "lookedAt": list(inspection.found),
+            "note": None,
             "auth": None if auth is None else auth_json(auth, now),
             "problem": None
             if failure is None

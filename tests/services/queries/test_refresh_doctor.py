@@ -295,7 +295,7 @@ def test_doctor_names_the_claude_credentials_file(machine: Machine, runtime: Run
     """Doctor says which Claude sign-in file it found and uses it as the auth source."""
     claude = diagnose(runtime)["providers"]["claude"]["credentials"]
     assert (True, str(machine.claude_creds), "oauth") == (
-        f"{machine.claude_creds}: found" in claude["found"],
+        f"{machine.claude_creds}: found" in claude["lookedAt"],
         claude["auth"]["source"],
         claude["auth"]["kind"],
     )
