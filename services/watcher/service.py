@@ -123,8 +123,9 @@ def _watch(
     for provider in watched_providers:
         publisher.publish(_refresh(provider, ()))
     try:
-        # A folder made between planning and scheduling would go unseen: look once more.
-        while not stop.stopped and _plan(roots) == plan and _existing(roots) == watched:
+        # The plan changes whenever a root comes or goes (or a parent of a missing one appears);
+        # checked before the first wait too, for a folder made between planning and scheduling.
+        while not stop.stopped and _plan(roots) == plan:
             timeout = full_refresh_at[0] - time.monotonic() if full_refresh_at else None
             changes = _next_group(events, timeout)
             if changes is None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,15 +33,6 @@ GARBAGE = (
     [b"evt.limits.claude", b"\xc1 not msgpack"],
     [b"evt.usage.claude", HEARTBEAT],  # a heartbeat sent as a commit
 )
-
-
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    """A stack (not started) on an empty Claude folder, so not in demo mode."""
-    (tmp_path / "claude").mkdir()
-    s = Stack(tmp_path / "home", tmp_path / "claude")
-    yield s
-    s.stop_all()
 
 
 @pytest.fixture

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -95,15 +93,6 @@ def test_everything_is_written_on_request(db: sqlite3.Connection) -> None:
 
 
 # -- the running store ------------------------------------------------------------------------
-
-
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    """A stack (not started) on an empty Claude folder."""
-    (tmp_path / "claude").mkdir()
-    s = Stack(tmp_path / "home", tmp_path / "claude")
-    yield s
-    s.stop_all()
 
 
 def _asked(where: Endpoints) -> dict[str, tuple[Heartbeat, float]]:
