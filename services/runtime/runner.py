@@ -287,9 +287,10 @@ def _beat_until_stopped(node: Node) -> None:
     pulse.counters = node.pulse.counters
     pulse.detail = node.pulse.detail
     try:
-        # Woken each second even when no beat is due: ``before_beat`` may change the figures,
-        # and a change is announced within a second.
-        while not node.stop.wait(min(pulse.due_in(), HEARTBEAT_SECONDS)):
+        # With figures to prepare (``before_beat``) the thread looks each second, so a change is
+        # announced within a second; without, a change the service makes meanwhile waits for
+        # the next idle beat at most.
+        while not node.stop.wait(_beat_wait(node, pulse)):
             if node.before_beat is not None:
                 node.before_beat()
             node.count_bus_problems()
@@ -297,6 +298,12 @@ def _beat_until_stopped(node: Node) -> None:
         pulse.beat(stopping=True)
     finally:
         publisher.close()
+
+
+def _beat_wait(node: Node, pulse: Pulse) -> float:
+    """How long the heartbeat thread of a blocking service sleeps before it looks again."""
+    due = pulse.due_in()
+    return due if node.before_beat is None else min(due, HEARTBEAT_SECONDS)
 
 
 def main(process: str, start: Callable[[Runtime], None]) -> int:
