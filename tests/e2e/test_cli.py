@@ -276,7 +276,8 @@ def test_otm_up_runs_the_demo_when_there_is_no_claude_data(tmp_path: Path) -> No
             return float(body.get("totals", {}).get("totalTokens", 0))
 
         first = wait_until(demo_total, 60, "demo numbers from the API")
-        wait_until(lambda: demo_total() > first, 30, "the demo to keep growing")
+        # An exchange is followed by a pause of up to a minute (services.demo.service).
+        wait_until(lambda: demo_total() > first, 75, "the demo to keep growing")
 
         def demo_windows() -> list[str]:
             try:
