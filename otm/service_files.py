@@ -64,11 +64,12 @@ def stack_command(python: str) -> list[str]:
     return [os.path.abspath(python), "-m", "otm", "up"]
 
 
-def _systemd_quoted(value: str, *, command: bool) -> str:
+def _systemd_quoted(value: str, *, argument: bool) -> str:
     """``value`` as one double-quoted systemd word: backslash and quote escaped, ``%``
-    (specifiers) doubled and, in a command line, ``$`` (variable expansion) doubled."""
+    (specifiers) doubled and, in a command's argument, ``$`` (variable expansion) doubled;
+    systemd expands no variables in the program's own path, so a ``$`` there stays single."""
     text = value.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
-    if command:
+    if argument:
         text = text.replace("$", "$$")
     return f'"{text}"'
 
@@ -88,10 +89,11 @@ def systemd_unit(command: Sequence[str], environment: Mapping[str, str]) -> str:
         "",
         "[Service]",
         "Type=simple",
-        "ExecStart=" + " ".join(_systemd_quoted(arg, command=True) for arg in command),
+        "ExecStart="
+        + " ".join(_systemd_quoted(arg, argument=i > 0) for i, arg in enumerate(command)),
         "WorkingDirectory=%h",
         *(
-            "Environment=" + _systemd_quoted(f"{name}={value}", command=False)
+            "Environment=" + _systemd_quoted(f"{name}={value}", argument=False)
             for name, value in environment.items()
         ),
         "Restart=on-failure",
