@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 from bus.lock import is_held
@@ -361,7 +362,8 @@ def test_the_units_command_runs_the_stack_and_stops_cleanly(
     monkeypatch: pytest.MonkeyPatch, hermetic: Path
 ) -> None:
     """The unit's ExecStart, with only its Environment= and HOME, serves the api on the port
-    set at install, and SIGTERM (KillMode=mixed: to it alone) stops every process, exit 0."""
+    set at install, and SIGTERM (KillMode=mixed: to it alone) stops every process of the
+    stack (the eight of services.processes and none left behind), exit 0."""
     port = free_port()
     monkeypatch.setenv("OTM_API_PORT", str(port))
     monkeypatch.setenv("OTM_DEMO", "1")
@@ -382,14 +384,16 @@ def test_the_units_command_runs_the_stack_and_stops_cleanly(
                 return False
 
         wait_until(answers, 120, "the api of the stack the unit runs")
+        processes = psutil.Process(stack.pid).children(recursive=True)
         stack.send_signal(signal.SIGTERM)
         code = stack.wait(60)
+        _gone, alive = psutil.wait_procs(processes, timeout=10)
     finally:
         if stack.poll() is None:
             stack.kill()
             stack.wait()
     store_lock = hermetic / "otm" / "run" / "store.lock"
-    assert (0, False) == (code, is_held(store_lock))
+    assert (0, True, [], False) == (code, len(processes) >= 8, alive, is_held(store_lock))
 
 
 # -- a real systemd --user, where the machine can run one -------------------------------------
