@@ -404,7 +404,7 @@ def test_active_claude_block_carries_claude_five_hour_window(db: sqlite3.Connect
 
 
 def test_claude_five_hour_window_is_priced_as_claude(db: sqlite3.Connection) -> None:
-    """The dollars in Claude's own window are Claude's prices: the block's cost, nothing unpriced."""
+    """Dollars in Claude's own window are Claude's prices: the block's cost, none unpriced."""
     window = LimitWindow(
         provider="claude",
         window="five_hour",
