@@ -10,23 +10,32 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
+import msgspec
 import structlog
-from litestar import Litestar, Request, Response, get, post
+from litestar import Litestar, get, post
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
-from litestar.params import FromQuery, HeaderParameter
+from litestar.params import HeaderParameter, Parameter
 from litestar.response import Stream
 from litestar.types import Scope
 
 from bus.client import Publisher
 from bus.messages import PROVIDERS, RefreshRequested
 from bus.topics import EVENTS
+from services.api.errors import (
+    ApiError,
+    database_error_handler,
+    error_response,
+    error_responses,
+    http_error_response,
+    internal_error_response,
+)
 from services.api.pages import page_routes
 from services.api.sse import check_prefix, event_stream, resume_point
 from services.api.stream import StreamHub, database_head
@@ -36,9 +45,8 @@ from services.queries.reports.limits import limits_report, stale_after
 from services.queries.reports.timezones import local_timezone_name
 from services.runtime.installation import Runtime
 from services.store.database import connect_reader
-from services.store.trouble import DAMAGED, classify, describe
+from services.store.trouble import DAMAGED, classify
 
-RETRY_AFTER_SECONDS = 2
 OPENAPI = OpenAPIConfig(
     title="OpenTokenMonitor",
     version="1",
@@ -50,42 +58,6 @@ OPENAPI = OpenAPIConfig(
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 logger = structlog.get_logger().bind(process="api")
-
-
-class ApiError(Exception):
-    """A request that cannot be answered; the message is sent as ``{"error": ...}``."""
-
-    def __init__(self, status_code: int, message: str) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-
-
-def error_response(request: Request[Any, Any, Any], exc: ApiError) -> Response[dict[str, str]]:
-    """Render an ``ApiError`` as JSON, telling clients when to retry a 503."""
-    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if exc.status_code == 503 else {}
-    return Response({"error": str(exc)}, status_code=exc.status_code, headers=headers)
-
-
-def http_error_response(
-    request: Request[Any, Any, Any], exc: HTTPException
-) -> Response[dict[str, str]]:
-    """Litestar's own answers (unknown route, wrong method, bad parameter) in the API's one
-    error shape, ``{"error": ...}``."""
-    message = str(exc.detail)
-    extra = getattr(exc, "extra", None)
-    if exc.status_code == 400 and extra:
-        message = f"{message}: {extra}"
-    if exc.status_code >= 500:
-        return internal_error_response(request, exc)
-    return Response({"error": message}, status_code=exc.status_code, headers=exc.headers)
-
-
-def internal_error_response(
-    request: Request[Any, Any, Any], exc: Exception
-) -> Response[dict[str, str]]:
-    """A bug, in the one error shape; the details go to the log (``log_unexpected``)."""
-    message = "internal error: see the api's log (otm up --verbose, or its log file)"
-    return Response({"error": message}, status_code=500)
 
 
 @contextmanager
@@ -108,9 +80,44 @@ def reader(db_path: Path) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
-def health(db_path: Path) -> dict[str, Any]:
+class Health(msgspec.Struct, frozen=True, rename="camel"):
+    """``GET /healthz``."""
+
+    status: Literal["ok"]
+    db: bool
+    """Whether the database exists."""
+    head_seq: int | None
+    """The last committed event's seq; null before the database exists."""
+
+
+class Refreshing(msgspec.Struct, frozen=True, rename="camel"):
+    """``POST /v1/refresh``: what was asked for."""
+
+    requested: list[str]
+    """The providers asked."""
+    min_interval_seconds: float
+    """The collector asks each provider no more often than this."""
+
+
+# The enums and patterns are for the OpenAPI document; the handlers check the values
+# themselves, so a wrong one gets the same message as on the command line.
+Provider = Annotated[
+    str,
+    Parameter(
+        description=f"one of {', '.join(PROVIDERS)}, or all",
+        schema_extra={"enum": [*PROVIDERS, "all"]},
+    ),
+]
+DAY = Parameter(
+    description="YYYYMMDD or YYYY-MM-DD (inclusive), a calendar date",
+    pattern=r"^[0-9]{4}-?(0[1-9]|1[0-2])-?(0[1-9]|[12][0-9]|3[01])$",
+)
+Limit = Annotated[int, Parameter(description="how many, newest first", ge=1, le=1000)]
+
+
+def health(db_path: Path) -> Health:
     """Liveness plus whether the database exists and its head seq."""
-    return {"status": "ok", "db": db_path.exists(), "head_seq": database_head(db_path)}
+    return Health(status="ok", db=db_path.exists(), head_seq=database_head(db_path))
 
 
 def usage_report(db_path: Path, kind: str, options: ReportOptions) -> dict[str, Any]:
@@ -123,24 +130,6 @@ def usage_report(db_path: Path, kind: str, options: ReportOptions) -> dict[str, 
             return build_report(conn, kind, options)
         except ValueError as exc:  # ReportError and UnknownTimezone both are ValueErrors
             raise ApiError(400, str(exc)) from None
-
-
-def database_error_handler(
-    db_path: Path,
-) -> Callable[[Request[Any, Any, Any], sqlite3.DatabaseError], Response[dict[str, str]]]:
-    """The answer for a damaged database (or a full disk) wherever a query meets it: 503 with
-    the one sentence naming the file and the fix; any other database error is a bug (500)."""
-
-    def database_error_response(
-        request: Request[Any, Any, Any], exc: sqlite3.DatabaseError
-    ) -> Response[dict[str, str]]:
-        kind = classify(exc)
-        if kind is None:
-            return internal_error_response(request, exc)
-        headers = {} if kind == DAMAGED else {"Retry-After": str(RETRY_AFTER_SECONDS)}
-        return Response({"error": describe(kind, db_path, exc)}, status_code=503, headers=headers)
-
-    return database_error_response
 
 
 class _Reported:
@@ -199,24 +188,48 @@ class RefreshSender:
 def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
     """The Litestar application; the hub starts and stops with it."""
 
-    @get("/healthz", sync_to_thread=True)
-    def healthz() -> dict[str, Any]:
+    @get("/healthz", sync_to_thread=True, responses=error_responses())
+    def healthz() -> Health:
         """Liveness, database presence and head seq."""
         return health(runtime.db_path)
 
-    @get("/v1/usage/{kind:str}", sync_to_thread=True)
+    @get("/v1/usage/{kind:str}", sync_to_thread=True, responses=error_responses(400, 404, 503))
     def usage(
-        kind: str,
-        provider: FromQuery[str] = "all",
-        tz: FromQuery[str | None] = None,
-        since: FromQuery[str | None] = None,
-        until: FromQuery[str | None] = None,
-        order: FromQuery[str | None] = None,
-        start_of_week: FromQuery[str] = "sunday",
-        token_limit: FromQuery[str | None] = None,
+        kind: Annotated[
+            str, Parameter(description="the report", schema_extra={"enum": list(KINDS)})
+        ],
+        provider: Provider = "all",
+        tz: Annotated[
+            str | None,
+            Parameter(description="IANA time zone for days and hours; default: this machine's"),
+        ] = None,
+        since: Annotated[str | None, DAY] = None,
+        until: Annotated[str | None, DAY] = None,
+        order: Annotated[
+            str | None,
+            Parameter(
+                description="default: the kind's own order (oldest first; sessions and "
+                "projects: most expensive first)",
+                schema_extra={"enum": ["asc", "desc"]},
+            ),
+        ] = None,
+        start_of_week: Annotated[
+            str,
+            Parameter(
+                description="weekly: the day weeks start on",
+                schema_extra={"enum": ["sunday", "monday"]},
+            ),
+        ] = "sunday",
+        token_limit: Annotated[
+            str | None,
+            Parameter(
+                description="blocks: a token count, or 'max' for the largest past block",
+                pattern=r"^(max|0*[1-9][0-9]*)$",
+            ),
+        ] = None,
     ) -> dict[str, Any]:
-        """``otm report <kind> --json`` (daily|weekly|monthly|session|project|blocks), with the
-        same options; ``tz`` defaults to this machine's zone, as on the command line."""
+        """``otm report <kind> --json``, with the same options; the JSON ccusage prints for the
+        same report (camelCase keys)."""
         options = ReportOptions(
             provider=provider,
             tz=tz or local_timezone_name(),
@@ -228,8 +241,8 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
         )
         return usage_report(runtime.db_path, kind, options)
 
-    @get("/v1/limits", sync_to_thread=True)
-    def limits(provider: FromQuery[str] = "all") -> dict[str, Any]:
+    @get("/v1/limits", sync_to_thread=True, responses=error_responses(400, 503))
+    def limits(provider: Provider = "all") -> dict[str, Any]:
         """``otm limits --json``: every rate-limit window with its live countdown."""
         try:
             providers_of(provider)  # a wrong value is a 400 even before the database exists
@@ -238,27 +251,25 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
         with reader(runtime.db_path) as conn:
             return limits_report(conn, provider, stale_seconds=stale_seconds)
 
-    @get("/v1/alerts", sync_to_thread=True)
-    def alerts(limit: FromQuery[int] = 50) -> dict[str, Any]:
+    @get("/v1/alerts", sync_to_thread=True, responses=error_responses(400, 503))
+    def alerts(limit: Limit = 50) -> dict[str, Any]:
         """``otm alerts --json``: recent alerts, the active ones, each channel's delivery."""
         from services.queries.alerts import alerts_report
 
-        if not 1 <= limit <= 1000:
-            raise ApiError(400, f"limit={limit}: use 1-1000")
         with reader(runtime.db_path) as conn:
             return alerts_report(conn, runtime, limit)
 
-    @get("/v1/activity", sync_to_thread=True)
+    @get("/v1/activity", sync_to_thread=True, responses=error_responses(400, 503))
     def activity(
-        provider: FromQuery[str] = "all",
-        limit: FromQuery[int] = 50,
-        project: FromQuery[str | None] = None,
+        provider: Provider = "all",
+        limit: Limit = 50,
+        project: Annotated[
+            str | None, Parameter(description="only this project (its path or name)")
+        ] = None,
     ) -> dict[str, Any]:
         """Recent prompts with their reply's model, tokens and dollars, newest first."""
         from services.queries.activity import activity_report
 
-        if not 1 <= limit <= 1000:
-            raise ApiError(400, f"limit={limit}: use 1-1000")
         settings = runtime.config.activity
         with reader(runtime.db_path) as conn:
             try:
@@ -273,15 +284,15 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
             except ValueError as exc:
                 raise ApiError(400, str(exc)) from None
 
-    @get("/v1/status", sync_to_thread=True)
+    @get("/v1/status", sync_to_thread=True, responses=error_responses())
     def status() -> dict[str, Any]:
         """``otm status --json``: processes, roots, skips and every provider's state."""
         from services.queries.status import collect_status
 
         return collect_status(runtime)
 
-    @post("/v1/refresh", sync_to_thread=True, status_code=202)
-    def refresh(provider: FromQuery[str] = "all") -> dict[str, Any]:
+    @post("/v1/refresh", sync_to_thread=True, status_code=202, responses=error_responses(400, 503))
+    def refresh(provider: Provider = "all") -> Refreshing:
         """Ask for a log scan and a live limits poll now. The collector still asks each
         provider no more often than ``[limits] min_interval_seconds``; the outcome arrives on
         the stream as ``evt.limits.<provider>`` and in ``GET /v1/limits``. A cross-site POST
@@ -290,16 +301,23 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
             raise ApiError(400, f"provider={provider!r}: use one of {', '.join(PROVIDERS)}, all")
         providers = PROVIDERS if provider == "all" else (provider,)
         sender.send(providers)
-        return {
-            "requested": list(providers),
-            "minIntervalSeconds": runtime.config.limits.min_interval_seconds,
-        }
+        return Refreshing(
+            requested=list(providers),
+            min_interval_seconds=runtime.config.limits.min_interval_seconds,
+        )
 
-    @get("/v1/stream")
+    @get("/v1/stream", responses=error_responses(400))
     async def stream(
-        prefix: FromQuery[str] = EVENTS,
-        after: FromQuery[int | None] = None,
-        last_event_id: Annotated[str | None, HeaderParameter(name="Last-Event-ID")] = None,
+        prefix: Annotated[
+            str, Parameter(description="only topics starting with this (evt., evt.usage., ...)")
+        ] = EVENTS,
+        after: Annotated[
+            int | None, Parameter(description="resume after this seq (else: from now on)", ge=0)
+        ] = None,
+        last_event_id: Annotated[
+            str | None,
+            HeaderParameter(name="Last-Event-ID", description="the browser's resume point"),
+        ] = None,
     ) -> Stream:
         """Committed events as Server-Sent Events (id = seq, event = topic, data = JSON)."""
         try:

@@ -33,7 +33,7 @@ def test_healthz_reports_database_and_head_seq(
     write_direct([usage_batch(1), usage_batch(2)])
     api = start_api()
     response = httpx.get(f"{api.url}/healthz")
-    expected = {"status": "ok", "db": True, "head_seq": 2}
+    expected = {"status": "ok", "db": True, "headSeq": 2}
     assert expected == response.json()
 
 
@@ -41,7 +41,7 @@ def test_healthz_without_database(start_api: Callable[[], Api]) -> None:
     """/healthz stays ok before the store has created the database, with a null head."""
     api = start_api()
     response = httpx.get(f"{api.url}/healthz")
-    expected = {"status": "ok", "db": False, "head_seq": None}
+    expected = {"status": "ok", "db": False, "headSeq": None}
     assert expected == response.json()
 
 
