@@ -18,7 +18,6 @@ from typing import Annotated, Any, Literal
 import msgspec
 import structlog
 from litestar import Litestar, get, post
-from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.params import HeaderParameter, Parameter
@@ -28,14 +27,7 @@ from litestar.types import Scope
 from bus.client import Publisher
 from bus.messages import PROVIDERS, RefreshRequested
 from bus.topics import EVENTS
-from services.api.errors import (
-    ApiError,
-    database_error_handler,
-    error_response,
-    error_responses,
-    http_error_response,
-    internal_error_response,
-)
+from services.api.errors import ApiError, error_responses, exception_handlers
 from services.api.pages import page_routes
 from services.api.sse import check_prefix, event_stream, resume_point
 from services.api.stream import StreamHub, database_head
@@ -356,12 +348,7 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
         openapi_config=OPENAPI,
         on_startup=[start_hub],
         on_shutdown=[stop_hub],
-        exception_handlers={
-            ApiError: error_response,
-            HTTPException: http_error_response,
-            sqlite3.DatabaseError: database_error_handler(runtime.db_path),
-            Exception: internal_error_response,
-        },
+        exception_handlers=exception_handlers(runtime.db_path),
         after_exception=[log_unexpected],
         logging_config=None,
     )

@@ -18,8 +18,14 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response
-from litestar.exceptions import HTTPException
+from litestar.exceptions import (
+    HTTPException,
+    MethodNotAllowedException,
+    NotFoundException,
+    ValidationException,
+)
 from litestar.openapi import ResponseSpec
+from litestar.types import ExceptionHandlersMap
 
 from services.store.trouble import DAMAGED, classify, describe
 
@@ -60,19 +66,32 @@ def error_response(request: Request[Any, Any, Any], exc: ApiError) -> Response[E
 
 
 def http_error_response(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
-    """Litestar's own answers (unknown route, wrong method, bad parameter) in the one shape;
-    a 405 keeps its ``Allow`` header."""
+    """Litestar's own answers (unknown route, wrong method, bad parameter) in the one shape,
+    each saying what to do; a 405 keeps its ``Allow`` header."""
     if exc.status_code >= 500:
         return internal_error_response(request, exc)
-    message = str(exc.detail)
-    extra = getattr(exc, "extra", None)
-    if exc.status_code == 400 and extra:
-        message = f"{message}: {_describe_extra(extra)}"
-    return _answer(exc.status_code, message, dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    return _answer(exc.status_code, _litestar_message(request, exc, headers), headers)
+
+
+def _litestar_message(
+    request: Request[Any, Any, Any], exc: HTTPException, headers: dict[str, str]
+) -> str:
+    path = request.scope.get("path", "")
+    if isinstance(exc, ValidationException):
+        # Litestar's own text repeats the whole URL, query string (a ?token=) and all.
+        return f"bad request to {path}: {_describe_extra(exc.extra)}"
+    if isinstance(exc, MethodNotAllowedException):
+        return f"{request.method} is not allowed on {path}: use {headers.get('allow', 'GET')}"
+    if isinstance(exc, NotFoundException) and exc.detail == HTTPStatus.NOT_FOUND.phrase:
+        return f"no route {path}: the routes are listed at /schema"
+    return str(exc.detail)
 
 
 def _describe_extra(extra: Any) -> str:
     """``key: message`` for each of Litestar's validation findings, else the value as text."""
+    if not extra:
+        return "the request does not match the API (see /schema)"
     if isinstance(extra, list) and all(isinstance(e, dict) for e in extra):
         return "; ".join(f"{e.get('key', '?')}: {e.get('message', '')}".rstrip(": ") for e in extra)
     return str(extra)
@@ -99,6 +118,16 @@ def database_error_handler(
         return _answer(503, describe(kind, db_path, exc), headers)
 
     return database_error_response
+
+
+def exception_handlers(db_path: Path) -> ExceptionHandlersMap:
+    """Litestar's ``exception_handlers`` for the whole app: every error in the one shape."""
+    return {
+        ApiError: error_response,
+        HTTPException: http_error_response,
+        sqlite3.DatabaseError: database_error_handler(db_path),
+        Exception: internal_error_response,
+    }
 
 
 ERROR_MEANINGS = {
