@@ -14,6 +14,7 @@ from rich.table import Table
 from services.collector.live.source import utc_text
 from services.queries.doctor import diagnose
 from services.queries.status import collect_status
+from services.queries.status_types import Drops
 from services.runtime.installation import Runtime
 from services.runtime.runner import DROPPED
 
@@ -67,9 +68,9 @@ def show_status(runtime: Runtime, as_json: bool) -> int:
     console.print(roots)
     providers = Table("provider", "state", "why", "fix", title="Providers")
     colours = {"available": "green", "partial": "yellow", "unavailable": "red"}
-    for name, p in status["providers"].items():
-        state = f"[{colours[p['state']]}]{p['state']}[/]"
-        providers.add_row(name, state, p["reason"], p["fix"])
+    for name, provider in status["providers"].items():
+        state = f"[{colours[provider['state']]}]{provider['state']}[/]"
+        providers.add_row(name, state, provider["reason"], provider["fix"])
     console.print(providers)
     if status["skipped"]:
         skips = Table("reason", "lines", title="Skipped input")
@@ -111,7 +112,7 @@ def show_status(runtime: Runtime, as_json: bool) -> int:
     return 0
 
 
-def drop_line(what: str, drops: dict[str, Any]) -> str:
+def drop_line(what: str, drops: Drops) -> str:
     """``what: N (process: reason n, ...; ...)``, or ``what: none``."""
     if not drops["total"]:
         return f"{what}: none"

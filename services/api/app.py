@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 import msgspec
 import structlog
@@ -27,6 +27,7 @@ from litestar.types import Scope
 from bus.client import Publisher
 from bus.messages import PROVIDERS, RefreshRequested
 from bus.topics import EVENTS
+from services.api.answers import ActivityAnswer, AlertsAnswer, LimitsAnswer, UsageAnswer
 from services.api.errors import ApiError, error_responses, exception_handlers
 from services.api.pages import page_routes
 from services.api.sse import check_prefix, event_stream, resume_point
@@ -35,6 +36,7 @@ from services.queries.reports.build import KINDS, ReportOptions, build_report
 from services.queries.reports.common import providers_of
 from services.queries.reports.limits import limits_report, stale_after
 from services.queries.reports.timezones import local_timezone_name
+from services.queries.status_types import StatusReport
 from services.runtime.installation import Runtime
 from services.store.database import connect_reader
 from services.store.trouble import DAMAGED, classify
@@ -219,7 +221,7 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
                 pattern=r"^(max|0*[1-9][0-9]*)$",
             ),
         ] = None,
-    ) -> dict[str, Any]:
+    ) -> UsageAnswer:
         """``otm report <kind> --json``, with the same options; the JSON ccusage prints for the
         same report (camelCase keys)."""
         options = ReportOptions(
@@ -231,25 +233,25 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
             start_of_week=start_of_week,
             token_limit=token_limit,
         )
-        return usage_report(runtime.db_path, kind, options)
+        return cast(UsageAnswer, usage_report(runtime.db_path, kind, options))
 
     @get("/v1/limits", sync_to_thread=True, responses=error_responses(400, 503))
-    def limits(provider: Provider = "all") -> dict[str, Any]:
+    def limits(provider: Provider = "all") -> LimitsAnswer:
         """``otm limits --json``: every rate-limit window with its live countdown."""
         try:
             providers_of(provider)  # a wrong value is a 400 even before the database exists
         except ValueError as exc:
             raise ApiError(400, str(exc)) from None
         with reader(runtime.db_path) as conn:
-            return limits_report(conn, provider, stale_seconds=stale_seconds)
+            return cast(LimitsAnswer, limits_report(conn, provider, stale_seconds=stale_seconds))
 
     @get("/v1/alerts", sync_to_thread=True, responses=error_responses(400, 503))
-    def alerts(limit: Limit = 50) -> dict[str, Any]:
+    def alerts(limit: Limit = 50) -> AlertsAnswer:
         """``otm alerts --json``: recent alerts, the active ones, each channel's delivery."""
         from services.queries.alerts import alerts_report
 
         with reader(runtime.db_path) as conn:
-            return alerts_report(conn, runtime, limit)
+            return cast(AlertsAnswer, alerts_report(conn, runtime, limit))
 
     @get("/v1/activity", sync_to_thread=True, responses=error_responses(400, 503))
     def activity(
@@ -258,26 +260,22 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
         project: Annotated[
             str | None, Parameter(description="only this project (its path or name)")
         ] = None,
-    ) -> dict[str, Any]:
+    ) -> ActivityAnswer:
         """Recent prompts with their reply's model, tokens and dollars, newest first."""
         from services.queries.activity import activity_report
 
         settings = runtime.config.activity
         with reader(runtime.db_path) as conn:
             try:
-                return activity_report(
-                    conn,
-                    provider,
-                    limit,
-                    project,
-                    enabled=settings.enabled,
-                    keep=settings.keep,
+                answer = activity_report(
+                    conn, provider, limit, project, enabled=settings.enabled, keep=settings.keep
                 )
             except ValueError as exc:
                 raise ApiError(400, str(exc)) from None
+        return cast(ActivityAnswer, answer)
 
     @get("/v1/status", sync_to_thread=True, responses=error_responses())
-    def status() -> dict[str, Any]:
+    def status() -> StatusReport:
         """``otm status --json``: processes, roots, skips and every provider's state."""
         from services.queries.status import collect_status
 
