@@ -48,6 +48,7 @@ OPENAPI = OpenAPIConfig(
     # from a CDN (blank offline), and /schema is the dashboard's page rendering this document.
     path="/schema/openapi.json",
     render_plugins=[JsonRenderPlugin(path="/")],
+    use_handler_docstrings=True,  # each route's docstring is its description
 )
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 

@@ -424,9 +424,14 @@ async function schemaPage() {
   if (!doc) { out.push(el("p", "muted", "the OpenAPI document is not available")); main.replaceChildren(...out); return; }
   for (const [path, ops] of Object.entries(doc.paths || {})) {
     for (const [method, op] of Object.entries(ops)) {
-      const params = (op.parameters || []).map((x) => `${x.name} (${x.in})`).join(", ") || "none";
-      const resp = Object.keys(op.responses || {}).join(", ");
-      out.push(section(`${method.toUpperCase()} ${path}`, el("p", null, op.summary || op.description || ""), el("p", "muted", `parameters: ${params} · responses: ${resp}`)));
+      const rows = (op.parameters || []).map((x) => {
+        const allowed = x.schema?.enum ? x.schema.enum.join(" | ") : (x.schema?.pattern ?? "");
+        return [x.name, x.in, allowed || "—", x.description || ""];
+      });
+      const resp = Object.entries(op.responses || {}).map(([code, r]) => [code, r.description || ""]);
+      out.push(section(`${method.toUpperCase()} ${path}`, el("p", null, op.description || op.summary || ""),
+        rows.length ? table(["parameter", "in", "allowed", "meaning"], rows) : el("p", "muted", "no parameters"),
+        table(["status", "meaning"], resp)));
     }
   }
   main.replaceChildren(...out);
