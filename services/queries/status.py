@@ -30,13 +30,13 @@ from services.queries.providers import provider_states
 from services.queries.reports.limits import live_statuses, stale_after
 from services.queries.status_types import StatusReport
 from services.runtime.installation import Runtime
+from services.runtime.lifecycle import SILENT_AFTER_SECONDS
 from services.runtime.runner import DROPPED
 from services.store.database import connect_reader
 from services.store.health import read_health
 from services.store.service import UNKNOWN_HEARTBEATS
 from services.store.trouble import DAMAGED, classify, damaged_message
 
-ALIVE_SECONDS = 3.0
 SCANNERS: dict[str, Callable[[Path], RootScan[Any]]] = {
     "claude": find_transcripts,
     "codex": find_codex_logs,
@@ -103,6 +103,11 @@ def collect_status(runtime: Runtime) -> StatusReport:
         status.update(_processes(latest_heartbeats(runtime, None), now))
     if status["storeRunning"]:
         _add_store_health(status, read_health(runtime.run), now)
+    else:
+        # Its lock is the store's life: kill -9 leaves no last beat, and beats are seconds apart.
+        for process in status["processes"]:
+            if process["process"] == "store":
+                process["alive"] = False
     fresh = stale_after(runtime.config.limits.poll_seconds)
     status["providers"] = provider_states(
         roots,
@@ -146,7 +151,7 @@ def _add_store_health(status: dict[str, Any], health: dict[str, Any] | None, now
     for process in status["processes"]:
         received = heard.get(process["process"])
         if received is not None and now - received < process["lastSeenSecondsAgo"]:
-            process["alive"] = now - received < ALIVE_SECONDS
+            process["alive"] = now - received < SILENT_AFTER_SECONDS
             process["lastSeenSecondsAgo"] = round(now - received, 1)
 
 
@@ -171,7 +176,7 @@ def _processes(beats: list[tuple[Heartbeat, float]], now: float) -> dict[str, An
         {
             "process": beat.process,
             "pid": beat.pid,
-            "alive": now - received < ALIVE_SECONDS,
+            "alive": not beat.stopping and now - received < SILENT_AFTER_SECONDS,
             "lastSeenSecondsAgo": round(now - received, 1),
             "uptimeSeconds": round(beat.sent_at - beat.started_at, 1),
             "counters": beat.counters,
