@@ -32,9 +32,11 @@ from services.api.errors import ApiError, error_responses, exception_handlers
 from services.api.pages import page_routes
 from services.api.sse import check_prefix, event_stream, resume_point
 from services.api.stream import StreamHub, database_head
+from services.queries.reports.blocks import TokenLimit
 from services.queries.reports.build import KINDS, ReportOptions, build_report
-from services.queries.reports.common import providers_of
+from services.queries.reports.common import ReportError, providers_of
 from services.queries.reports.limits import limits_report, stale_after
+from services.queries.reports.periods import WEEK_STARTS
 from services.queries.reports.timezones import local_timezone_name
 from services.queries.status_types import StatusReport
 from services.runtime.installation import Runtime
@@ -94,8 +96,9 @@ class Refreshing(msgspec.Struct, frozen=True, rename="camel"):
     """The collector asks each provider no more often than this."""
 
 
-# The enums and patterns are for the OpenAPI document; the handlers check the values
-# themselves, so a wrong one gets the same message as on the command line.
+# The enums and patterns (schema_extra: the document only, Litestar does not enforce them) are
+# for the OpenAPI document; the handlers check the values themselves, so a wrong one gets the
+# same message as on the command line.
 Provider = Annotated[
     str,
     Parameter(
@@ -105,7 +108,7 @@ Provider = Annotated[
 ]
 DAY = Parameter(
     description="YYYYMMDD or YYYY-MM-DD (inclusive), a calendar date",
-    pattern=r"^[0-9]{4}-?(0[1-9]|1[0-2])-?(0[1-9]|[12][0-9]|3[01])$",
+    schema_extra={"pattern": r"^[0-9]{4}-?(0[1-9]|1[0-2])-?(0[1-9]|[12][0-9]|3[01])$"},
 )
 Limit = Annotated[int, Parameter(description="how many, newest first", ge=1, le=1000)]
 
@@ -122,9 +125,18 @@ def usage_report(db_path: Path, kind: str, options: ReportOptions) -> dict[str, 
         raise ApiError(404, f"no report {kind!r}: use one of {', '.join(KINDS)}")
     with reader(db_path) as conn:
         try:
+            check_every_option(options)
             return build_report(conn, kind, options)
         except ValueError as exc:  # ReportError and UnknownTimezone both are ValueErrors
             raise ApiError(400, str(exc)) from None
+
+
+def check_every_option(options: ReportOptions) -> None:
+    """``ReportError`` for a wrong option even where the kind does not use it: the API takes
+    every option on every kind, and a mistyped one should not pass unnoticed."""
+    TokenLimit.parse(options.token_limit)
+    if options.start_of_week not in WEEK_STARTS:
+        raise ReportError(f"start of week {options.start_of_week!r}: use 'sunday' or 'monday'")
 
 
 class _Reported:
@@ -219,7 +231,7 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
             str | None,
             Parameter(
                 description="blocks: a token count, or 'max' for the largest past block",
-                pattern=r"^(max|0*[1-9][0-9]*)$",
+                schema_extra={"pattern": r"^(max|0*[1-9][0-9]*)$"},
             ),
         ] = None,
     ) -> UsageAnswer:

@@ -112,6 +112,16 @@ def test_bad_token_limit_is_400(write_direct: WriteDirect, start_api: Callable[[
     assert (bad_request, True) == (response.status_code, "token limit" in response.json()["error"])
 
 
+def test_a_bad_option_is_400_even_where_the_kind_ignores_it(
+    write_direct: WriteDirect, start_api: Callable[[], Api]
+) -> None:
+    """A wrong token limit on the daily report (which has no blocks) is a 400 too."""
+    write_direct([usage_batch(1)])
+    api = start_api()
+    response = httpx.get(f"{api.url}/v1/usage/daily", params={"token_limit": "lots"})
+    assert (400, True) == (response.status_code, "token limit" in response.json()["error"])
+
+
 def test_daily_bad_timezone_is_400_naming_it(
     write_direct: WriteDirect, start_api: Callable[[], Api]
 ) -> None:
