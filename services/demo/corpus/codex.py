@@ -28,8 +28,10 @@ and ``archived_copy`` (the same events also sit in an archived copy of the sessi
 per-session report keyed by session may count them twice).
 
 `Manifest.limits` holds the latest ``rate_limits`` of each window (``primary`` = 5 h,
-``secondary`` = weekly) among the lines a reader reads, with ``resets_at`` in epoch seconds
-(for the older ``resets_in_seconds`` lines: the line's time plus that many seconds).
+``secondary`` = weekly, named by ``window_minutes``: a ``weekly_only`` session's account is on a
+weekly-only plan, whose lines put the 7-day window in ``primary``) among the lines a reader
+reads, with ``resets_at`` in epoch seconds (for the older ``resets_in_seconds`` lines: the
+line's time plus that many seconds).
 
 Sizes are in MB of 10**6 bytes of JSONL, archived copies included.
 """
@@ -91,6 +93,7 @@ EDGE_KINDS = (
     "long_context",
     "compacted",
     "cache_writes",
+    "weekly_only",
 )
 """Every edge case the generator writes with edge_cases=True (keys of `Manifest.edge_lines`)."""
 BAD_KINDS = ("malformed_json",)
@@ -116,6 +119,7 @@ _SESSION_EDGES = (
     "resets_in_seconds",
     "long_context",
     "cache_writes",
+    "weekly_only",
 )
 _CALL_EDGES = ("reemit", "rate_limit_only", "cached_over_input", "malformed_json", "compacted")
 _CHILD_EDGES = ("fork", "subagent")
@@ -199,7 +203,9 @@ class Manifest(msgspec.Struct, frozen=True):
     end_ms: int
 
 
-_Vals = tuple[float, float, float, float]  # (primary used, resets_at, secondary used, resets_at)
+_Vals = tuple[float | None, float | None, float, float]
+"""(5-hour used, resets_at, weekly used, resets_at); the 5-hour pair is None on a weekly-only
+plan."""
 
 
 class _Usage(NamedTuple):
@@ -350,6 +356,19 @@ class _Limits:
         )
         return text, (p_used, float(p_reset), s_used, float(s_reset))
 
+    def weekly_only_json(self, ts: int) -> tuple[str, _Vals]:
+        """The rate_limits object of a weekly-only plan (late 2026): the 7-day window sits in
+        ``primary`` and ``secondary`` is null, so a reader must name windows by
+        ``window_minutes``, not by position."""
+        used, reset = self.window(ts, 1)
+        text = (
+            f'{{"limit_id":"codex","limit_name":null,"primary":{{"used_percent":{used:.1f},'
+            f'"window_minutes":10080,"resets_at":{reset}}},"secondary":null,"credits":'
+            f'{{"has_credits":false,"unlimited":false,"balance":null}},"plan_type":"free",'
+            f'"rate_limit_reached_type":null}}'
+        )
+        return text, (None, None, used, float(reset))
+
 
 class _Gen:
     """The writer: sessions, turns, calls, tools, forks, archives, edge cases and the ledger."""
@@ -441,6 +460,8 @@ class _Gen:
             ("primary", 300, vals[0], vals[1]),
             ("secondary", 10_080, vals[2], vals[3]),
         ):
+            if used is None or reset is None:
+                continue  # a weekly-only plan has no 5-hour window
             cur = self.limit_best.get(name)
             if cur is None or order < cur[0]:
                 limit = ExpectedLimit(name, used, minutes, reset, ts, s.session)
@@ -541,7 +562,14 @@ class _Gen:
         est = sum(gaps) + sum(calls) * 30_000 + 300_000
         t0 = max(self.start_ms, min(self.when(self.frac()), self.end_ms - est))
         s = self.new_session(kind, t0, archived=kind == "archived")
-        if kind in ("legacy_totals", "no_model", "resets_in_seconds", "archived", "cache_writes"):
+        if kind in (
+            "legacy_totals",
+            "no_model",
+            "resets_in_seconds",
+            "archived",
+            "cache_writes",
+            "weekly_only",
+        ):
             self.kinds[kind] += 1
         if idx < len(MODELS) and kind == "normal":
             s.model = MODELS[idx][0]  # the first sessions use each model once
@@ -866,7 +894,10 @@ class _Gen:
         if s.legacy:
             info = f'{{"total_token_usage":{s.totals.json()},"model_context_window":{s.window}}}'
             return f'{{"type":"token_count","info":{info},"rate_limits":null}}', None
-        limits, vals = self.limits.json(s.clock, s.kind == "resets_in_seconds")
+        if s.kind == "weekly_only":
+            limits, vals = self.limits.weekly_only_json(s.clock)
+        else:
+            limits, vals = self.limits.json(s.clock, s.kind == "resets_in_seconds")
         info = (
             f'{{"total_token_usage":{s.totals.json(s.writes)},'
             f'"last_token_usage":{last.json(s.writes)},"model_context_window":{s.window}}}'

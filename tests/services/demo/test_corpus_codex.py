@@ -374,6 +374,15 @@ def _last(lines: list[Line]) -> list[dict[str, int]]:
     ]
 
 
+def _weekly_only(lines: list[Line]) -> bool:
+    return any(
+        (limits := ln.payload.get("rate_limits"))
+        and limits["primary"]["window_minutes"] == 10_080
+        and limits.get("secondary") is None
+        for ln in _counts(lines)
+    )
+
+
 def _cache_writes(lines: list[Line]) -> bool:
     return any(u.get("cache_write_input_tokens", 0) > 0 for u in _last(lines))
 
@@ -409,6 +418,7 @@ EDGE_CASES: dict[str, Callable[[list[Line]], bool]] = {
     "resets_in_seconds": _resets_in_seconds,
     "cached_over_input": _cached_over_input,
     "cache_writes": _cache_writes,
+    "weekly_only": _weekly_only,
     "long_context": _long_context,
     "compacted": _of_type("compacted"),
     "malformed_json": _malformed,
@@ -553,10 +563,11 @@ def reference_limits(lines: list[Line]) -> dict[str, tuple[float, int, float]]:
             continue
         limits = ln.payload.get("rate_limits") or {}
         ts = ts_ms(ln.obj["timestamp"])  # type: ignore[index]
-        for name in ("primary", "secondary"):
-            w = limits.get(name)
+        for position in ("primary", "secondary"):
+            w = limits.get(position)
             if not w:
                 continue
+            name = {300: "primary", 10_080: "secondary"}[w["window_minutes"]]  # by length
             reset = w["resets_at"] if "resets_at" in w else ts / 1000 + w["resets_in_seconds"]
             if name not in best or ts > best[name][0]:
                 best[name] = (ts, (w["used_percent"], w["window_minutes"], float(reset)))
