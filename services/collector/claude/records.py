@@ -106,6 +106,9 @@ class _Entry(msgspec.Struct, rename="camel", gc=False):
     is_sidechain: bool | None = None
     is_api_error_message: bool | None = None
     cost_usd: float | None = msgspec.field(default=None, name="costUSD")
+    data: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+    """An agent progress line's payload (rule 6), kept undecoded (empty when absent): only read
+    when the line has no usage of its own, and never a reason to reject one that has."""
 
 
 class _ProgressData(msgspec.Struct, gc=False):
@@ -114,14 +117,8 @@ class _ProgressData(msgspec.Struct, gc=False):
     message: _Entry | None = None
 
 
-class _ProgressLine(msgspec.Struct, gc=False):
-    """A line whose only usage is nested in ``data.message`` (rule 6 of the module docstring)."""
-
-    data: _ProgressData | None = None
-
-
 _DECODER: Final = msgspec.json.Decoder(_Entry)
-_PROGRESS_DECODER: Final = msgspec.json.Decoder(_ProgressLine)
+_PROGRESS_DECODER: Final = msgspec.json.Decoder(_ProgressData)
 
 
 def parse_line(line: bytes, project: str, session: str) -> UsageRecord | SkipReason | None:
@@ -158,21 +155,21 @@ def parse_marked_line(line: bytes, project: str, session: str) -> UsageRecord | 
         return "invalid_utf8"
     message = entry.message
     if message is None or message.usage is None:
-        return _parse_progress(line, project, session)
+        if not entry.data:
+            return None
+        return _parse_progress(entry.data, line, project, session)
     return _to_record(entry, message, message.usage, line, project, session)
 
 
-def _parse_progress(line: bytes, project: str, session: str) -> UsageRecord | SkipReason | None:
-    """The subagent record nested in an agent progress line (rule 6), a reason it was rejected,
-    or ``None`` when the line nests no API response (a user turn, a Task result quoting usage).
-
-    Decoded a second time only here: such lines are rare next to plain assistant lines.
-    """
+def _parse_progress(
+    data: msgspec.Raw, line: bytes, project: str, session: str
+) -> UsageRecord | SkipReason | None:
+    """The subagent record nested in an agent progress line's ``data`` (rule 6), a reason it
+    was rejected, or ``None`` when it nests no API response (hook or bash progress)."""
     try:
-        data = _PROGRESS_DECODER.decode(line).data
+        nested = _PROGRESS_DECODER.decode(data).message
     except msgspec.ValidationError:
         return _classify_rejected(line, "wrong_shape")
-    nested = None if data is None else data.message
     if nested is None or nested.message is None or nested.message.usage is None:
         return None
     return _to_record(nested, nested.message, nested.message.usage, line, project, session)

@@ -317,6 +317,19 @@ def test_progress_record_with_a_bad_count_is_a_skip() -> None:
     assert "wrong_shape" == parse_line(line, PROJECT, SESSION)
 
 
+def test_assistant_line_with_an_odd_data_field_still_counts() -> None:
+    """A ``data`` field of any shape never rejects a line that has usage of its own."""
+    line = usage_line().replace(b'{"parentUuid"', b'{"data":"x","parentUuid"', 1)
+    expected = record(usage_line())
+    assert expected == record(line)
+
+
+def test_progress_line_with_a_non_object_payload_is_ignored() -> None:
+    """A progress line whose ``data`` is not an object is no usage line (and no skip)."""
+    line = b'{"type":"progress","data":["x"],"note":{"usage":{"input_tokens":1}}}'
+    assert parse_line(line, PROJECT, SESSION) is None
+
+
 def test_progress_line_without_a_nested_response_is_ignored() -> None:
     """A progress line nesting a user turn (no usage) is not a usage line."""
     inner = b'{"type":"user","message":{"role":"user","content":"go"},"usage":{"x":1}}'
