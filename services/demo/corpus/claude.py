@@ -369,7 +369,16 @@ _CALL_EDGES = ("requestless", "requestless_dup", "sidechain_replay", *BAD_KINDS)
 # Per main-session API call; with ~3.5 lines per call this keeps edge lines well under 0.1 %.
 _EDGE_RATE = 0.004
 _FORCED = frozenset(
-    {"streaming", "subagent", "progress_only", "system", "synthetic", "resume", *_CALL_EDGES},
+    {
+        "streaming",
+        "subagent",
+        "progress_only",
+        "web_search",
+        "system",
+        "synthetic",
+        "resume",
+        *_CALL_EDGES,
+    },
 )
 
 
@@ -886,6 +895,17 @@ class _Gen:
         mid = "msg_01" + self.b62(22)
         rid = "req_011C" + self.b62(20)
         speed = ',"speed":"fast"' if c.speed == "fast" else ""
+        # About 1 % of main responses ran web searches (billed per search, apart from tokens):
+        # Claude Code builds of late 2026 log them as usage.server_tool_use (FORMATS §9). Picked
+        # from the message id, not the random stream, so the rest of the tree does not change.
+        picked = sum(map(ord, mid)) % 100
+        if self.edge and not c.side and ("web_search" in self.pending or picked == 0):
+            self.pending.discard("web_search")
+            searches = 1 + picked % 5
+            speed += (
+                f',"server_tool_use":{{"web_search_requests":{searches},"web_fetch_requests":0}}'
+            )
+            self.kinds["web_search"] += 1
         parts = [b for b, _ in blocks] if self.stream else [",".join(b for b, _ in blocks)]
         outs = self.outputs(len(parts), out)
         rec: ExpectedRecord | None = None

@@ -317,6 +317,13 @@ def test_progress_record_with_a_bad_count_is_a_skip() -> None:
     assert "wrong_shape" == parse_line(line, PROJECT, SESSION)
 
 
+def test_server_tool_use_leaves_the_token_counts_alone() -> None:
+    """``usage.server_tool_use`` (web searches, late 2026) is read past: tokens are unchanged."""
+    tools = {"server_tool_use": {"web_search_requests": 3, "web_fetch_requests": 1}}
+    expected = record(usage_line())
+    assert expected == record(usage_line(usage=tools))
+
+
 def test_assistant_line_with_an_odd_data_field_still_counts() -> None:
     """A ``data`` field of any shape never rejects a line that has usage of its own."""
     line = usage_line().replace(b'{"parentUuid"', b'{"data":"x","parentUuid"', 1)

@@ -291,6 +291,14 @@ def _progress_only(lines: list[Line]) -> bool:
     return bool(copied - sub_ids)
 
 
+def _web_search(lines: list[Line]) -> bool:
+    return any(
+        ln.msg()["usage"].get("server_tool_use", {}).get("web_search_requests", 0) > 0
+        for ln in assistants(lines)
+        if ln.obj and isinstance(ln.msg().get("usage"), dict)
+    )
+
+
 def _of_type(kind: str) -> Callable[[list[Line]], bool]:
     return lambda lines: any(ln.obj and ln.obj.get("type") == kind for ln in lines)
 
@@ -317,6 +325,7 @@ EDGE_CASES: dict[str, Callable[[list[Line]], bool]] = {
     "synthetic": _synthetic,
     "progress": _progress,
     "progress_only": _progress_only,
+    "web_search": _web_search,
     "summary": _of_type("summary"),
     "system": _of_type("system"),
     "malformed_json": _error("malformed_json"),
