@@ -228,7 +228,9 @@ PRICES: dict[str, Price] = {
     "claude-opus-4-6": Price("claude", 5, 25, 0.5, 6.25, 10),
     "claude-haiku-4-5-20251001": Price("claude", 1, 5, 0.1, 1.25, 2),
     "claude-opus-4-1-20250805": Price("claude", 15, 75, 1.5, 18.75, 30),
-    # OpenAI and Google bill no cache writes on the CLIs' paths.
+    # OpenAI and Google bill no cache writes on the CLIs' paths, except GPT-5.6 (1.25x input),
+    # whose Codex builds log cache_write_input_tokens.
+    "gpt-5.6": Price("codex", 4, 20, 0.4, 5),
     "gpt-5.3-codex": Price("codex", 1.75, 14, 0.175),
     "gpt-5.4": Price("codex", 2.5, 15, 0.25),
     "gpt-5.5": Price("codex", 5, 30, 0.5),
@@ -256,6 +258,7 @@ def corpus_models(manifest: MixedManifest) -> dict[str, str]:
         *(m for m, _ in claude_corpus.MODELS),
         *(m for m, _ in codex_corpus.MODELS),
         codex_corpus.FALLBACK_MODEL,
+        codex_corpus.CACHE_WRITE_MODEL,
         *(m for m, _ in gemini_corpus.MODELS),
     }
     for part in manifest:

@@ -342,6 +342,13 @@ RULES = (
         _COUNTS,
     ),
     Rule(
+        "progress_only",
+        "agent `progress` lines",
+        frozenset({"claude"}),
+        frozenset({"weekly", "monthly", "session", "blocks"}),
+        _COUNTS,
+    ),
+    Rule(
         "archived_copy",
         "Codex event in both",
         frozenset({"codex"}),
@@ -431,7 +438,7 @@ def marks_of(manifest: MixedManifest) -> Marks:
 
     for c in manifest.claude.expected:
         session = f"{c.project}/{c.session}"
-        if c.quirk in ("requestless_dup", "sidechain_replay"):
+        if c.quirk in ("requestless_dup", "sidechain_replay", "progress_only"):
             add(c.quirk, "claude", c.ts_ms, session)
         if c.input + c.cache_write_5m + c.cache_write_1h + c.cache_read > 200_000:
             add("long_prompt", "claude", c.ts_ms, session)

@@ -76,7 +76,13 @@ _ANTHROPIC_FACTORS: dict[str, Decimal] = {
     "cache_read": Decimal("0.1"),
 }
 _PLAIN_INPUT_FACTORS: dict[str, Decimal] = dict.fromkeys(_ANTHROPIC_FACTORS, Decimal(1))
-_DEFAULT_FACTORS: dict[str, dict[str, Decimal]] = {"anthropic": _ANTHROPIC_FACTORS}
+# OpenAI bills cache writes (Codex's ``cache_write_input_tokens``, late 2026) at 1.25x input
+# where it bills them at all (GPT-5.6); ccusage 20.0.24 prices them so for every model too.
+_OPENAI_FACTORS: dict[str, Decimal] = _PLAIN_INPUT_FACTORS | {"cache_write_5m": Decimal("1.25")}
+_DEFAULT_FACTORS: dict[str, dict[str, Decimal]] = {
+    "anthropic": _ANTHROPIC_FACTORS,
+    "openai": _OPENAI_FACTORS,
+}
 
 # genai-prices' request context selecting fast mode, per provider. Anthropic calls it
 # ``speed: fast``; Codex's fast mode is OpenAI's priority processing tier.

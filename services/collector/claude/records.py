@@ -13,6 +13,15 @@ The rules (FORMATS.md section 2.3), in the order they apply:
 4. ``timestamp`` must be ``YYYY-MM-DDTHH:MM:SS[.mmm](Z|+HH:MM|-HH:MM)``.
 5. ``version`` must start with ``digits.digits.digit``; ``sessionId``, ``requestId``,
    ``message.id`` and ``message.model``, when present, must not be empty.
+6. A line with no top-level ``message.usage`` but a nested ``data.message.message.usage`` is a
+   subagent's record copied into the main transcript (FORMATS.md 2.3.8: Claude Code 2.1.x writes
+   ``{"type":"progress","data":{"type":"agent_progress","message":{"type":"assistant",
+   "timestamp":…,"requestId":…,"isSidechain":true,"message":{"id":…,"model":…,"usage":{…}}}}}``
+   while a Task subagent runs). Its record is ``data.message`` itself, checked by rules 3-5: its
+   own ``timestamp`` (required; the line's is ignored), ``requestId`` and ``isSidechain``. It has
+   the same key as the copy in ``subagents/agent-<id>.jsonl``, so it counts once when that file
+   exists, and alone when it is missing (as in real histories). ccusage 20.0.24 reads these only
+   in ``daily`` (whatever the line's ``type``, probed); we read them in every report.
 
 ``parse_line`` returns ``None`` for a line that is not a usage line at all (the common case, kept
 cheap), a ``SkipReason`` for a usage line that was rejected (counted and reported), or the record.
@@ -97,9 +106,19 @@ class _Entry(msgspec.Struct, rename="camel", gc=False):
     is_sidechain: bool | None = None
     is_api_error_message: bool | None = None
     cost_usd: float | None = msgspec.field(default=None, name="costUSD")
+    data: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+    """An agent progress line's payload (rule 6), kept undecoded (empty when absent): only read
+    when the line has no usage of its own, and never a reason to reject one that has."""
+
+
+class _ProgressData(msgspec.Struct, gc=False):
+    """``data`` of an agent progress line: the subagent's transcript entry it copies."""
+
+    message: _Entry | None = None
 
 
 _DECODER: Final = msgspec.json.Decoder(_Entry)
+_PROGRESS_DECODER: Final = msgspec.json.Decoder(_ProgressData)
 
 
 def parse_line(line: bytes, project: str, session: str) -> UsageRecord | SkipReason | None:
@@ -136,12 +155,24 @@ def parse_marked_line(line: bytes, project: str, session: str) -> UsageRecord | 
         return "invalid_utf8"
     message = entry.message
     if message is None or message.usage is None:
-        # Not an API response. Notably agent ``type:"progress"`` lines nest a subagent's
-        # assistant record under ``data.message``; they land here because their top level has no
-        # ``message``. Only ccusage's daily loader reads them, and every one duplicates a record
-        # in the subagent's own ``subagents/`` transcript, which is counted instead.
-        return None
+        if not entry.data:
+            return None
+        return _parse_progress(entry.data, line, project, session)
     return _to_record(entry, message, message.usage, line, project, session)
+
+
+def _parse_progress(
+    data: msgspec.Raw, line: bytes, project: str, session: str
+) -> UsageRecord | SkipReason | None:
+    """The subagent record nested in an agent progress line's ``data`` (rule 6), a reason it
+    was rejected, or ``None`` when it nests no API response (hook or bash progress)."""
+    try:
+        nested = _PROGRESS_DECODER.decode(data).message
+    except msgspec.ValidationError:
+        return _classify_rejected(line, "wrong_shape")
+    if nested is None or nested.message is None or nested.message.usage is None:
+        return None
+    return _to_record(nested, nested.message, nested.message.usage, line, project, session)
 
 
 def _to_record(
@@ -210,8 +241,9 @@ def _classify_rejected(line: bytes, reason: SkipReason) -> SkipReason | None:
     """Report a rejected line only if it really is a usage line (top-level ``message.usage``).
 
     Lines that merely contain ``"usage":{`` somewhere nested (a Task tool result quoting the
-    subagent's usage, a progress line) are not API responses: they are ignored, not counted as
-    skips. This runs only for rejected lines, so a full generic decode is affordable here.
+    subagent's usage) are not API responses: they are ignored, not counted as skips. An agent
+    progress line's ``data.message.message.usage`` is one (rule 6). This runs only for rejected
+    lines, so a full generic decode is affordable here.
     """
     try:
         obj = msgspec.json.decode(line)
@@ -222,10 +254,16 @@ def _classify_rejected(line: bytes, reason: SkipReason) -> SkipReason | None:
         return _malformed_reason(line)
     if not isinstance(obj, dict):
         return None
-    message = obj.get("message")
-    if not isinstance(message, dict) or message.get("usage") is None:
-        return None
-    return reason
+    if _has_usage(obj.get("message")):
+        return reason
+    data = obj.get("data")
+    nested = data.get("message") if isinstance(data, dict) else None
+    return reason if isinstance(nested, dict) and _has_usage(nested.get("message")) else None
+
+
+def _has_usage(message: object) -> bool:
+    """True when ``message`` is an object with a non-null ``usage`` (an API response)."""
+    return isinstance(message, dict) and message.get("usage") is not None
 
 
 def _malformed_reason(line: bytes) -> SkipReason:

@@ -136,10 +136,16 @@ def usage_stream(path: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[tuple
 
 
 def _usage_of(record: UsageRecord) -> Usage:
-    """The usage tuple a record was built from (``input`` back to cached-inclusive)."""
+    """The usage tuple a record was built from (``input`` back to cache-inclusive)."""
     total = record.total if record.total is not None else record.input + record.output
+    written = record.cache_write_5m
     return Usage(
-        record.input + record.cache_read, record.cache_read, record.output, record.reasoning, total
+        record.input + record.cache_read + written,
+        record.cache_read,
+        record.output,
+        record.reasoning,
+        total,
+        written,
     )
 
 

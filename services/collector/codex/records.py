@@ -9,6 +9,13 @@ links lines together lives in ``turns``. The rules follow ccusage 20.0.24 (FORMA
   ``reasoning_tokens`` and ``total_tokens``, the first usable synonym winning. A count that is not
   a non-negative integer (or a string of digits) counts as absent, i.e. 0. ``total`` is the
   logged ``total_tokens``, or ``input + output`` when that is missing or 0.
+* **Cache writes**: Codex CLI builds of late 2026 add ``cache_write_input_tokens`` (synonym
+  ``cache_creation_input_tokens``) to both ``total_token_usage`` and ``last_token_usage``: the
+  part of ``input_tokens`` written to the prompt cache, billed at the model's cache-write rate
+  (GPT-5.6: 1.25x input). It is inside ``input_tokens``, beside ``cached_input_tokens``; like
+  every count it is a running total in ``total_token_usage`` (deltas per event). ccusage 20.0.24
+  reads it the same way (probed): ``cacheCreationTokens`` = the writes, capped at ``input -
+  cached``, ``inputTokens`` = ``input - cached - writes``, writes priced as cache creation.
 * **Timestamps** are strings in the strict format of ``claude.records.parse_timestamp_ms``
   (surrounding blanks trimmed) or integers (milliseconds above 1e10, else seconds).
 * **Models** come from ``model``, ``model_name`` or ``metadata.model``; ``codex-auto-review`` is
@@ -47,14 +54,17 @@ _MS_THRESHOLD: Final = 10_000_000_000
 
 
 class Usage(NamedTuple):
-    """One token-count object as Codex logs it: ``input`` includes ``cached``, ``output``
-    includes ``reasoning``, ``total`` is the logged total (see the module docstring)."""
+    """One token-count object as Codex logs it: ``input`` includes ``cached`` and
+    ``cache_write``, ``output`` includes ``reasoning``, ``total`` is the logged total (see the
+    module docstring). ``cache_write`` is last and defaults to 0, so the five-count totals of
+    cursors written before it existed still load."""
 
     input: int
     cached: int
     output: int
     reasoning: int
     total: int
+    cache_write: int = 0
 
     def minus(self, previous: Usage | None) -> Usage:
         """Field-by-field saturating difference (a counter that went backwards gives 0)."""
@@ -63,15 +73,18 @@ class Usage(NamedTuple):
         return Usage(*(max(0, a - b) for a, b in zip(self, previous, strict=True)))
 
     def capped(self) -> Usage:
-        """Cached input never exceeds input (ccusage normalises every event this way)."""
-        if self.cached <= self.input:
+        """Cached input never exceeds input, nor cache writes what input is left (ccusage
+        normalises every event this way)."""
+        cached = min(self.cached, self.input)
+        cache_write = min(self.cache_write, self.input - cached)
+        if cached == self.cached and cache_write == self.cache_write:
             return self
-        return self._replace(cached=self.input)
+        return self._replace(cached=cached, cache_write=cache_write)
 
     @property
     def empty(self) -> bool:
-        """No input, cached, output or reasoning tokens (ccusage ignores ``total`` here)."""
-        return not (self.input or self.cached or self.output or self.reasoning)
+        """No input, cached, written, output or reasoning tokens (ccusage ignores ``total``)."""
+        return not (self.input or self.cached or self.output or self.reasoning or self.cache_write)
 
 
 class Stamp(NamedTuple):
@@ -122,13 +135,20 @@ def parse_usage(obj: dict[str, Any]) -> Usage:
         and max(a, b, c, d, e) <= _COUNT_MAX
     ):
         # What Codex writes: the five canonical counts, all plain integers.
-        return Usage(a, b, c, d, e or a + c)
+        return Usage(a, b, c, d, e or a + c, _cache_write(obj))
     input_tokens = _first_count(obj, "input_tokens", "prompt_tokens", "input")
     cached = _first_count(obj, "cached_input_tokens", "cache_read_input_tokens", "cached_tokens")
     output = _first_count(obj, "output_tokens", "completion_tokens", "output")
     reasoning = _first_count(obj, "reasoning_output_tokens", "reasoning_tokens")
     total = _first_count(obj, "total_tokens") or input_tokens + output
-    return Usage(input_tokens, cached, output, reasoning, total)
+    return Usage(input_tokens, cached, output, reasoning, total, _cache_write(obj))
+
+
+def _cache_write(obj: dict[str, Any]) -> int:
+    """The cache writes of a token-count object (module docstring), 0 when it has none."""
+    if "cache_write_input_tokens" not in obj and "cache_creation_input_tokens" not in obj:
+        return 0  # what every Codex build before late 2026 writes: decided without a lookup loop
+    return _first_count(obj, "cache_write_input_tokens", "cache_creation_input_tokens")
 
 
 def parse_stamp(value: Any) -> Stamp | None:
@@ -195,16 +215,18 @@ def dedup_key(stamp_text: str, model: str, usage: Usage) -> str:
     the timestamp is the text as logged (numeric ones normalised), all exactly as ccusage keys
     them. The tuple is JSON-encoded before hashing, so no separator can make two tuples collide.
     """
-    payload = msgspec.json.encode((stamp_text, model, *usage))
+    # The five counts only: a key must never change meaning, and cache writes came later.
+    payload = msgspec.json.encode((stamp_text, model, *usage[:5]))
     return KEY_PREFIX + hashlib.sha1(payload, usedforsecurity=False).hexdigest()
 
 
 def to_record(stamp: Stamp, model: str, usage: Usage, project: str, session: str) -> UsageRecord:
     """The ``UsageRecord`` of one counted event.
 
-    ``input`` is the NON-cached input (what ccusage reports as ``inputTokens``), ``cache_read``
-    the cached input, ``output`` includes reasoning (OpenAI bills reasoning as output),
-    ``reasoning`` is informational and ``total`` is the logged total. Codex has no cache writes.
+    ``input`` is the input neither read from nor written to the cache (what ccusage reports as
+    ``inputTokens``), ``cache_read`` the cached input, ``cache_write_5m`` the cache writes
+    (priced at the model's cache-write rate), ``output`` includes reasoning (OpenAI bills
+    reasoning as output), ``reasoning`` is informational and ``total`` is the logged total.
     """
     return UsageRecord(
         key=dedup_key(stamp.text, model, usage),
@@ -213,8 +235,9 @@ def to_record(stamp: Stamp, model: str, usage: Usage, project: str, session: str
         model=model,
         project=project,
         session=session,
-        input=usage.input - usage.cached,
+        input=usage.input - usage.cached - usage.cache_write,
         output=usage.output,
+        cache_write_5m=usage.cache_write,
         cache_read=usage.cached,
         reasoning=usage.reasoning,
         total=usage.total,

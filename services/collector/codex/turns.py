@@ -110,9 +110,9 @@ class ParserState(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=Fals
     Kept small: the fork fields are cleared once the replay is over.
     """
 
-    totals: tuple[int, int, int, int, int] | None = None
+    totals: tuple[int, ...] | None = None
     """``previous_totals``: the last ``total_token_usage`` seen (input, cached, output,
-    reasoning, total)."""
+    reasoning, total and, since cache writes were logged, cache writes: five or six counts)."""
     model: str | None = None
     """The current model (last ``turn_context`` or named model, or the fallback)."""
     model_guessed: bool = False
@@ -411,7 +411,7 @@ class FileParser:
         replayed = event is not None and self._replayed(event, stamp, seconds, end)
         # Nothing below may raise _Defer: from here on the line is consumed.
         if total is not None:
-            state.totals = tuple(total)  # type: ignore[assignment]
+            state.totals = tuple(total) if total.cache_write else tuple(total[:5])
         if state.replay != REPLAY_OFF:
             state.usage_seconds = seconds
         if event is not None:

@@ -13,7 +13,11 @@ Ground truth ("our rule", computed here while writing, never by parsing what was
 - Among the lines of one key the winner is the non-sidechain one, then the largest
   ``input + output + cache writes + cache reads``, then the first in (relative path, line number)
   order — ccusage's "winner keeps the original slot" on a path-sorted read.
-- ``type:"progress"`` lines are never counted (their nested record duplicates a subagent file's).
+- ``type:"progress"`` lines (edge cases only) are read as the subagent record they nest
+  (FORMATS §2.3.8). Normally that record is also in the subagent's ``subagents/`` file, under the
+  same key, so it counts once. One subagent (``progress_only``) has no ``subagents/`` file, as in
+  real histories where the folder is missing: its records are only in progress lines, and are
+  expected with quirk ``progress_only`` (ccusage's daily counts them, its other reports do not).
 - ``malformed_json`` and ``wrong_shape`` lines (`UNREADABLE_KINDS`) are never counted.
 - ``invalid_utf8``, ``spaced_usage``, ``null_key`` and ``microsecond_ts`` lines (`ODD_KINDS`)
   carry intact usage, so they are expected, tagged with their kind in `ExpectedRecord.quirk`. A
@@ -365,7 +369,16 @@ _CALL_EDGES = ("requestless", "requestless_dup", "sidechain_replay", *BAD_KINDS)
 # Per main-session API call; with ~3.5 lines per call this keeps edge lines well under 0.1 %.
 _EDGE_RATE = 0.004
 _FORCED = frozenset(
-    {"streaming", "subagent", "system", "synthetic", "resume", *_CALL_EDGES},
+    {
+        "streaming",
+        "subagent",
+        "progress_only",
+        "web_search",
+        "system",
+        "synthetic",
+        "resume",
+        *_CALL_EDGES,
+    },
 )
 
 
@@ -462,6 +475,7 @@ class _Conv:
     compact_at: int = 160_000
     head: str = ""
     last_ms: int = 0  # the newest line already in the file, when resuming one
+    unfiled: bool = False  # a subagent whose subagents/ file is missing: progress lines only
 
     def __post_init__(self) -> None:
         self.head = _head(self.side, self.cwd, self.sid, self.version, self.branch, self.agent)
@@ -499,6 +513,19 @@ class _Buf:
     def close(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_bytes(b"".join(self.chunks))
+
+
+class _Unfiled(_Buf):
+    """A subagent file that is never written (its records survive in progress lines only)."""
+
+    __slots__ = ()
+
+    def add(self, data: bytes) -> int:
+        self.n += 1
+        return self.n - 1
+
+    def close(self) -> None:
+        pass
 
 
 class _LiveBuf(_Buf):
@@ -597,6 +624,8 @@ class _Gen:
 
     def emit(self, buf: _Buf, line: str | bytes) -> int:
         data = (line + "\n").encode() if isinstance(line, str) else line + b"\n"
+        if isinstance(buf, _Unfiled):
+            return buf.add(data)
         self.written += len(data)
         self.lines += 1
         return buf.add(data)
@@ -606,7 +635,7 @@ class _Gen:
 
     def close(self, buf: _Buf) -> None:
         buf.close()
-        self.files += 1
+        self.files += not isinstance(buf, _Unfiled)
 
     def register(self, rec: ExpectedRecord, buf: _Buf, idx: int) -> None:
         """Apply our dedup rule to one usage line as it is written."""
@@ -744,6 +773,8 @@ class _Gen:
         self.tick(c, gap, gap)
         self.prompt(c, buf)
         task_at = -1
+        # Once a filed subagent exists, the next Task is forced: its subagent goes unfiled.
+        force_task = force_task or {"progress_only"} == self.pending & {"progress_only", "subagent"}
         if calls > 1 and (force_task or rng.random() < 0.08):
             task_at = 0 if force_task else rng.randrange(calls - 1)
         for i in range(calls):
@@ -864,6 +895,17 @@ class _Gen:
         mid = "msg_01" + self.b62(22)
         rid = "req_011C" + self.b62(20)
         speed = ',"speed":"fast"' if c.speed == "fast" else ""
+        # About 1 % of main responses ran web searches (billed per search, apart from tokens):
+        # Claude Code builds of late 2026 log them as usage.server_tool_use (FORMATS §9). Picked
+        # from the message id, not the random stream, so the rest of the tree does not change.
+        picked = sum(map(ord, mid)) % 100
+        if self.edge and not c.side and ("web_search" in self.pending or picked == 0):
+            self.pending.discard("web_search")
+            searches = 1 + picked % 5
+            speed += (
+                f',"server_tool_use":{{"web_search_requests":{searches},"web_fetch_requests":0}}'
+            )
+            self.kinds["web_search"] += 1
         parts = [b for b, _ in blocks] if self.stream else [",".join(b for b, _ in blocks)]
         outs = self.outputs(len(parts), out)
         rec: ExpectedRecord | None = None
@@ -883,11 +925,12 @@ class _Gen:
             rec = ExpectedRecord(
                 mid, rid, c.clock, c.model, c.speed, c.project, c.sid, inp, o, c5, c1, read, c.side
             )
-            self.register(rec, buf, idx)
+            if not c.unfiled:
+                self.register(rec, buf, idx)
             if c.side:
                 self.kinds["subagent_lines"] += 1
                 if self.progress is not None and self.edge:
-                    self.progress_line(c, msg, rid, uuid, ts)
+                    self.progress_line(c, msg, rid, uuid, ts, rec)
             else:
                 self.recent.append((line, rec, uuid))
             c.parent = uuid
@@ -898,15 +941,18 @@ class _Gen:
         assert rec is not None
         return rec
 
-    def progress_line(self, sub: _Conv, msg: str, rid: str, uuid: str, ts: str) -> None:
-        """The main file's agent_progress copy of a subagent assistant line (never counted)."""
+    def progress_line(
+        self, sub: _Conv, msg: str, rid: str, uuid: str, ts: str, rec: ExpectedRecord
+    ) -> None:
+        """The main file's agent_progress copy of a subagent assistant line: the same key as the
+        subagent file's copy, and the only copy when the subagent is unfiled."""
         assert self.progress is not None
         main, buf, tool_id = self.progress
         nested = (
             f'{{"type":"assistant","timestamp":"{ts}","requestId":"{rid}","isSidechain":true,'
             f'"message":{msg},"uuid":"{uuid}"}}'
         )
-        self.emit(
+        idx = self.emit(
             buf,
             f'{{"parentUuid":{_q(main.parent)},{main.head},"type":"progress","data":{{"message":'
             f'{nested},"type":"agent_progress","prompt":"","agentId":"{sub.agent}"}},'
@@ -914,6 +960,10 @@ class _Gen:
             f'"uuid":"{self.uuid()}","timestamp":"{ts}"}}',
         )
         self.kinds["progress"] += 1
+        if sub.unfiled:
+            self.register(rec, buf, idx)
+            self.quirks[rec.key] = "progress_only"
+            self.kinds["progress_only"] += 1
 
     # tools
 
@@ -1082,7 +1132,11 @@ class _Gen:
             agent=aid,
         )
         rel = f"{c.project}/{c.sid}/subagents/agent-{aid}.jsonl"
+        sub.unfiled = {"progress_only"} == self.pending & {"progress_only", "subagent"}
         sbuf = self.open(rel, c.project, c.sid)
+        if sub.unfiled:
+            self.pending.discard("progress_only")
+            sbuf = _Unfiled(sbuf.path, rel, c.project, c.sid)
         uuid = self.uuid()
         self.emit(sbuf, _user(None, sub.head, f'"{prompt}"', uuid, _iso(sub.clock)))
         self.kinds["subagent_lines"] += 1
@@ -1101,9 +1155,10 @@ class _Gen:
         self.progress = saved
         self.close(sbuf)
         meta = {"agentType": kind, "description": desc}
-        (sbuf.path.parent / f"agent-{aid}.meta.json").write_text(
-            json.dumps(meta, separators=(",", ":"))
-        )
+        if not sub.unfiled:
+            (sbuf.path.parent / f"agent-{aid}.meta.json").write_text(
+                json.dumps(meta, separators=(",", ":"))
+            )
         self.pending.discard("subagent")
         c.clock = sub.clock
         assert rec is not None

@@ -11,7 +11,9 @@ Ground truth (computed here while writing, never by parsing what was written), a
 - Every ``token_count`` whose totals advanced counts its ``last_token_usage``; a totals-only
   (legacy) line counts ``total - previous total``. An identical re-emit counts nothing, nor does
   an ``info:null`` line (rate limits only) or a malformed line.
-- ``cached = min(cached, input)``; `ExpectedRecord.input` is the NON-cached input.
+- ``cached = min(cached, input)``; ``cache_write = min(cache_write, input - cached)`` (late-2026
+  builds log ``cache_write_input_tokens``, inside ``input_tokens``: the ``cache_writes`` sessions,
+  on gpt-5.6); `ExpectedRecord.input` is the input neither cached nor written.
 - A forked or subagent file begins by replaying its parent's ``token_count`` lines, stamped at
   the fork instant: those count nothing (the parent's own lines do).
 - Identical events across files are counted once, by ``(timestamp, model, input, cached,
@@ -26,8 +28,10 @@ and ``archived_copy`` (the same events also sit in an archived copy of the sessi
 per-session report keyed by session may count them twice).
 
 `Manifest.limits` holds the latest ``rate_limits`` of each window (``primary`` = 5 h,
-``secondary`` = weekly) among the lines a reader reads, with ``resets_at`` in epoch seconds
-(for the older ``resets_in_seconds`` lines: the line's time plus that many seconds).
+``secondary`` = weekly, named by ``window_minutes``: a ``weekly_only`` session's account is on a
+weekly-only plan, whose lines put the 7-day window in ``primary``) among the lines a reader
+reads, with ``resets_at`` in epoch seconds (for the older ``resets_in_seconds`` lines: the
+line's time plus that many seconds).
 
 Sizes are in MB of 10**6 bytes of JSONL, archived copies included.
 """
@@ -88,6 +92,8 @@ EDGE_KINDS = (
     "cached_over_input",
     "long_context",
     "compacted",
+    "cache_writes",
+    "weekly_only",
 )
 """Every edge case the generator writes with edge_cases=True (keys of `Manifest.edge_lines`)."""
 BAD_KINDS = ("malformed_json",)
@@ -96,6 +102,9 @@ BAD_KINDS = ("malformed_json",)
 VERSIONS = ("0.98.0", "0.116.0", "0.125.0", "0.130.0")
 _OLD_VERSION = "0.46.0"  # wrote resets_in_seconds
 _LEGACY_VERSION = "0.21.0"  # wrote totals only
+_CACHE_WRITE_VERSION = "0.140.0"  # writes cache_write_input_tokens (late 2026)
+CACHE_WRITE_MODEL = "gpt-5.6"
+"""The model of the ``cache_writes`` sessions (it bills cache writes, at 1.25x input)."""
 _WINDOW = 258_400  # model_context_window Codex reports for the 272k models
 _BIG_WINDOW = 950_000  # with model_context_window configured for gpt-5.4/5.5's 1M context
 _PRIMARY_MS = 300 * 60_000
@@ -109,6 +118,8 @@ _SESSION_EDGES = (
     "archived",
     "resets_in_seconds",
     "long_context",
+    "cache_writes",
+    "weekly_only",
 )
 _CALL_EDGES = ("reemit", "rate_limit_only", "cached_over_input", "malformed_json", "compacted")
 _CHILD_EDGES = ("fork", "subagent")
@@ -121,6 +132,7 @@ _SESSION_RATES = {
     "orphan_fork": 0.005,
     "archived": 0.08,
     "resets_in_seconds": 0.03,
+    "cache_writes": 0.03,
 }
 _MAX_PROMPT = 199_000  # every ordinary prompt stays below ccusage's long-context tiers
 _TOOL_TOKENS_CAP = 10_000  # Codex truncates what a tool returns to the model
@@ -137,6 +149,7 @@ class ExpectedRecord(msgspec.Struct, frozen=True):
     output: int  # reasoning included
     reasoning: int
     total: int  # the log's total_tokens (input incl. cached + output)
+    cache_write: int = 0  # input written to the prompt cache (late-2026 builds)
     archived: bool = False  # the file lies under archived_sessions/
     fallback: bool = False  # no model named anywhere in the file: counted as gpt-5
     quirk: str = ""  # what ccusage counts or prices differently; "" when it agrees
@@ -147,7 +160,7 @@ class ExpectedRecord(msgspec.Struct, frozen=True):
         return (
             self.ts_ms,
             self.model,
-            self.input + self.cached,
+            self.input + self.cached + self.cache_write,
             self.cached,
             self.output,
             self.reasoning,
@@ -162,7 +175,7 @@ class ExpectedRecord(msgspec.Struct, frozen=True):
     @property
     def prompt(self) -> int:
         """The whole prompt (cached included): what long-context tiers are measured on."""
-        return self.input + self.cached
+        return self.input + self.cached + self.cache_write
 
 
 class ExpectedLimit(msgspec.Struct, frozen=True):
@@ -190,7 +203,9 @@ class Manifest(msgspec.Struct, frozen=True):
     end_ms: int
 
 
-_Vals = tuple[float, float, float, float]  # (primary used, resets_at, secondary used, resets_at)
+_Vals = tuple[float | None, float | None, float, float]
+"""(5-hour used, resets_at, weekly used, resets_at); the 5-hour pair is None on a weekly-only
+plan."""
 
 
 class _Usage(NamedTuple):
@@ -201,13 +216,16 @@ class _Usage(NamedTuple):
     output: int
     reasoning: int
     total: int
+    cache_write: int = 0
 
     def plus(self, other: _Usage) -> _Usage:
         return _Usage(*(a + b for a, b in zip(self, other, strict=True)))
 
-    def json(self) -> str:
+    def json(self, writes: bool = False) -> str:
+        """The object as Codex logs it; ``writes``: a build that logs cache writes."""
+        written = f',"cache_write_input_tokens":{self.cache_write}' if writes else ""
         return (
-            f'{{"input_tokens":{self.input},"cached_input_tokens":{self.cached},'
+            f'{{"input_tokens":{self.input},"cached_input_tokens":{self.cached}{written},'
             f'"output_tokens":{self.output},"reasoning_output_tokens":{self.reasoning},'
             f'"total_tokens":{self.total}}}'
         )
@@ -258,6 +276,11 @@ class _Sess:
     @property
     def legacy(self) -> bool:
         return self.kind == "legacy_totals"
+
+    @property
+    def writes(self) -> bool:
+        """A build that logs ``cache_write_input_tokens``."""
+        return self.version == _CACHE_WRITE_VERSION
 
     @property
     def session(self) -> str:
@@ -332,6 +355,19 @@ class _Limits:
             f'"rate_limit_reached_type":null}}'
         )
         return text, (p_used, float(p_reset), s_used, float(s_reset))
+
+    def weekly_only_json(self, ts: int) -> tuple[str, _Vals]:
+        """The rate_limits object of a weekly-only plan (late 2026): the 7-day window sits in
+        ``primary`` and ``secondary`` is null, so a reader must name windows by
+        ``window_minutes``, not by position."""
+        used, reset = self.window(ts, 1)
+        text = (
+            f'{{"limit_id":"codex","limit_name":null,"primary":{{"used_percent":{used:.1f},'
+            f'"window_minutes":10080,"resets_at":{reset}}},"secondary":null,"credits":'
+            f'{{"has_credits":false,"unlimited":false,"balance":null}},"plan_type":"free",'
+            f'"rate_limit_reached_type":null}}'
+        )
+        return text, (None, None, used, float(reset))
 
 
 class _Gen:
@@ -424,6 +460,8 @@ class _Gen:
             ("primary", 300, vals[0], vals[1]),
             ("secondary", 10_080, vals[2], vals[3]),
         ):
+            if used is None or reset is None:
+                continue  # a weekly-only plan has no 5-hour window
             cur = self.limit_best.get(name)
             if cur is None or order < cur[0]:
                 limit = ExpectedLimit(name, used, minutes, reset, ts, s.session)
@@ -477,6 +515,8 @@ class _Gen:
             version = _LEGACY_VERSION
         elif kind == "resets_in_seconds":
             version = _OLD_VERSION
+        elif kind == "cache_writes":
+            model, version = CACHE_WRITE_MODEL, _CACHE_WRITE_VERSION
         sid = self.uuid7(t0)
         rel = f"rollout-{_stamp(t0)}-{sid}.jsonl"
         if not archived:
@@ -522,7 +562,14 @@ class _Gen:
         est = sum(gaps) + sum(calls) * 30_000 + 300_000
         t0 = max(self.start_ms, min(self.when(self.frac()), self.end_ms - est))
         s = self.new_session(kind, t0, archived=kind == "archived")
-        if kind in ("legacy_totals", "no_model", "resets_in_seconds", "archived"):
+        if kind in (
+            "legacy_totals",
+            "no_model",
+            "resets_in_seconds",
+            "archived",
+            "cache_writes",
+            "weekly_only",
+        ):
             self.kinds[kind] += 1
         if idx < len(MODELS) and kind == "normal":
             s.model = MODELS[idx][0]  # the first sessions use each model once
@@ -786,7 +833,9 @@ class _Gen:
         s.last_prompt = prompt
         s.last_call = s.clock
         s.ctx = min(s.ctx + visible, _MAX_PROMPT) if not long else s.ctx + visible
-        return _Usage(prompt, cached, output, reasoning, prompt + output)
+        # A build that logs cache writes: most of the new (uncached) prompt is written.
+        written = (prompt - cached) * rng.randint(60, 95) // 100 if s.writes else 0
+        return _Usage(prompt, cached, output, reasoning, prompt + output, written)
 
     def token_count(self, s: _Sess, buf: _Buf, usage: _Usage, quirk: str = "") -> None:
         """The token_count line of one call, with its edge cases; registers what it counts."""
@@ -811,12 +860,14 @@ class _Gen:
         if payload[1] is not None:
             self.note_limits(s, buf, idx, ts, payload[1])
         cached = min(usage.cached, usage.input)
+        written = min(usage.cache_write, usage.input - cached)
         rec = ExpectedRecord(
             ts_ms=ts,
             model=s.model or FALLBACK_MODEL,
             session=s.session,
-            input=usage.input - cached,
+            input=usage.input - cached - written,
             cached=cached,
+            cache_write=written,
             output=usage.output,
             reasoning=usage.reasoning,
             total=usage.total,
@@ -843,10 +894,13 @@ class _Gen:
         if s.legacy:
             info = f'{{"total_token_usage":{s.totals.json()},"model_context_window":{s.window}}}'
             return f'{{"type":"token_count","info":{info},"rate_limits":null}}', None
-        limits, vals = self.limits.json(s.clock, s.kind == "resets_in_seconds")
+        if s.kind == "weekly_only":
+            limits, vals = self.limits.weekly_only_json(s.clock)
+        else:
+            limits, vals = self.limits.json(s.clock, s.kind == "resets_in_seconds")
         info = (
-            f'{{"total_token_usage":{s.totals.json()},"last_token_usage":{last.json()},'
-            f'"model_context_window":{s.window}}}'
+            f'{{"total_token_usage":{s.totals.json(s.writes)},'
+            f'"last_token_usage":{last.json(s.writes)},"model_context_window":{s.window}}}'
         )
         return f'{{"type":"token_count","info":{info},"rate_limits":{limits}}}', vals
 
@@ -1030,7 +1084,8 @@ def expected_daily_tokens(
     manifest: Manifest, tz: str = "UTC", skip: tuple[str, ...] = ()
 ) -> dict[str, dict[str, int]]:
     """Token sums per local date of manifest.expected, in ``ccusage codex daily`` field names
-    (``inputTokens`` is NON-cached input; ``totalTokens`` sums the logged totals).
+    (``inputTokens`` is input neither cached nor written, ``cacheCreationTokens`` the cache
+    writes; ``totalTokens`` sums the logged totals).
 
     ``skip`` leaves out the records whose quirk is listed.
     """
@@ -1044,6 +1099,7 @@ def expected_daily_tokens(
             day,
             {
                 "inputTokens": 0,
+                "cacheCreationTokens": 0,
                 "cacheReadTokens": 0,
                 "outputTokens": 0,
                 "reasoningOutputTokens": 0,
@@ -1051,6 +1107,7 @@ def expected_daily_tokens(
             },
         )
         row["inputTokens"] += r.input
+        row["cacheCreationTokens"] += r.cache_write
         row["cacheReadTokens"] += r.cached
         row["outputTokens"] += r.output
         row["reasoningOutputTokens"] += r.reasoning

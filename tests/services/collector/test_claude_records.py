@@ -277,14 +277,70 @@ def test_missing_cache_counts_default_to_zero() -> None:
     assert expected == rec.total_tokens
 
 
-def test_progress_line_is_ignored() -> None:
-    """Agent progress lines duplicate the subagents/ file and are not counted."""
+def progress_line(inner: bytes, **top: Any) -> bytes:
+    """An agent progress line of the main transcript nesting the subagent line ``inner``."""
+    entry: dict[str, Any] = {
+        "type": "progress",
+        "sessionId": "6f1c2d3e-0000-4000-8000-000000000001",
+        "version": "2.1.30",
+        "timestamp": "2026-05-17T00:00:00.001Z",
+        "data": {"type": "agent_progress", "message": json.loads(inner), "agentId": "a1"},
+    }
+    entry.update(top)
+    return json.dumps(entry, separators=(",", ":")).encode()
+
+
+def test_progress_line_is_the_nested_subagent_record() -> None:
+    """An agent progress line counts as the subagent record it nests, key and tokens included."""
+    inner = usage_line(isSidechain=True)
+    expected = record(inner)
+    assert expected == record(progress_line(inner))
+
+
+def test_progress_record_takes_the_nested_timestamp() -> None:
+    """The nested record's own time is used, not the progress line's."""
+    rec = record(progress_line(usage_line(isSidechain=True)))
+    assert parse_timestamp_ms("2026-05-16T09:12:34.567Z") == rec.ts_ms
+
+
+def test_progress_record_without_its_own_timestamp_is_a_skip() -> None:
+    """ccusage's daily drops a nested record without a timestamp; it is counted as a skip."""
     inner = json.loads(usage_line(isSidechain=True))
-    line = json.dumps(
-        {"type": "progress", "timestamp": "2026-05-16T09:13:01.001Z", "data": {"message": inner}},
-        separators=(",", ":"),
-    ).encode()
+    del inner["timestamp"]
+    line = progress_line(json.dumps(inner).encode())
+    assert "wrong_shape" == parse_line(line, PROJECT, SESSION)
+
+
+def test_progress_record_with_a_bad_count_is_a_skip() -> None:
+    """A nested record failing the strict schema is counted as wrong_shape, not ignored."""
+    line = progress_line(usage_line(isSidechain=True, usage={"output_tokens": -1}))
+    assert "wrong_shape" == parse_line(line, PROJECT, SESSION)
+
+
+def test_server_tool_use_leaves_the_token_counts_alone() -> None:
+    """``usage.server_tool_use`` (web searches, late 2026) is read past: tokens are unchanged."""
+    tools = {"server_tool_use": {"web_search_requests": 3, "web_fetch_requests": 1}}
+    expected = record(usage_line())
+    assert expected == record(usage_line(usage=tools))
+
+
+def test_assistant_line_with_an_odd_data_field_still_counts() -> None:
+    """A ``data`` field of any shape never rejects a line that has usage of its own."""
+    line = usage_line().replace(b'{"parentUuid"', b'{"data":"x","parentUuid"', 1)
+    expected = record(usage_line())
+    assert expected == record(line)
+
+
+def test_progress_line_with_a_non_object_payload_is_ignored() -> None:
+    """A progress line whose ``data`` is not an object is no usage line (and no skip)."""
+    line = b'{"type":"progress","data":["x"],"note":{"usage":{"input_tokens":1}}}'
     assert parse_line(line, PROJECT, SESSION) is None
+
+
+def test_progress_line_without_a_nested_response_is_ignored() -> None:
+    """A progress line nesting a user turn (no usage) is not a usage line."""
+    inner = b'{"type":"user","message":{"role":"user","content":"go"},"usage":{"x":1}}'
+    assert parse_line(progress_line(inner), PROJECT, SESSION) is None
 
 
 def test_tool_result_quoting_usage_is_ignored() -> None:

@@ -244,11 +244,77 @@ def test_record_fields_follow_the_mapping() -> None:
     assert expected == fields
 
 
-def test_record_has_no_cache_writes() -> None:
-    """Codex logs no cache writes."""
+def test_record_without_cache_write_field_has_no_cache_writes() -> None:
+    """A log without ``cache_write_input_tokens`` (Codex before late 2026) gives no writes."""
     rec = records(meta(), turn(), tokens(last=FIRST))[0]
     expected = (0, 0)
     assert expected == (rec.cache_write_5m, rec.cache_write_1h)
+
+
+def written(input_tokens: int, cached: int, writes: Any, output: int = 10) -> dict[str, Any]:
+    """A token-usage object with ``cache_write_input_tokens`` (late-2026 Codex)."""
+    return usage(input_tokens, cached, output) | {"cache_write_input_tokens": writes}
+
+
+def cache_counts(rec: UsageRecord) -> tuple[int, int, int, int | None]:
+    """``(input, cache_read, cache_write_5m, total)`` of a record."""
+    return rec.input, rec.cache_read, rec.cache_write_5m, rec.total
+
+
+def test_cache_writes_are_taken_out_of_input() -> None:
+    """10000 input with 8000 cached and 1000 written: 1000 plain input, as ccusage counts it."""
+    rec = records(meta(), turn(), tokens(last=written(10000, 8000, 1000, 500)))[0]
+    expected = (1000, 8000, 1000, 10500)
+    assert expected == cache_counts(rec)
+
+
+def test_cache_writes_are_capped_at_the_uncached_input() -> None:
+    """500 written with only 200 uncached input tokens counts 200 writes (ccusage, probed)."""
+    rec = records(meta(), turn(), tokens(last=written(1000, 800, 500)))[0]
+    expected = (0, 800, 200, 1010)
+    assert expected == cache_counts(rec)
+
+
+def test_cache_writes_of_running_totals_are_deltas() -> None:
+    """Totals-only events count the growth of the writes too: 300, then 400."""
+    recs = records(
+        meta(),
+        turn(),
+        tokens("2026-05-01T10:00:10.000Z", total=written(1000, 0, 300)),
+        tokens("2026-05-01T10:00:20.000Z", total=written(3000, 1000, 700, 30)),
+    )
+    expected = [(700, 0, 300, 1010), (600, 1000, 400, 2020)]
+    assert expected == [cache_counts(r) for r in recs]
+
+
+def test_cache_creation_synonym_is_read() -> None:
+    """``cache_creation_input_tokens`` counts as cache writes, as ccusage reads it."""
+    last = usage(1000, 0, 10) | {"cache_creation_input_tokens": 100}
+    rec = records(meta(), turn(), tokens(last=last))[0]
+    expected = (900, 0, 100, 1010)
+    assert expected == cache_counts(rec)
+
+
+def test_cache_writes_given_as_digits_string_are_read() -> None:
+    """A write count written as a string of digits is read, like every Codex count."""
+    rec = records(meta(), turn(), tokens(last=written(1000, 0, "200")))[0]
+    expected = 200
+    assert expected == rec.cache_write_5m
+
+
+def test_cache_writes_do_not_change_keys_of_older_logs() -> None:
+    """The key hashes the five counts, so a log without writes keys exactly as before."""
+    parsed = parse_usage(FIRST)
+    expected = dedup_key("2026-05-01T10:00:10.000Z", "gpt-5", Usage(*parsed[:5]))
+    assert expected == dedup_key("2026-05-01T10:00:10.000Z", "gpt-5", parsed)
+
+
+def test_five_count_totals_of_an_older_cursor_still_load() -> None:
+    """Running totals saved before cache writes were read (five counts) resume the deltas."""
+    parser = FileParser(session=SESSION, state=ParserState(totals=tuple(FIRST.values())))
+    recs = records(tokens(total=written(11000, 8000, 500, 600)), parser=parser)
+    expected = [(500, 0, 500, 1100)]
+    assert expected == [cache_counts(r) for r in recs]
 
 
 def test_output_includes_reasoning() -> None:

@@ -233,3 +233,19 @@ def test_genai_prices_version_equals_the_installed_metadata() -> None:
     from services.collector.price_resolution import genai_prices_version
 
     assert version("genai-prices") == genai_prices_version()
+
+
+def test_codex_cache_writes_default_to_one_and_a_quarter_input() -> None:
+    """gpt-5 has no cache-write price in genai-prices: writes cost 1.25x input, as ccusage bills."""
+    price = resolve_price("codex", "gpt-5", {}).price
+    expected = "1.5625"
+    assert price is not None
+    assert expected == price.cache_write_5m
+
+
+def test_gpt_5_6_cache_writes_use_the_catalogued_price() -> None:
+    """gpt-5.6's own cache-write price ($5, 1.25x its $4 input) is used."""
+    price = resolve_price("codex", "gpt-5.6", {}).price
+    expected = ("4", "5")
+    assert price is not None
+    assert expected == (price.input, price.cache_write_5m)

@@ -91,11 +91,29 @@ def ts_ms(ts: str) -> int:
     return (datetime.fromisoformat(ts) - EPOCH) // timedelta(milliseconds=1)
 
 
+def nested(ln: Line) -> dict[str, Any] | None:
+    """The subagent entry an agent progress line of a main transcript nests, else ``None``."""
+    if ln.obj is None or ln.obj.get("type") != "progress" or ln.subagent:
+        return None
+    entry: dict[str, Any] = ln.obj["data"]["message"]
+    return entry
+
+
+def usage_entries(lines: list[Line]) -> list[tuple[Line, dict[str, Any]]]:
+    """Every assistant entry with its line: the lines themselves and progress lines' copies."""
+    out: list[tuple[Line, dict[str, Any]]] = []
+    for ln in lines:
+        entry = ln.obj if ln.obj is not None and ln.obj.get("type") == "assistant" else nested(ln)
+        if entry is not None:
+            out.append((ln, entry))
+    return out
+
+
 def reference_expected(lines: list[Line]) -> dict[str, tuple[int, str, str, int, bool]]:
     """Our dedup rule re-implemented on parsed lines: key -> (total, project, session, ts, side)."""
     best: dict[str, tuple[tuple[int, int], tuple[int, str, str, int, bool]]] = {}
-    for ln in assistants(lines):
-        usage = ln.msg().get("usage", {})
+    for ln, entry in usage_entries(lines):
+        usage = entry["message"].get("usage", {})
         if not isinstance(usage.get("input_tokens"), int):
             continue  # wrong shape: unreadable
         split = usage.get("cache_creation", {})
@@ -106,13 +124,12 @@ def reference_expected(lines: list[Line]) -> dict[str, tuple[int, str, str, int,
             + split.get("ephemeral_1h_input_tokens", 0)
             + usage.get("cache_read_input_tokens", 0)
         )
-        assert ln.obj is not None
-        side = bool(ln.obj.get("isSidechain"))
-        mid = ln.msg()["id"]
-        key = mid if ln.obj.get("requestId") else f"{ln.session}/{mid}"
+        side = bool(entry.get("isSidechain"))
+        mid = entry["message"]["id"]
+        key = mid if entry.get("requestId") else f"{ln.session}/{mid}"
         rank = (0 if side else 1, total)
         if key not in best or rank > best[key][0]:  # strict: the first in path order keeps ties
-            value = (total, ln.project, ln.session, ts_ms(ln.obj["timestamp"]), side)
+            value = (total, ln.project, ln.session, ts_ms(entry["timestamp"]), side)
             best[key] = (rank, value)
     return {k: v for k, (_, v) in best.items()}
 
@@ -257,14 +274,29 @@ def _synthetic(lines: list[Line]) -> bool:
     )
 
 
-def _progress(lines: list[Line]) -> bool:
+def _progress_ids(lines: list[Line]) -> tuple[set[str], set[str]]:
+    """The message ids of progress copies, and those of subagent files' own lines."""
     sub_ids = {ln.msg()["id"] for ln in assistants(lines) if ln.subagent}
-    nested = {
-        ln.obj["data"]["message"]["message"]["id"]
-        for ln in lines
-        if ln.obj and ln.obj.get("type") == "progress" and not ln.subagent
-    }
-    return bool(nested) and nested <= sub_ids
+    copied = {entry["message"]["id"] for ln in lines if (entry := nested(ln)) is not None}
+    return copied, sub_ids
+
+
+def _progress(lines: list[Line]) -> bool:
+    copied, sub_ids = _progress_ids(lines)
+    return bool(copied & sub_ids)
+
+
+def _progress_only(lines: list[Line]) -> bool:
+    copied, sub_ids = _progress_ids(lines)
+    return bool(copied - sub_ids)
+
+
+def _web_search(lines: list[Line]) -> bool:
+    return any(
+        ln.msg()["usage"].get("server_tool_use", {}).get("web_search_requests", 0) > 0
+        for ln in assistants(lines)
+        if ln.obj and isinstance(ln.msg().get("usage"), dict)
+    )
 
 
 def _of_type(kind: str) -> Callable[[list[Line]], bool]:
@@ -292,6 +324,8 @@ EDGE_CASES: dict[str, Callable[[list[Line]], bool]] = {
     "requestless_dup": _requestless_dup,
     "synthetic": _synthetic,
     "progress": _progress,
+    "progress_only": _progress_only,
+    "web_search": _web_search,
     "summary": _of_type("summary"),
     "system": _of_type("system"),
     "malformed_json": _error("malformed_json"),
@@ -388,6 +422,7 @@ def test_quirks_name_what_ccusage_counts_differently(
         "microsecond_ts",
         "requestless_dup",
         "sidechain_replay",
+        "progress_only",
     }
     assert expected == quirks
 

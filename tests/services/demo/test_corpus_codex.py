@@ -226,10 +226,11 @@ def test_every_file_starts_with_session_meta(
 
 
 def test_all_models_appear(edge_tree: tuple[Path, Manifest, list[Line]]) -> None:
-    """gpt-5.3-codex, gpt-5.4, gpt-5.5 and gpt-5-codex are used, plus the gpt-5 fallback."""
+    """gpt-5.3-codex, gpt-5.4, gpt-5.5, gpt-5-codex and gpt-5.6 (cache writes) are used, plus
+    the gpt-5 fallback."""
     _, manifest, _ = edge_tree
     models = {r.model for r in manifest.expected}
-    assert {"gpt-5.3-codex", "gpt-5.4", "gpt-5.5", "gpt-5-codex", "gpt-5"} == models
+    assert {"gpt-5.3-codex", "gpt-5.4", "gpt-5.5", "gpt-5-codex", "gpt-5.6", "gpt-5"} == models
 
 
 def test_gpt_5_3_codex_is_the_most_used(edge_tree: tuple[Path, Manifest, list[Line]]) -> None:
@@ -373,6 +374,19 @@ def _last(lines: list[Line]) -> list[dict[str, int]]:
     ]
 
 
+def _weekly_only(lines: list[Line]) -> bool:
+    return any(
+        (limits := ln.payload.get("rate_limits"))
+        and limits["primary"]["window_minutes"] == 10_080
+        and limits.get("secondary") is None
+        for ln in _counts(lines)
+    )
+
+
+def _cache_writes(lines: list[Line]) -> bool:
+    return any(u.get("cache_write_input_tokens", 0) > 0 for u in _last(lines))
+
+
 def _cached_over_input(lines: list[Line]) -> bool:
     return any(u["cached_input_tokens"] > u["input_tokens"] for u in _last(lines))
 
@@ -403,6 +417,8 @@ EDGE_CASES: dict[str, Callable[[list[Line]], bool]] = {
     "same_path_archive": _same_path,
     "resets_in_seconds": _resets_in_seconds,
     "cached_over_input": _cached_over_input,
+    "cache_writes": _cache_writes,
+    "weekly_only": _weekly_only,
     "long_context": _long_context,
     "compacted": _of_type("compacted"),
     "malformed_json": _malformed,
@@ -520,12 +536,14 @@ def test_clean_tree_has_no_edge_cases(clean_tree: tuple[Path, Manifest, list[Lin
 
 
 def test_daily_row_uses_ccusage_field_names() -> None:
-    """A day's row is `ccusage codex daily`'s, with NON-cached input and reasoning apart."""
-    rec = ExpectedRecord(1777678200000, "gpt-5.5", "s", 10, 90, 5, 2, 105)
+    """A day's row is `ccusage codex daily`'s, with plain input, cache writes and reasoning
+    apart."""
+    rec = ExpectedRecord(1777678200000, "gpt-5.6", "s", 10, 70, 5, 2, 105, cache_write=20)
     manifest = Manifest(1, 1, 1, {}, [rec], [], {}, 0, 0)
     row = {
         "inputTokens": 10,
-        "cacheReadTokens": 90,
+        "cacheCreationTokens": 20,
+        "cacheReadTokens": 70,
         "outputTokens": 5,
         "reasoningOutputTokens": 2,
         "totalTokens": 105,
@@ -545,10 +563,11 @@ def reference_limits(lines: list[Line]) -> dict[str, tuple[float, int, float]]:
             continue
         limits = ln.payload.get("rate_limits") or {}
         ts = ts_ms(ln.obj["timestamp"])  # type: ignore[index]
-        for name in ("primary", "secondary"):
-            w = limits.get(name)
+        for position in ("primary", "secondary"):
+            w = limits.get(position)
             if not w:
                 continue
+            name = {300: "primary", 10_080: "secondary"}[w["window_minutes"]]  # by length
             reset = w["resets_at"] if "resets_at" in w else ts / 1000 + w["resets_in_seconds"]
             if name not in best or ts > best[name][0]:
                 best[name] = (ts, (w["used_percent"], w["window_minutes"], float(reset)))
