@@ -79,10 +79,16 @@ STEPS = (
 
 
 def render_report(
-    kind: str, report: dict[str, Any], provider: str, tz: str, demo: bool = False
+    kind: str,
+    report: dict[str, Any],
+    provider: str,
+    tz: str,
+    demo: bool = False,
+    dates: str = "",
 ) -> None:
     """Print ``report`` (of ``kind``) as a table with a totals row fitted to the terminal (see
-    ``otm.table_fit``), then its unpriced models; an empty report says where it looked."""
+    ``otm.table_fit``), then its unpriced models; an empty report says where it looked
+    (``dates``: the date options given, as the user spelt them)."""
     from services.queries.reports.build import ROWS_KEY
 
     title = f"{PROVIDER_TITLES.get(provider, provider)} usage {KIND_TITLES[kind]}"
@@ -91,7 +97,7 @@ def render_report(
     width = terminal_width()
     if not report[ROWS_KEY[kind]]:
         console = Console(width=width or 100, soft_wrap=width is None)
-        console.print(empty_report(kind, provider, demo), highlight=False)
+        console.print(empty_report(kind, provider, demo, dates), highlight=False)
         return
     if kind == "blocks":
         layouts = [block_layout(report, provider, ZoneInfo(tz), step) for step in STEPS[:-1]]
@@ -113,14 +119,17 @@ def render_report(
     render_unpriced(console, report)
 
 
-def empty_report(kind: str, provider: str, demo: bool) -> str:
+def empty_report(kind: str, provider: str, demo: bool, dates: str = "") -> str:
     """What an empty report prints instead of a table: where it looked (each CLI's roots, from
     the runtime's config) and which variable or setting names other places."""
     from services.runtime.installation import load_runtime
 
     runtime = load_runtime()
     providers = list(PROVIDER_TITLES)[:3] if provider == "all" else [provider]
-    lines = [f"No {PROVIDER_TITLES.get(provider, provider)} usage to report {KIND_TITLES[kind]}."]
+    within = f" ({dates})" if dates else ""
+    lines = [
+        f"No {PROVIDER_TITLES.get(provider, provider)} usage to report {KIND_TITLES[kind]}{within}."
+    ]
     if demo:
         lines.append("This is demo mode: the generated history has nothing in that range.")
     for name in providers:
