@@ -58,24 +58,28 @@ class Step:
     """Headers of the columns left out."""
 
 
-_SPARE = frozenset({"CLIs", "CLI"})
-_DETAIL = _SPARE | {"Cache write", "Reasoning", "Entries"}
+DROP_ORDER = (
+    ("CLIs", "CLI"),
+    ("Reasoning",),
+    ("Entries",),
+    ("Cache write",),
+    ("Input",),
+    ("Output",),
+    ("Project",),
+)
+"""Columns given up for width, first to last: which CLI a row is (its models say it), the
+detail columns, then all but the cache reads, the total and the cost. ``Project`` is dropped
+only from the session report (where the session is the row's name)."""
 STEPS = (
     Step(),
     Step(short_ids=True),
     Step(short_ids=True, short_models=True),
-    Step(short_ids=True, short_models=True, compact=True),
-    Step(short_ids=True, short_models=True, compact=True, drop=_SPARE),
-    Step(short_ids=True, short_models=True, compact=True, drop=_DETAIL),
-    Step(short_ids=True, short_models=True, compact=True, drop=_DETAIL | {"Input", "Output"}),
-    Step(
-        short_ids=True,
-        short_models=True,
-        compact=True,
-        drop=_DETAIL | {"Input", "Output", "Project"},
+    *(
+        Step(True, True, True, frozenset(name for group in DROP_ORDER[:i] for name in group))
+        for i in range(len(DROP_ORDER) + 1)
     ),
 )
-"""Richest first; the session report alone may drop its Project column (the last step)."""
+"""Richest first, each leaner than the one before."""
 
 
 def render_report(
@@ -100,10 +104,9 @@ def render_report(
         console.print(empty_report(kind, provider, demo, dates), highlight=False)
         return
     if kind == "blocks":
-        layouts = [block_layout(report, provider, ZoneInfo(tz), step) for step in STEPS[:-1]]
+        layouts = [block_layout(report, provider, ZoneInfo(tz), step) for step in STEPS]
     else:
-        steps = STEPS if kind == "session" else STEPS[:-1]
-        layouts = [row_layout(kind, report, provider, step) for step in steps]
+        layouts = [row_layout(kind, report, provider, step) for step in STEPS]
     shown = choose(layouts, width)
     table_width = layout_width(shown)
     console = Console(width=width or table_width, soft_wrap=width is None)
