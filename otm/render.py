@@ -6,6 +6,7 @@ totals row, and is followed by one line per model that has no price.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -103,22 +104,26 @@ def render_report(
         console = Console(width=width or 100, soft_wrap=width is None)
         console.print(empty_report(kind, provider, demo, dates), highlight=False)
         return
-    if kind == "blocks":
-        layouts = [block_layout(report, provider, ZoneInfo(tz), step) for step in STEPS]
-    else:
-        layouts = [row_layout(kind, report, provider, step) for step in STEPS]
-    shown = choose(layouts, width)
+    zone = ZoneInfo(tz)
+    layouts = (
+        block_layout(report, provider, zone, step)
+        if kind == "blocks"
+        else row_layout(kind, report, provider, step)
+        for step in STEPS
+    )
+    full = next(layouts)
+    shown = choose(itertools.chain([full], layouts), width)
     table_width = layout_width(shown)
     console = Console(width=width or table_width, soft_wrap=width is None)
     styles = [("dim" if b["isGap"] else None) for b in report["blocks"]] if kind == "blocks" else ()
     console.print(make_table(title, shown, styles))
-    note = hidden_note(shown, layouts[0], width)
+    note = hidden_note(shown, full, width)
     if note:
         console.print(f"[dim]{escape(note)}[/]")
     if kind == "blocks":
         for b in report["blocks"]:
             if b["isActive"]:
-                _render_active(console, b, ZoneInfo(tz))
+                _render_active(console, b, zone)
     render_unpriced(console, report)
 
 

@@ -16,6 +16,8 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
 from rich.cells import cell_len
 
@@ -34,6 +36,7 @@ class Column:
     styles: Sequence[str | None] = field(default_factory=tuple)
     """A style per body cell (empty: none)."""
 
+    @cached_property
     def width(self) -> int:
         """The narrowest width that shows every cell whole (a header may wrap at its spaces)."""
         widest = max((cell_len(word) for word in self.header.split()), default=0)
@@ -48,18 +51,17 @@ Layout = Sequence[Column]
 
 def layout_width(columns: Layout) -> int:
     """The width `make_table` draws ``columns`` at."""
-    return sum(c.width() for c in columns) + GAP * max(0, len(columns) - 1)
+    return sum(c.width for c in columns) + GAP * max(0, len(columns) - 1)
 
 
-def choose(layouts: Sequence[Layout], width: int | None) -> Layout:
+def choose(layouts: Iterable[Layout], width: int | None) -> Layout:
     """The first of ``layouts`` that fits in ``width`` columns (``None``: no limit), else the
-    last (the leanest)."""
-    if width is None:
-        return layouts[0]
+    last (the leanest). Layouts after the one chosen are not made (``layouts`` may be lazy)."""
+    columns: Layout = ()
     for columns in layouts:
-        if layout_width(columns) <= width:
+        if width is None or layout_width(columns) <= width:
             return columns
-    return layouts[-1]
+    return columns
 
 
 def terminal_width() -> int | None:
@@ -180,7 +182,7 @@ def make_table(title: str, columns: Layout, row_styles: Sequence[str | None] = (
         show_footer=True,
     )
     for c in columns:
-        width = c.width()
+        width = c.width
         # no_wrap keeps cells whole and applies to the header too: a header wider than its
         # column is given its line breaks here, at its spaces.
         header = c.header if cell_len(c.header) <= width else "\n".join(c.header.split())
@@ -191,11 +193,34 @@ def make_table(title: str, columns: Layout, row_styles: Sequence[str | None] = (
             width=width,
             no_wrap=True,
         )
-    rows = len(columns[0].cells) if columns else 0
-    for i in range(rows):
-        cells = [Text(c.cells[i], style=(c.styles[i] or "") if c.styles else "") for c in columns]
-        table.add_row(*cells, style=row_styles[i] if row_styles else None)
+    table.add_row(*_body(columns, row_styles))
     return table
+
+
+def _body(columns: Layout, row_styles: Sequence[str | None]) -> list[Any]:
+    """Each column's cells as one tall ``Text``, every row padded to its tallest cell, so the
+    whole body is one table row: rich lays out a dozen cells instead of one per row and
+    column (several times faster), and the rows still line up."""
+    from rich.text import Text
+
+    count = len(columns[0].cells) if columns else 0
+    split = [[text.split("\n") for text in c.cells] for c in columns]
+    heights = [max(len(cells[i]) for cells in split) for i in range(count)]
+    out = []
+    for c, cells in zip(columns, split, strict=True):
+        body = Text()
+        for i, lines in enumerate(cells):
+            style = " ".join(
+                s
+                for s in (row_styles[i] if row_styles else None, c.styles[i] if c.styles else None)
+                if s
+            )
+            for j in range(heights[i]):
+                if i or j:
+                    body.append("\n")
+                body.append(lines[j] if j < len(lines) else "", style=style or None)
+        out.append(body)
+    return out
 
 
 def hidden_note(shown: Layout, full: Layout, width: int | None) -> str:

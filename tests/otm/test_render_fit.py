@@ -163,3 +163,20 @@ def test_terminal_width_of_a_pipe_is_none(monkeypatch: pytest.MonkeyPatch) -> No
     """Standard output that is not a terminal, without ``COLUMNS``, has no width to fit."""
     monkeypatch.delenv("COLUMNS", raising=False)
     assert table_fit.terminal_width() is None
+
+
+def test_rows_line_up_below_a_cell_of_several_lines() -> None:
+    """A row whose models take two lines pushes the next row down by two lines in every column."""
+    assert ["2026-05-01  opus-4-6", "            gpt-5", "2026-05-02  gemini-2.5-flash"] == [
+        line.rstrip() for line in _drawn(COLUMNS[:2])[2:5]
+    ]
+
+
+def test_styles_reach_their_cells() -> None:
+    """A cell's style and its row's style are both drawn (here: bold green, then dim)."""
+    console = Console(width=80, force_terminal=True, color_system="standard")
+    columns = [Column("Status", ["ACTIVE", "gap"], styles=["bold green", None])]
+    with console.capture() as captured:
+        console.print(make_table("", columns, [None, "dim"]))
+    text = captured.get()
+    assert (True, True) == ("\x1b[1;32mACTIVE" in text, "\x1b[2mgap" in text)
