@@ -101,7 +101,7 @@ def render_report(
         title += " (demo data)"
     width = terminal_width()
     if not report[ROWS_KEY[kind]]:
-        console = Console(width=width or 100, soft_wrap=width is None)
+        console = Console(width=width or 100, soft_wrap=width is None, emoji=False)
         console.print(empty_report(kind, provider, demo, dates), highlight=False)
         return
     zone = ZoneInfo(tz)
@@ -114,7 +114,7 @@ def render_report(
     full = next(layouts)
     shown = choose(itertools.chain([full], layouts), width)
     table_width = layout_width(shown)
-    console = Console(width=width or table_width, soft_wrap=width is None)
+    console = Console(width=width or table_width, soft_wrap=width is None, emoji=False)
     styles = [("dim" if b["isGap"] else None) for b in report["blocks"]] if kind == "blocks" else ()
     console.print(make_table(title, shown, styles))
     note = hidden_note(shown, full, width)
