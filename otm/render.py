@@ -139,7 +139,10 @@ def empty_report(kind: str, provider: str, demo: bool, dates: str = "") -> str:
         f"No {PROVIDER_TITLES.get(provider, provider)} usage to report {KIND_TITLES[kind]}{within}."
     ]
     if demo:
-        lines.append("This is demo mode: the generated history has nothing in that range.")
+        lines.append(
+            "This is demo mode (OTM_DEMO=1, or no CLI logs anywhere): it reports only its "
+            "generated history, which `otm up` writes, and which has nothing here yet."
+        )
     for name in providers:
         roots = runtime.roots.get(name, ())
         lines.append(f"{PROVIDER_TITLES[name]} logs were looked for in:")

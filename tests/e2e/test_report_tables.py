@@ -7,6 +7,7 @@ import json
 import shlex
 import shutil
 import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from services.demo.corpus.mixed import generate_mixed
 from services.queries.reports.build import KINDS, ROWS_KEY
 from tests.e2e.stack import Stack, wait_until
+from tests.e2e.test_report_fast_path import ENTRY, TYPER
 
 pytestmark = pytest.mark.e2e
 
@@ -128,3 +130,40 @@ def test_report_in_a_terminal_is_a_table(stack: Stack) -> None:
     """The terminal shows the table itself (its title and totals row), not an empty report."""
     shown = in_terminal(stack, ["daily"])
     assert (True, True) == ("AI coding CLIs usage by day" in shown, "Total" in shown)
+
+
+def test_empty_report_is_the_same_both_ways(stack: Stack) -> None:
+    """An empty report (no day in range) prints the same from the fast path and from typer,
+    naming each CLI's roots and variable."""
+    typer, first, again = _both_ways(stack)
+    wanted = ["CLAUDE_CONFIG_DIR", "CODEX_HOME", "GEMINI_DATA_DIR", stack.env["CODEX_HOME"]]
+    assert (typer, typer, []) == (first, again, [w for w in wanted if w not in typer[1]])
+
+
+def test_empty_report_follows_the_config_file(stack: Stack) -> None:
+    """An empty report is never printed again from a kept answer: after ``[codex] roots`` is
+    set in config.toml it names the configured root."""
+    _both_ways(stack)
+    config = stack.home / "config.toml"
+    elsewhere = stack.home / "elsewhere"
+    config.write_text(f"[codex]\nroots = [{json.dumps(str(elsewhere))}]\n")
+    try:
+        typer, fast, _ = _both_ways(stack)
+    finally:
+        config.unlink()
+    wanted = str(elsewhere / "sessions")
+    assert (typer, True) == (fast, wanted in fast[1])
+
+
+def _both_ways(stack: Stack) -> tuple[tuple[int, str, str], ...]:
+    """``otm report daily --since 20300101`` by typer, then twice by the fast path."""
+    args = ["report", "daily", "--since", "20300101"]
+    env = {**stack.env, "COLUMNS": "80"}
+
+    def run(code: str) -> tuple[int, str, str]:
+        done = subprocess.run(
+            [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=60
+        )
+        return done.returncode, done.stdout, done.stderr
+
+    return run(TYPER), run(ENTRY), run(ENTRY)
