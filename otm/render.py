@@ -1,7 +1,10 @@
 """Rich tables for people; the JSON shape stays the machine interface.
 
 Every table is drawn from the report's JSON dict (the same one ``--json`` prints), ends with a
-totals row, and is followed by one line per model that has no price.
+totals row, and is followed by one line per model that has no price. A report table is fitted
+to the terminal (``otm.table_fit``): the richest of `STEPS` that fits is drawn, dates, dollars
+and model names are never cut, a token column that is zero in every row is left out, and a
+pipe gets the whole table at its own width. A report with no rows says where it looked.
 """
 
 from __future__ import annotations

@@ -44,8 +44,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Stack:
     return stack
 
 
-def in_terminal(stack: Stack, args: list[str]) -> str:
-    """What ``otm report <args>`` shows in an 80 x 40 tmux terminal, scrolled-off lines
+def in_terminal(stack: Stack, args: list[str], width: int = WIDTH) -> str:
+    """What ``otm report <args>`` shows in a ``width`` x 40 tmux terminal, scrolled-off lines
     included, each wrapped line joined back (so a line too wide shows as one long line)."""
     if shutil.which("tmux") is None:
         pytest.fail("tmux is missing: install Debian's tmux (.ci/run does)", pytrace=False)
@@ -65,7 +65,7 @@ def in_terminal(stack: Stack, args: list[str]) -> str:
         assert 0 == done.returncode, done.stderr
         return done.stdout
 
-    tmux("new-session", "-d", "-x", str(WIDTH), "-y", "40", "-s", "report")
+    tmux("new-session", "-d", "-x", str(width), "-y", "40", "-s", "report")
     try:
         tmux("send-keys", "-t", "report", f"env -i sh {shlex.quote(str(script))}")
         tmux("send-keys", "-t", "report", "Enter")
@@ -83,8 +83,8 @@ def in_terminal(stack: Stack, args: list[str]) -> str:
     end = next(i for i, line in enumerate(lines) if line.startswith("EXIT="))
     assert "EXIT=0" == lines[end]
     shown = "\n".join(lines[start + 1 : end])
-    print(f"--- otm report {' '.join(args)} at {WIDTH} columns\n{shown}")
-    keep("-".join(args), shown)
+    print(f"--- otm report {' '.join(args)} at {width} columns\n{shown}")
+    keep(f"{'-'.join(args)}-{width}", shown)
     return shown
 
 
@@ -92,7 +92,7 @@ def keep(name: str, text: str) -> None:
     """Save a capture for people to look at."""
     try:
         SCREENS.mkdir(parents=True, exist_ok=True)
-        (SCREENS / f"report-{name}-{WIDTH}.txt").write_text(text + "\n")
+        (SCREENS / f"report-{name}.txt").write_text(text + "\n")
     except OSError:
         pass
 
@@ -123,6 +123,17 @@ def test_report_reads_whole_at_80_columns(stack: Stack, args: list[str]) -> None
     shown = in_terminal(stack, args)
     missing = [cell for cell in whole_cells(kind, report) if cell not in shown]
     too_wide = [line for line in shown.splitlines() if len(line) > WIDTH]
+    assert ([], []) == (missing, too_wide)
+
+
+@pytest.mark.parametrize("kind", ["session", "project", "blocks"])
+def test_report_reads_whole_at_120_columns(stack: Stack, kind: str) -> None:
+    """At 120 columns session, project and blocks show every date and dollar amount whole, and
+    no line passes 120 columns."""
+    report = json.loads(stack.otm("report", kind, "--json").stdout)
+    shown = in_terminal(stack, [kind], width=120)
+    missing = [cell for cell in whole_cells(kind, report) if cell not in shown]
+    too_wide = [line for line in shown.splitlines() if len(line) > 120]
     assert ([], []) == (missing, too_wide)
 
 
