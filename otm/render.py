@@ -117,7 +117,9 @@ def render_report(
     full = next(layouts)
     shown = choose(itertools.chain([full], layouts), width)
     table_width = layout_width(shown)
-    console = Console(width=width or table_width, soft_wrap=width is None, emoji=False)
+    # Narrower than even the leanest layout: drawn wider than the terminal (which wraps the
+    # lines) rather than letting rich shrink, and so cut, its columns.
+    console = Console(width=max(width or 0, table_width), soft_wrap=width is None, emoji=False)
     styles = [("dim" if b["isGap"] else None) for b in report["blocks"]] if kind == "blocks" else ()
     console.print(make_table(title, shown, styles))
     note = hidden_note(shown, full, width)

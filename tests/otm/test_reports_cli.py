@@ -266,3 +266,13 @@ def test_empty_report_says_where_it_looked(
 def test_empty_report_prints_no_table(otm: Any) -> None:
     """An empty report has no table (no Total row)."""
     assert "Total" not in otm("daily", "--since", "20300101").stdout
+
+
+def test_too_narrow_a_terminal_still_cuts_nothing(busy: Any) -> None:
+    """Narrower than the leanest table, the table is drawn whole (wider than the terminal)."""
+    report = json.loads(busy("30", "daily", "--json").stdout)
+    text = busy("30", "daily").stdout
+    wanted = [r["date"] for r in report["daily"]] + [
+        f"${r['totalCost']:,.2f}" for r in report["daily"]
+    ]
+    assert [] == [cell for cell in wanted if cell not in text]
