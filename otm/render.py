@@ -1,11 +1,16 @@
 """Rich tables for people; the JSON shape stays the machine interface.
 
 Every table is drawn from the report's JSON dict (the same one ``--json`` prints), ends with a
-totals row, and is followed by one line per model that has no price.
+totals row, and is followed by one line per model that has no price. A report table is fitted
+to the terminal (``otm.table_fit``): the richest of `STEPS` that fits is drawn, dates, dollars
+and model names are never cut, a token column that is zero in every row is left out, and a
+pipe gets the whole table at its own width. A report with no rows says where it looked.
 """
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,6 +18,20 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from otm.table_fit import (
+    Column,
+    choose,
+    compact_count,
+    hidden_note,
+    layout_width,
+    make_table,
+    model_list,
+    short_ids,
+    short_project,
+    short_projects,
+    terminal_width,
+)
 
 PROVIDER_TITLES = {
     "claude": "Claude Code",
@@ -28,27 +47,128 @@ KIND_TITLES = {
     "project": "by project",
     "blocks": "in 5-hour blocks",
 }
-_TOKEN_COLUMNS = (
-    ("Input", "inputTokens"),
-    ("Output", "outputTokens"),
-    ("Cache write", "cacheCreationTokens"),
-    ("Cache read", "cacheReadTokens"),
+
+
+@dataclass(frozen=True)
+class Step:
+    """How lean one layout is: each step of `STEPS` gives up a little more width."""
+
+    short_ids: bool = False
+    """Session ids and projects by their short forms; a gap block's status without its end."""
+    short_models: bool = False
+    compact: bool = False
+    """Token counts as ``12.3k``, ``1.76M``."""
+    drop: frozenset[str] = frozenset()
+    """Headers of the columns left out."""
+
+
+DROP_ORDER = (
+    ("CLIs", "CLI"),
+    ("Reasoning",),
+    ("Entries",),
+    ("Cache write",),
+    ("Input",),
+    ("Output",),
+    ("Project",),
 )
+"""Columns given up for width, first to last: which CLI a row is (its models say it), the
+detail columns, then all but the cache reads, the total and the cost. ``Project`` is dropped
+only from the session report (where the session is the row's name)."""
+STEPS = (
+    Step(),
+    Step(short_ids=True),
+    Step(short_ids=True, short_models=True),
+    *(
+        Step(True, True, True, frozenset(name for group in DROP_ORDER[:i] for name in group))
+        for i in range(len(DROP_ORDER) + 1)
+    ),
+)
+"""Richest first, each leaner than the one before."""
 
 
 def render_report(
-    kind: str, report: dict[str, Any], provider: str, tz: str, demo: bool = False
+    kind: str,
+    report: dict[str, Any],
+    provider: str,
+    tz: str,
+    demo: bool = False,
+    dates: str = "",
 ) -> None:
-    """Print ``report`` (of ``kind``) as a table with a totals row, then its unpriced models."""
-    console = Console()
+    """Print ``report`` (of ``kind``) as a table with a totals row fitted to the terminal (see
+    ``otm.table_fit``), then its unpriced models; an empty report says where it looked
+    (``dates``: the date options given, as the user spelt them)."""
+    from services.queries.reports.build import ROWS_KEY
+
     title = f"{PROVIDER_TITLES.get(provider, provider)} usage {KIND_TITLES[kind]}"
     if demo:
         title += " (demo data)"
+    width = terminal_width()
+    if not report[ROWS_KEY[kind]]:
+        console = Console(width=width or 100, soft_wrap=width is None, emoji=False)
+        console.print(empty_report(kind, provider, demo, dates), highlight=False)
+        return
+    zone = ZoneInfo(tz)
+    layouts = (
+        block_layout(report, provider, zone, step)
+        if kind == "blocks"
+        else row_layout(kind, report, provider, step)
+        for step in STEPS
+    )
+    full = next(layouts)
+    shown = choose(itertools.chain([full], layouts), width)
+    table_width = layout_width(shown)
+    # Narrower than even the leanest layout: drawn wider than the terminal (which wraps the
+    # lines) rather than letting rich shrink, and so cut, its columns.
+    console = Console(width=max(width or 0, table_width), soft_wrap=width is None, emoji=False)
+    styles = [("dim" if b["isGap"] else None) for b in report["blocks"]] if kind == "blocks" else ()
+    console.print(make_table(title, shown, styles))
+    note = hidden_note(shown, full, width)
+    if note:
+        console.print(f"[dim]{escape(note)}[/]")
     if kind == "blocks":
-        _render_blocks(console, title, report, provider, ZoneInfo(tz))
-    else:
-        _render_rows(console, title, kind, report, provider)
+        for b in report["blocks"]:
+            if b["isActive"]:
+                _render_active(console, b, zone)
     render_unpriced(console, report)
+
+
+def empty_report(kind: str, provider: str, demo: bool, dates: str = "") -> str:
+    """What an empty report prints instead of a table: where it looked (each CLI's roots, from
+    the runtime's config) and which variable or setting names other places."""
+    from services.runtime.installation import load_runtime
+
+    runtime = load_runtime()
+    providers = list(PROVIDER_TITLES)[:3] if provider == "all" else [provider]
+    within = f" ({dates})" if dates else ""
+    lines = [
+        f"No {PROVIDER_TITLES.get(provider, provider)} usage to report {KIND_TITLES[kind]}{within}."
+    ]
+    if demo:
+        lines.append(
+            "This is demo mode (OTM_DEMO=1, or no CLI logs anywhere): it reports only its "
+            "generated history, which `otm up` writes, and which has nothing here yet."
+        )
+    for name in providers:
+        roots = runtime.roots.get(name, ())
+        lines.append(f"{PROVIDER_TITLES[name]} logs were looked for in:")
+        if not roots:
+            lines.append("  (nowhere: demo mode reads only its own generated history)")
+        for root in roots:
+            state = "" if root.is_dir() else " (missing)"
+            lines.append(f"  {root}{state}")
+    setting = {
+        "claude": "CLAUDE_CONFIG_DIR",
+        "codex": "CODEX_HOME",
+        "gemini": "GEMINI_DATA_DIR (or GEMINI_CLI_HOME)",
+    }
+    names = ", ".join(setting[n] for n in providers)
+    sections = ", ".join(f"[{n}] roots" for n in providers)
+    lines.append(
+        f"To read logs kept elsewhere, set {names}, or {sections} in "
+        f"{runtime.state / 'config.toml'}. --since/--until narrow the dates; `otm doctor` "
+        "says what is missing."
+    )
+    return escape("\n".join(lines))
 
 
 def render_unpriced(console: Console, report: dict[str, Any]) -> None:
@@ -62,60 +182,73 @@ def render_unpriced(console: Console, report: dict[str, Any]) -> None:
         )
 
 
-def _heads(kind: str, row: dict[str, Any]) -> list[str]:
-    if kind == "session":
-        return [row["sessionId"], row["projectPath"], row["lastActivity"]]
-    if kind == "project":
-        return [row["project"], row["lastActivity"]]
-    return [row[{"daily": "date", "weekly": "week", "monthly": "month"}[kind]]]
+_NUMBER_COLUMNS = (
+    ("Input", "inputTokens"),
+    ("Output", "outputTokens"),
+    ("Cache write", "cacheCreationTokens"),
+    ("Cache read", "cacheReadTokens"),
+    ("Reasoning", "reasoningTokens"),
+)
+_PERIOD_KEY = {"daily": ("Date", "date"), "weekly": ("Week", "week"), "monthly": ("Month", "month")}
 
 
-_HEAD_COLUMNS = {
-    "daily": ["Date"],
-    "weekly": ["Week"],
-    "monthly": ["Month"],
-    "session": ["Session", "Project", "Last activity"],
-    "project": ["Project", "Last activity"],
-}
+def _count(step: Step) -> Any:
+    return compact_count if step.compact else "{:,}".format
 
 
-def _render_rows(
-    console: Console, title: str, kind: str, report: dict[str, Any], provider: str
-) -> None:
+def _dollars(amount: float) -> str:
+    return f"${amount:,.2f}"
+
+
+def row_layout(kind: str, report: dict[str, Any], provider: str, step: Step) -> list[Column]:
+    """The columns of a daily/weekly/monthly/session/project table at ``step``: a numeric
+    column that is zero in every row is left out at every step."""
     from services.queries.reports.build import ROWS_KEY
 
+    rows = report[ROWS_KEY[kind]]
     totals = report["totals"]
-    reasoning = "reasoningTokens" in totals
-    multi = provider == "all"
-    heads = _HEAD_COLUMNS[kind]
-    table = Table(title=title, show_footer=False)
-    for name in heads:
-        table.add_column(name, justify="left")
-    if multi:
-        table.add_column("CLIs", justify="left")
-    table.add_column("Models", justify="left", overflow="fold")
-    numbers = [*_TOKEN_COLUMNS, *((("Reasoning", "reasoningTokens"),) if reasoning else ())]
-    numbers.append(("Total", "totalTokens"))
-    for name, _ in numbers:
-        table.add_column(name, justify="right")
-    table.add_column("Cost", justify="right")
-    for row in report[ROWS_KEY[kind]]:
-        cells = _heads(kind, row)
-        if multi:
-            cells.append("\n".join(row["providers"]))
-        cells.append("\n".join(row["modelsUsed"]))
-        cells += [f"{row[key]:,}" for _, key in numbers]
-        cells.append(f"${row['totalCost']:,.2f}")
-        table.add_row(*cells)
-    table.add_section()
-    blanks = [""] * (len(heads) - 1 + (1 if multi else 0) + 1)
-    table.add_row(
-        "[bold]Total[/]",
-        *blanks,
-        *(f"{totals[key]:,}" for _, key in numbers),
-        f"[bold]${totals['totalCost']:,.2f}[/]",
+    columns: list[Column] = []
+    if kind == "session":
+        ids = [r["sessionId"] for r in rows]
+        paths = [r["projectPath"] for r in rows]
+        columns.append(Column("Session", short_ids(ids) if step.short_ids else ids, "Total"))
+        # One project may be spelt several ways here (each CLI its own): each is shortened.
+        shown = [short_project(p) for p in paths] if step.short_ids else paths
+        columns.append(Column("Project", shown))
+        columns.append(Column("Last activity", [r["lastActivity"] for r in rows]))
+    elif kind == "project":
+        paths = [r["project"] for r in rows]
+        shown = short_projects(paths) if step.short_ids else paths
+        columns.append(Column("Project", shown, "Total"))
+        columns.append(Column("Last activity", [r["lastActivity"] for r in rows]))
+    else:
+        header, key = _PERIOD_KEY[kind]
+        columns.append(Column(header, [r[key] for r in rows], "Total"))
+    if provider == "all":
+        columns.append(Column("CLIs", ["\n".join(r["providers"]) for r in rows]))
+    columns.append(Column("Models", [model_list(r["modelsUsed"], step.short_models) for r in rows]))
+    count = _count(step)
+    for name, key in _NUMBER_COLUMNS:
+        if totals.get(key):
+            columns.append(Column(name, [count(r[key]) for r in rows], count(totals[key]), True))
+    columns.append(
+        Column("Total", [count(r["totalTokens"]) for r in rows], count(totals["totalTokens"]), True)
     )
-    console.print(table)
+    columns.append(
+        Column(
+            "Cost", [_dollars(r["totalCost"]) for r in rows], _dollars(totals["totalCost"]), True
+        )
+    )
+    return _without(columns, step.drop if kind == "session" else step.drop - {"Project"})
+
+
+def _without(columns: list[Column], drop: frozenset[str]) -> list[Column]:
+    kept = [c for c in columns if c.header not in drop]
+    if kept and columns[0] is not kept[0]:
+        # The first column holds the totals row's label.
+        first = kept[0]
+        kept[0] = Column(first.header, first.cells, "Total", first.right, first.styles)
+    return kept
 
 
 def _local(iso: str, tz: ZoneInfo) -> str:
@@ -123,63 +256,48 @@ def _local(iso: str, tz: ZoneInfo) -> str:
     return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
-def _render_blocks(
-    console: Console, title: str, report: dict[str, Any], provider: str, tz: ZoneInfo
-) -> None:
-    multi = provider == "all"
+_BLOCK_COUNTS = (
+    ("Input", "inputTokens"),
+    ("Output", "outputTokens"),
+    ("Cache write", "cacheCreationInputTokens"),
+    ("Cache read", "cacheReadInputTokens"),
+    ("Reasoning", "reasoningTokens"),
+)
+
+
+def block_layout(report: dict[str, Any], provider: str, tz: ZoneInfo, step: Step) -> list[Column]:
+    """The columns of the blocks table at ``step`` (zero columns left out, as `row_layout`)."""
     rows = report["blocks"]
-    reasoning = any("reasoningTokens" in b["tokenCounts"] for b in rows)
-    table = Table(title=title, show_footer=False)
-    table.add_column("Start", justify="left")
-    if multi:
-        table.add_column("CLI", justify="left")
-    table.add_column("Status", justify="left")
-    table.add_column("Models", justify="left", overflow="fold")
-    counts = [
-        ("Input", "inputTokens"),
-        ("Output", "outputTokens"),
-        ("Cache write", "cacheCreationInputTokens"),
-        ("Cache read", "cacheReadInputTokens"),
-    ]
-    if reasoning:
-        counts.append(("Reasoning", "reasoningTokens"))
-    for name in ("Entries", *(n for n, _ in counts), "Total", "Cost"):
-        table.add_column(name, justify="right")
-    sums = {key: 0 for _, key in counts}
-    entries = total = 0
-    cost = 0.0
+    columns = [Column("Start", [_local(b["startTime"], tz) for b in rows], "Total")]
+    if provider == "all":
+        columns.append(Column("CLI", [b.get("provider", "") for b in rows]))
+    status = []
     for b in rows:
-        cells = [_local(b["startTime"], tz)]
-        if multi:
-            cells.append(b["provider"])
         if b["isGap"]:
-            cells.append(f"gap until {_local(b['endTime'], tz)}")
+            status.append("gap" if step.short_ids else f"gap until {_local(b['endTime'], tz)}")
         else:
-            cells.append("[bold green]ACTIVE[/]" if b["isActive"] else "")
-        cells.append("\n".join(b["models"]))
-        cells.append(f"{b['entries']:,}")
-        cells += [f"{b['tokenCounts'][key]:,}" for _, key in counts]
-        cells += [f"{b['totalTokens']:,}", f"${b['costUSD']:,.2f}"]
-        table.add_row(*cells, style="dim" if b["isGap"] else None)
-        entries += b["entries"]
-        total += b["totalTokens"]
-        cost += b["costUSD"]
-        for _, key in counts:
-            sums[key] += b["tokenCounts"][key]
-    table.add_section()
-    blanks = [""] * (2 + (1 if multi else 0))
-    table.add_row(
-        "[bold]Total[/]",
-        *blanks,
-        f"{entries:,}",
-        *(f"{sums[key]:,}" for _, key in counts),
-        f"{total:,}",
-        f"[bold]${cost:,.2f}[/]",
-    )
-    console.print(table)
-    for b in rows:
-        if b["isActive"]:
-            _render_active(console, b, tz)
+            status.append("ACTIVE" if b["isActive"] else "")
+    styles = ["bold green" if s == "ACTIVE" else None for s in status]
+    columns.append(Column("Status", status, styles=styles))
+    columns.append(Column("Models", [model_list(b["models"], step.short_models) for b in rows]))
+    count = _count(step)
+    gaps = [b["isGap"] for b in rows]
+
+    def cells(values: list[Any], shown: Any) -> list[str]:
+        # A gap holds nothing: its row is left blank rather than a row of zeros.
+        return ["" if gap else shown(v) for v, gap in zip(values, gaps, strict=True)]
+
+    entries = [b["entries"] for b in rows]
+    columns.append(Column("Entries", cells(entries, "{:,}".format), f"{sum(entries):,}", True))
+    for name, key in _BLOCK_COUNTS:
+        values = [b["tokenCounts"].get(key, 0) for b in rows]
+        if any(values):
+            columns.append(Column(name, cells(values, count), count(sum(values)), True))
+    tokens = [b["totalTokens"] for b in rows]
+    columns.append(Column("Total", cells(tokens, count), count(sum(tokens)), True))
+    cost = [b["costUSD"] for b in rows]
+    columns.append(Column("Cost", cells(cost, _dollars), _dollars(sum(cost)), True))
+    return _without(columns, step.drop - {"Project"})
 
 
 def _render_active(console: Console, block: dict[str, Any], tz: ZoneInfo) -> None:

@@ -71,6 +71,11 @@ def _answer(kind: str, values: dict[str, Any]) -> None:
         report = run_report(kind, values, lambda: (conn, demo))
     finally:
         sys.stdout, sys.stderr = out.stream, err.stream
+    from services.queries.reports.build import ROWS_KEY
+
+    if not report[ROWS_KEY[kind]]:
+        # An empty report names the roots of the config file, which the key does not cover.
+        return
     if not (kind == "blocks" and any(b["isActive"] for b in report["blocks"])):
         # An active block's burn rate and projection change with the clock: never kept.
         answers.keep(state, key, out.text, err.text)

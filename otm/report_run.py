@@ -94,5 +94,6 @@ def run_report(kind: str, values: dict[str, Any], open_database: Opener) -> dict
         return report
     from otm.render import render_report
 
-    render_report(kind, report, provider, zone_name, demo=demo)
+    given = [f"--{name} {values[name]}" for name in ("since", "until") if values[name]]
+    render_report(kind, report, provider, zone_name, demo=demo, dates=" ".join(given))
     return report
