@@ -1,7 +1,8 @@
 """``otm up``: the whole stack under honcho's manager, talking to people.
 
 Process output goes to ``<state>/logs/stack.log`` (honcho-style prefixed lines; ``--verbose``
-also shows it here); the terminal gets a banner, one line per notable event and "stopped".
+also shows it here); the terminal gets a banner, one line per notable event and, at the end,
+"stack stopped: <n> processes" (or which process failed).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import contextlib
 import multiprocessing
 import multiprocessing.queues
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -21,9 +23,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
-from honcho.manager import Manager
+from honcho.manager import KILL_WAIT, Manager
 
 from otm.up_progress import Bar, IngestWatch, listen
+from otm.up_stops import Stops
 from services.runtime.cli_roots import existing_roots
 from services.runtime.installation import Runtime
 
@@ -33,6 +36,8 @@ SIGNAL_LINES = ("SIGINT received", "SIGTERM received")
 TICK_SECONDS = 1.0
 """The longest honcho's manager waits for an event before looking at its processes again."""
 LABELS = {"claude": "Claude Code", "codex": "Codex", "gemini": "Gemini"}
+HONCHO_STOP = re.compile(r"(?P<name>\S+) stopped \(rc=(?P<code>-?\d+)\)\s*")
+"""honcho's line for a process that exited, whatever the cause."""
 
 
 def port_in_use(port: int) -> bool:
@@ -258,15 +263,23 @@ class EventQueue(multiprocessing.queues.Queue):  # type: ignore[type-arg]
 
 
 class StackManager(Manager):  # type: ignore[misc]
-    """honcho's manager with one fix: a signal that comes before every process has started
+    """honcho's manager with two fixes. A signal that comes before every process has started
     (honcho's handler would fail on the pids it does not know yet, leaving orphans) is held
-    and delivered once they all have. ``hold`` starts holding (before the banner)."""
+    and delivered once they all have; ``hold`` starts holding (before the banner). And an exit
+    reads as what caused it (``otm.up_stops``): "watcher stopped" after Ctrl-C, not
+    "watcher stopped (rc=-15)"; a failure still as a failure."""
 
     def __init__(self, printer: TeePrinter) -> None:
         super().__init__(printer=printer)
         self.events = EventQueue(ctx=multiprocessing.get_context())
         self.held: list[int] = []
         self.saved: dict[int, Any] = {}
+        self.stops = Stops()
+
+    def _killall(self, force: bool = False) -> None:
+        remaining = {n for n, p in self._processes.items() if "returncode" not in p}
+        (self.stops.killed if force else self.stops.asked).update(remaining)
+        super()._killall(force)
 
     def hold(self) -> None:
         """Hold SIGINT and SIGTERM until every process has started."""
@@ -281,6 +294,11 @@ class StackManager(Manager):  # type: ignore[misc]
         super()._start()
 
     def _system_print(self, data: str) -> None:
+        if data.strip() in SIGNAL_LINES:
+            self.stops.signalled = True
+        elif (stop := HONCHO_STOP.fullmatch(data)) is not None:
+            name, code = stop["name"], int(stop["code"])
+            data = self.stops.text(name, code, KILL_WAIT) + "\n"
         super()._system_print(data)
         if self.saved and self._all_started():
             for sig, handler in self.saved.items():
@@ -397,14 +415,7 @@ def _run(
     manager.loop()
     stop.set()
     ingest.join(1.0)
-    signalled = manager.returncode in (130, 143) or manager._terminating
-    died = [
-        n
-        for n, p in manager._processes.items()
-        if p.get("returncode") not in (None, 0, -15, 143, -2, 130)
-    ]
-    for name in died:
-        text = f"{clock(time.time())} {name} stopped unexpectedly: see {log_path}"
-        show(console, text, soft_wrap=True)
-    show(console, "stopped")
-    return 0 if signalled and not died else 1
+    for failure in manager.stops.failures():
+        show(console, f"{clock(time.time())} {failure}: see {tilde(log_path)}", soft_wrap=True)
+    show(console, f"{clock(time.time())} {manager.stops.summary()}")
+    return 0 if manager.stops.signalled and not manager.stops.failed else 1
