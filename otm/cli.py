@@ -482,15 +482,27 @@ def statusline_command() -> None:
 
 @app.command("tail")
 def tail_command(
-    prefix: Annotated[str, typer.Argument(help="Topic prefix, e.g. evt.usage.")] = "evt.",
+    prefix: Annotated[
+        str,
+        typer.Argument(
+            help="Topic prefix: evt.usage., evt.limits., evt.alert. (committed events); "
+            "sys. or cmd. show heartbeats or refresh requests live."
+        ),
+    ] = "evt.",
     from_seq: Annotated[
-        int | None, typer.Option("--from", help="Replay events after this seq first.")
+        int | None, typer.Option("--from", help="Replay committed events after this seq first.")
     ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="The raw events, one JSON line each.")
+    ] = False,
 ) -> None:
-    """Print committed events as JSON lines, live (replaying from --from first)."""
-    from otm.tail import tail
+    """Follow the stream live: one line per event (time, provider, model, tokens, dollars for
+    usage); --json prints the raw events as JSON lines."""
+    from otm.tail import committed, tail
 
-    tail(_runtime(), prefix, from_seq)
+    if from_seq is not None and not committed(prefix):
+        _fail(f"--from replays committed events (evt.…); {prefix!r} is only seen live")
+    tail(_runtime(), prefix, from_seq, json_output)
 
 
 @app.command("top")
