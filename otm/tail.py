@@ -60,7 +60,7 @@ class Prices:
 
         try:
             conn = connect_reader(str(self.runtime.db_path))
-        except sqlite3.Error:
+        except (OSError, sqlite3.Error):  # no database yet
             return None
         try:
             row = conn.execute(
@@ -73,18 +73,33 @@ class Prices:
         return None if row is None or row[0] is None else decode_price(bytes(row[0]))
 
 
-def _head(runtime: Runtime) -> int:
+def start_seq(runtime: Runtime) -> int:
+    """Where a tail without ``--from`` starts: the log's head, from the store or, while it is
+    down, from its database (so a tail started before the stack shows what comes next, not
+    the whole history)."""
     try:
         return ReplayClient(runtime.endpoints, timeout_ms=1000).fetch(0, limit=1).head
     except StoreUnavailable:
+        pass
+    from services.store.database import connect_reader
+
+    try:
+        conn = connect_reader(str(runtime.db_path))
+    except (OSError, sqlite3.Error):  # no database yet: everything is new
         return 0
+    try:
+        return int(conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+    finally:
+        conn.close()
 
 
 def messages(runtime: Runtime, prefix: str, from_seq: int | None) -> Iterator[tuple[str, Message]]:
     """Every event under ``prefix``: from the log after ``from_seq`` (default: its head),
     or, for a prefix outside ``evt.``, live off the bus."""
     if committed(prefix):
-        after = _head(runtime) if from_seq is None else from_seq
+        after = start_seq(runtime) if from_seq is None else from_seq
         with EventFollower((prefix,), after=after, where=runtime.endpoints) as follower:
             yield from follower.events(timeout_ms=500)
         return

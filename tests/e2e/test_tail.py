@@ -168,3 +168,19 @@ def test_from_with_a_live_only_prefix_is_refused(running: tuple[Stack, Path]) ->
         done.returncode,
         done.stderr.split(" (")[0].split(";")[0],
     )
+
+
+def test_with_the_store_down_the_tail_starts_at_the_databases_head(
+    running: tuple[Stack, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the store stopped, `otm tail` starts after the log's head as the database holds
+    it, not at seq 0 (which would replay the whole history once the store is back)."""
+    from otm.tail import start_seq
+    from services.runtime.installation import load_runtime
+
+    stack, _transcript = running
+    head = stack.head()
+    stack.stop("store")
+    for name in ("OTM_HOME", "HOME", "CLAUDE_CONFIG_DIR"):
+        monkeypatch.setenv(name, stack.env[name])
+    assert (True, head) == (head > 0, start_seq(load_runtime()))
