@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from honcho.manager import KILL_WAIT, Manager
+from rich.console import Console
 
 from otm.up_progress import Bar, IngestWatch, listen
 from otm.up_stops import Stops
@@ -36,6 +37,9 @@ SIGNAL_LINES = ("SIGINT received", "SIGTERM received")
 TICK_SECONDS = 1.0
 """The longest honcho's manager waits for an event before looking at its processes again."""
 LABELS = {"claude": "Claude Code", "codex": "Codex", "gemini": "Gemini"}
+HANGUP: signal.Signals | None = getattr(signal, "SIGHUP", None)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, *((HANGUP,) if HANGUP is not None else ()))
+"""What stops the stack: Ctrl-C, SIGTERM and, where there is one, the terminal hanging up."""
 HONCHO_STOP = re.compile(r"(?P<name>\S+) stopped \(rc=(?P<code>-?\d+)\)\s*")
 """honcho's line for a process that exited, whatever the cause."""
 
@@ -245,7 +249,12 @@ class TeePrinter:
         """Write one honcho message; honcho's own "SIGINT received" calls ``on_signal``."""
         self.file.write(message)
         if self.term is not None:
-            self.term.write(message)
+            try:
+                self.term.write(message)
+            except OSError:
+                # The terminal is gone (`otm up -v | grep` after Ctrl-C, a closed window): the
+                # log carries on alone, and the stop still reaches every process.
+                self.term = None
         signalled = message.name == "system" and str(message.data).strip() in SIGNAL_LINES
         if signalled and self.on_signal is not None:
             self.on_signal()
@@ -282,14 +291,19 @@ class StackManager(Manager):  # type: ignore[misc]
         super()._killall(force)
 
     def hold(self) -> None:
-        """Hold SIGINT and SIGTERM until every process has started."""
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        """Hold SIGINT, SIGTERM (and SIGHUP) until every process has started."""
+        for sig in STOP_SIGNALS:
             previous = signal.signal(sig, lambda n, _f: self.held.append(n))
             self.saved.setdefault(sig, previous)
 
     def _start(self) -> None:
         # honcho's loop has just put its handlers in place: hold on to them until all started.
         self.saved.update({sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)})
+        if HANGUP is not None:
+            # honcho ignores a hang-up (the terminal window closed), which would end this
+            # process and leave every other one running: it stops the stack as SIGTERM does.
+            terminate = self.saved[signal.SIGTERM]
+            self.saved[HANGUP] = lambda _n, frame: terminate(signal.SIGTERM, frame)
         self.hold()
         super()._start()
 
@@ -339,6 +353,19 @@ def _follow(runtime: Runtime, say: Any, stop: threading.Event) -> None:
                     say(day_total_line(time.time(), ended.isoformat(), cost))
 
 
+class StackConsole(Console):
+    """rich's console, except that a reader gone away (``otm up | grep`` stopped with Ctrl-C)
+    makes it quiet instead of exiting on the spot (rich's ``SystemExit``), which would leave
+    every process of the stack running."""
+
+    def on_broken_pipe(self) -> None:
+        """Print nothing from now on; the stack stops as it would anyway."""
+        self.quiet = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 def show(console: Any, text: str, **options: Any) -> None:
     """Print ``text`` as it is: no markup, no highlighting."""
     console.print(text, markup=False, highlight=False, **options)
@@ -346,15 +373,15 @@ def show(console: Any, text: str, **options: Any) -> None:
 
 def run(runtime: Runtime, verbose: bool) -> int:
     """Run the stack until Ctrl-C, SIGTERM or a process dies; the exit code."""
-    from rich.console import Console
     from rich.control import Control
 
-    console = Console(width=80) if not sys.stdout.isatty() else Console()
+    console = StackConsole(width=80) if not sys.stdout.isatty() else StackConsole()
 
     def stopping() -> None:
-        if console.is_terminal:  # over the "^C" the terminal echoed
-            console.control(Control.move_to_column(0))
-        show(console, f"{clock(time.time())} stopping…")
+        with contextlib.suppress(OSError):  # a terminal gone must not keep the stack running
+            if console.is_terminal:  # over the "^C" the terminal echoed
+                console.control(Control.move_to_column(0))
+            show(console, f"{clock(time.time())} stopping…")
 
     logs = runtime.state / "logs"
     logs.mkdir(parents=True, exist_ok=True)

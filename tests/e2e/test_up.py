@@ -92,6 +92,38 @@ def test_sigint_logs_each_process_stopped_once_without_return_codes(tmp_path: Pa
     )
 
 
+def _stopped_in_log(log: Path) -> list[str]:
+    """The processes stack.log says stopped, sorted."""
+    lines = [line.split("| ", 1)[-1] for line in log.read_text().splitlines()]
+    return sorted(line.removesuffix(" stopped") for line in lines if line.endswith(" stopped"))
+
+
+def test_a_hang_up_stops_every_process(tmp_path: Path) -> None:
+    """SIGHUP (the terminal window closed) stops the stack like Ctrl-C, leaving nothing behind."""
+    proc = _up(tmp_path)
+    log = tmp_path / "state" / "logs" / "stack.log"
+    wait_until(lambda: log.exists() and '"ready"' in log.read_text(), 30, "ready")
+    os.kill(proc.pid, signal.SIGHUP)
+    out, _ = proc.communicate(timeout=15)
+    assert (0, f"stack stopped: {len(PROCESSES)} processes", sorted(p.name for p in PROCESSES)) == (
+        proc.returncode,
+        out.strip().splitlines()[-1].split(" ", 1)[1],
+        _stopped_in_log(log),
+    )
+
+
+def test_a_reader_gone_away_still_lets_ctrl_c_stop_every_process(tmp_path: Path) -> None:
+    """`otm up -v | grep …` stopped with Ctrl-C: the pipe breaks, yet every process stops."""
+    proc = _up(tmp_path, "--verbose")
+    log = tmp_path / "state" / "logs" / "stack.log"
+    wait_until(lambda: log.exists() and '"ready"' in log.read_text(), 30, "ready")
+    assert proc.stdout is not None
+    proc.stdout.close()  # the reader is gone: the next line written breaks the pipe
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.wait(15)
+    assert sorted(p.name for p in PROCESSES) == _stopped_in_log(log)
+
+
 class Tmux:
     """A real terminal: ``otm up`` in a tmux session of its own (its own server socket)."""
 
