@@ -497,7 +497,10 @@ def tail_command(
     ] = False,
 ) -> None:
     """Follow the stream live: one line per event (time, provider, model, tokens, dollars for
-    usage); --json prints the raw events as JSON lines."""
+    usage); --json prints the raw events as JSON lines.
+
+    PREFIX picks the topics: evt. (every committed event), evt.usage., evt.limits.,
+    evt.alert.; sys. (heartbeats) and cmd. (refresh requests) are seen live only."""
     from otm.tail import committed, tail
 
     if from_seq is not None and not committed(prefix):
