@@ -49,6 +49,8 @@ def ordered(names: Sequence[str]) -> type[TyperGroup]:
     rank = {name: i for i, name in enumerate(names)}
 
     class Ordered(TyperGroup):
+        """typer's group, listing its commands in the order given."""
+
         def list_commands(self, ctx: click.Context) -> list[str]:
             """The sub-commands, ``names`` first (``sorted`` keeps the others' order)."""
             listed = super().list_commands(ctx)

@@ -7,6 +7,7 @@ import time
 from bus.messages import (
     ActivityCommitted,
     FileCursor,
+    Heartbeat,
     LimitsCommitted,
     LimitWindow,
     LiveStatus,
@@ -139,3 +140,11 @@ def test_refresh_line_says_why_and_how_many_files() -> None:
 def test_an_event_of_another_day_shows_its_date() -> None:
     """A replayed event from another day reads with its date in front of the time."""
     assert "2026-05-16 09:12:34" == clock(time.mktime((2026, 5, 16, 9, 12, 34, 0, 0, -1)), now=AT)
+
+
+def test_heartbeat_line_names_process_pid_and_uptime() -> None:
+    """A store heartbeat reads "store alive pid 42, up 2 min, head seq 7"."""
+    beat = Heartbeat(process="store", pid=42, started_at=AT - 150, sent_at=AT, head_seq=7)
+    assert "store alive pid 42, up 2 min, head seq 7" == " ".join(
+        Readable(_priced).line("sys.heartbeat", beat).split()[1:]
+    )
