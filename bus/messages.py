@@ -419,7 +419,8 @@ class Heartbeat(Message, frozen=True, tag="sys.heartbeat"):
     """A process is alive. The store's heartbeat carries the head ``seq`` of the log.
 
     ``counters`` are the process's own tallies (skips, re-sends, garbage dropped), shown by
-    ``otm status``.
+    ``otm status``. ``stopping`` marks the last beat of a process that stops on purpose: idle
+    beats are seconds apart, so readers would otherwise take a while to see it gone.
     """
 
     process: str
@@ -429,6 +430,7 @@ class Heartbeat(Message, frozen=True, tag="sys.heartbeat"):
     head_seq: int | None = None
     counters: dict[str, int] = {}
     detail: dict[str, str] = {}
+    stopping: bool = False
 
 
 CommittedEvent = UsageCommitted | PriceCommitted | LimitsCommitted | ActivityCommitted

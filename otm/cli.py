@@ -538,6 +538,12 @@ def schema_command() -> None:
     sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
 
 
+# -- the stack in the background: one registration block (otm/service.py) -------------------
+from otm.service import service_app  # noqa: E402
+
+app.add_typer(service_app, name="service")
+
+
 def main() -> None:
     """Entry point of the ``otm`` script."""
     try:

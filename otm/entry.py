@@ -3,8 +3,10 @@
 ``otm statusline`` runs on every Claude Code status update and must answer in a few tens of
 milliseconds, so it goes straight to ``otm.statusline`` without importing the CLI (typer, click
 and rich alone cost more than that). ``otm report <kind>`` with the options ``otm.report_args``
-parses goes to ``otm.report_fast`` the same way. Every other command, and these with other
-options (``--help``), goes to the typer app in ``otm.cli``.
+parses goes to ``otm.report_fast`` the same way. ``otm <process>`` alone (how ``otm up`` and
+the Procfile start each process of the stack) goes straight to the runner: eight long-lived
+processes need not each load the CLI. Every other command, and these with other options
+(``--help``), goes to the typer app in ``otm.cli``.
 
 Every process of the stack is an ``otm`` command (``python -m otm`` comes here too), so this is
 where each one first makes what it writes private: umask 0o077
@@ -33,6 +35,10 @@ def main() -> int:
         from otm.statusline import run
 
         return run()
+    if len(sys.argv) == 2:
+        code = _run_process(sys.argv[1])
+        if code is not None:
+            return code
     if sys.argv[1:2] == ["report"]:
         from otm.report_fast import run as run_report
 
@@ -43,3 +49,18 @@ def main() -> int:
 
     cli_main()
     return 0
+
+
+def _run_process(name: str) -> int | None:
+    """Run process ``name`` of the stack until it stops (its exit status); None if ``name`` is
+    no process."""
+    import importlib
+
+    from services.processes import PROCESSES
+
+    process = next((p for p in PROCESSES if p.name == name), None)
+    if process is None:
+        return None
+    from services.runtime.runner import main as run_process
+
+    return run_process(name, importlib.import_module(process.module).run)

@@ -14,6 +14,7 @@ from rich.table import Table
 from services.collector.live.source import utc_text
 from services.queries.doctor import diagnose
 from services.queries.status import collect_status
+from services.queries.status_types import Drops
 from services.runtime.installation import Runtime
 from services.runtime.runner import DROPPED
 
@@ -37,7 +38,7 @@ def show_status(runtime: Runtime, as_json: bool) -> int:
         console.print(f"[bold red]{escape(line)}[/]", soft_wrap=True)
     mode = " [yellow](demo data)[/]" if status["demo"] else ""
     console.print(f"[bold]OpenTokenMonitor[/] {status['database']}{mode}")
-    console.print(f"head seq: [bold]{status['head_seq']}[/]")
+    console.print(f"head seq: [bold]{status['headSeq']}[/]")
     procs = Table("process", "pid", "state", "last seen", "counters", title="Processes")
     for p in status["processes"]:
         state = "[green]up[/]" if p["alive"] else "[red]down[/]"
@@ -47,12 +48,12 @@ def show_status(runtime: Runtime, as_json: bool) -> int:
             if v and not k.startswith(DROPPED)  # summed up below the table
         )
         procs.add_row(
-            p["process"], str(p["pid"]), state, f"{p['last_seen_seconds_ago']}s ago", counters
+            p["process"], str(p["pid"]), state, f"{p['lastSeenSecondsAgo']}s ago", counters
         )
     console.print(procs)
-    console.print(drop_line("bus garbage dropped", status["bus_garbage_dropped"]))
-    console.print(drop_line("forged or unconfirmed events dropped", status["events_refused"]))
-    ignored = status["unknown_heartbeats_ignored"]
+    console.print(drop_line("bus garbage dropped", status["busGarbageDropped"]))
+    console.print(drop_line("forged or unconfirmed events dropped", status["eventsRefused"]))
+    ignored = status["unknownHeartbeatsIgnored"]
     if ignored:
         console.print(f"{ignored} heartbeats from unknown processes ignored")
     roots = Table("provider", "root", "exists", "log files", "unreadable dirs", title="Data roots")
@@ -62,14 +63,14 @@ def show_status(runtime: Runtime, as_json: bool) -> int:
             r["path"],
             "yes" if r["exists"] else "no",
             str(r["files"]),
-            str(len(r["unreadable_dirs"])),
+            str(len(r["unreadableDirs"])),
         )
     console.print(roots)
     providers = Table("provider", "state", "why", "fix", title="Providers")
     colours = {"available": "green", "partial": "yellow", "unavailable": "red"}
-    for name, p in status["providers"].items():
-        state = f"[{colours[p['state']]}]{p['state']}[/]"
-        providers.add_row(name, state, p["reason"], p["fix"])
+    for name, provider in status["providers"].items():
+        state = f"[{colours[provider['state']]}]{provider['state']}[/]"
+        providers.add_row(name, state, provider["reason"], provider["fix"])
     console.print(providers)
     if status["skipped"]:
         skips = Table("reason", "lines", title="Skipped input")
@@ -78,7 +79,7 @@ def show_status(runtime: Runtime, as_json: bool) -> int:
         console.print(skips)
     else:
         console.print("skipped input: none")
-    channels = status.get("alert_channels", [])
+    channels = status.get("alertChannels", [])
     if channels:
         table = Table(
             "channel", "delivered", "waiting", "failed", "problem", title="Alert channels"
@@ -98,26 +99,26 @@ def show_status(runtime: Runtime, as_json: bool) -> int:
                 text,
             )
         console.print(table)
-    if status.get("priced_as"):
+    if status.get("pricedAs"):
         console.print(
             "[dim]priced as the known model in their name:[/] "
-            + ", ".join(f"{m} as {known}" for m, known in sorted(status["priced_as"].items()))
+            + ", ".join(f"{m} as {known}" for m, known in sorted(status["pricedAs"].items()))
         )
-    if status["unpriced_models"]:
+    if status["unpricedModels"]:
         console.print(
             '[yellow]unpriced models[/] (add [pricing.overrides."<model>"] to config.toml): '
-            + ", ".join(status["unpriced_models"])
+            + ", ".join(status["unpricedModels"])
         )
     return 0
 
 
-def drop_line(what: str, drops: dict[str, Any]) -> str:
+def drop_line(what: str, drops: Drops) -> str:
     """``what: N (process: reason n, ...; ...)``, or ``what: none``."""
     if not drops["total"]:
         return f"{what}: none"
     parts = "; ".join(
         f"{process}: " + ", ".join(f"{reason} {n}" for reason, n in reasons.items())
-        for process, reasons in drops["by_process"].items()
+        for process, reasons in drops["byProcess"].items()
     )
     return f"{what}: {drops['total']} ({escape(parts)})"
 

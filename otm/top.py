@@ -27,17 +27,21 @@ from rich.console import Console
 from rich.live import Live
 
 from bus.client import EventFollower, Subscriber
+from bus.lock import is_held
 from bus.messages import PROVIDERS, Heartbeat
 from bus.topics import EVENTS, HEARTBEAT
 from otm.top_data import Queries, Snapshot, next_change, parts_for
 from otm.top_view import Frame, screen
+from services.queries.heartbeats import running_store_heartbeats
 from services.queries.reports.timezones import local_timezone_name
 from services.runtime.installation import Runtime
+from services.runtime.lifecycle import SILENT_AFTER_SECONDS
 from services.store import log
 from services.store.database import connect_reader
 
-DOWN_AFTER = 3.0
-"""Seconds without a store heartbeat after which the stack counts as not running."""
+DOWN_AFTER = SILENT_AFTER_SECONDS
+"""Seconds without a store heartbeat after which the stack counts as not running (a store that
+stops on purpose says so in its last beat, seen at once)."""
 DEBOUNCE = 0.2
 """Events arriving within this long of each other are applied with one re-query."""
 EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -55,6 +59,7 @@ class BusWatch:
         self._parts: set[str] = set()
         self._first_at: float | None = None
         self.last_beat: float | None = None
+        self.store_stopped = False
         self.started = time.monotonic()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="otm-top-bus", daemon=True)
@@ -69,13 +74,14 @@ class BusWatch:
         self._thread.join(3.0)
 
     def running(self, now: float) -> bool:
-        """Whether a store heartbeat came within ``DOWN_AFTER`` seconds."""
+        """Whether the store answered or beat within ``DOWN_AFTER`` seconds."""
         beat = self.last_beat
         return beat is not None and now - beat < DOWN_AFTER
 
     def waiting(self, now: float) -> bool:
-        """Whether no heartbeat came yet, but only since less than ``DOWN_AFTER`` seconds."""
-        return self.last_beat is None and now - self.started < DOWN_AFTER
+        """Whether the store has not been heard from yet, but only for less than
+        ``DOWN_AFTER`` seconds (and it has not said it stops)."""
+        return self.last_beat is None and not self.store_stopped and now - self.started < DOWN_AFTER
 
     def take(self, now: float) -> set[str]:
         """The parts changed by events, once ``DEBOUNCE`` has passed since the first."""
@@ -98,10 +104,17 @@ class BusWatch:
         follower = EventFollower((EVENTS,), after=self.after, where=self.runtime.endpoints)
         resets = 0
         try:
+            # Idle beats are seconds apart: ask instead of waiting for one. No store holds its
+            # lock: none runs. One that answers now is running now.
+            if not is_held(self.runtime.lock_path("store")):
+                self.store_stopped = True
+            elif running_store_heartbeats(self.runtime) is not None:
+                self.last_beat = time.monotonic()
             while not self._stop.is_set():
                 for _, message in beats.drain():
                     if isinstance(message, Heartbeat) and message.process == "store":
-                        self.last_beat = time.monotonic()
+                        self.store_stopped = message.stopping
+                        self.last_beat = None if message.stopping else time.monotonic()
                 parts: set[str] = set()
                 for topic, _ in follower.poll(200):
                     parts |= parts_for(topic)

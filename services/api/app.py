@@ -10,35 +10,39 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, cast
 
+import msgspec
 import structlog
-from litestar import Litestar, Request, Response, get, post
-from litestar.exceptions import HTTPException
+from litestar import Litestar, get, post
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
-from litestar.params import FromQuery, HeaderParameter
+from litestar.params import HeaderParameter, Parameter
 from litestar.response import Stream
 from litestar.types import Scope
 
 from bus.client import Publisher
 from bus.messages import PROVIDERS, RefreshRequested
 from bus.topics import EVENTS
+from services.api.answers import ActivityAnswer, AlertsAnswer, LimitsAnswer, UsageAnswer
+from services.api.errors import ApiError, error_responses, exception_handlers
 from services.api.pages import page_routes
 from services.api.sse import check_prefix, event_stream, resume_point
 from services.api.stream import StreamHub, database_head
+from services.queries.reports.blocks import TokenLimit
 from services.queries.reports.build import KINDS, ReportOptions, build_report
-from services.queries.reports.common import providers_of
+from services.queries.reports.common import ReportError, providers_of
 from services.queries.reports.limits import limits_report, stale_after
+from services.queries.reports.periods import WEEK_STARTS
 from services.queries.reports.timezones import local_timezone_name
+from services.queries.status_types import StatusReport
 from services.runtime.installation import Runtime
 from services.store.database import connect_reader
-from services.store.trouble import DAMAGED, classify, describe
+from services.store.trouble import DAMAGED, classify
 
-RETRY_AFTER_SECONDS = 2
 OPENAPI = OpenAPIConfig(
     title="OpenTokenMonitor",
     version="1",
@@ -46,46 +50,11 @@ OPENAPI = OpenAPIConfig(
     # from a CDN (blank offline), and /schema is the dashboard's page rendering this document.
     path="/schema/openapi.json",
     render_plugins=[JsonRenderPlugin(path="/")],
+    use_handler_docstrings=True,  # each route's docstring is its description
 )
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 logger = structlog.get_logger().bind(process="api")
-
-
-class ApiError(Exception):
-    """A request that cannot be answered; the message is sent as ``{"error": ...}``."""
-
-    def __init__(self, status_code: int, message: str) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-
-
-def error_response(request: Request[Any, Any, Any], exc: ApiError) -> Response[dict[str, str]]:
-    """Render an ``ApiError`` as JSON, telling clients when to retry a 503."""
-    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if exc.status_code == 503 else {}
-    return Response({"error": str(exc)}, status_code=exc.status_code, headers=headers)
-
-
-def http_error_response(
-    request: Request[Any, Any, Any], exc: HTTPException
-) -> Response[dict[str, str]]:
-    """Litestar's own answers (unknown route, wrong method, bad parameter) in the API's one
-    error shape, ``{"error": ...}``."""
-    message = str(exc.detail)
-    extra = getattr(exc, "extra", None)
-    if exc.status_code == 400 and extra:
-        message = f"{message}: {extra}"
-    if exc.status_code >= 500:
-        return internal_error_response(request, exc)
-    return Response({"error": message}, status_code=exc.status_code, headers=exc.headers)
-
-
-def internal_error_response(
-    request: Request[Any, Any, Any], exc: Exception
-) -> Response[dict[str, str]]:
-    """A bug, in the one error shape; the details go to the log (``log_unexpected``)."""
-    message = "internal error: see the api's log (otm up --verbose, or its log file)"
-    return Response({"error": message}, status_code=500)
 
 
 @contextmanager
@@ -108,9 +77,45 @@ def reader(db_path: Path) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
-def health(db_path: Path) -> dict[str, Any]:
+class Health(msgspec.Struct, frozen=True, rename="camel"):
+    """``GET /healthz``."""
+
+    status: Literal["ok"]
+    db: bool
+    """Whether the database exists."""
+    head_seq: int | None
+    """The last committed event's seq; null before the database exists."""
+
+
+class Refreshing(msgspec.Struct, frozen=True, rename="camel"):
+    """``POST /v1/refresh``: what was asked for."""
+
+    requested: list[str]
+    """The providers asked."""
+    min_interval_seconds: float
+    """The collector asks each provider no more often than this."""
+
+
+# The enums and patterns (schema_extra: the document only, Litestar does not enforce them) are
+# for the OpenAPI document; the handlers check the values themselves, so a wrong one gets the
+# same message as on the command line.
+Provider = Annotated[
+    str,
+    Parameter(
+        description=f"one of {', '.join(PROVIDERS)}, or all",
+        schema_extra={"enum": [*PROVIDERS, "all"]},
+    ),
+]
+DAY = Parameter(
+    description="YYYYMMDD or YYYY-MM-DD (inclusive), a calendar date",
+    schema_extra={"pattern": r"^[0-9]{4}-?(0[1-9]|1[0-2])-?(0[1-9]|[12][0-9]|3[01])$"},
+)
+Limit = Annotated[int, Parameter(description="how many, newest first", ge=1, le=1000)]
+
+
+def health(db_path: Path) -> Health:
     """Liveness plus whether the database exists and its head seq."""
-    return {"status": "ok", "db": db_path.exists(), "head_seq": database_head(db_path)}
+    return Health(status="ok", db=db_path.exists(), head_seq=database_head(db_path))
 
 
 def usage_report(db_path: Path, kind: str, options: ReportOptions) -> dict[str, Any]:
@@ -120,27 +125,18 @@ def usage_report(db_path: Path, kind: str, options: ReportOptions) -> dict[str, 
         raise ApiError(404, f"no report {kind!r}: use one of {', '.join(KINDS)}")
     with reader(db_path) as conn:
         try:
+            check_every_option(options)
             return build_report(conn, kind, options)
         except ValueError as exc:  # ReportError and UnknownTimezone both are ValueErrors
             raise ApiError(400, str(exc)) from None
 
 
-def database_error_handler(
-    db_path: Path,
-) -> Callable[[Request[Any, Any, Any], sqlite3.DatabaseError], Response[dict[str, str]]]:
-    """The answer for a damaged database (or a full disk) wherever a query meets it: 503 with
-    the one sentence naming the file and the fix; any other database error is a bug (500)."""
-
-    def database_error_response(
-        request: Request[Any, Any, Any], exc: sqlite3.DatabaseError
-    ) -> Response[dict[str, str]]:
-        kind = classify(exc)
-        if kind is None:
-            return internal_error_response(request, exc)
-        headers = {} if kind == DAMAGED else {"Retry-After": str(RETRY_AFTER_SECONDS)}
-        return Response({"error": describe(kind, db_path, exc)}, status_code=503, headers=headers)
-
-    return database_error_response
+def check_every_option(options: ReportOptions) -> None:
+    """``ReportError`` for a wrong option even where the kind does not use it: the API takes
+    every option on every kind, and a mistyped one should not pass unnoticed."""
+    TokenLimit.parse(options.token_limit)
+    if options.start_of_week not in WEEK_STARTS:
+        raise ReportError(f"start of week {options.start_of_week!r}: use 'sunday' or 'monday'")
 
 
 class _Reported:
@@ -199,24 +195,48 @@ class RefreshSender:
 def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
     """The Litestar application; the hub starts and stops with it."""
 
-    @get("/healthz", sync_to_thread=True)
-    def healthz() -> dict[str, Any]:
+    @get("/healthz", sync_to_thread=True, responses=error_responses())
+    def healthz() -> Health:
         """Liveness, database presence and head seq."""
         return health(runtime.db_path)
 
-    @get("/v1/usage/{kind:str}", sync_to_thread=True)
+    @get("/v1/usage/{kind:str}", sync_to_thread=True, responses=error_responses(400, 404, 503))
     def usage(
-        kind: str,
-        provider: FromQuery[str] = "all",
-        tz: FromQuery[str | None] = None,
-        since: FromQuery[str | None] = None,
-        until: FromQuery[str | None] = None,
-        order: FromQuery[str | None] = None,
-        start_of_week: FromQuery[str] = "sunday",
-        token_limit: FromQuery[str | None] = None,
-    ) -> dict[str, Any]:
-        """``otm report <kind> --json`` (daily|weekly|monthly|session|project|blocks), with the
-        same options; ``tz`` defaults to this machine's zone, as on the command line."""
+        kind: Annotated[
+            str, Parameter(description="the report", schema_extra={"enum": list(KINDS)})
+        ],
+        provider: Provider = "all",
+        tz: Annotated[
+            str | None,
+            Parameter(description="IANA time zone for days and hours; default: this machine's"),
+        ] = None,
+        since: Annotated[str | None, DAY] = None,
+        until: Annotated[str | None, DAY] = None,
+        order: Annotated[
+            str | None,
+            Parameter(
+                description="default: the kind's own order (oldest first; sessions and "
+                "projects: most expensive first)",
+                schema_extra={"enum": ["asc", "desc"]},
+            ),
+        ] = None,
+        start_of_week: Annotated[
+            str,
+            Parameter(
+                description="weekly: the day weeks start on",
+                schema_extra={"enum": ["sunday", "monday"]},
+            ),
+        ] = "sunday",
+        token_limit: Annotated[
+            str | None,
+            Parameter(
+                description="blocks: a token count, or 'max' for the largest past block",
+                schema_extra={"pattern": r"^(max|0*[1-9][0-9]*)$"},
+            ),
+        ] = None,
+    ) -> UsageAnswer:
+        """``otm report <kind> --json``, with the same options; the JSON ccusage prints for the
+        same report (camelCase keys)."""
         options = ReportOptions(
             provider=provider,
             tz=tz or local_timezone_name(),
@@ -226,62 +246,56 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
             start_of_week=start_of_week,
             token_limit=token_limit,
         )
-        return usage_report(runtime.db_path, kind, options)
+        return cast(UsageAnswer, usage_report(runtime.db_path, kind, options))
 
-    @get("/v1/limits", sync_to_thread=True)
-    def limits(provider: FromQuery[str] = "all") -> dict[str, Any]:
+    @get("/v1/limits", sync_to_thread=True, responses=error_responses(400, 503))
+    def limits(provider: Provider = "all") -> LimitsAnswer:
         """``otm limits --json``: every rate-limit window with its live countdown."""
         try:
             providers_of(provider)  # a wrong value is a 400 even before the database exists
         except ValueError as exc:
             raise ApiError(400, str(exc)) from None
         with reader(runtime.db_path) as conn:
-            return limits_report(conn, provider, stale_seconds=stale_seconds)
+            return cast(LimitsAnswer, limits_report(conn, provider, stale_seconds=stale_seconds))
 
-    @get("/v1/alerts", sync_to_thread=True)
-    def alerts(limit: FromQuery[int] = 50) -> dict[str, Any]:
+    @get("/v1/alerts", sync_to_thread=True, responses=error_responses(400, 503))
+    def alerts(limit: Limit = 50) -> AlertsAnswer:
         """``otm alerts --json``: recent alerts, the active ones, each channel's delivery."""
         from services.queries.alerts import alerts_report
 
-        if not 1 <= limit <= 1000:
-            raise ApiError(400, f"limit={limit}: use 1-1000")
         with reader(runtime.db_path) as conn:
-            return alerts_report(conn, runtime, limit)
+            return cast(AlertsAnswer, alerts_report(conn, runtime, limit))
 
-    @get("/v1/activity", sync_to_thread=True)
+    @get("/v1/activity", sync_to_thread=True, responses=error_responses(400, 503))
     def activity(
-        provider: FromQuery[str] = "all",
-        limit: FromQuery[int] = 50,
-        project: FromQuery[str | None] = None,
-    ) -> dict[str, Any]:
+        provider: Provider = "all",
+        limit: Limit = 50,
+        project: Annotated[
+            str | None, Parameter(description="only this project (its path or name)")
+        ] = None,
+    ) -> ActivityAnswer:
         """Recent prompts with their reply's model, tokens and dollars, newest first."""
         from services.queries.activity import activity_report
 
-        if not 1 <= limit <= 1000:
-            raise ApiError(400, f"limit={limit}: use 1-1000")
         settings = runtime.config.activity
         with reader(runtime.db_path) as conn:
             try:
-                return activity_report(
-                    conn,
-                    provider,
-                    limit,
-                    project,
-                    enabled=settings.enabled,
-                    keep=settings.keep,
+                answer = activity_report(
+                    conn, provider, limit, project, enabled=settings.enabled, keep=settings.keep
                 )
             except ValueError as exc:
                 raise ApiError(400, str(exc)) from None
+        return cast(ActivityAnswer, answer)
 
-    @get("/v1/status", sync_to_thread=True)
-    def status() -> dict[str, Any]:
+    @get("/v1/status", sync_to_thread=True, responses=error_responses())
+    def status() -> StatusReport:
         """``otm status --json``: processes, roots, skips and every provider's state."""
         from services.queries.status import collect_status
 
         return collect_status(runtime)
 
-    @post("/v1/refresh", sync_to_thread=True, status_code=202)
-    def refresh(provider: FromQuery[str] = "all") -> dict[str, Any]:
+    @post("/v1/refresh", sync_to_thread=True, status_code=202, responses=error_responses(400, 503))
+    def refresh(provider: Provider = "all") -> Refreshing:
         """Ask for a log scan and a live limits poll now. The collector still asks each
         provider no more often than ``[limits] min_interval_seconds``; the outcome arrives on
         the stream as ``evt.limits.<provider>`` and in ``GET /v1/limits``. A cross-site POST
@@ -290,16 +304,23 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
             raise ApiError(400, f"provider={provider!r}: use one of {', '.join(PROVIDERS)}, all")
         providers = PROVIDERS if provider == "all" else (provider,)
         sender.send(providers)
-        return {
-            "requested": list(providers),
-            "minIntervalSeconds": runtime.config.limits.min_interval_seconds,
-        }
+        return Refreshing(
+            requested=list(providers),
+            min_interval_seconds=runtime.config.limits.min_interval_seconds,
+        )
 
-    @get("/v1/stream")
+    @get("/v1/stream", responses=error_responses(400))
     async def stream(
-        prefix: FromQuery[str] = EVENTS,
-        after: FromQuery[int | None] = None,
-        last_event_id: Annotated[str | None, HeaderParameter(name="Last-Event-ID")] = None,
+        prefix: Annotated[
+            str, Parameter(description="only topics starting with this (evt., evt.usage., ...)")
+        ] = EVENTS,
+        after: Annotated[
+            int | None, Parameter(description="resume after this seq (else: from now on)", ge=0)
+        ] = None,
+        last_event_id: Annotated[
+            str | None,
+            HeaderParameter(name="Last-Event-ID", description="the browser's resume point"),
+        ] = None,
     ) -> Stream:
         """Committed events as Server-Sent Events (id = seq, event = topic, data = JSON)."""
         try:
@@ -338,12 +359,7 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
         openapi_config=OPENAPI,
         on_startup=[start_hub],
         on_shutdown=[stop_hub],
-        exception_handlers={
-            ApiError: error_response,
-            HTTPException: http_error_response,
-            sqlite3.DatabaseError: database_error_handler(runtime.db_path),
-            Exception: internal_error_response,
-        },
+        exception_handlers=exception_handlers(runtime.db_path),
         after_exception=[log_unexpected],
         logging_config=None,
     )

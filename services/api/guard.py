@@ -12,12 +12,12 @@ guarded like every route; a WebSocket handshake is guarded too (none is served t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.api.errors import error_body
 from services.api.owner import Denied, Owner, Redirect
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
@@ -66,8 +66,8 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class GuardMiddleware:
-    """ASGI middleware: refuse a foreign Host/Origin and any user but ``owner`` with a 403, add
-    security headers."""
+    """ASGI middleware: refuse a foreign Host/Origin and any user but ``owner`` (403; 401 when
+    only a token could tell), add security headers."""
 
     def __init__(self, app: ASGIApp, owner: Owner) -> None:
         self.app = app
@@ -81,11 +81,11 @@ class GuardMiddleware:
         try:
             check_origin(_header(scope, b"origin"), _header(scope, b"host"))
         except Refused as exc:
-            await _refuse(scope, send, str(exc))
+            await _refuse(scope, send, str(exc), Refused.status_code)
             return
         admission = self.owner.admit(scope)
         if isinstance(admission, Denied):
-            await _refuse(scope, send, admission.reason)
+            await _refuse(scope, send, admission.reason, admission.status)
             return
         if isinstance(admission, Redirect):
             await _redirect(send, admission)
@@ -104,18 +104,22 @@ def _with_security_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple
     return [*headers, *(h for h in SECURITY_HEADERS if h[0] not in present)]
 
 
-async def _refuse(scope: Scope, send: Send, message: str) -> None:
+async def _refuse(scope: Scope, send: Send, message: str, status: int) -> None:
+    """Answer ``status`` in the api's one error shape (``services.api.errors``)."""
     if scope["type"] == ScopeType.WEBSOCKET:
         await send({"type": "websocket.close", "code": 1008, "reason": ""})  # the server: 403
         return
-    body = json.dumps({"error": message}).encode()
+    body = error_body(message)
+    # A 401 says how to authenticate (RFC 9110): the bearer token `otm api token` prints.
+    challenge = [(b"www-authenticate", b"Bearer")] if status == 401 else []
     await send(
         {
             "type": "http.response.start",
-            "status": 403,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
+                *challenge,
                 *SECURITY_HEADERS,
             ],
         }

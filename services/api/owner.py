@@ -96,9 +96,11 @@ class Admitted:
 
 @dataclass(frozen=True)
 class Denied:
-    """Answer 403 with this one-line reason."""
+    """Answer ``status`` with this one-line reason: 403 for another user, 401 for a missing or
+    wrong token (the owner may still get in, with the right one)."""
 
     reason: str
+    status: int = 403
 
 
 @dataclass(frozen=True)
@@ -141,14 +143,14 @@ class Owner:
         in_url = [value for name, value in pairs if name == "token"]
         if in_url and scope.get("method") in ("GET", "HEAD"):
             if not self._right(in_url[-1].encode()):
-                return Denied(WRONG_TOKEN)
+                return Denied(WRONG_TOKEN, 401)
             return self._redirect(scope, [(n, v) for n, v in pairs if n != "token"])
         if uid is not None:
             return ADMITTED
         presented = _bearer(scope) or _cookie(scope, cookie_name(_port(scope)))
         if presented is None:
-            return Denied(NEEDS_TOKEN)
-        return ADMITTED if self._right(presented) else Denied(WRONG_TOKEN)
+            return Denied(NEEDS_TOKEN, 401)
+        return ADMITTED if self._right(presented) else Denied(WRONG_TOKEN, 401)
 
     def _peer(self, scope: Scope) -> int | None:
         client, server = scope.get("client"), scope.get("server")

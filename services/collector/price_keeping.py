@@ -10,9 +10,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import msgspec
-import structlog
 
 from bus.messages import ModelPrice, PriceObserved, UsageRecord
 from services.collector.price_resolution import pricing_fingerprint, resolve_price
@@ -20,7 +20,15 @@ from services.runtime.config import PriceOverride
 from services.store.trouble import UNWRITABLE, classify, describe
 
 STAMP_NAME = "prices.fingerprint"
-logger = structlog.get_logger().bind(process="collector")
+
+
+def _logger() -> Any:
+    """The collector's logger. structlog is imported only to log: a one-shot command's
+    catch-up that keeps prices without logging skips its ~0.2 s import."""
+    import structlog
+
+    return structlog.get_logger().bind(process="collector")
+
 
 _price_decoder = msgspec.msgpack.Decoder(ModelPrice)
 
@@ -32,6 +40,14 @@ class PriceKeeper:
         self.overrides = overrides
         self.announced: set[tuple[str, str]] = set()
         self._waiting: dict[tuple[str, str], None] = {}
+
+    def known(self, conn: sqlite3.Connection) -> None:
+        """Count every model with a committed price as announced: for a caller that knows the
+        committed prices are current (``PriceStamp.current``), so only new models are priced."""
+        try:
+            self.announced.update(conn.execute("SELECT provider, model FROM prices").fetchall())
+        except sqlite3.Error:
+            return
 
     def note(self, records: Iterable[UsageRecord]) -> None:
         """Remember models met in these records; ``flush`` prices the new ones later."""
@@ -112,10 +128,10 @@ class PriceStamp:
         except OSError as exc:
             problem = describe(classify(exc) or UNWRITABLE, self.path, exc)
             if self.log and self.problem is None:
-                logger.warning("price_stamp_unwritable", path=str(self.path), message=problem)
+                _logger().warning("price_stamp_unwritable", path=str(self.path), message=problem)
             self.problem = problem
             return False
         if self.log and self.problem is not None:
-            logger.info("price_stamp_written", path=str(self.path))
+            _logger().info("price_stamp_written", path=str(self.path))
         self.problem = None
         return True

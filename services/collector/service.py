@@ -26,9 +26,9 @@ LIVE_WAIT_SECONDS = 0.02
 """While a live poll runs in its thread, look for its result this often."""
 PENDING_WAIT_SECONDS = 0.1
 """While batches await their commit, check this often whether one is due for a re-send."""
-IDLE_WAIT_SECONDS = 1.0
+IDLE_WAIT_SECONDS = PRICE_CHECK_SECONDS
 """Nothing in flight: messages wake the loop at once, so the wait only paces the timed work
-(price checks, counters), and an idle stack never wakes more than once a second."""
+(price checks, counters), and an idle collector wakes about once in five seconds."""
 
 
 class CollectorService:

@@ -23,7 +23,14 @@ from services.runtime.spool import write_observation
 
 HISTORY_MB = 24.0
 HISTORY_DAYS = 30
-APPEND_EVERY_SECONDS = (2.0, 6.0)
+FIRST_APPEND_SECONDS = (1.0, 3.0)
+"""A new user sees the numbers move within seconds of ``otm up``."""
+DEMO_TOKENS_PER_HOUR = 4_000_000
+"""The live demo's pace, about the busiest 5-hour block of the generated history spread over
+five hours: each exchange is followed by a pause as long as its tokens take at this rate, so
+the active block's burn rate and projections look like a busy real user's, not a runaway's."""
+APPEND_GAP_SECONDS = (2.0, 60.0)
+"""The shortest and longest pause between two exchanges."""
 LIMITS_EVERY_SECONDS = 15.0
 IDLE_SECONDS = 1.0
 DEMO_WINDOWS = (("five_hour", 5 * 3600), ("seven_day", 7 * 86_400))
@@ -74,14 +81,15 @@ class DemoService:
         if not self.runtime.demo:
             return {"demo": False, "note": "Claude Code data found; the demo stays idle"}
         generated = ensure_history(self.runtime.demo_root)
-        self.next_append = time.monotonic() + self.rng.uniform(*APPEND_EVERY_SECONDS)
+        self.next_append = time.monotonic() + self.rng.uniform(*FIRST_APPEND_SECONDS)
         return {"demo": True, "root": str(self.runtime.demo_root), "generated": generated}
 
     def handle(self, batch: Batch) -> None:
         """The demo subscribes to nothing."""
 
     def step(self) -> float:
-        """Append when an append is due; the seconds until the next one."""
+        """Append when an append is due, write the made-up limits when they are due; the
+        seconds until the next of the two."""
         if not self.runtime.demo:
             return IDLE_SECONDS
         if time.monotonic() >= self.next_append:
@@ -90,16 +98,28 @@ class DemoService:
             added = append_live(self.runtime.demo_root, self.rng)
             self.node.logger.debug("appended", records=len(added))
             self.node.pulse.counters["records_appended"] += len(added)
-            self.next_append = time.monotonic() + self.rng.uniform(*APPEND_EVERY_SECONDS)
-            if time.time() >= self.next_limits:
-                observed = demo_limits(time.time(), self.started)
-                write_observation(self.runtime.state, "demo-limits", observed)
-                self.next_limits = time.time() + LIMITS_EVERY_SECONDS
-        return max(0.0, self.next_append - time.monotonic())
+            tokens = sum(
+                r.input + r.output + r.cache_write_5m + r.cache_write_1h + r.cache_read
+                for r in added
+            )
+            self.next_append = time.monotonic() + pause_after(tokens, self.rng)
+        if time.time() >= self.next_limits:
+            observed = demo_limits(time.time(), self.started)
+            write_observation(self.runtime.state, "demo-limits", observed)
+            self.next_limits = time.time() + LIMITS_EVERY_SECONDS
+        return max(0.0, min(self.next_append - time.monotonic(), self.next_limits - time.time()))
 
     def stop(self) -> Mapping[str, object]:
         """Nothing to close."""
         return {}
+
+
+def pause_after(tokens: int, rng: random.Random) -> float:
+    """Seconds to wait after an exchange of ``tokens``: what they take at
+    ``DEMO_TOKENS_PER_HOUR``, give or take 30 %, within ``APPEND_GAP_SECONDS``."""
+    shortest, longest = APPEND_GAP_SECONDS
+    seconds = tokens / DEMO_TOKENS_PER_HOUR * 3600 * rng.uniform(0.7, 1.3)
+    return min(longest, max(shortest, seconds))
 
 
 def run(runtime: Runtime) -> None:

@@ -57,9 +57,10 @@ BUDGET_CHECK_SECONDS = 10.0
 MAX_DELIVERY_AGE_SECONDS = 3600.0
 """A committed alert older than this when first seen (a notifier database lost and the log
 replayed) is recorded, not delivered: nobody wants last month's warnings."""
-WAIT_SECONDS = 1.0
-"""Messages wake the loop at once; this paces only the timed work (re-sends, retries, snooze
-and quiet hours), so an idle notifier wakes at most once a second."""
+WAIT_SECONDS = RESEND_SECONDS
+"""Messages (and the delivery worker's answers) wake the loop at once; this paces only the
+timed work (re-sends, retries, snooze and quiet hours), so an idle notifier wakes about once
+in two seconds."""
 DEMO_DAILY_BUDGET_USD = 2.0
 """In demo mode, with no budget configured, a made-up daily budget shows what budget alerts
 look like (labelled demo data, like every demo alert)."""

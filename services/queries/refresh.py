@@ -15,8 +15,8 @@ from bus.client import Publisher, Subscriber
 from bus.lock import AlreadyRunning, is_held
 from bus.messages import PROVIDERS, LimitsCommitted, RefreshRequested
 from services.runtime.installation import Runtime
+from services.runtime.lifecycle import SILENT_AFTER_SECONDS
 
-COLLECTOR_SILENT_SECONDS = 3.0
 COLLECTOR_DOWN = "not asked: the collector is not running (start the stack with `otm up`)"
 NOT_ASKED_DEMO = "not asked: demo data has no live limits (no CLI is used on this machine yet)"
 NOT_ASKED_OFF = "not asked: live limits are off ([limits] enabled = false)"
@@ -104,7 +104,7 @@ def _collector_state(runtime: Runtime, since: float) -> str:
     beat = next((b for b, _received in beats if b.process == "collector"), None)
     if beat is None:
         return "down"
-    if time.time() - beat.sent_at > COLLECTOR_SILENT_SECONDS:
+    if beat.stopping or time.time() - beat.sent_at > SILENT_AFTER_SECONDS:
         return "down"
     if beat.sent_at < since + 1.0 or beat.detail.get("live_running"):
         return "busy"

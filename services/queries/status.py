@@ -12,7 +12,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -28,14 +28,15 @@ from services.queries.alerts import channel_health
 from services.queries.heartbeats import latest_heartbeats
 from services.queries.providers import provider_states
 from services.queries.reports.limits import live_statuses, stale_after
+from services.queries.status_types import StatusReport
 from services.runtime.installation import Runtime
+from services.runtime.lifecycle import SILENT_AFTER_SECONDS
 from services.runtime.runner import DROPPED
 from services.store.database import connect_reader
 from services.store.health import read_health
 from services.store.service import UNKNOWN_HEARTBEATS
 from services.store.trouble import DAMAGED, classify, damaged_message
 
-ALIVE_SECONDS = 3.0
 SCANNERS: dict[str, Callable[[Path], RootScan[Any]]] = {
     "claude": find_transcripts,
     "codex": find_codex_logs,
@@ -47,8 +48,8 @@ REFUSED_REASONS = frozenset((FORGED, UNCONFIRMED))
 _window_decoder = msgspec.msgpack.Decoder(LimitWindow)
 
 
-def collect_status(runtime: Runtime) -> dict[str, Any]:
-    """Everything ``otm status`` shows, as a JSON-ready dict."""
+def collect_status(runtime: Runtime) -> StatusReport:
+    """Everything ``otm status`` shows, as a JSON-ready dict (``status_types`` is its shape)."""
     roots = []
     for provider, provider_roots in runtime.roots.items():
         scan_root = SCANNERS[provider]
@@ -60,25 +61,25 @@ def collect_status(runtime: Runtime) -> dict[str, Any]:
                     "path": str(root),
                     "exists": root.is_dir(),
                     "files": len(scan.files),
-                    "unreadable_dirs": scan.unreadable,
+                    "unreadableDirs": scan.unreadable,
                 }
             )
     now = time.time()
     status: dict[str, Any] = {
-        "state_dir": str(runtime.state),
+        "stateDir": str(runtime.state),
         "database": str(runtime.db_path),
         "demo": runtime.demo,
-        "store_running": is_held(runtime.lock_path("store")),
-        "bus_running": is_held(runtime.run / "bus.lock"),
+        "storeRunning": is_held(runtime.lock_path("store")),
+        "busRunning": is_held(runtime.run / "bus.lock"),
         "roots": roots,
-        "head_seq": 0,
+        "headSeq": 0,
         "processes": [],
         "skipped": {},
-        "unpriced_models": [],
-        "priced_as": {},
-        "bus_garbage_dropped": {"total": 0, "by_process": {}},
-        "events_refused": {"total": 0, "by_process": {}},
-        "unknown_heartbeats_ignored": 0,
+        "unpricedModels": [],
+        "pricedAs": {},
+        "busGarbageDropped": {"total": 0, "byProcess": {}},
+        "eventsRefused": {"total": 0, "byProcess": {}},
+        "unknownHeartbeatsIgnored": 0,
         "trouble": [],
     }
     live: dict[str, LiveStatus] = {}
@@ -93,15 +94,20 @@ def collect_status(runtime: Runtime) -> dict[str, Any]:
                 for (blob,) in conn.execute("SELECT observation FROM limits")
             ]
         except sqlite3.Error as exc:
-            status["database_error"] = str(exc)
+            status["databaseError"] = str(exc)
             if classify(exc) == DAMAGED:
                 status["trouble"].append(_damaged(runtime.db_path))
         finally:
             conn.close()
-    elif status["store_running"]:
+    elif status["storeRunning"]:
         status.update(_processes(latest_heartbeats(runtime, None), now))
-    if status["store_running"]:
+    if status["storeRunning"]:
         _add_store_health(status, read_health(runtime.run), now)
+    else:
+        # Its lock is the store's life: kill -9 leaves no last beat, and beats are seconds apart.
+        for process in status["processes"]:
+            if process["process"] == "store":
+                process["alive"] = False
     fresh = stale_after(runtime.config.limits.poll_seconds)
     status["providers"] = provider_states(
         roots,
@@ -109,12 +115,13 @@ def collect_status(runtime: Runtime) -> dict[str, Any]:
         windows,
         now,
         fresh,
-        running=bool(status["store_running"]),
+        running=bool(status["storeRunning"]),
         demo=runtime.demo,
         enabled=runtime.config.limits.enabled,
     )
-    status["alert_channels"] = channel_health(runtime)
-    return status
+    status["alertChannels"] = channel_health(runtime)
+    # Built up as a plain dict; the api's schemathesis test checks answers against the shape.
+    return cast(StatusReport, status)
 
 
 def _damaged(db_path: Path) -> dict[str, Any]:
@@ -143,9 +150,9 @@ def _add_store_health(status: dict[str, Any], health: dict[str, Any] | None, now
     heard: dict[str, float] = health.get("heartbeats") or {}
     for process in status["processes"]:
         received = heard.get(process["process"])
-        if received is not None and now - received < process["last_seen_seconds_ago"]:
-            process["alive"] = now - received < ALIVE_SECONDS
-            process["last_seen_seconds_ago"] = round(now - received, 1)
+        if received is not None and now - received < process["lastSeenSecondsAgo"]:
+            process["alive"] = now - received < SILENT_AFTER_SECONDS
+            process["lastSeenSecondsAgo"] = round(now - received, 1)
 
 
 def _from_database(conn: sqlite3.Connection, runtime: Runtime) -> dict[str, Any]:
@@ -155,10 +162,10 @@ def _from_database(conn: sqlite3.Connection, runtime: Runtime) -> dict[str, Any]
     )
     unpriced = [m for (m,) in conn.execute("SELECT model FROM prices WHERE price IS NULL")]
     return {
-        "head_seq": int(head),
+        "headSeq": int(head),
         "skipped": skipped,
-        "unpriced_models": unpriced,
-        "priced_as": priced_as(conn),
+        "unpricedModels": unpriced,
+        "pricedAs": priced_as(conn),
         **_processes(latest_heartbeats(runtime, conn), time.time()),
     }
 
@@ -169,9 +176,9 @@ def _processes(beats: list[tuple[Heartbeat, float]], now: float) -> dict[str, An
         {
             "process": beat.process,
             "pid": beat.pid,
-            "alive": now - received < ALIVE_SECONDS,
-            "last_seen_seconds_ago": round(now - received, 1),
-            "uptime_seconds": round(beat.sent_at - beat.started_at, 1),
+            "alive": not beat.stopping and now - received < SILENT_AFTER_SECONDS,
+            "lastSeenSecondsAgo": round(now - received, 1),
+            "uptimeSeconds": round(beat.sent_at - beat.started_at, 1),
             "counters": beat.counters,
             "detail": beat.detail,
         }
@@ -208,12 +215,12 @@ def bus_drops(processes: list[dict[str, Any]]) -> dict[str, Any]:
             part = refused if reason in REFUSED_REASONS else garbage
             part.setdefault(p["process"], {})[reason] = int(count)
     return {
-        "bus_garbage_dropped": _totalled(garbage),
-        "events_refused": _totalled(refused),
-        "unknown_heartbeats_ignored": ignored,
+        "busGarbageDropped": _totalled(garbage),
+        "eventsRefused": _totalled(refused),
+        "unknownHeartbeatsIgnored": ignored,
     }
 
 
 def _totalled(by_process: dict[str, dict[str, int]]) -> dict[str, Any]:
     total = sum(sum(reasons.values()) for reasons in by_process.values())
-    return {"total": total, "by_process": by_process}
+    return {"total": total, "byProcess": by_process}

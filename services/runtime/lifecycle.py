@@ -15,6 +15,12 @@ from bus.client import Publisher
 from bus.messages import Heartbeat
 
 HEARTBEAT_SECONDS = 1.0
+"""How soon a beat follows a change of the counters, details or log head."""
+IDLE_HEARTBEAT_SECONDS = 5.0
+"""How often a process beats while nothing it reports changes: every beat wakes each
+subscriber of the bus (and ZeroMQ's threads), so an idle stack beats rarely."""
+SILENT_AFTER_SECONDS = 2 * IDLE_HEARTBEAT_SECONDS + 1.0
+"""A process whose last beat is older than this is taken for stopped: two idle beats missed."""
 HEARTBEAT_SLACK_SECONDS = 0.002
 STARTUP_HEARTBEAT_SECONDS = 0.1
 STARTUP_SECONDS = 3.0
@@ -67,11 +73,13 @@ class StopFlag:
 
 
 class Pulse:
-    """Publishes this process's heartbeat at most once a second, with its counters.
+    """Publishes this process's heartbeat, with its counters: within a second of a change of
+    what it reports, else every ``IDLE_HEARTBEAT_SECONDS``.
 
-    After start-up the beats fall on whole seconds of the wall clock, in every process alike:
-    the store then receives the whole stack's heartbeats together and handles them in one
-    wake-up a second instead of one per process."""
+    After start-up the beats fall on whole seconds of the wall clock (idle ones on whole
+    multiples of ``IDLE_HEARTBEAT_SECONDS``), in every process alike: the store then receives
+    the whole stack's heartbeats together and handles them in one wake-up instead of one per
+    process."""
 
     def __init__(self, process: str, publisher: Publisher) -> None:
         self.process = process
@@ -82,19 +90,23 @@ class Pulse:
         self.head_seq: int | None = None
         """The store's log head, announced in its heartbeat (only the store sets it)."""
         self._next = 0.0
+        self._next_idle = 0.0
+        self._said: tuple[int | None, dict[str, int], dict[str, str]] | None = None
         self._born = time.monotonic()
 
     def due_in(self) -> float:
         """Seconds until the next heartbeat is due (0 if it is due now)."""
-        return max(0.0, self._next - time.monotonic())
+        return max(0.0, self._due() - time.monotonic())
 
-    def beat(self, force: bool = False) -> None:
-        """Publish a heartbeat if one is due (or ``force``)."""
+    def beat(self, force: bool = False, stopping: bool = False) -> None:
+        """Publish a heartbeat if one is due (or ``force``); ``stopping`` marks the last one."""
         now = time.monotonic()
-        if not force and now < self._next:
+        if not force and not stopping and now < self._due():
             return
         young = now - self._born < STARTUP_SECONDS
-        self._next = now + (STARTUP_HEARTBEAT_SECONDS if young else _to_next_second())
+        self._next = now + (STARTUP_HEARTBEAT_SECONDS if young else _to_next(HEARTBEAT_SECONDS))
+        self._next_idle = now + _to_next(IDLE_HEARTBEAT_SECONDS)
+        self._said = (self.head_seq, dict(self.counters), dict(self.detail))
         self.publisher.publish(
             Heartbeat(
                 process=self.process,
@@ -102,14 +114,28 @@ class Pulse:
                 started_at=self.started_at,
                 sent_at=time.time(),
                 head_seq=self.head_seq,
-                counters=dict(self.counters),
-                detail=dict(self.detail),
+                counters=self._said[1],
+                detail=self._said[2],
+                stopping=stopping,
             )
         )
 
+    def _due(self) -> float:
+        """The monotonic time the next beat is due: soon after a change (or while young), else
+        at the next idle beat."""
+        if self._said is None or time.monotonic() - self._born < STARTUP_SECONDS:
+            return self._next
+        said_head, said_counters, said_detail = self._said
+        changed = (
+            self.head_seq != said_head
+            or self.counters != said_counters
+            or self.detail != said_detail
+        )
+        return self._next if changed else self._next_idle
 
-def _to_next_second() -> float:
-    """Seconds from now to the next whole second of the wall clock (a little past it, so a
-    wake-up rounded early still finds the beat due)."""
+
+def _to_next(period: float) -> float:
+    """Seconds from now to the next whole multiple of ``period`` on the wall clock (a little
+    past it, so a wake-up rounded early still finds the beat due)."""
     now = time.time()
-    return math.floor(now) + HEARTBEAT_SECONDS + HEARTBEAT_SLACK_SECONDS - now
+    return math.floor(now / period) * period + period + HEARTBEAT_SLACK_SECONDS - now

@@ -11,8 +11,9 @@ watchers' sockets and loop:
   (``Node.serve``, e.g. the store's replay socket);
 * the loop: wait for messages, for the service's next due work or for the next heartbeat, hand
   messages over in batches, call ``step``; nothing else wakes it (a stop wakes it through the
-  stop flag's file descriptor), so an idle process wakes once a second, to beat;
-* heartbeats: one a second (faster just after start), with the service's counters and details,
+  stop flag's file descriptor), so an idle process wakes only to beat;
+* heartbeats: within a second of a change of the service's counters and details, else every
+  ``IDLE_HEARTBEAT_SECONDS`` (faster just after start),
   and what every bus reader of the process dropped, by reason (``bus_dropped.<reason>``:
   undecodable frames, forged or unconfirmed events), for ``otm status``;
 * stopping: SIGTERM or SIGINT ends the loop at once, ``stop`` closes the
@@ -39,7 +40,7 @@ import zmq
 
 from bus.client import Publisher, Subscriber
 from bus.messages import Message
-from services.runtime.lifecycle import Pulse, StopFlag
+from services.runtime.lifecycle import HEARTBEAT_SECONDS, Pulse, StopFlag
 
 if TYPE_CHECKING:
     from services.runtime.follower import DurableFollower, Tracking
@@ -252,6 +253,7 @@ def run_service(service: Service, runtime: Runtime, stop: StopFlag | None = None
             node.count_bus_problems()
             node.pulse.beat()
         node.logger.info("stopping", **service.stop())
+        node.pulse.beat(stopping=True)
     finally:
         node.close()
 
@@ -285,13 +287,23 @@ def _beat_until_stopped(node: Node) -> None:
     pulse.counters = node.pulse.counters
     pulse.detail = node.pulse.detail
     try:
-        while not node.stop.wait(pulse.due_in()):
+        # With figures to prepare (``before_beat``) the thread looks each second, so a change is
+        # announced within a second; without, a change the service makes meanwhile waits for
+        # the next idle beat at most.
+        while not node.stop.wait(_beat_wait(node, pulse)):
             if node.before_beat is not None:
                 node.before_beat()
             node.count_bus_problems()
             pulse.beat()
+        pulse.beat(stopping=True)
     finally:
         publisher.close()
+
+
+def _beat_wait(node: Node, pulse: Pulse) -> float:
+    """How long the heartbeat thread of a blocking service sleeps before it looks again."""
+    due = pulse.due_in()
+    return due if node.before_beat is None else min(due, HEARTBEAT_SECONDS)
 
 
 def main(process: str, start: Callable[[Runtime], None]) -> int:

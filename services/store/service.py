@@ -63,7 +63,9 @@ GATHER = Gather(gap_ms=3, max_seconds=0.05, max_messages=MAX_MESSAGES_PER_TRANSA
 """A batch is what is waiting plus whatever keeps arriving a few milliseconds apart: every
 commit costs a few milliseconds whatever its size, so during a backlog a bigger transaction is
 much cheaper per batch, while a lone live append waits only 3 ms."""
-IDLE_SECONDS = 1.0
+IDLE_SECONDS = 60.0
+"""The store has nothing of its own to do between messages: its loop wakes for messages and
+for its own heartbeat."""
 KNOWN_PROCESSES = frozenset(p.name for p in PROCESSES)
 """The only heartbeats kept (in memory and in ``process_status``)."""
 UNKNOWN_HEARTBEATS = "heartbeats_from_unknown_processes"
@@ -147,7 +149,7 @@ class StoreService:
             self._write_health(throttle=True)
 
     def step(self) -> float:
-        """Nothing is due between messages (heartbeats arrive every second, so a write that
+        """Nothing is due between messages (heartbeats arrive every few seconds, so a write that
         failed is tried again on time)."""
         return IDLE_SECONDS
 

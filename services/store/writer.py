@@ -163,20 +163,25 @@ class Store:
 
     def note_heartbeats(self, beats: list[Heartbeat], received_at: float | None = None) -> None:
         """Remember the latest heartbeat of each process; the ones worth writing down (a process
-        not saved yet, a new pid, or the last save ``HEARTBEAT_SAVE_SECONDS`` old) are marked
-        for ``save_heartbeats``."""
+        not saved yet, a new pid, a last beat, or the last save ``HEARTBEAT_SAVE_SECONDS`` old)
+        are marked for ``save_heartbeats``."""
         now = time.time() if received_at is None else received_at
         for beat in beats:
             self.heartbeats[beat.process] = (beat, now)
             saved = self._saved.get(beat.process)
-            if saved is None or saved[0] != beat.pid or now - saved[1] >= HEARTBEAT_SAVE_SECONDS:
+            if (
+                saved is None
+                or saved[0] != beat.pid
+                or beat.stopping
+                or now - saved[1] >= HEARTBEAT_SAVE_SECONDS
+            ):
                 self._unsaved.add(beat.process)
 
     def save_heartbeats(self, *, everything: bool = False) -> int:
         """Write the heartbeats marked by ``note_heartbeats`` (or, with ``everything``, every
         one in memory, as at stop) into ``process_status``: status only, not part of the log.
 
-        Heartbeats come every second and are answered from memory (``HeartbeatsRequest``), so
+        Heartbeats come every few seconds and are answered from memory (``HeartbeatsRequest``), so
         writing each one would cost gigabytes a day for nothing. If the write fails (a full
         disk) they stay marked for the next try; returns how many were written."""
         names = sorted(self.heartbeats if everything else self._unsaved)

@@ -34,6 +34,9 @@ STEP_MS = 10
 """How long a group of changes waits quietly for more before it is published."""
 DEBOUNCE_MS = 50
 """The longest a group of changes is held back while files keep changing."""
+OBSERVER_TIMEOUT_SECONDS = 60.0
+"""How long watchdog's dispatcher waits for an event before looking again (its default, 1 s,
+wakes an idle watcher every second; a stop reaches it at once through its queue)."""
 LOG_SUFFIXES = (".jsonl", ".json")
 """Claude and Codex write JSONL; Gemini also keeps legacy single-JSON chats."""
 
@@ -108,7 +111,7 @@ def _watch(
     roots = list(providers)
     plan = _plan(roots)
     events: queue.SimpleQueue[tuple[Change, str] | None] = queue.SimpleQueue()
-    observer = Observer()
+    observer = Observer(timeout=OBSERVER_TIMEOUT_SECONDS)
     handler = _Forward(events)
     for path, recursive in plan:
         observer.schedule(handler, str(path), recursive=recursive)

@@ -124,6 +124,32 @@ def test_schema_document_reachable(running: Stack, watched: Watched) -> None:
     assert "/v1/limits" in api(running, "/schema/openapi.json")["paths"]
 
 
+def test_schema_page_lists_every_operation_with_its_parameters(
+    running: Stack, watched: Watched
+) -> None:
+    """The /schema page has a section per operation of the OpenAPI document, without errors,
+    and the usage report's lists its allowed kinds."""
+    document = api(running, "/schema/openapi.json")
+    expected = sorted(f"{m.upper()} {p}" for p, ops in document["paths"].items() for m in ops)
+    watched.page.goto(running.api_url + "/schema")
+    watched.page.wait_for_selector("section.panel")
+    titles = watched.page.locator("section.panel > h2").all_inner_texts()
+    usage = watched.page.locator('[data-section="GET /v1/usage/{kind}"]').inner_text()
+    assert (expected, [], True) == (sorted(titles), watched.errors, "daily | weekly" in usage)
+
+
+def test_status_page_shows_the_stack_from_the_api(running: Stack, watched: Watched) -> None:
+    """The Status page's Stack row is /v1/status' stateDir and storeRunning and /healthz'
+    headSeq (camelCase keys, as every answer)."""
+    status = api(running, "/v1/status")
+    watched.page.goto(running.api_url + "/status")
+    row = watched.page.locator('[data-section="Stack"] tbody tr').first
+    row.wait_for()
+    cells = row.locator("td").all_inner_texts()
+    expected = (status["stateDir"], "running", True)
+    assert expected == (cells[0], cells[3], cells[2].replace(",", "").isdigit())
+
+
 def test_today_equals_the_api(running: Stack, watched: Watched) -> None:
     """The overview's today figure is the API daily row's totalCost to the cent."""
     watched.page.goto(running.api_url + "/")

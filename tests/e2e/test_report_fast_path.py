@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -189,3 +190,59 @@ def test_a_new_root_is_caught_up(pair: tuple[Pair, Path, Manifest], tmp_path: Pa
     skipped, always = both.totals()
     assert always == skipped
     assert before != skipped
+
+
+def _copy_session(corpus: Path, name: str, model: str | None = None) -> None:
+    """A transcript of the corpus copied in as a new session (ids made new), its model renamed
+    to ``model`` if given."""
+    projects = corpus / "projects"
+    source = next(p for p in sorted(projects.rglob("*.jsonl")) if p.stat().st_size > 1000)
+    body = source.read_bytes().replace(b'"msg_', f'"msg_{name}_'.encode())
+    if model is not None:
+        body = re.sub(rb'"model":"claude-[^"]*"', f'"model":"{model}"'.encode(), body)
+    target = projects / f"-home-dev-{name}" / "5b0e4f3c-0000-4000-8000-000000000002.jsonl"
+    target.parent.mkdir()
+    target.write_bytes(body)
+
+
+def _imports(stack: Stack, *args: str) -> set[str]:
+    """The top-level packages ``otm <args>`` imported (it must succeed)."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "otm", *args],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert 0 == result.returncode, result.stderr[-2000:]
+    return {
+        line.rsplit("|", 1)[1].strip().split(".")[0]
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+
+
+def test_new_records_of_priced_models_skip_genai_prices(pair: tuple[Pair, Path, Manifest]) -> None:
+    """New data of models the store has a current price for is caught up without loading
+    genai-prices (or structlog): the catch-up costs only the new bytes."""
+    both, corpus, _ = pair
+    before, _ = both.totals()
+    _copy_session(corpus, "known")
+    _old(corpus)
+    imported = _imports(both.skipping, "report", "daily", "--json")
+    skipped, always = both.totals()
+    assert (set(), always) == (imported & {"genai_prices", "structlog"}, skipped)
+    assert before["outputTokens"] < skipped["outputTokens"]
+
+
+def test_a_new_model_is_still_priced(pair: tuple[Pair, Path, Manifest]) -> None:
+    """A model the store has no price for yet is priced from genai-prices as it first appears."""
+    both, corpus, _ = pair
+    _copy_session(corpus, "newmodel", model="claude-3-7-sonnet-20250219")
+    _old(corpus)
+    result = both.skipping.otm("report", "daily", "--json", "--provider", "claude")
+    breakdowns = [b for day in json.loads(result.stdout)["daily"] for b in day["modelBreakdowns"]]
+    # ccusage names a fast-mode model with a "-fast" suffix.
+    named = [b for b in breakdowns if b["modelName"].startswith("claude-3-7-sonnet-20250219")]
+    costs = [b["cost"] for b in named]
+    assert (True, True) == (bool(costs), all(c > 0 for c in costs))

@@ -368,7 +368,7 @@ async function statusPage() {
   if (trouble.length) out.push(section("Trouble", ...trouble.map((t) => el("p", "fix state-unavailable", `${t.process}: ${t.message}`))));
   const yes = (b) => (b ? "yes" : "no");
   out.push(section("Stack", table(["state folder", "database", "head seq", "store", "bus", "data"],
-    [[data?.state_dir, data?.database, health?.head_seq ?? "—", data?.store_running ? "running" : "down", data?.bus_running ? "running" : "down", data?.demo ? "demo" : "yours"]])));
+    [[data?.stateDir, data?.database, health?.headSeq ?? "—", data?.storeRunning ? "running" : "down", data?.busRunning ? "running" : "down", data?.demo ? "demo" : "yours"]])));
   const provRows = PROVIDERS.map((p) => {
     const st = data?.providers?.[p] || {};
     const live = limits?.live?.[p];
@@ -381,16 +381,16 @@ async function statusPage() {
   pt.classList.add("wrap");
   out.push(section("Providers", pt));
   out.push(section("Log roots", (data?.roots || []).length ? table(["provider", "path", "exists", "files", "unreadable folders"],
-    data.roots.map((r) => [r.provider, r.path, yes(r.exists), r.files, (r.unreadable_dirs || []).length])) : el("p", "muted", "no roots found")));
+    data.roots.map((r) => [r.provider, r.path, yes(r.exists), r.files, (r.unreadableDirs || []).length])) : el("p", "muted", "no roots found")));
   const skipped = Object.entries(data?.skipped || {});
   out.push(section("Skipped input", skipped.length ? table(["reason", "lines"], skipped.map(([k, v]) => [k.replaceAll("_", " "), tokens(v)])) : el("p", "muted", "nothing skipped")));
-  const unpriced = data?.unpriced_models || [];
-  const pricedAs = Object.entries(data?.priced_as || {});
+  const unpriced = data?.unpricedModels || [];
+  const pricedAs = Object.entries(data?.pricedAs || {});
   if (pricedAs.length) out.push(section("Priced as a known model", table(["model in the logs", "priced as"], pricedAs)));
   out.push(section("Unpriced models", unpriced.length ? table(["model"], unpriced.map((m) => [typeof m === "string" ? m : JSON.stringify(m)])) : el("p", "muted", "every model has a price")));
   out.push(section("Processes", table(["process", "pid", "alive", "last seen", "uptime"],
-    (data?.processes || []).map((p) => [p.process, p.pid, yes(p.alive), `${p.last_seen_seconds_ago}s ago`, duration(p.uptime_seconds)]))));
-  const channels = data?.alert_channels || [];
+    (data?.processes || []).map((p) => [p.process, p.pid, yes(p.alive), `${p.lastSeenSecondsAgo}s ago`, duration(p.uptimeSeconds)]))));
+  const channels = data?.alertChannels || [];
   if (channels.length) out.push(section("Alert channels", table(["channel", "deliveries", "problem", "fix"],
     channels.map((c) => [c.channel, Object.entries(c.deliveries || {}).map(([k, v]) => `${v} ${k}`).join(", ") || "—", c.problem?.answer ?? "—", c.problem?.fix ?? "—"]))));
   main.replaceChildren(...out);
@@ -424,9 +424,14 @@ async function schemaPage() {
   if (!doc) { out.push(el("p", "muted", "the OpenAPI document is not available")); main.replaceChildren(...out); return; }
   for (const [path, ops] of Object.entries(doc.paths || {})) {
     for (const [method, op] of Object.entries(ops)) {
-      const params = (op.parameters || []).map((x) => `${x.name} (${x.in})`).join(", ") || "none";
-      const resp = Object.keys(op.responses || {}).join(", ");
-      out.push(section(`${method.toUpperCase()} ${path}`, el("p", null, op.summary || op.description || ""), el("p", "muted", `parameters: ${params} · responses: ${resp}`)));
+      const rows = (op.parameters || []).map((x) => {
+        const allowed = x.schema?.enum ? x.schema.enum.join(" | ") : (x.schema?.pattern ?? "");
+        return [x.name, x.in, allowed || "—", x.description || ""];
+      });
+      const resp = Object.entries(op.responses || {}).map(([code, r]) => [code, r.description || ""]);
+      out.push(section(`${method.toUpperCase()} ${path}`, el("p", null, op.description || op.summary || ""),
+        rows.length ? table(["parameter", "in", "allowed", "meaning"], rows) : el("p", "muted", "no parameters"),
+        table(["status", "meaning"], resp)));
     }
   }
   main.replaceChildren(...out);

@@ -174,7 +174,9 @@ def blocks(
             if tokens > 0:
                 row["tokenLimitStatus"] = _limit_status(tokens, projection["totalTokens"])
         if b.provider in windows and b.is_active(now):
-            row["officialWindow"] = _window_json(windows[b.provider], tallies[b.provider], pricer)
+            row["officialWindow"] = _window_json(
+                b.provider, windows[b.provider], tallies[b.provider], pricer
+            )
         if shape.multi:
             row["provider"] = b.provider
         rows.append(row)
@@ -314,9 +316,11 @@ def _window_span(window: LimitWindow) -> tuple[int, int]:
     return end - seconds * 1000, end
 
 
-def _window_json(window: LimitWindow, tally: _Tally, pricer: Pricer) -> dict[str, Any]:
+def _window_json(
+    provider: str, window: LimitWindow, tally: _Tally, pricer: Pricer
+) -> dict[str, Any]:
     start, end = _window_span(window)
-    sums = tally.priced("codex", pricer)
+    sums = tally.priced(provider, pricer)
     return {
         "window": window.window,
         "startTime": _iso(start),

@@ -33,7 +33,7 @@ def test_healthz_reports_database_and_head_seq(
     write_direct([usage_batch(1), usage_batch(2)])
     api = start_api()
     response = httpx.get(f"{api.url}/healthz")
-    expected = {"status": "ok", "db": True, "head_seq": 2}
+    expected = {"status": "ok", "db": True, "headSeq": 2}
     assert expected == response.json()
 
 
@@ -41,7 +41,7 @@ def test_healthz_without_database(start_api: Callable[[], Api]) -> None:
     """/healthz stays ok before the store has created the database, with a null head."""
     api = start_api()
     response = httpx.get(f"{api.url}/healthz")
-    expected = {"status": "ok", "db": False, "head_seq": None}
+    expected = {"status": "ok", "db": False, "headSeq": None}
     assert expected == response.json()
 
 
@@ -110,6 +110,16 @@ def test_bad_token_limit_is_400(write_direct: WriteDirect, start_api: Callable[[
     response = httpx.get(f"{api.url}/v1/usage/blocks", params={"token_limit": "lots"})
     bad_request = HTTPStatus.BAD_REQUEST
     assert (bad_request, True) == (response.status_code, "token limit" in response.json()["error"])
+
+
+def test_a_bad_option_is_400_even_where_the_kind_ignores_it(
+    write_direct: WriteDirect, start_api: Callable[[], Api]
+) -> None:
+    """A wrong token limit on the daily report (which has no blocks) is a 400 too."""
+    write_direct([usage_batch(1)])
+    api = start_api()
+    response = httpx.get(f"{api.url}/v1/usage/daily", params={"token_limit": "lots"})
+    assert (400, True) == (response.status_code, "token limit" in response.json()["error"])
 
 
 def test_daily_bad_timezone_is_400_naming_it(

@@ -113,15 +113,21 @@ def test_a_bearer_token_lets_the_request_in(tokened: str) -> None:
 
 
 def test_no_token_is_refused_saying_how_to_get_one(tokened: str) -> None:
-    """Without a token: 403 and the one-line way to get it."""
+    """Without a token: 401 and the one-line way to get it."""
     response = httpx.get(f"{tokened}/v1/status")
-    assert (403, {"error": NEEDS_TOKEN}) == (response.status_code, response.json())
+    assert (401, {"error": NEEDS_TOKEN}) == (response.status_code, response.json())
+
+
+def test_a_401_names_the_bearer_scheme(tokened: str) -> None:
+    """A refusal for want of a token says how to authenticate (``WWW-Authenticate``)."""
+    response = httpx.get(f"{tokened}/v1/status")
+    assert "Bearer" == response.headers["www-authenticate"]
 
 
 def test_a_wrong_bearer_token_is_refused(tokened: str) -> None:
-    """A wrong token: 403."""
+    """A wrong token: 401."""
     response = httpx.get(f"{tokened}/v1/status", headers=bearer("x" * 43))
-    assert (403, {"error": WRONG_TOKEN}) == (response.status_code, response.json())
+    assert (401, {"error": WRONG_TOKEN}) == (response.status_code, response.json())
 
 
 def test_a_token_in_the_url_becomes_a_cookie_and_leaves_the_url(tokened: str) -> None:
@@ -150,9 +156,9 @@ def test_the_cookie_lets_the_pages_in(tokened: str) -> None:
 
 
 def test_a_wrong_token_in_the_url_is_refused_and_sets_no_cookie(tokened: str) -> None:
-    """A wrong ``?token=``: 403, no cookie."""
+    """A wrong ``?token=``: 401, no cookie."""
     response = httpx.get(f"{tokened}/?token=nope")
-    assert (403, None) == (response.status_code, response.headers.get("set-cookie"))
+    assert (401, None) == (response.status_code, response.headers.get("set-cookie"))
 
 
 def test_the_redirect_never_leaves_the_site(tokened: str) -> None:
@@ -165,14 +171,14 @@ def test_litestars_own_404_is_guarded(tokened: str) -> None:
     """An unknown route is refused without the token, and a 404 with it."""
     refused = httpx.get(f"{tokened}/no/such/page")
     missing = httpx.get(f"{tokened}/no/such/page", headers=bearer(TOKEN))
-    assert (403, 404) == (refused.status_code, missing.status_code)
+    assert (401, 404) == (refused.status_code, missing.status_code)
 
 
 def test_the_stream_is_guarded(tokened: str) -> None:
     """``/v1/stream`` is refused without the token and streams with it."""
     refused = httpx.get(f"{tokened}/v1/stream")
     streamed = httpx.get(f"{tokened}/v1/stream", headers=bearer(TOKEN))
-    assert (403, "data: 1") == (refused.status_code, streamed.text.strip())
+    assert (401, "data: 1") == (refused.status_code, streamed.text.strip())
 
 
 def test_no_answer_carries_the_token(tokened: str) -> None:

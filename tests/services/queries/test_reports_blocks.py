@@ -401,3 +401,20 @@ def test_active_claude_block_carries_claude_five_hour_window(db: sqlite3.Connect
     assert ("five_hour", 37, "live", 1) == tuple(
         block["officialWindow"][k] for k in ("window", "usedPercent", "source", "entries")
     )
+
+
+def test_claude_five_hour_window_is_priced_as_claude(db: sqlite3.Connection) -> None:
+    """Dollars in Claude's own window are Claude's prices: the block's cost, none unpriced."""
+    window = LimitWindow(
+        provider="claude",
+        window="five_hour",
+        used_percent=37.0,
+        observed_at=ms("2026-05-01T10:40:00+00:00") / 1000,
+        source="live",
+        resets_at=ms("2026-05-01T15:20:00+00:00") / 1000,
+        window_seconds=18_000,
+    )
+    seed(db, claude("a", "2026-05-01T10:30:00+00:00"), limits=(window,))
+    report = blocks(db, now_ms=ms(NOW), provider="claude")
+    (block,) = report["blocks"]
+    assert (block["costUSD"], False) == (block["officialWindow"]["costUSD"], "unpriced" in report)

@@ -78,11 +78,11 @@ def test_every_reader_drops_counts_and_status_shows_bus_garbage(
                 forger.send_multipart(frames)
             time.sleep(0.05)
         current = status(stack)
-        by_process = current["bus_garbage_dropped"]["by_process"]
+        by_process = current["busGarbageDropped"]["byProcess"]
         return current if readers <= set(by_process) else None
 
     counted = wait_until(everyone_counted, 60, "every reader to count the garbage")
-    by_process = counted["bus_garbage_dropped"]["by_process"]
+    by_process = counted["busGarbageDropped"]["byProcess"]
     expected = {
         "collector": {"bad_body", "wrong_topic"},
         "scheduler": {"bad_body"},
@@ -120,5 +120,5 @@ def test_heartbeats_of_unknown_processes_are_counted_not_listed_or_stored(
     (rows,) = stack.query("SELECT count(*) FROM process_status")[0]
     expected = ({"bus", "store"}, 2)
     assert expected == ({p["process"] for p in current["processes"]}, rows)
-    assert current["unknown_heartbeats_ignored"] > 20_000
+    assert current["unknownHeartbeatsIgnored"] > 20_000
     assert "heartbeats from unknown processes ignored" in stack.otm("status").stdout

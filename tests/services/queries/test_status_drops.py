@@ -20,15 +20,15 @@ def test_garbage_and_refused_events_are_summed_apart_by_process_and_reason() -> 
         process("notifier", **{"bus_dropped.forged": 4, "events_committed": 9}),
     ]
     expected = {
-        "bus_garbage_dropped": {
+        "busGarbageDropped": {
             "total": 5,
-            "by_process": {"api": {"bad_body": 2}, "collector": {"wrong_topic": 3}},
+            "byProcess": {"api": {"bad_body": 2}, "collector": {"wrong_topic": 3}},
         },
-        "events_refused": {
+        "eventsRefused": {
             "total": 5,
-            "by_process": {"api": {"unconfirmed": 1}, "notifier": {"forged": 4}},
+            "byProcess": {"api": {"unconfirmed": 1}, "notifier": {"forged": 4}},
         },
-        "unknown_heartbeats_ignored": 0,
+        "unknownHeartbeatsIgnored": 0,
     }
     assert expected == bus_drops(processes)
 
@@ -37,4 +37,4 @@ def test_ignored_heartbeats_come_from_the_stores_counter() -> None:
     """The number of heartbeats of unknown processes is the store's own count."""
     processes = [process("store", heartbeats_from_unknown_processes=20_000)]
     expected = 20_000
-    assert expected == bus_drops(processes)["unknown_heartbeats_ignored"]
+    assert expected == bus_drops(processes)["unknownHeartbeatsIgnored"]

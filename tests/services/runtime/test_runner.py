@@ -122,6 +122,21 @@ def heartbeat_of(
         subscriber.close()
 
 
+def last_heartbeat(subscriber: Subscriber) -> Heartbeat:
+    """The first beat marked ``stopping`` on ``subscriber`` (closed afterwards)."""
+    try:
+
+        def stopping() -> Heartbeat | None:
+            received = subscriber.recv(100)
+            beat = received[1] if received else None
+            return beat if isinstance(beat, Heartbeat) and beat.stopping else None
+
+        found: Heartbeat = wait_until(stopping, timeout=3.0, what="a beat marked stopping")
+        return found
+    finally:
+        subscriber.close()
+
+
 def test_ready_line_carries_the_fields_start_returned(
     runtime: Any, logs: list[dict[str, Any]]
 ) -> None:
@@ -192,6 +207,34 @@ def test_stop_flag_ends_the_loop_promptly_and_calls_stop(
     assert (False, True) == (thread.is_alive(), service.stopped)
     assert took < 2.0
     assert ["stopping"] == [e["event"] for e in logs if e["event"] == "stopping"]
+
+
+def test_a_stopping_service_says_so_in_its_last_heartbeat(
+    runtime: Any, addresses: Endpoints
+) -> None:
+    """After a stop request the process's last beat is marked ``stopping``."""
+    subscriber = Subscriber(("sys.heartbeat",), addresses)
+    stop = StopFlag()
+    thread = start_in_thread(run_service, Echo(), runtime, stop)
+    heartbeat_of("echo", addresses)
+    stop.set()
+    thread.join(timeout=2)
+    last = last_heartbeat(subscriber)
+    assert ("echo", False) == (last.process, thread.is_alive())
+
+
+def test_a_stopping_blocking_service_says_so_in_its_last_heartbeat(
+    runtime: Any, addresses: Endpoints
+) -> None:
+    """A blocking service's beat thread sends a last beat marked ``stopping`` too."""
+    subscriber = Subscriber(("sys.heartbeat",), addresses)
+    stop = StopFlag()
+    thread = start_in_thread(run_blocking_service, Blocking(), runtime, stop)
+    heartbeat_of("blocker", addresses)
+    stop.set()
+    thread.join(timeout=3)
+    last = last_heartbeat(subscriber)
+    assert ("blocker", False) == (last.process, thread.is_alive())
 
 
 def test_blocking_service_beats_while_it_blocks(runtime: Any, addresses: Endpoints) -> None:

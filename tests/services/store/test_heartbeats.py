@@ -152,7 +152,7 @@ def test_status_shows_fresh_heartbeats_while_the_table_is_older(stack: Stack) ->
         status: dict[str, Any] = json.loads(stack.otm("status", "--json").stdout)
         seen = {p["process"]: p for p in status["processes"]}["scheduler"]
         row_age = time.time() - _rows(stack)["scheduler"][2]
-        return seen if row_age - seen["last_seen_seconds_ago"] > 3.0 else None
+        return seen if row_age - seen["lastSeenSecondsAgo"] > 3.0 else None
 
     seen = wait_until(apart, 60, "the saved row to fall behind what status shows")
     assert (True, stack.procs["scheduler"].pid) == (seen["alive"], seen["pid"])

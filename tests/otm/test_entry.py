@@ -1,0 +1,45 @@
+"""The ``otm`` entry point: each process of the stack starts without loading the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.otm.test_bad_config import PORT_FILE, bad_stack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+
+
+def imported_by(tmp_path: Path, *args: str) -> tuple[int, set[str]]:
+    """The exit status of ``python -m otm <args>`` (stopped at once by a bad config) and the
+    top-level packages it imported."""
+    stack = bad_stack(tmp_path, PORT_FILE)
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "otm", *args],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    names = {
+        line.rsplit("|", 1)[1].strip().split(".")[0]
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    return result.returncode, names
+
+
+@pytest.mark.parametrize("process", ["store", "collector", "watcher"])
+def test_a_process_starts_without_the_cli(tmp_path: Path, process: str) -> None:
+    """`otm <process>` (as `otm up` runs it) loads neither typer nor click."""
+    code, names = imported_by(tmp_path, process)
+    assert (2, set()) == (code, names & {"typer", "click"})
+
+
+def test_a_process_with_options_still_goes_to_the_cli(tmp_path: Path) -> None:
+    """`otm store --help` is the CLI's help (typer), not the store process."""
+    code, names = imported_by(tmp_path, "store", "--help")
+    assert (0, True) == (code, "typer" in names)
