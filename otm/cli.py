@@ -34,6 +34,7 @@ USER_COMMANDS = (
     "refresh",
     "doctor",
     "up",
+    "service",
     "schema",
 )
 """``otm --help`` lists these first, in this order (what a person runs most comes first); any
