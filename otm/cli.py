@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from otm import report_args
 from services.processes import PROCESSES, Process
@@ -21,13 +23,57 @@ if TYPE_CHECKING:
 
     from services.runtime.installation import Runtime
 
+USER_COMMANDS = (
+    "report",
+    "limits",
+    "status",
+    "top",
+    "tail",
+    "statusline",
+    "alerts",
+    "refresh",
+    "doctor",
+    "up",
+    "service",
+    "schema",
+)
+"""``otm --help`` lists these first, in this order (what a person runs most comes first); any
+other command follows them, and the processes come last, in start order, in a panel of their
+own."""
+REPORT_KINDS = ("daily", "weekly", "monthly", "session", "project", "blocks")
+"""``otm report --help`` in this order: the periods from short to long, then the rest."""
+PROCESS_PANEL = "Processes of the stack: otm up runs them all (run one alone to debug it)"
+
+
+def ordered(names: Sequence[str]) -> type[TyperGroup]:
+    """A command group listing ``names`` first, in that order, then the rest as registered."""
+    rank = {name: i for i, name in enumerate(names)}
+
+    class Ordered(TyperGroup):
+        """typer's group, listing its commands in the order given."""
+
+        def list_commands(self, ctx: click.Context) -> list[str]:
+            """The sub-commands, ``names`` first (``sorted`` keeps the others' order)."""
+            listed = super().list_commands(ctx)
+            return sorted(listed, key=lambda name: rank.get(name, len(rank)))
+
+    return Ordered
+
+
 app = typer.Typer(
+    cls=ordered(USER_COMMANDS + tuple(p.name for p in PROCESSES)),
     help="OpenTokenMonitor: tokens, dollars and limits of AI coding CLIs.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-report_app = typer.Typer(help="Usage reports (from projections; nothing is rescanned).")
+report_app = typer.Typer(
+    cls=ordered(REPORT_KINDS),
+    short_help="Tokens and dollars per day, week, month, session, project or 5-hour block.",
+    help="Tokens and dollars per day, week, month, session, project or 5-hour block, from the "
+    "projections (nothing is rescanned). Each report takes --json or --csv, --provider, "
+    "--since/--until, --tz and --order: see `otm report daily --help`.",
+)
 store_app = typer.Typer(
     help="Run the store process, or maintain its database.", invoke_without_command=True
 )
@@ -41,8 +87,8 @@ api_app = typer.Typer(
 )
 app.add_typer(report_app, name="report")
 app.add_typer(alerts_app, name="alerts")
-app.add_typer(store_app, name="store")
-app.add_typer(api_app, name="api")
+app.add_typer(store_app, name="store", rich_help_panel=PROCESS_PANEL)
+app.add_typer(api_app, name="api", rich_help_panel=PROCESS_PANEL)
 GROUPS = {"store": store_app, "api": api_app}
 """Processes that also have sub-commands (``otm store rebuild``, ``otm api token``)."""
 
@@ -129,7 +175,7 @@ def _process_command(process: Process) -> None:
     if process.name in GROUPS:
         GROUPS[process.name].callback()(_group_callback(command))
     else:
-        app.command(process.name)(command)
+        app.command(process.name, rich_help_panel=PROCESS_PANEL)(command)
 
 
 def _process_run(process: Process) -> Callable[[Runtime], None]:
@@ -439,15 +485,30 @@ def statusline_command() -> None:
 
 @app.command("tail")
 def tail_command(
-    prefix: Annotated[str, typer.Argument(help="Topic prefix, e.g. evt.usage.")] = "evt.",
+    prefix: Annotated[
+        str,
+        typer.Argument(
+            help="Topic prefix: evt.usage., evt.limits., evt.alert. (committed events); "
+            "sys. or cmd. show heartbeats or refresh requests live."
+        ),
+    ] = "evt.",
     from_seq: Annotated[
-        int | None, typer.Option("--from", help="Replay events after this seq first.")
+        int | None, typer.Option("--from", help="Replay committed events after this seq first.")
     ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="The raw events, one JSON line each.")
+    ] = False,
 ) -> None:
-    """Print committed events as JSON lines, live (replaying from --from first)."""
-    from otm.tail import tail
+    """Follow the stream live: one line per event (time, provider, model, tokens, dollars for
+    usage); --json prints the raw events as JSON lines.
 
-    tail(_runtime(), prefix, from_seq)
+    PREFIX picks the topics: evt. (every committed event), evt.usage., evt.limits.,
+    evt.alert.; sys. (heartbeats) and cmd. (refresh requests) are seen live only."""
+    from otm.tail import committed, tail
+
+    if from_seq is not None and not committed(prefix):
+        _fail(f"--from replays committed events (evt.…); {prefix!r} is only seen live")
+    tail(_runtime(), prefix, from_seq, json_output)
 
 
 @app.command("top")

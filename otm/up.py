@@ -1,7 +1,8 @@
 """``otm up``: the whole stack under honcho's manager, talking to people.
 
 Process output goes to ``<state>/logs/stack.log`` (honcho-style prefixed lines; ``--verbose``
-also shows it here); the terminal gets a banner, one line per notable event and "stopped".
+also shows it here); the terminal gets a banner, one line per notable event and, at the end,
+"stack stopped: <n> processes" (or which process failed).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import contextlib
 import multiprocessing
 import multiprocessing.queues
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -21,9 +23,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
-from honcho.manager import Manager
+from honcho.manager import KILL_WAIT, Manager
+from rich.console import Console
 
 from otm.up_progress import Bar, IngestWatch, listen
+from otm.up_stops import Stops
 from services.runtime.cli_roots import existing_roots
 from services.runtime.installation import Runtime
 
@@ -33,6 +37,11 @@ SIGNAL_LINES = ("SIGINT received", "SIGTERM received")
 TICK_SECONDS = 1.0
 """The longest honcho's manager waits for an event before looking at its processes again."""
 LABELS = {"claude": "Claude Code", "codex": "Codex", "gemini": "Gemini"}
+HANGUP: signal.Signals | None = getattr(signal, "SIGHUP", None)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, *((HANGUP,) if HANGUP is not None else ()))
+"""What stops the stack: Ctrl-C, SIGTERM and, where there is one, the terminal hanging up."""
+HONCHO_STOP = re.compile(r"(?P<name>\S+) stopped \(rc=(?P<code>-?\d+)\)\s*")
+"""honcho's line for a process that exited, whatever the cause."""
 
 
 def port_in_use(port: int) -> bool:
@@ -240,7 +249,12 @@ class TeePrinter:
         """Write one honcho message; honcho's own "SIGINT received" calls ``on_signal``."""
         self.file.write(message)
         if self.term is not None:
-            self.term.write(message)
+            try:
+                self.term.write(message)
+            except OSError:
+                # The terminal is gone (`otm up -v | grep` after Ctrl-C, a closed window): the
+                # log carries on alone, and the stop still reaches every process.
+                self.term = None
         signalled = message.name == "system" and str(message.data).strip() in SIGNAL_LINES
         if signalled and self.on_signal is not None:
             self.on_signal()
@@ -258,29 +272,47 @@ class EventQueue(multiprocessing.queues.Queue):  # type: ignore[type-arg]
 
 
 class StackManager(Manager):  # type: ignore[misc]
-    """honcho's manager with one fix: a signal that comes before every process has started
+    """honcho's manager with two fixes. A signal that comes before every process has started
     (honcho's handler would fail on the pids it does not know yet, leaving orphans) is held
-    and delivered once they all have. ``hold`` starts holding (before the banner)."""
+    and delivered once they all have; ``hold`` starts holding (before the banner). And an exit
+    reads as what caused it (``otm.up_stops``): "watcher stopped" after Ctrl-C, not
+    "watcher stopped (rc=-15)"; a failure still as a failure."""
 
     def __init__(self, printer: TeePrinter) -> None:
         super().__init__(printer=printer)
         self.events = EventQueue(ctx=multiprocessing.get_context())
         self.held: list[int] = []
         self.saved: dict[int, Any] = {}
+        self.stops = Stops()
+
+    def _killall(self, force: bool = False) -> None:
+        remaining = {n for n, p in self._processes.items() if "returncode" not in p}
+        (self.stops.killed if force else self.stops.asked).update(remaining)
+        super()._killall(force)
 
     def hold(self) -> None:
-        """Hold SIGINT and SIGTERM until every process has started."""
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        """Hold SIGINT, SIGTERM (and SIGHUP) until every process has started."""
+        for sig in STOP_SIGNALS:
             previous = signal.signal(sig, lambda n, _f: self.held.append(n))
             self.saved.setdefault(sig, previous)
 
     def _start(self) -> None:
         # honcho's loop has just put its handlers in place: hold on to them until all started.
         self.saved.update({sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)})
+        if HANGUP is not None:
+            # honcho ignores a hang-up (the terminal window closed), which would end this
+            # process and leave every other one running: it stops the stack as SIGTERM does.
+            terminate = self.saved[signal.SIGTERM]
+            self.saved[HANGUP] = lambda _n, frame: terminate(signal.SIGTERM, frame)
         self.hold()
         super()._start()
 
     def _system_print(self, data: str) -> None:
+        if data.strip() in SIGNAL_LINES:
+            self.stops.signalled = True
+        elif (stop := HONCHO_STOP.fullmatch(data)) is not None:
+            name, code = stop["name"], int(stop["code"])
+            data = self.stops.text(name, code, KILL_WAIT) + "\n"
         super()._system_print(data)
         if self.saved and self._all_started():
             for sig, handler in self.saved.items():
@@ -321,6 +353,19 @@ def _follow(runtime: Runtime, say: Any, stop: threading.Event) -> None:
                     say(day_total_line(time.time(), ended.isoformat(), cost))
 
 
+class StackConsole(Console):
+    """rich's console, except that a reader gone away (``otm up | grep`` stopped with Ctrl-C)
+    makes it quiet instead of exiting on the spot (rich's ``SystemExit``), which would leave
+    every process of the stack running."""
+
+    def on_broken_pipe(self) -> None:
+        """Print nothing from now on; the stack stops as it would anyway."""
+        self.quiet = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 def show(console: Any, text: str, **options: Any) -> None:
     """Print ``text`` as it is: no markup, no highlighting."""
     console.print(text, markup=False, highlight=False, **options)
@@ -328,15 +373,15 @@ def show(console: Any, text: str, **options: Any) -> None:
 
 def run(runtime: Runtime, verbose: bool) -> int:
     """Run the stack until Ctrl-C, SIGTERM or a process dies; the exit code."""
-    from rich.console import Console
     from rich.control import Control
 
-    console = Console(width=80) if not sys.stdout.isatty() else Console()
+    console = StackConsole(width=80) if not sys.stdout.isatty() else StackConsole()
 
     def stopping() -> None:
-        if console.is_terminal:  # over the "^C" the terminal echoed
-            console.control(Control.move_to_column(0))
-        show(console, f"{clock(time.time())} stopping…")
+        with contextlib.suppress(OSError):  # a terminal gone must not keep the stack running
+            if console.is_terminal:  # over the "^C" the terminal echoed
+                console.control(Control.move_to_column(0))
+            show(console, f"{clock(time.time())} stopping…")
 
     logs = runtime.state / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -397,14 +442,7 @@ def _run(
     manager.loop()
     stop.set()
     ingest.join(1.0)
-    signalled = manager.returncode in (130, 143) or manager._terminating
-    died = [
-        n
-        for n, p in manager._processes.items()
-        if p.get("returncode") not in (None, 0, -15, 143, -2, 130)
-    ]
-    for name in died:
-        text = f"{clock(time.time())} {name} stopped unexpectedly: see {log_path}"
-        show(console, text, soft_wrap=True)
-    show(console, "stopped")
-    return 0 if signalled and not died else 1
+    for failure in manager.stops.failures():
+        show(console, f"{clock(time.time())} {failure}: see {tilde(log_path)}", soft_wrap=True)
+    show(console, f"{clock(time.time())} {manager.stops.summary()}")
+    return 0 if manager.stops.signalled and not manager.stops.failed else 1

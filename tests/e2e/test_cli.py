@@ -155,12 +155,12 @@ def test_status_lists_running_processes(stack: Stack) -> None:
 
 
 def test_tail_replays_from_a_seq_then_follows(stack: Stack, corpus: tuple[Path, Manifest]) -> None:
-    """`otm tail --from N` prints events N+1.. as JSON lines, then new ones live."""
+    """`otm tail --json --from N` prints events N+1.. as JSON lines, then new ones live."""
     stack.start("bus", "store", "collector", "watcher")
     wait_until(lambda: stack.token_totals() == expected_totals(corpus[1]), 30, "ingest")
     head = stack.head()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "otm", "tail", "evt.", "--from", "0"],
+        [sys.executable, "-m", "otm", "tail", "evt.", "--json", "--from", "0"],
         env=stack.env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

@@ -312,6 +312,7 @@ def test_no_secret_leaves_the_credential_files(
         ["doctor", "--json"],
         ["doctor"],
         ["tail", "--from", "0"],
+        ["tail", "--json", "--from", "0"],
     ):
         outputs.append(_run(live_stack, command))
     live_stack.stop_all()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from services.processes import PROCESSES
 from tests.e2e.stack import Stack, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
@@ -71,9 +73,116 @@ def test_verbose_shows_process_lines(tmp_path: Path) -> None:
 
 
 def test_sigint_stops_with_exit_0(tmp_path: Path) -> None:
-    """Ctrl-C stops the stack, prints "stopped" and exits 0."""
+    """Ctrl-C stops the stack, prints how many processes stopped and exits 0."""
     code, out, _log = _run_a_while(tmp_path)
-    assert (0, "stopped") == (code, out.strip().splitlines()[-1])
+    assert (0, f"stack stopped: {len(PROCESSES)} processes") == (
+        code,
+        out.strip().splitlines()[-1].split(" ", 1)[1],
+    )
+
+
+def test_sigint_logs_each_process_stopped_once_without_return_codes(tmp_path: Path) -> None:
+    """After Ctrl-C, stack.log says "<name> stopped" once per process and no "rc=" at all."""
+    _code, _out, log = _run_a_while(tmp_path)
+    lines = [line.split("| ", 1)[-1] for line in log.read_text().splitlines()]
+    stopped = sorted(line for line in lines if line.endswith(" stopped"))
+    assert (sorted(f"{p.name} stopped" for p in PROCESSES), []) == (
+        stopped,
+        [line for line in lines if "rc=" in line],
+    )
+
+
+def _stopped_in_log(log: Path) -> list[str]:
+    """The processes stack.log says stopped, sorted."""
+    lines = [line.split("| ", 1)[-1] for line in log.read_text().splitlines()]
+    return sorted(line.removesuffix(" stopped") for line in lines if line.endswith(" stopped"))
+
+
+def test_a_hang_up_stops_every_process(tmp_path: Path) -> None:
+    """SIGHUP (the terminal window closed) stops the stack like Ctrl-C, leaving nothing behind."""
+    proc = _up(tmp_path)
+    log = tmp_path / "state" / "logs" / "stack.log"
+    wait_until(lambda: log.exists() and '"ready"' in log.read_text(), 30, "ready")
+    os.kill(proc.pid, signal.SIGHUP)
+    out, _ = proc.communicate(timeout=15)
+    assert (0, f"stack stopped: {len(PROCESSES)} processes", sorted(p.name for p in PROCESSES)) == (
+        proc.returncode,
+        out.strip().splitlines()[-1].split(" ", 1)[1],
+        _stopped_in_log(log),
+    )
+
+
+def test_a_reader_gone_away_still_lets_ctrl_c_stop_every_process(tmp_path: Path) -> None:
+    """`otm up -v | grep …` stopped with Ctrl-C: the pipe breaks, yet every process stops."""
+    proc = _up(tmp_path, "--verbose")
+    log = tmp_path / "state" / "logs" / "stack.log"
+    wait_until(lambda: log.exists() and '"ready"' in log.read_text(), 30, "ready")
+    assert proc.stdout is not None
+    proc.stdout.close()  # the reader is gone: the next line written breaks the pipe
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.wait(15)
+    assert sorted(p.name for p in PROCESSES) == _stopped_in_log(log)
+
+
+class Tmux:
+    """A real terminal: ``otm up`` in a tmux session of its own (its own server socket)."""
+
+    def __init__(self, tmp_path: Path, env: dict[str, str]) -> None:
+        self.socket = str(tmp_path / "tmux.sock")
+        self.env = env
+        script = tmp_path / "up.sh"
+        script.write_text(f"#!/bin/sh\nexec {OTM} up\n")
+        script.chmod(0o755)
+        self.tmux("new-session", "-d", "-s", "up", "-x", "100", "-y", "40", str(script))
+        self.tmux("set-option", "-t", "up", "remain-on-exit", "on")
+
+    def tmux(self, *args: str) -> str:
+        """Run one tmux command against this session's server; its output."""
+        return subprocess.run(
+            ["tmux", "-S", self.socket, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout
+
+    def screen(self) -> list[str]:
+        """The pane's lines as a person sees them, blank ones left out."""
+        return [line for line in self.tmux("capture-pane", "-p", "-t", "up").splitlines() if line]
+
+    def wait_for(self, text: str, timeout: float = 60) -> list[str]:
+        """The screen once a line on it contains ``text``."""
+        return list(
+            wait_until(
+                lambda: (lambda s: s if any(text in line for line in s) else None)(self.screen()),
+                timeout,
+                text,
+            )
+        )
+
+    def close(self) -> None:
+        """End the tmux server (and whatever still runs in it)."""
+        subprocess.run(["tmux", "-S", self.socket, "kill-server"], env=self.env, timeout=10)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+def test_ctrl_c_in_a_terminal_reads_as_one_stop(tmp_path: Path) -> None:
+    """Ctrl-C in a real terminal: "stopping…", then one "stack stopped" line, no "rc=-15"."""
+    term = Tmux(tmp_path, _stack(tmp_path).env)
+    try:
+        term.wait_for("next ")
+        log = tmp_path / "state" / "logs" / "stack.log"
+        wait_until(lambda: log.exists() and '"ready"' in log.read_text(), 30, "ready")
+        term.tmux("send-keys", "-t", "up", "C-c")
+        screen = term.wait_for("stack stopped", 30)
+    finally:
+        term.close()
+    after = screen[next(i for i, line in enumerate(screen) if "stopping…" in line) :]
+    assert (["stopping…", f"stack stopped: {len(PROCESSES)} processes"], []) == (
+        [line.split(" ", 1)[1] for line in after if not line.startswith("Pane is dead")],
+        [line for line in screen if "rc=" in line],
+    )
 
 
 def test_busy_port_is_one_line_and_exit_2(tmp_path: Path) -> None:
@@ -210,8 +319,11 @@ def test_a_process_that_dies_is_named_with_its_log(tmp_path: Path) -> None:
     os.killpg(int(pid), signal.SIGKILL)  # its shell and the watcher: honcho's process group
     code = out.finish()
     died = [line.split(" ", 1)[1] for line in out.lines if "watcher" in line]
-    assert (1, [f"watcher stopped unexpectedly: see {log}"], "stopped") == (
-        code,
-        died,
-        out.lines[-1],
-    )
+    others = len(PROCESSES) - 1
+    assert (
+        1,
+        [
+            f"watcher failed: killed by SIGKILL: see {log}",
+            f"stack stopped: watcher failed; {others} other processes stopped",
+        ],
+    ) == (code, died)
