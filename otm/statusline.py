@@ -53,8 +53,23 @@ UNCHANGED_SECONDS = 60.0
 STALE_AFTER_SECONDS = 15 * 60
 """Mirror of ``services.queries.reports.limits.STALE_AFTER_SECONDS``: older stored windows are not
 shown."""
-WINDOWS = (("five_hour", "5h", 18_000), ("seven_day", "week", 604_800))
-"""Claude's windows in ``rate_limits``: name, label on the line, length in seconds."""
+WINDOWS: tuple[tuple[str, str, int | None], ...] = (
+    ("five_hour", "5h", 18_000),
+    ("seven_day", "week", 604_800),
+    ("spend_limit", "spend", None),
+)
+"""Claude's windows in ``rate_limits``: name, label on the line, length in seconds (``None``:
+not a fixed span).
+
+FORMATS-style note (late 2026): Claude Code 2.1.251 added ``rate_limits.spend_limit``, a spend
+cap rather than a usage window; FORMATS.md names it and says its percentage can exceed 100
+but gives no exact shape. It is read like its siblings (assumed, not seen in a real payload)::
+
+    "rate_limits": {"five_hour": {...}, "seven_day": {...},
+                    "spend_limit": {"used_percentage": 130.0, "resets_at": 1780272000}}
+
+Its percentage is kept as sent, above 100 included (never clamped here or downstream); its
+length is unknown, so it is recorded without ``window_seconds``."""
 DETAIL = "Claude Code statusline"
 SEPARATOR = " · "
 NO_INPUT = "otm: no status input"

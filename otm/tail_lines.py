@@ -40,6 +40,7 @@ WINDOW_LABELS = {
     "weekly": "weekly",
     "seven_day_opus": "weekly Opus",
     "seven_day_sonnet": "weekly Sonnet",
+    "spend_limit": "spend limit",
 }
 
 

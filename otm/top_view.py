@@ -26,6 +26,7 @@ WINDOW_NAMES = {
     "seven_day": "weekly",
     "seven_day_opus": "weekly opus",
     "seven_day_sonnet": "weekly sonnet",
+    "spend_limit": "spend limit",
 }
 SECONDS_NAMES = {18_000: "5-hour", 604_800: "weekly", 86_400: "daily"}
 OVERVIEW_WINDOWS = 2

@@ -13,6 +13,7 @@ NAMED_WINDOWS = {
     "seven_day_opus": "weekly Opus",
     "seven_day_sonnet": "weekly Sonnet",
     "seven_day_oauth_apps": "weekly apps",
+    "spend_limit": "spend limit",
 }
 BY_LENGTH = {5 * 3600: "5-hour", 7 * 86_400: "weekly", 86_400: "daily"}
 

@@ -27,6 +27,9 @@ PACE_SPAN_SECONDS = 30 * 60
 PACE_MIN_SPAN_SECONDS = 5 * 60
 """Fewer minutes of readings than this say nothing about pace."""
 CRITICAL_BAND = 95.0
+EXCEEDED_BAND = 100.0
+"""Beyond the configured thresholds: a reading over 100 % (Claude's ``spend_limit`` can pass
+it) has gone past the limit itself, which is announced once per instance as "exceeded"."""
 
 
 class WindowState(msgspec.Struct, frozen=True):
@@ -76,6 +79,8 @@ def evaluate(
     if not current or not _alertable(window, rules):
         return state, alerts
     crossed = [band for band in rules.thresholds if window.used_percent >= band]
+    if window.used_percent > EXCEEDED_BAND:
+        crossed.append(EXCEEDED_BAND)
     if crossed and max(crossed) > state.band:
         state = msgspec.structs.replace(state, band=max(crossed))
         alerts.append(_threshold_alert(window, state, rules, now))
@@ -126,12 +131,18 @@ def _threshold_alert(window: LimitWindow, state: WindowState, rules: Rules, now:
     if window.resets_at is not None:
         at = clock(window.resets_at, rules.tz, now)
         resets = f"; resets in {duration(window.resets_at - now)} (at {at})"
+    if state.band >= EXCEEDED_BAND:
+        title = f"{_label(window)} exceeded: {percent(used)}"
+        body = f"Past 100 %{resets}."
+    else:
+        title = f"{_label(window)} window at {percent(used)}"
+        body = f"Past the {percent(state.band)} line{resets}."
     return Alert(
         key=_key("threshold", window, state.instance, state.band),
         rule="threshold",
         provider=window.provider,
-        title=f"{_label(window)} window at {percent(used)}{_suffix(window, rules)}",
-        body=f"Past the {percent(state.band)} line{resets}.",
+        title=title + _suffix(window, rules),
+        body=body,
         severity="critical" if state.band >= CRITICAL_BAND else "warning",
         raised_at=now,
         window=window.window,

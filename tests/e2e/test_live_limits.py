@@ -353,17 +353,17 @@ def _run(stack: Stack, args: list[str]) -> str:
     return out
 
 
-def statusline_payload(used: float) -> bytes:
-    """What Claude Code pipes to its statusline command, with its rate limits."""
-    return json.dumps(
-        {
-            "model": {"id": "claude-opus-4-1", "display_name": "Opus 4.1"},
-            "rate_limits": {
-                "five_hour": {"used_percentage": used, "resets_at": int(time.time()) + 7200},
-                "seven_day": {"used_percentage": 41, "resets_at": "2030-01-01T00:00:00Z"},
-            },
-        }
-    ).encode()
+def statusline_payload(used: float, spend: float | None = None) -> bytes:
+    """What Claude Code pipes to its statusline command, with its rate limits (and, when
+    ``spend`` is given, a ``spend_limit`` at that percentage)."""
+    limits: dict[str, Any] = {
+        "five_hour": {"used_percentage": used, "resets_at": int(time.time()) + 7200},
+        "seven_day": {"used_percentage": 41, "resets_at": "2030-01-01T00:00:00Z"},
+    }
+    if spend is not None:
+        limits["spend_limit"] = {"used_percentage": spend, "resets_at": "2030-01-01T00:00:00Z"}
+    body = {"model": {"id": "claude-opus-4-1", "display_name": "Opus 4.1"}, "rate_limits": limits}
+    return json.dumps(body).encode()
 
 
 def test_statusline_limits_reach_the_running_stack(stack: Stack) -> None:
@@ -394,6 +394,37 @@ def test_statusline_limits_reach_a_one_shot_command(stack: Stack) -> None:
     report = json.loads(stack.otm("limits", "--json", "--provider", "claude").stdout)
     used = {w["window"]: w["usedPercent"] for w in report["limits"]}
     assert {"five_hour": 61.0, "seven_day": 41.0} == used
+
+
+def test_spend_limit_over_100_reaches_the_limits_report_unclamped(stack: Stack) -> None:
+    """A statusline spend_limit at 130 % is 130 % in `otm limits --json` and its table."""
+    subprocess.run(
+        [*stack.otm_argv(), "statusline"],
+        input=statusline_payload(10.0, spend=130.0),
+        env=stack.env,
+        capture_output=True,
+        timeout=30,
+        check=True,
+    )
+    report = json.loads(stack.otm("limits", "--json", "--provider", "claude").stdout)
+    used = {w["window"]: w["usedPercent"] for w in report["limits"]}
+    table = stack.otm("limits", "--provider", "claude").stdout
+    assert (130.0, True) == (used["spend_limit"], "130%" in table)
+
+
+def test_spend_limit_over_100_reaches_the_running_api(stack: Stack) -> None:
+    """With the stack up, GET /v1/limits serves the statusline's spend_limit at 130 %."""
+    stack.start()
+    subprocess.run(
+        [*stack.otm_argv(), "statusline"],
+        input=statusline_payload(10.0, spend=130.0),
+        env=stack.env,
+        capture_output=True,
+        timeout=30,
+        check=True,
+    )
+    got = wait_until(lambda: window(stack, "claude", "spend_limit"), 30, "the spend window")
+    assert (130.0, None) == (got["usedPercent"], got["windowSeconds"])
 
 
 @pytest.mark.slow

@@ -406,3 +406,20 @@ def test_without_a_desktop_session_the_other_channels_go_on(
     assert "[alerts] urls" in desktop[0]["fix"]
     said = [e for e in stack.log_entries("notifier") if e.get("event") == "channel_unusable"]
     assert (1, 2, True) == (len(said), len(channels.hook_keys()), stack.is_ready("notifier"))
+
+
+def test_spend_limit_past_100_is_announced_as_exceeded(
+    alert_stack: tuple[Stack, Channels],
+) -> None:
+    """A statusline spend_limit at 130 % reaches the desktop as "spend limit exceeded: 130 %"."""
+    stack, channels = alert_stack
+    stack.start(*PROCESSES)
+    resets = int(time.time()) + 10 * 86_400
+    payload = {
+        "model": {"id": "claude-opus-4-1", "display_name": "Opus 4.1"},
+        "rate_limits": {"spend_limit": {"used_percentage": 130, "resets_at": resets}},
+    }
+    done = stack.otm_stdin(["statusline"], json.dumps(payload).encode())
+    assert 0 == done.returncode, done.stderr
+    wait_until(lambda: channels.desktop_titles(), 30, "the spend alert on the desktop")
+    assert ["Claude spend limit exceeded: 130 %"] == channels.desktop_titles()

@@ -178,6 +178,22 @@ def test_windows_without_used_percentage_are_skipped() -> None:
     assert {"seven_day": Window("seven_day", 41.0, None, NOW)} == found
 
 
+SPEND_RESET = NOW + 12 * 86400 + 3 * 3600 + 30
+
+
+def with_spend(used: float = 130.0) -> dict[str, Any]:
+    """The status input with a ``spend_limit`` window at ``used`` % beside the other two."""
+    data = status_input()
+    data["rate_limits"]["spend_limit"] = {"used_percentage": used, "resets_at": SPEND_RESET}
+    return data
+
+
+def test_spend_limit_over_100_is_read_as_sent() -> None:
+    """rate_limits.spend_limit at 130 % is a window at 130 %, not clamped to 100."""
+    found = statusline.input_windows(with_spend(130.0), NOW)
+    assert Window("spend_limit", 130.0, SPEND_RESET, NOW) == found["spend_limit"]
+
+
 @pytest.mark.parametrize("limits", [None, [], "x", 3, {"five_hour": []}, {"other": {}}])
 def test_garbage_rate_limits_give_no_windows(limits: object) -> None:
     """rate_limits of the wrong shape, or naming unknown windows, give none."""
@@ -210,6 +226,11 @@ def test_full_line() -> None:
     today = TodayCost(12_340_000_000_000, unpriced=False)
     expected = "Opus 4.1 · today $12.34 · session $0.42 · 5h 23% (2h13m) · week 41% (3d4h)"
     assert expected == statusline.format_line(status_input(), today, windows, NOW)
+
+
+def test_spend_limit_is_on_the_line_at_its_real_percentage() -> None:
+    """A spend cap past 100 % shows its real percentage after the weekly window."""
+    assert line_for(with_spend(130.0)).endswith(" · week 41% (3d4h) · spend 130% (12d3h)")
 
 
 def test_unpriced_part_is_marked() -> None:
@@ -413,6 +434,19 @@ def test_windows_past_their_reset_are_not_recorded(env: Path) -> None:
     line_for(data)
     (observed,), _ = read_observations(env)
     assert ["seven_day"] == [w.window for w in observed.windows]
+
+
+def test_spend_limit_is_recorded_unclamped_without_a_length(env: Path) -> None:
+    """spend_limit at 130 % is spooled as window "spend_limit" at 130 %, of unknown length."""
+    line_for(with_spend(130.0))
+    (observed,), _ = read_observations(env)
+    spend = observed.windows[-1]
+    assert ("spend_limit", 130.0, SPEND_RESET, None) == (
+        spend.window,
+        spend.used_percent,
+        spend.resets_at,
+        spend.window_seconds,
+    )
 
 
 def test_unwritable_state_dir_still_prints_the_line(

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from bus.messages import AlertObserved, LimitWindow
 from otm.top_data import Queries, Snapshot, next_change, parts_for
-from otm.top_view import NOT_RUNNING, Frame, countdown, screen
+from otm.top_view import NOT_RUNNING, Frame, countdown, screen, window_row
 from services.queries.reports.build import ReportOptions, build_report
 from services.runtime.installation import load_runtime
 from services.store.database import connect_reader
@@ -191,3 +191,16 @@ def test_keys_stay_on_the_last_row_of_a_short_terminal(reader: sqlite3.Connectio
         len(shown),
         shown[-1],
     )
+
+
+def test_window_row_over_100_prints_the_real_percentage_on_a_full_bar() -> None:
+    """A spend cap at 130 % fills the bar (it is only 100 % wide) and prints 130%."""
+    spent = {
+        "window": "spend_limit",
+        "usedPercent": 130.0,
+        "resetsAt": NOW + 3600,
+        "source": "local-official",
+        "stale": False,
+    }
+    expected = "   spend limit  ████████████████ 130%  resets 1:00:00  local-official"
+    assert expected == window_row(spent, NOW).plain

@@ -73,6 +73,7 @@ function ring(used, size) {
   return s;
 }
 function windowLabel(w) {
+  if (w.window === "spend_limit") return "spend limit";
   const sec = w.windowSeconds;
   if (sec === 18000) return "5-hour";
   if (sec === 604800) return "weekly";

@@ -165,3 +165,28 @@ def test_first_start_over_old_history_gives_one_alert_for_the_highest_band() -> 
         assert [] == silent
     state, alerts = evaluate(state, reading(92), True, NO_PACE, NOW)
     assert [("threshold", 90.0)] == [(a.rule, a.band) for a in alerts]
+
+
+def spend(used: float, at: float = NOW) -> LimitWindow:
+    """Claude's statusline spend cap at ``used`` %: a window name the rules have no length for."""
+    return reading(used, at, window="spend_limit", source="local-official", window_seconds=None)
+
+
+def test_spend_limit_over_100_says_it_is_exceeded() -> None:
+    """A first spend_limit reading at 130 % is one critical alert naming the real percentage."""
+    _, alerts = run([spend(130)])
+    assert [("Claude spend limit exceeded: 130 %", "critical", 100.0, 130.0)] == [
+        (a.title, a.severity, a.band, a.used_percent) for a in alerts
+    ]
+
+
+def test_passing_100_after_the_top_threshold_alerts_again() -> None:
+    """96 % then 130 %: the 95 band, then "exceeded" once; 140 % adds nothing."""
+    _, alerts = run([spend(96), spend(130, NOW + 60), spend(140, NOW + 120)])
+    assert [95.0, 100.0] == [a.band for a in alerts]
+
+
+def test_exactly_100_is_not_exceeded() -> None:
+    """A window at exactly 100 % is at its limit, not past it: the top threshold only."""
+    _, alerts = run([reading(100)])
+    assert [("Claude 5-hour window at 100 %", 95.0)] == [(a.title, a.band) for a in alerts]
