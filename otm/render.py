@@ -172,7 +172,8 @@ def empty_report(kind: str, provider: str, demo: bool, dates: str = "") -> str:
 
 
 def render_unpriced(console: Console, report: dict[str, Any]) -> None:
-    """One line per model without a price: its tokens are counted, its dollars are not."""
+    """One line per model without a price (its tokens are counted, its dollars are not), then
+    one per model priced as the known model inside its name (``aide-gpt-5 priced as gpt-5``)."""
     for item in report.get("unpriced", []):
         where = f"{item['provider']} " if "provider" in item else ""
         section = escape(f'[pricing.overrides."{item["model"]}"]')
@@ -180,6 +181,8 @@ def render_unpriced(console: Console, report: dict[str, Any]) -> None:
             f"[yellow]unpriced:[/] {where}{escape(item['model'])} ({item['tokens']:,} tokens) is "
             f"not in genai-prices; its cost is not included. Add {section} to config.toml."
         )
+    for model, known in report.get("pricedAs", {}).items():
+        console.print(f"[dim]{escape(model)} priced as {escape(known)}[/]", highlight=False)
 
 
 _NUMBER_COLUMNS = (

@@ -35,6 +35,8 @@ class UsageAnswer(TypedDict):
     """Every kind but blocks: the token fields and ``totalCost`` summed."""
     unpriced: NotRequired[list[Unpriced]]
     """Only when some model has no price."""
+    pricedAs: NotRequired[dict[str, str]]
+    """Only when some model was priced as the known model inside its name: ``{model: known}``."""
 
 
 class LimitsAnswer(TypedDict):

@@ -49,6 +49,8 @@ CASES = [
     ["hourly", "--json"],
 ]
 """Supported spellings, their errors, and command lines the fast path hands to typer."""
+PREFIXED = "aide-claude-sonnet-4-5"
+"""A model name no price list knows, priced as the known model inside it."""
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +59,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Stack, Path]:
     tmp = tmp_path_factory.mktemp("fast")
     corpus = tmp / "claude"
     make_corpus(corpus, size_mb=1)
+    # A prefixed model, so both ways also print the report's "pricedAs" part.
+    _copy_session(corpus, "prefixed", model=PREFIXED)
     stack = Stack(tmp / "home", corpus, {"COLUMNS": "200", "TZ": "UTC"})
     assert 0 == stack.otm("report", "daily", "--json").returncode
     return stack, corpus
@@ -79,6 +83,18 @@ def test_fast_path_prints_what_typer_prints(world: tuple[Stack, Path], args: lis
     again = _run(stack, [sys.executable, "-c", ENTRY], args)
     assert typer == first
     assert typer == again
+
+
+def test_prefixed_model_is_named_in_json_and_under_the_table(world: tuple[Stack, Path]) -> None:
+    """The report JSON's ``pricedAs`` and the table's line under it name the price used."""
+    stack, _ = world
+    _, report, _ = _run(stack, [sys.executable, "-c", ENTRY], ["daily", "--json"])
+    _, table, _ = _run(stack, [sys.executable, "-c", ENTRY], ["daily"])
+    expected = {PREFIXED: "claude-sonnet-4-5"}
+    assert (expected, True) == (
+        json.loads(report)["pricedAs"],
+        f"{PREFIXED} priced as claude-sonnet-4-5\n" in table,
+    )
 
 
 def _old(root: Path) -> None:

@@ -45,7 +45,6 @@ from services.queries.reports.common import (
     check_order,
     finish,
     in_range,
-    load_prices,
     normalise_date,
     placeholders,
     providers_of,
@@ -150,7 +149,7 @@ def blocks(
     limit = TokenLimit.parse(token_limit)
     now = int(time.time() * 1000) if now_ms is None else now_ms
     shape = Shape.of(provider)
-    pricer = Pricer(load_prices(conn, providers))
+    pricer = Pricer.load(conn, providers)
     windows = _official_windows(conn, providers, now)
     tallies = {p: _Tally() for p in windows}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from services.collector.model_names import PRICED_AS
 from services.queries.costs import Price, cost_pusd, pusd_to_usd
 from services.queries.msgpack_lite import decode_struct
 
@@ -102,6 +103,20 @@ def load_prices(conn: sqlite3.Connection, providers: Iterable[str]) -> Prices:
             wanted,
         )
     }
+
+
+def load_priced_as(
+    conn: sqlite3.Connection, providers: Iterable[str]
+) -> dict[tuple[str, str], str]:
+    """The known model each ``(provider, model)`` no price list knows by its own name is
+    priced as (``aide-gpt-5`` as ``gpt-5``), from its committed price's ``source``."""
+    wanted = tuple(providers)
+    rows = conn.execute(
+        "SELECT provider, model, source FROM prices WHERE price IS NOT NULL"
+        f" AND provider IN ({placeholders(wanted)}) AND instr(source, ?) > 0",
+        (*wanted, PRICED_AS),
+    )
+    return {(p, m): str(source).rsplit(PRICED_AS, 1)[1] for p, m, source in rows}
 
 
 def decode_price(blob: bytes) -> Price:
@@ -236,11 +251,27 @@ class Group(Fields):
 class Pricer(Fields):
     """Prices groups of records as each provider bills them, and notes unpriced models."""
 
-    __slots__ = ("prices", "unpriced")
+    __slots__ = ("priced_as", "prices", "unpriced", "used_as")
 
-    def __init__(self, prices: Prices, unpriced: dict[tuple[str, str], int] | None = None) -> None:
+    def __init__(
+        self,
+        prices: Prices,
+        unpriced: dict[tuple[str, str], int] | None = None,
+        priced_as: dict[tuple[str, str], str] | None = None,
+    ) -> None:
         self.prices = prices
         self.unpriced: dict[tuple[str, str], int] = {} if unpriced is None else unpriced
+        self.priced_as: dict[tuple[str, str], str] = {} if priced_as is None else priced_as
+        """The known model each prefixed or suffixed name is priced as (``load_priced_as``)."""
+        self.used_as: dict[tuple[str, str], str] = {}
+        """Those of ``priced_as`` that priced a group so far: what the report says it did."""
+
+    @classmethod
+    def load(cls, conn: sqlite3.Connection, providers: Iterable[str]) -> Pricer:
+        """A pricer over the committed prices of ``providers``, knowing which are priced as
+        another model."""
+        wanted = tuple(providers)
+        return cls(load_prices(conn, wanted), priced_as=load_priced_as(conn, wanted))
 
     def sums(self, g: Group) -> Sums:
         """The group's report fields and its cost; an unknown price costs 0 and is noted."""
@@ -265,6 +296,9 @@ class Pricer(Fields):
                 long_context=bool(g.long_context),
                 fast=bool(g.fast),
             )
+            known = self.priced_as.get((g.provider, g.model))
+            if known is not None:
+                self.used_as[(g.provider, g.model)] = known
         elif g.model != SYNTHETIC:
             key = (g.provider, g.model)
             self.unpriced[key] = self.unpriced.get(key, 0) + g.total
@@ -410,7 +444,9 @@ def row_json(head: dict[str, Any], row: Row, shape: Shape) -> dict[str, Any]:
 def finish(
     report: dict[str, Any], pricer: Pricer, shape: Shape, totals: Sums | None = None
 ) -> dict[str, Any]:
-    """Add ``totals`` (when given) and, only if some model has no price, ``unpriced``."""
+    """Add ``totals`` (when given), only if some model has no price ``unpriced``, and only if
+    some model was priced as a known model inside its name ``pricedAs`` (``{model: known}``:
+    a key ccusage does not have, so its own keys stay as they are)."""
     if totals is not None:
         report["totals"] = tokens_json(totals, shape)
     if pricer.unpriced:
@@ -421,4 +457,9 @@ def finish(
                 item = {"provider": provider, **item}
             items.append(item)
         report["unpriced"] = items
+    if pricer.used_as:
+        report["pricedAs"] = {
+            model: known
+            for (_, model), known in sorted(pricer.used_as.items(), key=lambda i: i[0][::-1])
+        }
     return report

@@ -22,7 +22,6 @@ from services.queries.reports.common import (
     check_order,
     finish,
     in_range,
-    load_prices,
     normalise_date,
     placeholders,
     providers_of,
@@ -106,7 +105,7 @@ def _report(
     zone_info = zone(tz)
     since, until = normalise_date(since, "--since"), normalise_date(until, "--until")
     shape = Shape.of(provider)
-    pricer = Pricer(load_prices(conn, providers))
+    pricer = Pricer.load(conn, providers)
     rows: dict[str, Row] = defaultdict(Row)
     for day, group, first_ts in _day_groups(conn, providers, zone_info, since, until):
         rows[bucket(day)].add(group, pricer.sums(group), first_ts)

@@ -21,7 +21,6 @@ from services.queries.reports.common import (
     check_order,
     finish,
     in_range,
-    load_prices,
     normalise_date,
     placeholders,
     providers_of,
@@ -127,7 +126,7 @@ def _selected(
         group = Group(provider_name, *values)
         key = (provider_name, project_name, session_id)
         grouped.setdefault(key, []).append((group, first_ts, last_ts))
-    pricer = Pricer(load_prices(conn, providers))
+    pricer = Pricer.load(conn, providers)
     sessions: dict[SessionKey, Row] = {}
     for key, groups in grouped.items():
         last = max(last_ts for _, _, last_ts in groups)

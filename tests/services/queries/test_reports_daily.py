@@ -289,6 +289,47 @@ def test_unpriced_tokens_add_no_dollars(db: sqlite3.Connection) -> None:
     assert 0.3 == daily(db)["totals"]["totalCost"]  # type: ignore[index]
 
 
+# -- models priced as a known model inside their name ------------------------------------------
+
+PREFIXED = "acme-claude-sonnet-4-5"
+
+
+def seed_prefixed(db: sqlite3.Connection, *records: UsageRecord) -> sqlite3.Connection:
+    """Commit Sonnet's price under ``PREFIXED`` as the collector does (its source names the
+    known model), then the usual prices and ``records``."""
+    observed = PriceObserved(
+        provider="claude",
+        model=PREFIXED,
+        source="genai-prices 0.0.0, priced as claude-sonnet-4-5",
+        price=SONNET_4_5,
+    )
+    Store(db).apply([observed])
+    return seed(db, *records)
+
+
+def test_prefixed_model_is_listed_under_priced_as(db: sqlite3.Connection) -> None:
+    """A model priced as the known model inside its name is named in ``pricedAs``."""
+    seed_prefixed(db, at("a", "2025-03-01T09:00:00+00:00", model=PREFIXED))
+    report = daily(db)
+    assert ({PREFIXED: SONNET}, False) == (report["pricedAs"], "unpriced" in report)
+
+
+def test_report_without_such_models_has_no_priced_as_key(db: sqlite3.Connection) -> None:
+    """Only ccusage's keys when every model is priced by its own name."""
+    seed(db, at("a", "2025-03-01T09:00:00+00:00"))
+    assert ["daily", "totals"] == list(daily(db))
+
+
+def test_priced_as_names_only_models_in_the_report(db: sqlite3.Connection) -> None:
+    """A prefixed model used only on days outside --since is not in ``pricedAs``."""
+    seed_prefixed(
+        db,
+        at("a", "2025-03-01T09:00:00+00:00", model=PREFIXED),
+        at("b", "2025-03-02T09:00:00+00:00"),
+    )
+    assert "pricedAs" not in daily(db, since="20250302")
+
+
 # -- time zones -------------------------------------------------------------------------------
 
 
