@@ -8,10 +8,20 @@ from typing import Any
 
 import pytest
 
-from bus.messages import LimitWindow, UsageRecord
+from bus.messages import LimitWindow, PriceObserved, UsageRecord
 from services.queries.reports.blocks import blocks
 from services.queries.reports.common import ReportError
-from tests.services.queries.reports_support import claude, codex, gemini, ms, rows, seed
+from services.store.writer import Store
+from tests.services.queries.reports_support import (
+    CODEX,
+    GPT_5_3_CODEX,
+    claude,
+    codex,
+    gemini,
+    ms,
+    rows,
+    seed,
+)
 
 LATER = "2030-01-01T00:00:00+00:00"
 """A "now" long after every record: no block is active."""
@@ -418,3 +428,21 @@ def test_claude_five_hour_window_is_priced_as_claude(db: sqlite3.Connection) -> 
     report = blocks(db, now_ms=ms(NOW), provider="claude")
     (block,) = report["blocks"]
     assert (block["costUSD"], False) == (block["officialWindow"]["costUSD"], "unpriced" in report)
+
+
+def test_all_providers_blocks_name_a_prefixed_codex_model_priced_as_known(
+    db: sqlite3.Connection,
+) -> None:
+    """``aide-<codex model>`` in an --provider all blocks report is named in ``pricedAs``."""
+    prefixed = f"aide-{CODEX}"
+    observed = PriceObserved(
+        provider="codex", model=prefixed, source=f"test, priced as {CODEX}", price=GPT_5_3_CODEX
+    )
+    Store(db).apply([observed])
+    seed(
+        db,
+        claude("a", "2026-05-01T10:30:00+00:00"),
+        codex("b", "2026-05-01T10:40:00+00:00", model=prefixed),
+    )
+    report = blocks(db, now_ms=ms(NOW))
+    assert ({prefixed: CODEX}, False) == (report["pricedAs"], "unpriced" in report)
