@@ -15,7 +15,9 @@ Rows: ``daily`` (``date``), ``weekly`` (``week``: its first day), ``monthly`` (`
     totalTokens, totalCost, modelsUsed, modelBreakdowns[], [providers]
 
 plus ``totals`` (the same token fields and ``totalCost``) and ``unpriced`` (only when a model
-has no price: ``[{"model", "tokens"}]``, its tokens counted but its dollars not). ``blocks`` is
+has no price: ``[{"model", "tokens"}]``, its tokens counted but its dollars not) and ``pricedAs``
+(only when a model no price list knows by its own name was priced as the known model inside it:
+``{"aide-gpt-5": "gpt-5"}``; ccusage prices it the same without a key for it). ``blocks`` is
 ccusage's blocks shape (no totals). The fields mean, per provider:
 
 ================== ======================= ============================ ========================
