@@ -176,12 +176,13 @@ def _in_range(
         return []
     if in_range(first, since, until) and in_range(last, since, until):
         return groups
-    provider, _, session_id = key
-    if len(projects_of[(provider, session_id)]) > 1:
-        # usage_records holds no project: a session id shared by several projects cannot be
-        # split by date here, so it is selected whole by its last activity (README: known gap).
-        return groups if in_range(last, since, until) else []
-    return _records_in_range(conn, provider, session_id, tz, since, until)
+    provider, project_name, session_id = key
+    # usage_records holds no project: only a session id that several projects share needs
+    # each record's project, read from the event that committed it (rare, and slower).
+    shared = len(projects_of[(provider, session_id)]) > 1
+    return _records_in_range(
+        conn, provider, session_id, tz, since, until, project_name if shared else None
+    )
 
 
 def _records_in_range(
@@ -191,20 +192,24 @@ def _records_in_range(
     tz: ZoneInfo,
     since: str | None,
     until: str | None,
+    project_name: str | None = None,
 ) -> SessionGroups:
-    """A session's records on local dates in ``since..until``, grouped as the projection is."""
+    """A session's records on local dates in ``since..until``, grouped as the projection is
+    (only those of ``project_name`` when given)."""
     low = _utc_ms(since) - _MAX_OFFSET_MS if since else 0
     high = _utc_ms(until) + _DAY_MS + _MAX_OFFSET_MS if until else 2**62
     rows = conn.execute(
         "SELECT model, fast, long_context, input, output, cache_write_5m, cache_write_1h,"
-        " cache_read, reasoning, total, ts_ms FROM usage_records"
+        " cache_read, reasoning, total, ts_ms, key FROM usage_records"
         " WHERE provider = ? AND session = ? AND ts_ms >= ? AND ts_ms < ?",
         (provider, session_id, low, high),
     ).fetchall()
+    rows = [r for r in rows if in_range(_local_date(r[10], tz), since, until)]
+    if project_name is not None:
+        projects = _projects_of_keys(conn, [r[11] for r in rows])
+        rows = [r for r in rows if projects.get(r[11]) == project_name]
     sums: dict[tuple[str, int, int], list[int]] = {}
-    for model, fast, long_context, *tokens, ts_ms in rows:
-        if not in_range(_local_date(ts_ms, tz), since, until):
-            continue
+    for model, fast, long_context, *tokens, ts_ms, _ in rows:
         acc = sums.get((model, fast, long_context))
         if acc is None:
             sums[(model, fast, long_context)] = [*tokens, ts_ms, ts_ms]
@@ -216,6 +221,28 @@ def _records_in_range(
         (Group(provider, model, fast, long_context, *acc[:7]), acc[7], acc[8])
         for (model, fast, long_context), acc in sums.items()
     ]
+
+
+def _projects_of_keys(conn: sqlite3.Connection, keys: list[str]) -> dict[str, str]:
+    """Each record key's project, from the committed event whose record now counts."""
+    from bus.codec import decode
+    from bus.messages import UsageCommitted
+
+    seqs: set[int] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        found = conn.execute(
+            f"SELECT seq FROM usage_claims WHERE key IN ({placeholders(chunk)})", chunk
+        ).fetchall()
+        seqs.update(seq for (seq,) in found)
+    wanted = set(keys)
+    projects: dict[str, str] = {}
+    for seq in sorted(seqs):
+        (body,) = conn.execute("SELECT body FROM events WHERE seq = ?", (seq,)).fetchone()
+        event = decode(body)
+        if isinstance(event, UsageCommitted):
+            projects.update((r.key, r.project) for r in event.records if r.key in wanted)
+    return projects
 
 
 def _utc_ms(day: str) -> int:

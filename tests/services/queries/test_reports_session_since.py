@@ -117,16 +117,29 @@ def test_project_sums_the_kept_records(db: sqlite3.Connection) -> None:
     assert (23, "2026-05-02") == (row["inputTokens"], row["firstActivity"])
 
 
-def test_session_id_in_two_projects_is_selected_whole(db: sqlite3.Connection) -> None:
-    """A session id under two projects is not cut by date but kept whole by its last activity
-    (a README deliberate difference: the per-record table holds no project)."""
+def test_session_id_in_two_projects_is_cut_per_project(db: sqlite3.Connection) -> None:
+    """A session id under two projects is cut by date in each project separately."""
     seed(
         db,
         claude("a", "2026-05-01T10:00:00+00:00", session="s", project="p", input=100),
         claude("b", "2026-05-03T10:00:00+00:00", session="s", project="p", input=3),
-        claude("c", "2026-05-03T10:00:00+00:00", session="s", project="q", input=5),
+        claude("c", "2026-05-01T10:00:00+00:00", session="s", project="q", input=50),
+        claude("d", "2026-05-03T10:00:00+00:00", session="s", project="q", input=5),
     )
     report = session(db, since="20260502")
-    assert {"p": 103, "q": 5} == {
+    assert {"p": 3, "q": 5} == {
         r["projectPath"]: r["inputTokens"] for r in rows(report, "sessions")
     }
+
+
+def test_revised_record_counts_once_when_cut(db: sqlite3.Connection) -> None:
+    """A streaming copy superseded by a larger one counts once in a session cut per project."""
+    seed(
+        db,
+        claude("a", "2026-05-01T10:00:00+00:00", session="s", project="p", input=100),
+        claude("b", "2026-05-03T10:00:00+00:00", session="s", project="p", input=3),
+        claude("b", "2026-05-03T10:00:00+00:00", session="s", project="p", input=3, output=9),
+        claude("c", "2026-05-01T10:00:00+00:00", session="s", project="q", input=50),
+    )
+    (row,) = rows(session(db, since="20260502"), "sessions")
+    assert ("p", 3, 9) == (row["projectPath"], row["inputTokens"], row["outputTokens"])
