@@ -473,17 +473,18 @@ def _day(mark: Mark, tz: str) -> str:
 def rows_of(kind: str, mark: Mark, context: Context) -> set[str]:
     """The row keys of a report ``kind`` the marked record falls in, `TOTALS` included.
 
-    Periods are built from the days in the date range, so a record outside it is in no row. A
-    session or a block is selected as a whole (by its last activity, by its start), so a
-    record counts in its session's or block's row wherever its own date lies.
+    Periods and sessions are built from the records dated in the range (ccusage 20.0.24 filters
+    a session's entries by date, not whole sessions by last activity, whatever FORMATS.md §2.6
+    says), so a record outside it is in no row. A block is selected as a whole (by its start),
+    so a record counts in its block's row wherever its own date lies.
     """
-    if kind == "session":
-        return {mark.session, TOTALS}
     if kind == "blocks":
         return {key for key, (lo, hi) in context.blocks.items() if lo <= mark.ts_ms < hi}
     day = _day(mark, context.tz)
     if (context.since and day < context.since) or (context.until and day > context.until):
         return set()
+    if kind == "session":
+        return {mark.session, TOTALS}
     start = datetime.fromisoformat(day).date()
     week = start - timedelta(days=(start.weekday() + 1) % 7)
     rows = {"daily": day, "weekly": week.isoformat(), "monthly": day[:7]}

@@ -31,8 +31,9 @@ from services.store.projections import is_fast, logged_total, long_context_colum
 PriceLookup = Callable[[str, str], Any]
 """``(provider, model)`` to its committed price (``None``: unpriced or not known yet)."""
 
-PROMPT_SHOWN = 60
-"""A prompt's first characters only: the line is about that it came, not all it said."""
+PROMPT_SHOWN = 52
+"""A prompt's first characters only: the line is about that it came, not all it said, and
+fits 80 columns."""
 _DATE_SUFFIX = re.compile(r"-\d{8}$")
 WINDOW_LABELS = {
     "five_hour": "5-hour",
@@ -55,9 +56,16 @@ def count(n: int) -> str:
     """A token count in at most five characters: ``412``, ``12.3k``, ``1.25M``."""
     if abs(n) < 1000:
         return str(n)
-    if abs(n) < 1_000_000:
+    # Bounds a little under each power of ten: rounding must not add a sixth character.
+    if abs(n) < 99_950:
         return f"{n / 1000:.1f}k"
-    return f"{n / 1_000_000:.2f}M"
+    if abs(n) < 999_500:
+        return f"{n / 1000:.0f}k"
+    if abs(n) < 9_995_000:
+        return f"{n / 1_000_000:.2f}M"
+    if abs(n) < 99_950_000:
+        return f"{n / 1_000_000:.1f}M"
+    return f"{n / 1_000_000:.0f}M"
 
 
 def dollars(pusd: int) -> str:
@@ -79,7 +87,7 @@ def _head(at: float | None, who: str) -> str:
     """Time and who; an event that carries no time of its own (a price, an empty batch) gets
     blanks rather than a time it does not have."""
     when = clock(at) if at is not None else " " * 8
-    return f"{when} {who:<9}"
+    return f"{when} {who:<7}"
 
 
 class Readable:
@@ -118,8 +126,9 @@ class Readable:
         shown = models[0] if len(models) == 1 else f"{models[0]} +{len(models) - 1}"
         at = max(r.ts_ms for r in event.records) / 1000
         text = (
-            f"{_head(at, event.provider)} {shown:<16} in {count(tokens[0]):>6}  "
-            f"out {count(tokens[1]):>6}  cache w {count(tokens[2]):>6} r {count(tokens[3]):>6}  "
+            # 80 columns with a dollar amount under $10: the width of a usual terminal.
+            f"{_head(at, event.provider)} {shown:<14} in {count(tokens[0]):>5} "
+            f"out {count(tokens[1]):>5} cache w {count(tokens[2]):>5} r {count(tokens[3]):>5} "
         )
         if added[5] or taken[5]:
             text += "$? (unpriced)"

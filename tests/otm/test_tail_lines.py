@@ -17,7 +17,7 @@ from bus.messages import (
     UsageCommitted,
     UsageRecord,
 )
-from otm.tail_lines import Readable, clock, count, dollars, short_model
+from otm.tail_lines import PROMPT_SHOWN, Readable, clock, count, dollars, short_model
 
 SONNET = ModelPrice(
     input="3", output="15", cache_write_5m="3.75", cache_write_1h="6", cache_read="0.3"
@@ -120,13 +120,13 @@ def test_a_failed_live_poll_says_why() -> None:
 
 
 def test_prompt_line_shows_only_the_first_words() -> None:
-    """A long prompt is cut to its first 60 characters."""
+    """A long prompt is cut to its first ``PROMPT_SHOWN`` characters, so the line fits 80."""
     prompt = Prompt(key="k", provider="claude", ts_ms=int(AT * 1000), project="p", session="s",
                     text="word " * 40)  # fmt: skip
     line = Readable(_priced).line(
         "evt.activity.claude", ActivityCommitted(seq=1, provider="claude", prompts=(prompt,))
     )
-    assert 62 == len(line.split("prompt  ", 1)[1])
+    assert (PROMPT_SHOWN + 2, True) == (len(line.split("prompt  ", 1)[1]), len(line) <= 80)
 
 
 def test_refresh_line_says_why_and_how_many_files() -> None:
@@ -148,3 +148,9 @@ def test_heartbeat_line_names_process_pid_and_uptime() -> None:
     assert "store alive pid 42, up 2 min, head seq 7" == " ".join(
         Readable(_priced).line("sys.heartbeat", beat).split()[1:]
     )
+
+
+def test_counts_never_take_more_than_five_characters() -> None:
+    """Counts up to billions stay within five characters, so usage lines keep their columns."""
+    samples = (0, 999, 99_999, 123_456, 999_999, 1_234_567, 12_345_678, 123_456_789, 2_000_000_000)
+    assert [True] * len(samples) == [len(count(n)) <= 5 for n in samples]

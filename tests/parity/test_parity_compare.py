@@ -166,6 +166,24 @@ def test_a_record_outside_the_date_range_explains_nothing() -> None:
     assert not any(d.expected for d in classified)
 
 
+def test_a_session_record_outside_the_date_range_is_in_no_row() -> None:
+    """ccusage drops a session's records dated before ``--since``: they count in no row."""
+    mark = parity.Mark(DAY_MS, "p/s")
+
+    found = parity.rows_of("session", mark, parity.Context(since="2026-05-03"))
+
+    assert set() == found
+
+
+def test_a_session_record_in_the_date_range_is_in_its_session_row() -> None:
+    """A session's record dated in range counts in its session's row and the totals."""
+    mark = parity.Mark(DAY_MS, "p/s")
+
+    found = parity.rows_of("session", mark, parity.Context(since="2026-05-02"))
+
+    assert {"p/s", parity.TOTALS} == found
+
+
 def test_rows_in_another_order_are_a_row_order_difference() -> None:
     """The first position where the rows differ is reported, with the row each tool puts there."""
     ours = {"sessions": [session("a", 2.0), session("b", 1.0)]}

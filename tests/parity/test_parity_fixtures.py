@@ -33,27 +33,7 @@ class KnownGap:
     reason: str
 
 
-_TOKYO_SESSION = Case("edge", "tokyo", "claude", "session")
-_RESUMED = "-home-dev-webapp/14d92a0e-9eaf-405f-9bec-5c98f639b335"
-_SINCE_FILTERS_ENTRIES = (
-    "ccusage 20.0.24's session report drops a session's entries dated before --since (probed: a "
-    "session with entries on 05-01 and 05-03 and --since 20260502 shows only the 05-03 one); ours "
-    "selects whole sessions by last activity. This resumed session starts before the view's range."
-)
-KNOWN_GAPS: tuple[KnownGap, ...] = tuple(
-    KnownGap(_TOKYO_SESSION, _RESUMED, name, _SINCE_FILTERS_ENTRIES)
-    for name in (
-        "inputTokens",
-        "outputTokens",
-        "cacheCreationTokens",
-        "cacheReadTokens",
-        "totalTokens",
-        "totalCost",
-        "firstActivity",
-        "modelsUsed",
-        "model claude-sonnet-4-5-20250929",
-    )
-)
+KNOWN_GAPS: tuple[KnownGap, ...] = ()
 """Differences README.md does not explain: each is a parity bug or a missing README row,
 reported rather than fixed here. Remove an entry once it no longer shows."""
 

@@ -48,8 +48,9 @@ whole request, when the model has them. Costs are summed exactly in pico-dollars
   requests are listed as ``<model>-fast``.
 * Sessions and projects are sorted by cost, most expensive first (``--order asc`` reverses);
   periods and blocks by time, oldest first. ``--since``/``--until`` apply to local dates: the
-  day (weeks and months are built from the selected days), a session's last activity (a
-  project sums its selected sessions), a block's start.
+  day (weeks and months are built from the selected days), a session's records (a session
+  keeps only its records in range, as ccusage 20.0.24 does; a project sums its sessions so
+  cut), a block's start.
 * Blocks follow ccusage (FORMATS.md §2.7) for every provider; ``usageLimitResetTime`` is never
   given (nothing in the projections records Claude's "limit reached" lines). The active Codex
   block may carry ``officialWindow``: Codex's own 5-hour window from its logs (start, end,

@@ -77,16 +77,16 @@ def test_session_dates_are_local(db: sqlite3.Connection) -> None:
 @pytest.mark.parametrize(
     ("since", "until", "expected"),
     [
-        pytest.param("20260502", None, ["s2", "s1"], id="since-last-activity"),
+        pytest.param("20260502", None, ["s2", "s1"], id="since-inside-s1"),
         pytest.param("20260503", None, ["s2"], id="since-after-s1"),
-        pytest.param(None, "2026-05-01", [], id="until-before-last-activity"),
+        pytest.param(None, "2026-05-01", ["s1"], id="until-inside-s1"),
         pytest.param(None, "2026-05-02", ["s1"], id="until-s1"),
     ],
 )
-def test_since_until_select_by_last_activity(
+def test_since_until_list_sessions_with_records_in_range(
     db: sqlite3.Connection, since: str | None, until: str | None, expected: list[str]
 ) -> None:
-    """since/until select sessions by the date of their last activity, as ccusage does."""
+    """since/until list the sessions that have a record dated in range, as ccusage does."""
     report = session(two_sessions(db), since=since, until=until)
     assert expected == [r["sessionId"] for r in rows(report, "sessions")]
 
@@ -159,7 +159,7 @@ def test_projects_sorted_by_cost_descending(db: sqlite3.Connection) -> None:
 
 
 def test_project_since_selects_sessions(db: sqlite3.Connection) -> None:
-    """A project sums only the sessions whose last activity is in range."""
+    """A project sums only the sessions with records in range."""
     (row,) = rows(project(two_sessions(db), since="20260503"), "projects")
     assert 100_000 == row["inputTokens"]
 
