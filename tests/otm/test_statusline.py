@@ -726,6 +726,20 @@ def test_rates_are_the_cost_modules(price: ModelPrice, long_context: bool, fast:
     ) == statusline.price_rates(decoded, long_context=long_context, fast=fast)
 
 
+@pytest.mark.parametrize("kcount", ["0", "10", "12.3456789"])
+def test_search_rate_is_the_cost_modules(kcount: str) -> None:
+    """Pico-dollars per web search equal services.queries.costs' for any per-1,000 price."""
+    price = ModelPrice("3", "15", "3.75", "6", "0.3", web_searches_kcount=kcount)
+    decoded = statusline.decode_struct(msgspec.msgpack.encode(price), "price")
+    assert decoded is not None
+    assert price_table(price).web_search == statusline.search_rate(decoded)
+
+
+def test_search_rate_of_a_price_committed_before_searches_is_zero() -> None:
+    """A price blob without ``web_searches_kcount`` (an older store) bills searches at 0."""
+    assert 0 == statusline.search_rate({"input": "3", "output": "15"})
+
+
 MSGPACK_VALUES: list[object] = [
     {"a": [0, 1, 127, 128, 255, 256, 65535, 65536, 2**32, 2**63]},
     {"n": [-1, -32, -33, -128, -129, -32768, -32769, -(2**31) - 1, -(2**63)]},
