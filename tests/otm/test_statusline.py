@@ -456,6 +456,18 @@ def test_today_equals_the_daily_report(env: Path, tz: str) -> None:
     assert report["totals"]["totalCost"] == today.pusd / 10**12
 
 
+def test_today_adds_a_cent_per_web_search(env: Path) -> None:
+    """Today's cost adds $0.01 per web search, as ``otm report daily`` does."""
+    conn = connect_writer(str(env / "otm.db"))
+    seed(conn, claude("s", "2026-05-20T09:00:00+00:00", input=0, output=0, web_search_requests=7))
+    try:
+        report = periods.daily(conn, "claude", tz="UTC", since="2026-05-20", until="2026-05-20")
+    finally:
+        conn.close()
+    today = cost_of(env, NOW, "UTC")
+    assert (70_000_000_000, 0.07) == (today.pusd, report["totals"]["totalCost"])
+
+
 def test_unpriced_model_today_is_flagged(env: Path) -> None:
     """A model without a price today sets the +? marker and adds nothing."""
     conn = connect_writer(str(env / "otm.db"))
