@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from bus.messages import PriceObserved, UsageBatch
+from bus.messages import UsageBatch
 from services.collector.claude.adapter import ClaudeAdapter
 from services.collector.price_resolution import resolve_price
 from services.demo.corpus.claude import CCUSAGE_SKIPS, Manifest, generate
