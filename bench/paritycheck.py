@@ -328,6 +328,13 @@ RULES = (
         frozenset({"cost"}),
     ),
     Rule(
+        "web_search",
+        "Claude Code web searches",
+        frozenset({"claude"}),
+        _ALL_KINDS,
+        frozenset({"cost"}),
+    ),
+    Rule(
         "requestless_dup",
         "requestless duplicates",
         frozenset({"claude"}),
@@ -442,6 +449,8 @@ def marks_of(manifest: MixedManifest) -> Marks:
             add(c.quirk, "claude", c.ts_ms, session)
         if c.input + c.cache_write_5m + c.cache_write_1h + c.cache_read > 200_000:
             add("long_prompt", "claude", c.ts_ms, session)
+        if c.web_search_requests:
+            add("web_search", "claude", c.ts_ms, session)
     for x in manifest.codex.expected:
         if x.quirk == "archived_copy":
             # ccusage's second row is the archived file's own session id: its bare name.

@@ -72,6 +72,10 @@ class UsageRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
     total: int | None = None
     """The log's own total when it writes one (Codex ``total_tokens``, Gemini ``total``); ccusage
     reports sum it as ``totalTokens`` for those CLIs. ``None`` means "the sum of the parts"."""
+    web_search_requests: int = 0
+    """Server-side web searches the response ran, billed per search apart from tokens (never
+    part of any token count). Claude Code writes them as ``usage.server_tool_use.
+    web_search_requests`` (builds of late 2026); ccusage 20.0.24 ignores them."""
 
     @property
     def total_tokens(self) -> int:
@@ -288,6 +292,9 @@ class ModelPrice(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
     long_context_cache_write_1h: str | None = None
     long_context_cache_read: str | None = None
     fast_multiplier: str = "1"
+    web_searches_kcount: str = "0"
+    """USD per 1,000 server-side web searches (genai-prices' ``web_searches_kcount``; Anthropic
+    bills $10), flat: neither the long-context tier nor the fast multiplier applies."""
 
 
 class PriceObserved(Message, frozen=True, tag="obs.price"):

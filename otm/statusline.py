@@ -78,6 +78,7 @@ LOCK_WAIT_SECONDS = 0.02
 SLOT_SECONDS = 15 * 60
 """Mirror of the projection's slot (``services.store.schema.SLOT_MS``)."""
 _PUSD_PER_TOKEN_PER_USD_PER_MTOK = 10**6
+_PUSD_PER_SEARCH_PER_USD_PER_K = 10**9
 _PUSD_PER_USD = 10**12
 _EPOCH_MS_ABOVE = 1e11
 """A ``resets_at`` number above this is epoch milliseconds (1e11 s is the year 5138)."""
@@ -453,25 +454,27 @@ def today_cost(conn: sqlite3.Connection, now: float, tz: str | None = None) -> T
     lo, hi = day_slots(now, tz)
     rows = conn.execute(
         "SELECT model, fast, long_context, sum(input), sum(output), sum(cache_write_5m),"
-        " sum(cache_write_1h), sum(cache_read) FROM usage_by_slot"
+        " sum(cache_write_1h), sum(cache_read), sum(web_searches) FROM usage_by_slot"
         " WHERE provider = 'claude' AND slot >= ? AND slot < ?"
         " GROUP BY model, fast, long_context",
         (lo, hi),
     ).fetchall()
     prices = _prices(conn, sorted({row[0] for row in rows}))
     pusd, unpriced = 0, False
-    for model, fast, long_context, *tokens in rows:
+    for model, fast, long_context, *tokens, searches in rows:
         price = prices.get(model)
         try:
             if price is None:
                 raise LookupError(model)
             rates = price_rates(price, long_context=bool(long_context), fast=bool(fast))
+            per_search = search_rate(price)
         except (LookupError, ValueError, ArithmeticError):
             # As `otm report`: Claude's "<synthetic>" stubs (model "") name no model and cost
             # nothing; any other model without a usable price is unpriced, never $0.
             unpriced = unpriced or model != ""
             continue
         pusd += sum(count * rate for count, rate in zip(tokens, rates, strict=True))
+        pusd += searches * per_search
     return TodayCost(pusd, unpriced)
 
 
@@ -522,6 +525,18 @@ def _prices(conn: sqlite3.Connection, models: list[str]) -> dict[str, dict[str, 
 
 
 _PRICE_FIELDS = ("input", "output", "cache_write_5m", "cache_write_1h", "cache_read")
+
+
+def search_rate(price: dict[str, object]) -> int:
+    """Pico-dollars per web search: ``services.queries.costs.PriceTable.web_search`` (one flat
+    fee per search, whatever the tier or speed; 0 in a price committed before it existed)."""
+    from decimal import ROUND_HALF_EVEN, Decimal
+
+    text = price.get("web_searches_kcount", "0")
+    value = Decimal(str(text))
+    if not value.is_finite() or value < 0:
+        raise ValueError(f"price {text!r} is not a finite number, zero or more")
+    return int((value * _PUSD_PER_SEARCH_PER_USD_PER_K).to_integral_value(ROUND_HALF_EVEN))
 
 
 def price_rates(

@@ -151,7 +151,7 @@ class Readable:
             group = Group(
                 r.provider, r.model or "", is_fast(r), long_context_column(r),
                 r.input, r.output, r.cache_write_5m, r.cache_write_1h, r.cache_read,
-                r.reasoning, logged_total(r),
+                r.reasoning, logged_total(r), r.web_search_requests,
             )  # fmt: skip
             cost += pricer.sums(group).cost_pusd
             unpriced += len(pricer.unpriced)

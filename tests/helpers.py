@@ -30,9 +30,11 @@ SONNET_4_5 = ModelPrice(
     long_context_cache_write_5m="7.5",
     long_context_cache_write_1h="12",
     long_context_cache_read="0.6",
+    web_searches_kcount="10",
 )
 """Claude Sonnet 4.5 as Anthropic publishes it: $3 input, $15 output, $3.75 5-minute write,
-$6 1-hour write (2x input), $0.30 read; every category doubles (output 1.5x) over 200k."""
+$6 1-hour write (2x input), $0.30 read; every category doubles (output 1.5x) over 200k; web
+search $10 per 1,000 searches."""
 T0 = 1_740_000_600_000
 """2025-02-19T21:30:00Z in ms: the start of a 15-minute slot."""
 

@@ -36,12 +36,13 @@ from services.runtime.config import PriceOverride
 
 if TYPE_CHECKING:
     from genai_prices.types import ModelPrice as GenaiModelPrice
+    from genai_prices.types import TieredPrices
 
 GENAI_PRICES_DIST = "genai-prices"
 
 # Bump whenever a rule in this module changes (defaults, fast table, provider map), so
 # pricing_fingerprint() tells callers to re-resolve even though genai-prices did not move.
-RULES_VERSION = "2"
+RULES_VERSION = "3"
 
 # The project's provider names -> genai-prices provider ids. Any other name is passed through.
 _GENAI_PROVIDER: dict[str, str] = {"claude": "anthropic", "codex": "openai", "gemini": "google"}
@@ -123,6 +124,8 @@ class _Catalogued:
     fast_multiplier: Decimal
     priced_as: str | None = None
     """The known model id whose price is used for a name genai-prices does not know."""
+    web_searches_kcount: Decimal = Decimal(0)
+    """USD per 1,000 server-side web searches (genai-prices' ``web_searches_kcount``)."""
 
 
 def genai_prices_version() -> str:
@@ -164,6 +167,10 @@ def _resolve(provider: str, model: str, override: PriceOverride | None) -> Price
     catalogued = _lookup(provider_id, model)
     rates = dict(catalogued.rates) if catalogued else {}
     overridden = _apply_override(rates, override, model)
+    searches = catalogued.web_searches_kcount if catalogued else Decimal(0)
+    if override is not None and override.web_searches_kcount is not None:
+        searches = _override_decimal(override.web_searches_kcount, model, "web_searches_kcount")
+        overridden = True
     source = _source(catalogued is not None, overridden)
     if catalogued is not None and catalogued.priced_as is not None:
         source = f"{source}{PRICED_AS}{catalogued.priced_as}"
@@ -174,6 +181,7 @@ def _resolve(provider: str, model: str, override: PriceOverride | None) -> Price
         rates,
         threshold=catalogued.threshold if catalogued else None,
         fast_multiplier=catalogued.fast_multiplier if catalogued else Decimal(1),
+        web_searches_kcount=searches,
     )
     return PriceObserved(provider=provider, model=model, source=source, price=price)
 
@@ -216,6 +224,7 @@ def _lookup(provider_id: str, model: str) -> _Catalogued | None:
         threshold=_genai_threshold(standard),
         fast_multiplier=_fast_multiplier(provider_id, model, calc.model.id, standard),
         priced_as=priced_as,
+        web_searches_kcount=_genai_flat(standard.web_searches_kcount),
     )
 
 
@@ -244,6 +253,15 @@ def _genai_rate(price: GenaiModelPrice, keys: tuple[str, ...]) -> _Rate | None:
         if value is not None:
             return _Rate(value)
     return None
+
+
+def _genai_flat(value: Decimal | TieredPrices | None) -> Decimal:
+    """A per-call price (web searches); a tiered one (none is, in 0.2.3) keeps its base."""
+    from genai_prices.types import TieredPrices as Tiered
+
+    if isinstance(value, Tiered):
+        return value.base
+    return Decimal(0) if value is None else value
 
 
 def _genai_threshold(price: GenaiModelPrice) -> int | None:
@@ -333,7 +351,11 @@ def _fill_defaults(rates: dict[str, _Rate], factors: Mapping[str, Decimal]) -> N
 
 
 def _model_price(
-    rates: Mapping[str, _Rate], *, threshold: int | None, fast_multiplier: Decimal
+    rates: Mapping[str, _Rate],
+    *,
+    threshold: int | None,
+    fast_multiplier: Decimal,
+    web_searches_kcount: Decimal = Decimal(0),
 ) -> ModelPrice:
     """Pack complete ``rates`` into the wire struct; no tier survives without a threshold."""
     tiered = threshold is not None and any(rate.long is not None for rate in rates.values())
@@ -355,6 +377,7 @@ def _model_price(
         long_context_cache_write_1h=long("cache_write_1h"),
         long_context_cache_read=long("cache_read"),
         fast_multiplier=_decimal_str(fast_multiplier),
+        web_searches_kcount=_decimal_str(web_searches_kcount),
     )
 
 

@@ -78,7 +78,7 @@ def reply_groups(conn: sqlite3.Connection, keys: list[str]) -> dict[str, list[tu
         f" WHERE key IN ({placeholders(keys)})))"
         " SELECT s.key, s.provider, u.model, u.fast, u.long_context, sum(u.input),"
         " sum(u.output), sum(u.cache_write_5m), sum(u.cache_write_1h), sum(u.cache_read),"
-        " sum(u.reasoning), sum(u.total)"
+        " sum(u.reasoning), sum(u.total), sum(u.web_searches)"
         " FROM spans s JOIN usage_records u ON u.provider = s.provider"
         " AND u.session = s.session AND u.ts_ms >= s.start"
         " AND (s.stop IS NULL OR u.ts_ms < s.stop)"

@@ -30,8 +30,9 @@ Price = namedtuple(
         "long_context_cache_write_1h",
         "long_context_cache_read",
         "fast_multiplier",
+        "web_searches_kcount",
     ),
-    defaults=(None, None, None, None, None, None, "1"),
+    defaults=(None, None, None, None, None, None, "1", "0"),
 )
 """A ``ModelPrice`` without msgspec (reports read committed prices with
 ``services.queries.msgpack_lite``): the same fields, order and defaults, which the tests hold
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
 PUSD_PER_USD = 10**12
 # USD per million tokens -> pico-dollars per token: 1e12 / 1e6.
 _PUSD_PER_TOKEN_PER_USD_PER_MTOK = 10**6
+# USD per 1,000 web searches -> pico-dollars per search: 1e12 / 1e3.
+_PUSD_PER_SEARCH_PER_USD_PER_K = 10**9
 
 
 class Rates:
@@ -80,17 +83,27 @@ class Rates:
 
 
 class PriceTable:
-    """A ``ModelPrice`` as per-token integer rates, computed once (Decimal is used only here)."""
+    """A ``ModelPrice`` as per-token integer rates, computed once (Decimal is used only here).
 
-    __slots__ = ("fast", "fast_long_context", "long_context", "standard")
+    ``web_search`` is pico-dollars per web search: one flat fee, whatever the tier or speed.
+    """
+
+    __slots__ = ("fast", "fast_long_context", "long_context", "standard", "web_search")
 
     def __init__(
-        self, *, standard: Rates, long_context: Rates, fast: Rates, fast_long_context: Rates
+        self,
+        *,
+        standard: Rates,
+        long_context: Rates,
+        fast: Rates,
+        fast_long_context: Rates,
+        web_search: int = 0,
     ) -> None:
         self.standard = standard
         self.long_context = long_context
         self.fast = fast
         self.fast_long_context = fast_long_context
+        self.web_search = web_search
 
     @classmethod
     def from_price(cls, price: AnyPrice) -> PriceTable:
@@ -103,15 +116,24 @@ class PriceTable:
         A rate that is not a whole number of pico-dollars per token (a price with more than six
         decimal places, e.g. an override scaled by an odd factor) is rounded half-even to the
         nearest pico-dollar per token: an error below $0.0000005 per million tokens.
+
+        Web searches cost ``web_searches_kcount`` per 1,000 (Anthropic bills them apart from
+        tokens, at one rate for every tier and speed).
         """
         fast = _decimal(price.fast_multiplier, "fast_multiplier")
         standard = _prices(price, long_context=False)
         long_context = _prices(price, long_context=True)
+        search = _decimal(price.web_searches_kcount, "web_searches_kcount")
         return cls(
             standard=_rates(standard, Decimal(1)),
             long_context=_rates(long_context, Decimal(1)),
             fast=_rates(standard, fast),
             fast_long_context=_rates(long_context, fast),
+            web_search=int(
+                (search * _PUSD_PER_SEARCH_PER_USD_PER_K).to_integral_value(
+                    rounding=ROUND_HALF_EVEN
+                )
+            ),
         )
 
     def rates(self, *, long_context: bool, fast: bool) -> Rates:
@@ -181,6 +203,7 @@ def cost_pusd(
     cache_write_1h: int = 0,
     cache_read: int = 0,
     reasoning_billed: int = 0,
+    web_searches: int = 0,
     long_context: bool,
     fast: bool,
 ) -> int:
@@ -191,14 +214,19 @@ def cost_pusd(
     mode, so every category is multiplied by ``price.fast_multiplier``. ``reasoning_billed``:
     reasoning tokens that are *not* already inside ``output`` but billed as output (Gemini's
     ``thoughts``); Codex reasoning is inside ``output`` and must not be passed here.
+    ``web_searches``: server-side web searches, each at the flat per-search price.
     """
-    rates = price_table(price).rates(long_context=long_context, fast=fast)
-    return rates.cost(
-        input=input,
-        output=output + reasoning_billed,
-        cache_write_5m=cache_write_5m,
-        cache_write_1h=cache_write_1h,
-        cache_read=cache_read,
+    table = price_table(price)
+    rates = table.rates(long_context=long_context, fast=fast)
+    return (
+        rates.cost(
+            input=input,
+            output=output + reasoning_billed,
+            cache_write_5m=cache_write_5m,
+            cache_write_1h=cache_write_1h,
+            cache_read=cache_read,
+        )
+        + web_searches * table.web_search
     )
 
 

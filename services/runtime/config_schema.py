@@ -45,6 +45,8 @@ class PriceOverride(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     cache_read: PerMillion | None = None
     cache_write: PerMillion | None = None
     cache_write_1h: PerMillion | None = None
+    web_searches_kcount: PerMillion | None = None
+    """USD per 1,000 server-side web searches (Anthropic bills $10), not per million tokens."""
 
 
 class PricingConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

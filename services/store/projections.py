@@ -104,7 +104,7 @@ def _apply_usage(conn: sqlite3.Connection, event: UsageCommitted) -> None:
     conn.executemany(
         "INSERT OR REPLACE INTO usage_records (provider, ts_ms, key, session, model, fast,"
         " long_context, input, output, cache_write_5m, cache_write_1h, cache_read, reasoning,"
-        " total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " total, web_searches) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (r.provider, r.ts_ms, r.key, r.session, model, fast, long_ctx, *tokens)
             for r, model, fast, long_ctx, tokens in rows
@@ -153,8 +153,9 @@ def _apply_usage(conn: sqlite3.Connection, event: UsageCommitted) -> None:
         )
 
 
-Columns = tuple[UsageRecord, str, int, int, tuple[int, int, int, int, int, int, int]]
-"""A record with its projected ``model``, ``fast``, ``long_context`` and token columns."""
+Columns = tuple[UsageRecord, str, int, int, tuple[int, int, int, int, int, int, int, int]]
+"""A record with its projected ``model``, ``fast``, ``long_context`` and summed columns (the
+tokens, ``total`` and ``web_searches``, in table order)."""
 
 
 def _columns(r: UsageRecord) -> Columns:
@@ -167,7 +168,16 @@ def _columns(r: UsageRecord) -> Columns:
         r.model or "",
         1 if r.speed == "fast" else 0,
         1 if prompt > threshold else 0,
-        (r.input, r.output, r.cache_write_5m, r.cache_write_1h, r.cache_read, r.reasoning, total),
+        (
+            r.input,
+            r.output,
+            r.cache_write_5m,
+            r.cache_write_1h,
+            r.cache_read,
+            r.reasoning,
+            total,
+            r.web_search_requests,
+        ),
     )
 
 
@@ -214,6 +224,10 @@ def _apply_limits(conn: sqlite3.Connection, event: LimitsCommitted) -> None:
     )
 
 
+_SUMMED = 8
+"""How many summed columns ``_columns`` gives (records, first_ts and last_ts follow them)."""
+
+
 def _add_tokens(conn: sqlite3.Connection, records: Iterable[Columns], sign: int) -> None:
     by_slot: dict[SlotKey, list[int]] = {}
     by_session: dict[SessionKey, list[int]] = {}
@@ -225,31 +239,32 @@ def _add_tokens(conn: sqlite3.Connection, records: Iterable[Columns], sign: int)
         if row is None:
             by_slot[slot_key] = [*signed, sign, ts]
         else:
-            for i in range(7):
+            for i in range(_SUMMED):
                 row[i] += signed[i]
-            row[7] += sign
-            row[8] = ts if row[8] == 0 else min(row[8], ts)
+            row[_SUMMED] += sign
+            row[_SUMMED + 1] = ts if row[_SUMMED + 1] == 0 else min(row[_SUMMED + 1], ts)
         session_key = (r.provider, r.project, r.session, model, fast, long_ctx)
         row = by_session.get(session_key)
         if row is None:
             by_session[session_key] = [*signed, sign, ts, max(0, ts)]
         else:
-            for i in range(7):
+            for i in range(_SUMMED):
                 row[i] += signed[i]
-            row[7] += sign
-            row[8] = ts if row[8] == 0 else min(row[8], ts)
-            row[9] = max(row[9], ts)
+            row[_SUMMED] += sign
+            row[_SUMMED + 1] = ts if row[_SUMMED + 1] == 0 else min(row[_SUMMED + 1], ts)
+            row[_SUMMED + 2] = max(row[_SUMMED + 2], ts)
     if by_slot:
         conn.executemany(
             "INSERT INTO usage_by_slot (provider, slot, model, fast, long_context, input, output,"
-            " cache_write_5m, cache_write_1h, cache_read, reasoning, total, records, first_ts)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " cache_write_5m, cache_write_1h, cache_read, reasoning, total, web_searches,"
+            " records, first_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (provider, slot, model, fast, long_context) DO UPDATE SET"
             " input = input + excluded.input, output = output + excluded.output,"
             " cache_write_5m = cache_write_5m + excluded.cache_write_5m,"
             " cache_write_1h = cache_write_1h + excluded.cache_write_1h,"
             " cache_read = cache_read + excluded.cache_read,"
             " reasoning = reasoning + excluded.reasoning, total = total + excluded.total,"
+            " web_searches = web_searches + excluded.web_searches,"
             " records = records + excluded.records,"
             " first_ts = min(first_ts, excluded.first_ts)",
             [(*key, *values) for key, values in by_slot.items()],
@@ -258,14 +273,15 @@ def _add_tokens(conn: sqlite3.Connection, records: Iterable[Columns], sign: int)
         conn.executemany(
             "INSERT INTO usage_by_session (provider, project, session, model, fast, long_context,"
             " input, output, cache_write_5m, cache_write_1h, cache_read, reasoning, total,"
-            " records, first_ts, last_ts)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " web_searches, records, first_ts, last_ts)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (provider, project, session, model, fast, long_context) DO UPDATE SET"
             " input = input + excluded.input, output = output + excluded.output,"
             " cache_write_5m = cache_write_5m + excluded.cache_write_5m,"
             " cache_write_1h = cache_write_1h + excluded.cache_write_1h,"
             " cache_read = cache_read + excluded.cache_read,"
             " reasoning = reasoning + excluded.reasoning, total = total + excluded.total,"
+            " web_searches = web_searches + excluded.web_searches,"
             " records = records + excluded.records,"
             " first_ts = min(first_ts, excluded.first_ts),"
             " last_ts = max(last_ts, excluded.last_ts)",

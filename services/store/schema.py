@@ -258,7 +258,16 @@ DROP TABLE activity_reply;
 instead of being added to a prompt when committed: a revised record then always leaves the
 prompt it was counted under, and a prompt that arrives after its replies still collects them."""
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
+_V7 = """
+ALTER TABLE usage_by_slot ADD COLUMN web_searches INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage_by_session ADD COLUMN web_searches INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage_records ADD COLUMN web_searches INTEGER NOT NULL DEFAULT 0;
+"""
+"""Server-side web searches (``UsageRecord.web_search_requests``), billed per search. Records
+committed before this version carry none, so 0 is already what a replay of the log gives: no
+rebuild is needed."""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
 """``MIGRATIONS[i]`` takes the schema from version ``i`` to ``i + 1``. Append only."""
 
 REBUILD_AFTER = frozenset({2, 6})

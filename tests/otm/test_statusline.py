@@ -490,6 +490,18 @@ def test_today_equals_the_daily_report(env: Path, tz: str) -> None:
     assert report["totals"]["totalCost"] == today.pusd / 10**12
 
 
+def test_today_adds_a_cent_per_web_search(env: Path) -> None:
+    """Today's cost adds $0.01 per web search, as ``otm report daily`` does."""
+    conn = connect_writer(str(env / "otm.db"))
+    seed(conn, claude("s", "2026-05-20T09:00:00+00:00", input=0, output=0, web_search_requests=7))
+    try:
+        report = periods.daily(conn, "claude", tz="UTC", since="2026-05-20", until="2026-05-20")
+    finally:
+        conn.close()
+    today = cost_of(env, NOW, "UTC")
+    assert (70_000_000_000, 0.07) == (today.pusd, report["totals"]["totalCost"])
+
+
 def test_unpriced_model_today_is_flagged(env: Path) -> None:
     """A model without a price today sets the +? marker and adds nothing."""
     conn = connect_writer(str(env / "otm.db"))
@@ -758,6 +770,20 @@ def test_rates_are_the_cost_modules(price: ModelPrice, long_context: bool, fast:
         rates.cache_write_1h,
         rates.cache_read,
     ) == statusline.price_rates(decoded, long_context=long_context, fast=fast)
+
+
+@pytest.mark.parametrize("kcount", ["0", "10", "12.3456789"])
+def test_search_rate_is_the_cost_modules(kcount: str) -> None:
+    """Pico-dollars per web search equal services.queries.costs' for any per-1,000 price."""
+    price = ModelPrice("3", "15", "3.75", "6", "0.3", web_searches_kcount=kcount)
+    decoded = statusline.decode_struct(msgspec.msgpack.encode(price), "price")
+    assert decoded is not None
+    assert price_table(price).web_search == statusline.search_rate(decoded)
+
+
+def test_search_rate_of_a_price_committed_before_searches_is_zero() -> None:
+    """A price blob without ``web_searches_kcount`` (an older store) bills searches at 0."""
+    assert 0 == statusline.search_rate({"input": "3", "output": "15"})
 
 
 MSGPACK_VALUES: list[object] = [

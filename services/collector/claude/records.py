@@ -23,6 +23,11 @@ The rules (FORMATS.md section 2.3), in the order they apply:
    exists, and alone when it is missing (as in real histories). ccusage 20.0.24 reads these only
    in ``daily`` (whatever the line's ``type``, probed); we read them in every report.
 
+7. ``message.usage.server_tool_use.web_search_requests`` (FORMATS.md section 9, Claude Code
+   builds of late 2026) is read into ``UsageRecord.web_search_requests``, billed per search
+   apart from tokens. ccusage 20.0.24 ignores the field, so a malformed one counts 0 searches
+   and never rejects the line: tokens stay exactly ccusage's.
+
 ``parse_line`` returns ``None`` for a line that is not a usage line at all (the common case, kept
 cheap), a ``SkipReason`` for a usage line that was rejected (counted and reported), or the record.
 """
@@ -83,6 +88,16 @@ class _Usage(msgspec.Struct, gc=False):
     cache_read_input_tokens: Count = 0
     cache_creation: _CacheCreation | None = None
     speed: Literal["standard", "fast"] | None = None
+    server_tool_use: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+    """Server-side tool calls (``{"web_search_requests":N,"web_fetch_requests":M}``, builds of
+    late 2026), kept undecoded: ccusage 20.0.24 does not check it, so no shape of it may
+    reject the line (see ``web_searches``)."""
+
+
+class _ServerToolUse(msgspec.Struct, gc=False):
+    """``message.usage.server_tool_use``: what is billed per call, apart from tokens."""
+
+    web_search_requests: Count = 0
 
 
 class _Message(msgspec.Struct, gc=False):
@@ -119,6 +134,18 @@ class _ProgressData(msgspec.Struct, gc=False):
 
 _DECODER: Final = msgspec.json.Decoder(_Entry)
 _PROGRESS_DECODER: Final = msgspec.json.Decoder(_ProgressData)
+_TOOLS_DECODER: Final = msgspec.json.Decoder(_ServerToolUse)
+
+
+def web_searches(usage: _Usage) -> int:
+    """The response's billed web searches: 0 when ``server_tool_use`` is absent or has any
+    other shape (ccusage ignores the field, so it never rejects a line or its tokens)."""
+    if not usage.server_tool_use:
+        return 0
+    try:
+        return _TOOLS_DECODER.decode(usage.server_tool_use).web_search_requests
+    except msgspec.DecodeError:
+        return 0
 
 
 def parse_line(line: bytes, project: str, session: str) -> UsageRecord | SkipReason | None:
@@ -205,6 +232,7 @@ def _to_record(
         cache_read=usage.cache_read_input_tokens,
         speed=usage.speed,
         sidechain=entry.is_sidechain is True,
+        web_search_requests=web_searches(usage),
     )
 
 

@@ -118,6 +118,7 @@ class ExpectedRecord(msgspec.Struct, frozen=True):
     cache_read: int
     sidechain: bool = False
     quirk: str = ""  # why ccusage may count this key differently; "" when it agrees
+    web_search_requests: int = 0  # server-side web searches: billed per search, not tokens
 
     @property
     def key(self) -> str:
@@ -899,6 +900,7 @@ class _Gen:
         # Claude Code builds of late 2026 log them as usage.server_tool_use (FORMATS §9). Picked
         # from the message id, not the random stream, so the rest of the tree does not change.
         picked = sum(map(ord, mid)) % 100
+        searches = 0
         if self.edge and not c.side and ("web_search" in self.pending or picked == 0):
             self.pending.discard("web_search")
             searches = 1 + picked % 5
@@ -923,7 +925,20 @@ class _Gen:
             line = _assistant(c.parent, c.head, msg, rid, uuid, ts)
             idx = self.emit(buf, line)
             rec = ExpectedRecord(
-                mid, rid, c.clock, c.model, c.speed, c.project, c.sid, inp, o, c5, c1, read, c.side
+                mid,
+                rid,
+                c.clock,
+                c.model,
+                c.speed,
+                c.project,
+                c.sid,
+                inp,
+                o,
+                c5,
+                c1,
+                read,
+                c.side,
+                web_search_requests=searches,
             )
             if not c.unfiled:
                 self.register(rec, buf, idx)

@@ -77,7 +77,7 @@ class _Tally:
         self.entries += 1
         sums = self.groups.get((model, fast, long_context))
         if sums is None:
-            sums = self.groups[(model, fast, long_context)] = [0] * 7
+            sums = self.groups[(model, fast, long_context)] = [0] * len(tokens)
             label = f"{model}-fast" if fast else model
             if model != SYNTHETIC and label not in self.models:
                 self.models.append(label)
@@ -192,7 +192,7 @@ def _build(
     spans = {p: _window_span(w) for p, w in windows.items()}
     records = conn.execute(
         "SELECT provider, ts_ms, model, fast, long_context, input, output, cache_write_5m,"
-        " cache_write_1h, cache_read, reasoning, total FROM usage_records"
+        " cache_write_1h, cache_read, reasoning, total, web_searches FROM usage_records"
         f" WHERE provider IN ({placeholders(providers)}) ORDER BY provider, ts_ms",
         providers,
     )

@@ -200,7 +200,10 @@ class Sums(Fields):
 
 
 class Group(Fields):
-    """One projection row (or a sum of rows) of a single provider, model, speed and tier."""
+    """One projection row (or a sum of rows) of a single provider, model, speed and tier.
+
+    ``web_searches`` are not tokens: they add to the cost only (per search), never to a count.
+    """
 
     __slots__ = (
         "cache_read",
@@ -214,6 +217,7 @@ class Group(Fields):
         "provider",
         "reasoning",
         "total",
+        "web_searches",
     )
 
     def __init__(
@@ -229,6 +233,7 @@ class Group(Fields):
         cache_read: int,
         reasoning: int,
         total: int,
+        web_searches: int = 0,
     ) -> None:
         self.provider = provider
         self.model = model
@@ -241,6 +246,7 @@ class Group(Fields):
         self.cache_read = cache_read
         self.reasoning = reasoning
         self.total = total
+        self.web_searches = web_searches
 
     @property
     def label(self) -> str:
@@ -293,6 +299,7 @@ class Pricer(Fields):
                 cache_write_1h=g.cache_write_1h,
                 cache_read=g.cache_read,
                 reasoning_billed=g.reasoning if g.provider in REASONING_OUTSIDE_OUTPUT else 0,
+                web_searches=g.web_searches,
                 long_context=bool(g.long_context),
                 fast=bool(g.fast),
             )

@@ -138,7 +138,7 @@ def _day_groups(
     rows = conn.execute(
         f"SELECT {day_sql} AS day, provider, model, fast, long_context, sum(input), sum(output),"
         " sum(cache_write_5m), sum(cache_write_1h), sum(cache_read), sum(reasoning), sum(total),"
-        " min(first_ts) FROM usage_by_slot"
+        " sum(web_searches), min(first_ts) FROM usage_by_slot"
         f" WHERE provider IN ({placeholders(providers)}) AND slot BETWEEN ? AND ?"
         " GROUP BY day, provider, model, fast, long_context",
         (*providers, lo, hi),

@@ -130,7 +130,8 @@ def _selected(
     since, until = normalise_date(since, "--since"), normalise_date(until, "--until")
     rows = conn.execute(
         "SELECT provider, project, session, model, fast, long_context, input, output,"
-        " cache_write_5m, cache_write_1h, cache_read, reasoning, total, first_ts, last_ts"
+        " cache_write_5m, cache_write_1h, cache_read, reasoning, total, web_searches,"
+        " first_ts, last_ts"
         f" FROM usage_by_session WHERE provider IN ({placeholders(providers)})",
         providers,
     ).fetchall()

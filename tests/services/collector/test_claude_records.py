@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import msgspec
+import pytest
+
 from bus.messages import UsageRecord
 from services.collector.claude.records import is_semver_prefix, parse_line, parse_timestamp_ms
 
@@ -318,10 +321,38 @@ def test_progress_record_with_a_bad_count_is_a_skip() -> None:
 
 
 def test_server_tool_use_leaves_the_token_counts_alone() -> None:
-    """``usage.server_tool_use`` (web searches, late 2026) is read past: tokens are unchanged."""
+    """``usage.server_tool_use`` (web searches, late 2026) changes no token count."""
     tools = {"server_tool_use": {"web_search_requests": 3, "web_fetch_requests": 1}}
-    expected = record(usage_line())
+    expected = msgspec.structs.replace(record(usage_line()), web_search_requests=3)
     assert expected == record(usage_line(usage=tools))
+
+
+def test_web_search_requests_are_read_into_the_record() -> None:
+    """``server_tool_use.web_search_requests`` is the record's ``web_search_requests``."""
+    tools = {"server_tool_use": {"web_search_requests": 4, "web_fetch_requests": 0}}
+    assert 4 == record(usage_line(usage=tools)).web_search_requests
+
+
+def test_line_without_server_tool_use_has_no_searches() -> None:
+    """A line without ``server_tool_use`` ran no web search."""
+    assert 0 == record(usage_line()).web_search_requests
+
+
+@pytest.mark.parametrize(
+    "tools",
+    [None, "x", [], {"web_search_requests": -1}, {"web_search_requests": 1.5}, {"other": 1}],
+)
+def test_odd_server_tool_use_counts_no_search_and_keeps_the_line(tools: object) -> None:
+    """ccusage ignores ``server_tool_use``: any other shape is 0 searches, never a skip."""
+    expected = record(usage_line())
+    assert expected == record(usage_line(usage={"server_tool_use": tools}))
+
+
+def test_progress_record_reads_its_web_searches() -> None:
+    """A subagent record nested in a progress line keeps its web searches too."""
+    tools = {"server_tool_use": {"web_search_requests": 2}}
+    line = progress_line(usage_line(isSidechain=True, usage=tools))
+    assert 2 == record(line).web_search_requests
 
 
 def test_assistant_line_with_an_odd_data_field_still_counts() -> None:

@@ -38,6 +38,7 @@ def test_sonnet_4_5_resolves_to_anthropic_published_prices() -> None:
         long_context_cache_write_1h="12",
         long_context_cache_read="0.6",
         fast_multiplier="1",
+        web_searches_kcount="10",
     )
     assert expected == _price(SONNET_4_5)
 
@@ -249,3 +250,38 @@ def test_gpt_5_6_cache_writes_use_the_catalogued_price() -> None:
     expected = ("4", "5")
     assert price is not None
     assert expected == (price.input, price.cache_write_5m)
+
+
+def test_web_searches_are_ten_dollars_per_thousand_from_genai_prices() -> None:
+    """Anthropic bills web search at $10 per 1,000 searches (genai-prices' web_searches_kcount)."""
+    assert "10" == _price(SONNET_4_5).web_searches_kcount
+
+
+def test_web_search_price_can_be_overridden() -> None:
+    """``web_searches_kcount`` in ``[pricing.overrides]`` replaces the per-1,000 price."""
+    overrides = {SONNET_4_5: PriceOverride(web_searches_kcount=12.5)}
+    assert "12.5" == _price(SONNET_4_5, overrides).web_searches_kcount
+
+
+def test_web_search_override_names_config_as_a_source() -> None:
+    """An override of the search price alone still says the price came partly from config."""
+    overrides = {SONNET_4_5: PriceOverride(web_searches_kcount=12.5)}
+    expected = f"genai-prices {version('genai-prices')} + config"
+    assert expected == resolve_price("claude", SONNET_4_5, overrides).source
+
+
+def test_override_only_model_has_no_search_price_unless_set() -> None:
+    """A model priced only by config bills searches at 0 unless the override names a price."""
+    overrides = {"my-claude": PriceOverride(input=2.0, output=8.0)}
+    assert "0" == _price("my-claude", overrides).web_searches_kcount
+
+
+def test_each_web_search_costs_one_cent_in_every_tier_and_speed() -> None:
+    """Searches add $0.01 each, flat: no long-context rate and no fast multiplier on them."""
+    price = _price("claude-opus-4-6")
+    for long_context, fast in [(False, False), (True, False), (True, True)]:
+        tokens = cost_pusd(price, input=10, long_context=long_context, fast=fast)
+        with_searches = cost_pusd(
+            price, input=10, web_searches=3, long_context=long_context, fast=fast
+        )
+        assert 3 * 10**10 == with_searches - tokens

@@ -193,7 +193,7 @@ BAD_VALUES = [
     (
         "[pricing.overrides.m]\ninptu = 3\n",
         "[pricing.overrides.m] inptu is not a setting: use one of input, output, cache_read, "
-        "cache_write, cache_write_1h",
+        "cache_write, cache_write_1h, web_searches_kcount",
     ),
     ("[activity]\nkeep = 0\n", "[activity] keep = 0 is out of range: use 1-10000"),
     ("[activity]\nkeep = 10001\n", "[activity] keep = 10001 is out of range: use 1-10000"),
