@@ -211,8 +211,7 @@ def activity_line(event: ActivityCommitted) -> str:
 def heartbeat_line(beat: Heartbeat) -> str:
     """A process is alive (or stopping): its pid, how long it has run, the store's head seq."""
     up = int(beat.sent_at - beat.started_at)
-    # A stack newer than this reader marks a process's last beat (``stopping``).
-    state = "stopping" if getattr(beat, "stopping", False) else "alive  "
+    state = "stopping" if beat.stopping else "alive  "
     text = f"{_head(beat.sent_at, beat.process)} {state} pid {beat.pid}, up {up // 60} min"
     return text + (f", head seq {beat.head_seq}" if beat.head_seq is not None else "")
 

@@ -6,6 +6,8 @@ under ``tests/`` is, see tests/test_helpers_imports.py).
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -137,3 +139,22 @@ def alert(**fields: Any) -> Alert:
     }
     values.update(fields)
     return Alert(**values)
+
+
+def imported_modules(args: list[str], env: dict[str, str]) -> tuple[int, list[str]]:
+    """The exit status of ``python -m otm <args>`` in ``env`` and every module it imported,
+    by ``-X importtime`` (a module tried and refused, as a ``None`` entry in ``sys.modules``
+    makes it, is listed too, but none of its submodules)."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "otm", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    modules = [
+        line.rsplit("|", 1)[1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    ]
+    return result.returncode, modules

@@ -19,6 +19,7 @@ from services.demo.corpus.claude import Manifest, append_live
 from services.queries.catchup_snapshot import snapshot_path
 from tests.e2e.corpus_support import make_corpus
 from tests.e2e.stack import Stack
+from tests.helpers import imported_modules
 
 pytestmark = pytest.mark.e2e
 
@@ -223,19 +224,9 @@ def _copy_session(corpus: Path, name: str, model: str | None = None) -> None:
 
 def _imports(stack: Stack, *args: str) -> set[str]:
     """The top-level packages ``otm <args>`` imported (it must succeed)."""
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "otm", *args],
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert 0 == result.returncode, result.stderr[-2000:]
-    return {
-        line.rsplit("|", 1)[1].strip().split(".")[0]
-        for line in result.stderr.splitlines()
-        if line.startswith("import time:") and "|" in line
-    }
+    code, modules = imported_modules(list(args), stack.env)
+    assert 0 == code
+    return {m.split(".")[0] for m in modules}
 
 
 def test_new_records_of_priced_models_skip_genai_prices(pair: tuple[Pair, Path, Manifest]) -> None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import imported_modules
 from tests.otm.test_bad_config import PORT_FILE, bad_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -17,21 +16,8 @@ def imported_by(tmp_path: Path, *args: str) -> tuple[int, set[str]]:
     """The exit status of ``python -m otm <args>`` (stopped at once by a bad config) and the
     packages whose modules it loaded (a package tried and refused, as ``rich`` is, loads none
     of its modules)."""
-    stack = bad_stack(tmp_path, PORT_FILE)
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "otm", *args],
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    modules = [
-        line.rsplit("|", 1)[1].strip()
-        for line in result.stderr.splitlines()
-        if line.startswith("import time:") and "|" in line
-    ]
-    names = {m.split(".")[0] for m in modules if "." in m}
-    return result.returncode, names
+    code, modules = imported_modules(list(args), bad_stack(tmp_path, PORT_FILE).env)
+    return code, {m.split(".")[0] for m in modules if "." in m}
 
 
 # Not the api: uvicorn imports click for its own command line.

@@ -395,9 +395,9 @@ def test_official_window_only_on_the_active_block(db: sqlite3.Connection) -> Non
     assert "officialWindow" not in first
 
 
-def test_active_claude_block_carries_claude_five_hour_window(db: sqlite3.Connection) -> None:
-    """Claude's live or statusline ``five_hour`` window joins Claude's active block."""
-    window = LimitWindow(
+def five_hour() -> LimitWindow:
+    """Claude's live 5-hour window at 37 %, resetting at 15:20."""
+    return LimitWindow(
         provider="claude",
         window="five_hour",
         used_percent=37.0,
@@ -406,7 +406,11 @@ def test_active_claude_block_carries_claude_five_hour_window(db: sqlite3.Connect
         resets_at=ms("2026-05-01T15:20:00+00:00") / 1000,
         window_seconds=18_000,
     )
-    seed(db, claude("a", "2026-05-01T10:30:00+00:00"), limits=(window,))
+
+
+def test_active_claude_block_carries_claude_five_hour_window(db: sqlite3.Connection) -> None:
+    """Claude's live or statusline ``five_hour`` window joins Claude's active block."""
+    seed(db, claude("a", "2026-05-01T10:30:00+00:00"), limits=(five_hour(),))
     (block,) = block_list(db, now=NOW, provider="claude")
     assert ("five_hour", 37, "live", 1) == tuple(
         block["officialWindow"][k] for k in ("window", "usedPercent", "source", "entries")
@@ -415,16 +419,7 @@ def test_active_claude_block_carries_claude_five_hour_window(db: sqlite3.Connect
 
 def test_claude_five_hour_window_is_priced_as_claude(db: sqlite3.Connection) -> None:
     """Dollars in Claude's own window are Claude's prices: the block's cost, none unpriced."""
-    window = LimitWindow(
-        provider="claude",
-        window="five_hour",
-        used_percent=37.0,
-        observed_at=ms("2026-05-01T10:40:00+00:00") / 1000,
-        source="live",
-        resets_at=ms("2026-05-01T15:20:00+00:00") / 1000,
-        window_seconds=18_000,
-    )
-    seed(db, claude("a", "2026-05-01T10:30:00+00:00"), limits=(window,))
+    seed(db, claude("a", "2026-05-01T10:30:00+00:00"), limits=(five_hour(),))
     report = blocks(db, now_ms=ms(NOW), provider="claude")
     (block,) = report["blocks"]
     assert (block["costUSD"], False) == (block["officialWindow"]["costUSD"], "unpriced" in report)

@@ -209,32 +209,24 @@ def test_stop_flag_ends_the_loop_promptly_and_calls_stop(
     assert ["stopping"] == [e["event"] for e in logs if e["event"] == "stopping"]
 
 
+@pytest.mark.parametrize(
+    ("runner", "make", "name"),
+    [(run_service, Echo, "echo"), (run_blocking_service, Blocking, "blocker")],
+    ids=["loop", "blocking"],
+)
 def test_a_stopping_service_says_so_in_its_last_heartbeat(
-    runtime: Any, addresses: Endpoints
+    runtime: Any, addresses: Endpoints, runner: Any, make: Any, name: str
 ) -> None:
-    """After a stop request the process's last beat is marked ``stopping``."""
+    """After a stop request the process's last beat (from the loop, or a blocking service's
+    beat thread) is marked ``stopping``."""
     subscriber = Subscriber(("sys.heartbeat",), addresses)
     stop = StopFlag()
-    thread = start_in_thread(run_service, Echo(), runtime, stop)
-    heartbeat_of("echo", addresses)
-    stop.set()
-    thread.join(timeout=2)
-    last = last_heartbeat(subscriber)
-    assert ("echo", False) == (last.process, thread.is_alive())
-
-
-def test_a_stopping_blocking_service_says_so_in_its_last_heartbeat(
-    runtime: Any, addresses: Endpoints
-) -> None:
-    """A blocking service's beat thread sends a last beat marked ``stopping`` too."""
-    subscriber = Subscriber(("sys.heartbeat",), addresses)
-    stop = StopFlag()
-    thread = start_in_thread(run_blocking_service, Blocking(), runtime, stop)
-    heartbeat_of("blocker", addresses)
+    thread = start_in_thread(runner, make(), runtime, stop)
+    heartbeat_of(name, addresses)
     stop.set()
     thread.join(timeout=3)
     last = last_heartbeat(subscriber)
-    assert ("blocker", False) == (last.process, thread.is_alive())
+    assert (name, False) == (last.process, thread.is_alive())
 
 
 def test_blocking_service_beats_while_it_blocks(runtime: Any, addresses: Endpoints) -> None:
