@@ -15,7 +15,8 @@ from typing import Any
 import msgspec
 
 from bus.messages import ModelPrice, PriceObserved, UsageRecord
-from services.collector.price_resolution import pricing_fingerprint, resolve_price
+from services.collector.price_child import Resolver, resolve_here
+from services.collector.price_resolution import pricing_fingerprint
 from services.runtime.config import PriceOverride
 from services.store.trouble import UNWRITABLE, classify, describe
 
@@ -36,10 +37,25 @@ _price_decoder = msgspec.msgpack.Decoder(ModelPrice)
 class PriceKeeper:
     """Announces prices for new models and repairs drift from the committed ones."""
 
-    def __init__(self, overrides: Mapping[str, PriceOverride]) -> None:
+    def __init__(
+        self, overrides: Mapping[str, PriceOverride], resolver: Resolver = resolve_here
+    ) -> None:
         self.overrides = overrides
+        self.resolver = resolver
+        """How prices are worked out: here, or in a child (``services.collector.price_child``)."""
         self.announced: set[tuple[str, str]] = set()
         self._waiting: dict[tuple[str, str], None] = {}
+        self._resolved: dict[tuple[str, str], PriceObserved] = {}
+        """Every price worked out so far: the overrides and genai-prices cannot change under a
+        running process, so a model is resolved once and each drift check is a comparison."""
+
+    def resolve(self, models: Iterable[tuple[str, str]]) -> list[PriceObserved]:
+        """The price of each model, asking the resolver only about models not resolved yet."""
+        wanted = list(models)
+        new = list(dict.fromkeys(m for m in wanted if m not in self._resolved))
+        if new:
+            self._resolved.update(zip(new, self.resolver(new, self.overrides), strict=True))
+        return [self._resolved[m] for m in wanted]
 
     def known(self, conn: sqlite3.Connection) -> None:
         """Count every model with a committed price as announced: for a caller that knows the
@@ -58,7 +74,7 @@ class PriceKeeper:
 
     def flush(self) -> list[PriceObserved]:
         """Price observations for the models noted since the last flush."""
-        out = [resolve_price(p, m, self.overrides) for p, m in self._waiting]
+        out = self.resolve(self._waiting)
         self._waiting.clear()
         return out
 
@@ -83,12 +99,12 @@ class PriceKeeper:
             }
         except sqlite3.Error:
             return []
-        out = []
-        for provider, model in models:
-            observed = resolve_price(provider, model, self.overrides)
-            if committed.get((provider, model)) != (observed.source, observed.price):
-                out.append(observed)
-        return out
+        return [
+            observed
+            for observed in self.resolve((p, m) for p, m in models)
+            if committed.get((observed.provider, observed.model))
+            != (observed.source, observed.price)
+        ]
 
 
 class PriceStamp:

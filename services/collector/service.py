@@ -16,6 +16,7 @@ from bus.topics import HEARTBEAT
 from services.collector.adapter_set import build_adapters
 from services.collector.live.poller import LivePoller
 from services.collector.live.source_set import build_live_sources
+from services.collector.price_child import resolve_in_child_or_here
 from services.collector.price_keeping import PriceKeeper, PriceStamp
 from services.collector.reading import Collector
 from services.runtime.installation import Runtime
@@ -40,7 +41,8 @@ class CollectorService:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.reading = Collector(runtime, build_adapters(runtime))
-        self.prices = PriceKeeper(runtime.config.pricing.overrides)
+        # Prices are worked out in a child: genai-prices' ~24 MB never stays in the collector.
+        self.prices = PriceKeeper(runtime.config.pricing.overrides, resolve_in_child_or_here)
         self.stamp = PriceStamp(runtime.run, runtime.config.pricing.overrides)
         self.store = StoreWatch()
         self.live = LivePoller(build_live_sources(runtime), runtime.config.limits, runtime.state)
