@@ -103,7 +103,7 @@ def lookup(state: str, key: tuple[Any, ...]) -> tuple[str, str] | None:
     """The kept ``(stdout, stderr)`` of ``key``, or ``None``."""
     try:
         with open(_path(state, key), "rb") as f:
-            saved = marshal.load(f)
+            saved = marshal.loads(f.read())  # one read: marshal.load reads piece by piece
     except (OSError, EOFError, ValueError, TypeError):
         return None
     if not isinstance(saved, tuple) or len(saved) != 3 or saved[0] != key:
