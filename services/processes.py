@@ -30,19 +30,22 @@ class Process:
 
 
 OFF_PATH = 10
-"""The ``nice`` of a process no answer waits for during a cold start (scheduler, notifier,
-demo): its start-up imports and first work then take only cores the ingest leaves idle."""
+"""The ``nice`` of a process off the ingest path (watcher, scheduler, notifier, api, demo): its
+start-up imports and its share of a first scan's events take only what bus, store and collector
+leave of the cores. They are asleep most of the time, and nice only decides how the cores are
+shared while several processes are busy at once (an idle stack answers a file event or an HTTP
+request as before)."""
 
 PROCESSES: tuple[Process, ...] = (
     Process("bus", "Run the XSUB/XPUB forwarder every process connects to."),
     Process("store", "Run the store: the event log, projections and replay."),
     Process("collector", "Run the collector: adapters and pricing."),
-    Process("watcher", "Run the watcher: file events become refreshes."),
+    Process("watcher", "Run the watcher: file events become refreshes.", OFF_PATH),
     Process(
         "scheduler", "Run the scheduler: safety-net refreshes and live limits polls.", OFF_PATH
     ),
     Process("notifier", "Run the notifier: alert rules, desktop and apprise delivery.", OFF_PATH),
-    Process("api", "Run the HTTP API on 127.0.0.1 (OTM_API_PORT, 8787)."),
+    Process("api", "Run the HTTP API on 127.0.0.1 (OTM_API_PORT, 8787).", OFF_PATH),
     Process("demo", "Feed the demo history when there is no CLI data (idle otherwise).", OFF_PATH),
 )
 """In start order: the bus first, so every other process finds it."""
