@@ -61,6 +61,9 @@ def _run_process(name: str) -> int | None:
     process = next((p for p in PROCESSES if p.name == name), None)
     if process is None:
         return None
+    if process.nice and hasattr(os, "nice"):
+        # Before its imports: those are most of what an off-path process costs at start.
+        os.nice(process.nice)
     # No process of the stack draws on a terminal (they log JSON lines), yet structlog loads
     # rich whenever it is installed, for tracebacks we never print: ~4 MB and ~35 ms in each
     # of eight processes. A None entry makes ``import rich`` fail as if it were absent.

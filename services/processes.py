@@ -13,6 +13,10 @@ class Process:
 
     name: str
     summary: str
+    nice: int = 0
+    """How much lower than the stack's its CPU priority is (POSIX ``nice``): the processes off
+    the ingest path yield the cores to bus, store, collector and api while a first scan of the
+    whole history runs, and an idle stack costs the same either way."""
 
     @property
     def module(self) -> str:
@@ -25,15 +29,24 @@ class Process:
         return f"otm {self.name}"
 
 
+OFF_PATH = 10
+"""The ``nice`` of a process off the ingest path (watcher, scheduler, notifier, api, demo): its
+start-up imports and its share of a first scan's events take only what bus, store and collector
+leave of the cores. They are asleep most of the time, and nice only decides how the cores are
+shared while several processes are busy at once (an idle stack answers a file event or an HTTP
+request as before)."""
+
 PROCESSES: tuple[Process, ...] = (
     Process("bus", "Run the XSUB/XPUB forwarder every process connects to."),
     Process("store", "Run the store: the event log, projections and replay."),
     Process("collector", "Run the collector: adapters and pricing."),
-    Process("watcher", "Run the watcher: file events become refreshes."),
-    Process("scheduler", "Run the scheduler: safety-net refreshes and live limits polls."),
-    Process("notifier", "Run the notifier: alert rules, desktop and apprise delivery."),
-    Process("api", "Run the HTTP API on 127.0.0.1 (OTM_API_PORT, 8787)."),
-    Process("demo", "Feed the demo history when there is no CLI data (idle otherwise)."),
+    Process("watcher", "Run the watcher: file events become refreshes.", OFF_PATH),
+    Process(
+        "scheduler", "Run the scheduler: safety-net refreshes and live limits polls.", OFF_PATH
+    ),
+    Process("notifier", "Run the notifier: alert rules, desktop and apprise delivery.", OFF_PATH),
+    Process("api", "Run the HTTP API on 127.0.0.1 (OTM_API_PORT, 8787).", OFF_PATH),
+    Process("demo", "Feed the demo history when there is no CLI data (idle otherwise).", OFF_PATH),
 )
 """In start order: the bus first, so every other process finds it."""
 

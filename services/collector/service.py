@@ -49,6 +49,10 @@ class CollectorService:
         self.next_price_check = 0.0
         self.spool_check = False
         self.ingest = IngestProgress()
+        self.live_waiting: set[str] = set()
+        """Providers whose scheduled live poll came while reading catches up: polled once it has,
+        so a cold start's first scan does not share the core with HTTP clients, TLS set-up and
+        credential reads (a poll's answer is minutes fresh either way)."""
 
     def start(self, node: Node) -> Mapping[str, object]:
         """Resume from the committed cursors and ask for a first full read."""
@@ -79,7 +83,11 @@ class CollectorService:
         self.reading.request(message.provider, message.paths)
         self.ingest.note_requested(self.reading)
         if message.live:
-            self.live.request(message.provider, manual=message.reason == "manual")
+            manual = message.reason == "manual"
+            if self.reading.dirty and not manual:
+                self.live_waiting.add(message.provider)
+            else:
+                self.live.request(message.provider, manual=manual)
         self.spool_check = self.spool_check or message.provider == "claude"
         self.node.pulse.counters[f"refresh_{message.reason}"] += 1
 
@@ -101,6 +109,8 @@ class CollectorService:
             if not self.reading.dirty:
                 # Pricing loads genai-prices (~0.2 s): do it when reading has caught up.
                 self._keep_prices()
+        if not self.reading.dirty:
+            self._start_waiting_polls()
         self._report_counters()
         busy = self.store.seen and self.reading.dirty and not self.reading.tracker.full
         if busy:
@@ -108,6 +118,11 @@ class CollectorService:
         if self.live.busy:
             return LIVE_WAIT_SECONDS
         return PENDING_WAIT_SECONDS if self.reading.tracker.pending else IDLE_WAIT_SECONDS
+
+    def _start_waiting_polls(self) -> None:
+        waiting, self.live_waiting = self.live_waiting, set()
+        for provider in sorted(waiting):
+            self.live.request(provider, manual=False)
 
     def _publish_limits(self) -> None:
         observations = [*self.live.completed(), *self.live.resends()]

@@ -20,7 +20,19 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirModifiedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 
 from bus.client import Publisher
@@ -59,6 +71,21 @@ EVENT_KINDS = {
     "deleted": Change.deleted,
 }
 """watchdog's event types that matter (opening a file or closing it unwritten do not)."""
+EVENT_FILTER: list[type[FileSystemEvent]] = [
+    FileCreatedEvent,
+    DirCreatedEvent,
+    FileModifiedEvent,
+    DirModifiedEvent,
+    FileMovedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileDeletedEvent,
+    DirDeletedEvent,
+]
+"""What the kernel is asked to report: without a filter inotify also reports every open and
+every close of a file read (IN_OPEN, IN_CLOSE_NOWRITE), so a first scan of the whole history
+by the collector (and every run of another tool reading the logs) cost the watcher a Python
+event per file read, only to be dropped."""
 
 
 class WatcherService:
@@ -114,7 +141,7 @@ def _watch(
     observer = Observer(timeout=OBSERVER_TIMEOUT_SECONDS)
     handler = _Forward(events)
     for path, recursive in plan:
-        observer.schedule(handler, str(path), recursive=recursive)
+        observer.schedule(handler, str(path), recursive=recursive, event_filter=EVENT_FILTER)
     observer.start()
     release = _wake_on_stop(stop, events)
     # A full refresh whenever the set of roots changes; said again a little later because a

@@ -306,6 +306,17 @@ def _malformed_reason(line: bytes) -> SkipReason:
 
 def is_semver_prefix(version: str) -> bool:
     """True when ``version`` starts with ``<digits>.<digits>.<digit>`` (ASCII digits only)."""
+    # A history holds a handful of versions, each on thousands of lines.
+    known = _VERSION_CACHE.get(version)
+    if known is None:
+        if len(_VERSION_CACHE) >= _CACHE_MAX:
+            _VERSION_CACHE.clear()
+        known = _VERSION_CACHE[version] = _semver_prefix(version)
+    return known
+
+
+def _semver_prefix(version: str) -> bool:
+    """``is_semver_prefix`` without the memo."""
     major, dot, rest = version.partition(".")
     if not dot or not _ascii_digits(major):
         return False
@@ -327,6 +338,7 @@ _CACHE_MAX: Final = 4096
 # in one or two UTC offsets, so both parts are validated once and memoised.
 _MINUTE_CACHE: dict[str, int | None] = {}
 _ZONE_CACHE: dict[str, int | None] = {"Z": 0}
+_VERSION_CACHE: dict[str, bool] = {}
 
 
 def parse_timestamp_ms(ts: str) -> int | None:
@@ -335,6 +347,15 @@ def parse_timestamp_ms(ts: str) -> int | None:
     Exactly 0 or 3 fractional digits, as ccusage requires: a microsecond timestamp is rejected.
     Written by hand because it runs once per usage line and must reject what ccusage rejects.
     """
+    # What Claude Code writes, ``YYYY-MM-DDTHH:MM:SS.mmmZ`` in a minute validated before, takes
+    # a few operations; anything else (and each new minute) takes the full check below.
+    if len(ts) == 24 and ts[23] == "Z" and ts[19] == "." and ts[16] == ":":
+        minute_ms = _MINUTE_CACHE.get(ts[:16])
+        digits = ts[17:19] + ts[20:23]
+        if minute_ms is not None and digits.isascii() and digits.isdigit():
+            second_ms = int(digits)
+            if second_ms < 60_000:
+                return minute_ms + second_ms
     rest = ts[16:]
     size = len(rest)
     if size in (4, 9):  # ":SS" + zone
