@@ -1,7 +1,8 @@
 """The database layout and its forward migrations (``PRAGMA user_version``).
 
-``events`` is the only source of truth. Every other table except ``process_status`` is a
-projection of it and is rebuilt from it by ``otm store rebuild``.
+``events`` is the only source of truth. Every other table except ``process_status`` (status),
+``activity_settings`` and ``store_machine`` (configuration) is a projection of it and is
+rebuilt from it by ``otm store rebuild``.
 """
 
 from __future__ import annotations

@@ -140,9 +140,12 @@ class StoreService:
             else:
                 observations.append(message)
         received = time.time()
+        here = self.runtime.machine.id
         for beat in beats:
-            self.seen[beat.process] = received
-            key = (beat.machine or self.runtime.machine.id, beat.process)
+            key = (beat.machine or here, beat.process)
+            if key[0] == here:
+                # The health file speaks for this machine's processes (``otm status``).
+                self.seen[beat.process] = received
             self.latest[key] = (beat, received)
         if self.store is not None:
             self.store.note_heartbeats(beats, received)
