@@ -70,6 +70,7 @@ def run_report(kind: str, values: dict[str, Any], open_database: Opener) -> dict
         order=values["order"],
         start_of_week=values["start_of_week"],
         token_limit=values["token_limit"],
+        machine=values["machine"],
     )
     conn, demo = open_database()
     try:
@@ -95,5 +96,13 @@ def run_report(kind: str, values: dict[str, Any], open_database: Opener) -> dict
     from otm.render import render_report
 
     given = [f"--{name} {values[name]}" for name in ("since", "until") if values[name]]
-    render_report(kind, report, provider, zone_name, demo=demo, dates=" ".join(given))
+    render_report(
+        kind,
+        report,
+        provider,
+        zone_name,
+        demo=demo,
+        dates=" ".join(given),
+        machines=values["machine"] or "",
+    )
     return report

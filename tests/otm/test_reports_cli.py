@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import re
+import socket
 import sqlite3
 import warnings
 from pathlib import Path
@@ -175,6 +176,18 @@ def busy(db: sqlite3.Connection, db_path: Path, monkeypatch: pytest.MonkeyPatch)
     return run
 
 
+def test_a_machine_filtered_table_names_the_machines_in_its_title(busy: Any) -> None:
+    """``--machine`` as given is named in the table's title."""
+    host = socket.gethostname().split(".")[0]
+    assert f"by day on {host}" in busy("120", "daily", "--machine", host).stdout
+
+
+def test_an_unknown_machine_is_a_usage_error(busy: Any) -> None:
+    """``--machine`` naming no machine prints one error line and exits 2."""
+    done = busy("120", "daily", "--machine", "attic")
+    assert (2, True) == (done.exit_code, "'attic' matches no machine" in done.output)
+
+
 @pytest.mark.parametrize("provider", ["all", "claude", "codex"])
 @pytest.mark.parametrize("kind", KINDS)
 def test_table_fits_80_columns(busy: Any, kind: str, provider: str) -> None:
@@ -200,7 +213,8 @@ def test_table_shows_dates_and_dollars_whole(
         wanted.append(f"${sum(b['costUSD'] for b in rows):,.2f}")
     else:
         dates = {"session": "lastActivity", "project": "lastActivity"}.get(kind)
-        key = dates or {"daily": "date", "weekly": "week", "monthly": "month"}[kind]
+        names = {"daily": "date", "weekly": "week", "monthly": "month", "machines": "machine"}
+        key = dates or names[kind]
         wanted = [r[key] for r in rows] + [f"${r['totalCost']:,.2f}" for r in rows]
         wanted.append(f"${report['totals']['totalCost']:,.2f}")
     assert [] == [cell for cell in wanted if cell not in text]
