@@ -56,6 +56,7 @@ def show_status(runtime: Runtime, as_json: bool) -> int:
     ignored = status["unknownHeartbeatsIgnored"]
     if ignored:
         console.print(f"{ignored} heartbeats from unknown processes ignored")
+    console.print(machines_table(status["machines"]))
     roots = Table("provider", "root", "exists", "log files", "unreadable dirs", title="Data roots")
     for r in status["roots"]:
         roots.add_row(
@@ -110,6 +111,20 @@ def show_status(runtime: Runtime, as_json: bool) -> int:
             + ", ".join(status["unpricedModels"])
         )
     return 0
+
+
+def machines_table(machines: list[Any]) -> Table:
+    """The machines seen: name, id prefix, its latest record and when it was last heard."""
+    table = Table("machine", "id", "last record (UTC)", "last heard", title="Machines")
+    for m in machines:
+        heard = m["lastHeardSecondsAgo"]
+        table.add_row(
+            escape(m["name"]) + (" [dim](this one)[/]" if m["local"] else ""),
+            m["id"][:8],
+            (m["lastRecord"] or "-").replace("T", " ").removesuffix("Z"),
+            "-" if heard is None else f"{heard}s ago",
+        )
+    return table
 
 
 def drop_line(what: str, drops: Drops) -> str:

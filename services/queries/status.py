@@ -80,6 +80,7 @@ def collect_status(runtime: Runtime) -> StatusReport:
         "busGarbageDropped": {"total": 0, "byProcess": {}},
         "eventsRefused": {"total": 0, "byProcess": {}},
         "unknownHeartbeatsIgnored": 0,
+        "machines": [],
         "trouble": [],
     }
     live: dict[str, LiveStatus] = {}
@@ -157,6 +158,9 @@ def _add_store_health(status: dict[str, Any], health: dict[str, Any] | None, now
 
 def _from_database(conn: sqlite3.Connection, runtime: Runtime) -> dict[str, Any]:
     (head,) = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
+    beats = latest_heartbeats(runtime, conn, every_machine=True)
+    here = runtime.machine.id
+    local = [(b, received) for b, received in beats if b.machine in ("", here)]
     skipped = dict(
         conn.execute("SELECT reason, sum(count) FROM skips GROUP BY reason ORDER BY reason")
     )
@@ -166,8 +170,54 @@ def _from_database(conn: sqlite3.Connection, runtime: Runtime) -> dict[str, Any]
         "skipped": skipped,
         "unpricedModels": unpriced,
         "pricedAs": priced_as(conn),
-        **_processes(latest_heartbeats(runtime, conn), time.time()),
+        "machines": machines_seen(conn, runtime, beats, time.time()),
+        **_processes(local, time.time()),
     }
+
+
+def machines_seen(
+    conn: sqlite3.Connection,
+    runtime: Runtime,
+    beats: list[tuple[Heartbeat, float]],
+    now: float,
+) -> list[dict[str, Any]]:
+    """Every machine the store knows of, from its usage (``machines``) and from heartbeats
+    (a machine with no usage yet still beats): this machine first, then by name."""
+    from services.queries.reports.machines import known_machines
+
+    here = runtime.machine.id
+    heard: dict[str, float] = {}
+    for beat, received in beats:
+        machine = beat.machine or here
+        heard[machine] = max(heard.get(machine, 0.0), received)
+    names = {m: n for m, n, _, _ in known_machines(conn)}
+    last = {m: ms for m, _, _, ms in known_machines(conn)}
+    names[here] = names.get(here) or runtime.machine.name
+    for machine in heard:
+        names.setdefault(machine, "")
+    entries = [
+        {
+            "id": machine,
+            "name": name or machine[:8],
+            "local": machine == here,
+            "lastRecord": _utc_iso(last.get(machine, 0)),
+            "lastHeardSecondsAgo": (round(now - heard[machine], 1) if machine in heard else None),
+        }
+        for machine, name in names.items()
+    ]
+    entries.sort(key=lambda e: (not e["local"], e["name"], e["id"]))
+    return entries
+
+
+def _utc_iso(ms: int) -> str | None:
+    """Epoch milliseconds as UTC ISO 8601 (None for 0: never)."""
+    if not ms:
+        return None
+    from datetime import UTC, datetime
+
+    return (
+        datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    )
 
 
 def _processes(beats: list[tuple[Heartbeat, float]], now: float) -> dict[str, Any]:

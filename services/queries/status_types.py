@@ -58,6 +58,20 @@ class ProviderState(TypedDict):
     """The last live limits check, as in ``GET /v1/limits``; null before the first."""
 
 
+class MachineSeen(TypedDict):
+    """One machine whose usage or heartbeats the store holds."""
+
+    id: str
+    name: str
+    local: bool
+    """Whether it is this machine."""
+    lastRecord: str | None
+    """Its latest usage record's time (UTC ISO 8601); null before it counted one."""
+    lastHeardSecondsAgo: float | None
+    """How long ago the store last had a heartbeat of any of its processes; null if never
+    (or the store keeps none of it)."""
+
+
 class StatusReport(TypedDict):
     """Everything ``otm status`` shows."""
 
@@ -77,6 +91,8 @@ class StatusReport(TypedDict):
     busGarbageDropped: Drops
     eventsRefused: Drops
     unknownHeartbeatsIgnored: int
+    machines: list[MachineSeen]
+    """Every machine seen (this one first), by usage and by heartbeats."""
     trouble: list[Trouble]
     databaseError: NotRequired[str]
     """Why the database could not be read, when it could not."""

@@ -171,6 +171,17 @@ class ActivityConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """How many of the latest prompts the store keeps per provider (``ACTIVITY_KEEP_RANGE``)."""
 
 
+MACHINE_NAME_CHARS = 64
+"""The longest ``[machine] name`` (it is shown in report columns)."""
+
+
+class MachineConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[machine]``: how this machine is named in reports (README, "Machines")."""
+
+    name: str = ""
+    """Empty: the short host name. Its id (``<state>/machine-id``) never changes with it."""
+
+
 class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The whole file (with ``OTM_API_PORT`` applied by ``load_config``)."""
 
@@ -183,6 +194,7 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     limits: LimitsConfig = LimitsConfig()
     alerts: AlertsConfig = AlertsConfig()
     activity: ActivityConfig = ActivityConfig()
+    machine: MachineConfig = MachineConfig()
 
     @property
     def api_port(self) -> int:

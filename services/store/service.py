@@ -55,6 +55,7 @@ from services.store.health import (
     WriteHealth,
     health_record,
 )
+from services.store.machines import keep_store_machine
 from services.store.trouble import DAMAGED, DISK_FULL, classify, classify_at, describe, free_mb
 from services.store.writer import Store
 
@@ -89,8 +90,9 @@ class StoreService:
         self.health_file = HealthFile(runtime.run / HEALTH_FILE)
         self.seen: dict[str, float] = {}
         """When each process's latest heartbeat came (also while none can be written)."""
-        self.latest: dict[str, tuple[Heartbeat, float]] = {}
-        """Each process's latest heartbeat and when it came: what ``HeartbeatsRequest`` gets."""
+        self.latest: dict[tuple[str, str], tuple[Heartbeat, float]] = {}
+        """Each (machine, process)'s latest heartbeat and when it came: what
+        ``HeartbeatsRequest`` gets."""
         self.configured = False
 
     def start(self, node: Node) -> Mapping[str, object]:
@@ -138,9 +140,13 @@ class StoreService:
             else:
                 observations.append(message)
         received = time.time()
+        here = self.runtime.machine.id
         for beat in beats:
-            self.seen[beat.process] = received
-            self.latest[beat.process] = (beat, received)
+            key = (beat.machine or here, beat.process)
+            if key[0] == here:
+                # The health file speaks for this machine's processes (``otm status``).
+                self.seen[beat.process] = received
+            self.latest[key] = (beat, received)
         if self.store is not None:
             self.store.note_heartbeats(beats, received)
         self._write(observations)
@@ -217,6 +223,7 @@ class StoreService:
             if not self.configured:
                 activity = self.runtime.config.activity
                 self.store.configure_activity(enabled=activity.enabled, keep=activity.keep)
+                keep_store_machine(self.store.conn, self.runtime.machine)
                 self.configured = True
             # In trouble, every try writes (all heartbeats): only a real write can tell that
             # space is back, and an idle stack has nothing else to write.
@@ -307,8 +314,8 @@ class StoreService:
             return ReplayReply(head=self.store.head, error=message)
 
 
-def _by_process(entry: tuple[Heartbeat, float]) -> str:
-    return entry[0].process
+def _by_process(entry: tuple[Heartbeat, float]) -> tuple[str, str]:
+    return entry[0].process, entry[0].machine
 
 
 def _forget_unknown_processes(store: Store) -> None:

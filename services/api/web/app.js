@@ -46,7 +46,15 @@ export function countdown(resetsAt) {
 }
 const name = (p) => p.charAt(0).toUpperCase() + p.slice(1);
 
+// The machine filter: ?machine=<id> on the page, passed on to every report it asks for and to
+// every link it shows, so a filtered view stays filtered from page to page.
+const MACHINE = new URLSearchParams(location.search).get("machine") || "";
+function scoped(path) {
+  if (!MACHINE || !path.startsWith("/v1/usage/")) return path;
+  return path + (path.includes("?") ? "&" : "?") + "machine=" + encodeURIComponent(MACHINE);
+}
 async function api(path) {
+  path = scoped(path);
   try {
     const r = await fetch(path, { headers: { Accept: "application/json" } });
     if (!r.ok) return null;
@@ -173,14 +181,73 @@ async function providerSummary(p) {
   };
 }
 
+// ---------- machines ----------
+function withMachine(href) {
+  if (!MACHINE) return href;
+  const url = new URL(href, location.origin);
+  url.searchParams.set("machine", MACHINE);
+  return url.pathname + url.search;
+}
+async function machinePicker() {
+  const data = await api("/v1/machines");
+  const machines = data?.machines || [];
+  const pick = document.getElementById("machine-pick");
+  const select = document.getElementById("machine");
+  if (!pick || !select) return machines;
+  // One machine, nothing to choose (unless a link chose one that is gone).
+  pick.classList.toggle("hidden", machines.length < 2 && !MACHINE);
+  for (const m of machines) {
+    const o = el("option", null, m.local ? `${m.name} (this one)` : m.name);
+    o.value = m.id;
+    select.append(o);
+  }
+  select.value = MACHINE;
+  select.onchange = () => {
+    const url = new URL(location.href);
+    if (select.value) url.searchParams.set("machine", select.value); else url.searchParams.delete("machine");
+    location.assign(url.pathname + url.search);
+  };
+  for (const a of document.querySelectorAll("header a")) a.setAttribute("href", withMachine(a.getAttribute("href")));
+  return machines;
+}
+const machinesReady = machinePicker();
+function shareBar(share) {
+  const bar = el("span", "share");
+  const fill = el("span", "share-fill");
+  fill.style.width = `${Math.round(Math.max(0, Math.min(1, share)) * 100)}%`;
+  bar.append(fill);
+  const box = el("span", "share-box");
+  box.append(bar, el("span", "share-pct", `${Math.round(share * 100)} %`));
+  return box;
+}
+async function machinesPanel() {
+  const machines = await machinesReady;
+  if (!machines.length) return section("Machines", el("p", "muted", "no usage from any machine yet"));
+  const rows = machines.map((m) => {
+    const link = el("a", m.id === MACHINE ? "on" : null, m.local ? `${m.name} (this one)` : m.name);
+    const url = new URL(location.href);
+    url.searchParams.set("machine", m.id);
+    link.href = url.pathname + url.search;
+    return [link, m.id.slice(0, 8), ago(m.lastSeen), tokens(m.totalTokens), dollars(m.totalCost), shareBar(m.share)];
+  });
+  const panel = section("Machines", el("p", "muted", "all time, every provider"),
+    table(["machine", "id", "last record", "tokens", "cost", "share of tokens"], rows));
+  if (MACHINE) {
+    const all = el("a", "muted", "show every machine");
+    all.href = location.pathname;
+    panel.append(all);
+  }
+  return panel;
+}
+
 // ---------- views ----------
 async function overview() {
-  const [status, alerts, ...sums] = await Promise.all([api("/v1/status"), api("/v1/alerts"), ...PROVIDERS.map(providerSummary)]);
+  const [status, alerts, machines, ...sums] = await Promise.all([api("/v1/status"), api("/v1/alerts"), machinesPanel(), ...PROVIDERS.map(providerSummary)]);
   const grid = el("div", "cards");
   PROVIDERS.forEach((p, i) => {
     const s = sums[i];
     const card = el("a", "card");
-    card.href = `/provider/${p}`;
+    card.href = withMachine(`/provider/${p}`);
     card.dataset.provider = p;
     const head = el("div", "card-head");
     head.append(el("h2", null, name(p)));
@@ -208,7 +275,7 @@ async function overview() {
     for (const a of act) card.append(el("div", `alert sev-${a.severity}`, a.title));
     grid.append(card);
   });
-  main.replaceChildren(grid);
+  main.replaceChildren(grid, machines);
 }
 
 async function providerPage(p) {
@@ -229,7 +296,7 @@ async function providerPage(p) {
   out.push(section("Windows", gauges));
   const rows = daily?.daily || [];
   const switcher = el("div", "switch");
-  for (const n of [30, 90]) { const a = el("a", n === days ? "on" : "", `${n} days`); a.href = `?days=${n}`; switcher.append(a); }
+  for (const n of [30, 90]) { const a = el("a", n === days ? "on" : "", `${n} days`); a.href = withMachine(`${location.pathname}?days=${n}`); switcher.append(a); }
   out.push(section("Daily cost by model", switcher, stacked(rows, days)));
   const models = new Map();
   for (const r of rows) for (const b of r.modelBreakdowns || []) {
@@ -389,6 +456,9 @@ async function statusPage() {
   const pricedAs = Object.entries(data?.pricedAs || {});
   if (pricedAs.length) out.push(section("Priced as a known model", table(["model in the logs", "priced as"], pricedAs)));
   out.push(section("Unpriced models", unpriced.length ? table(["model"], unpriced.map((m) => [typeof m === "string" ? m : JSON.stringify(m)])) : el("p", "muted", "every model has a price")));
+  out.push(section("Machines", table(["machine", "id", "last record", "last heard"],
+    (data?.machines || []).map((m) => [m.local ? `${m.name} (this one)` : m.name, m.id.slice(0, 8), ago(m.lastRecord),
+      m.lastHeardSecondsAgo === null || m.lastHeardSecondsAgo === undefined ? "—" : `${m.lastHeardSecondsAgo}s ago`]))));
   out.push(section("Processes", table(["process", "pid", "alive", "last seen", "uptime"],
     (data?.processes || []).map((p) => [p.process, p.pid, yes(p.alive), `${p.lastSeenSecondsAgo}s ago`, duration(p.uptimeSeconds)]))));
   const channels = data?.alertChannels || [];

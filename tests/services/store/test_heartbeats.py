@@ -58,7 +58,7 @@ def test_later_beats_of_the_same_pid_stay_in_memory(db: sqlite3.Connection) -> N
     store.save_heartbeats()
     store.note_heartbeats([_beat("collector", 10, 6.0)], received_at=101.0)
     assert (0, {"collector": (10, 5.0, 100.0)}) == (store.save_heartbeats(), _saved(db))
-    assert 6.0 == store.heartbeats["collector"][0].sent_at
+    assert 6.0 == store.heartbeats[(store.machine, "collector")][0].sent_at
 
 
 def test_a_new_pid_is_written_down_at_once(db: sqlite3.Connection) -> None:
@@ -185,3 +185,34 @@ def test_a_stopping_store_writes_down_every_latest_heartbeat(stack: Stack) -> No
     )
     stack.stop("store")
     assert _rows(stack)["scheduler"][1] >= heard[0].sent_at
+
+
+@pytest.mark.e2e
+def test_the_store_keeps_each_machines_heartbeat_of_one_process(stack: Stack) -> None:
+    """Two machines' collectors beating to one store are both in its answer, neither
+    replacing the other."""
+    stack.start("bus", "store")
+    where = endpoints(stack.home)
+    sock = zmq.Context.instance().socket(zmq.PUB)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(where.publish)
+    here = Heartbeat(process="collector", pid=1, started_at=0.0, sent_at=1.0)
+    desk = Heartbeat(process="collector", pid=2, started_at=0.0, sent_at=2.0, machine="d" * 32)
+
+    def both() -> list[int]:
+        for beat in (here, desk):
+            sock.send_multipart([b"sys.heartbeat", encode(beat)])
+        client = ReplayClient(where, timeout_ms=2000)
+        try:
+            pids = sorted(b.pid for b, _ in client.heartbeats() if b.process == "collector")
+        except StoreUnavailable:
+            pids = []
+        finally:
+            client.close()
+        return pids if len(pids) == 2 else []
+
+    try:
+        pids = wait_until(both, 30, "both machines' collectors in the store's answer")
+    finally:
+        sock.close()
+    assert [1, 2] == pids
