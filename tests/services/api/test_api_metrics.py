@@ -6,25 +6,17 @@ import subprocess
 from collections.abc import Callable
 
 import httpx
-import msgspec
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from bus.messages import Message
-from tests.services.api.api_support import Api, price_observed, usage_batch
+from tests.services.api.api_support import Api, committed_usage
 
 Commit = Callable[[list[Message]], list[int]]
-DESK = "d" * 32
 OPENMETRICS = "application/openmetrics-text"
 TEXT = "text/plain"
 
 pytestmark = pytest.mark.e2e
-
-
-def committed_usage() -> list[Message]:
-    """A price, two batches of this machine and one of ``desk``, as the collector sends them."""
-    desk = msgspec.structs.replace(usage_batch(3), machine=DESK, machine_name="desk")
-    return [price_observed(), usage_batch(1), usage_batch(2), desk]
 
 
 @pytest.fixture

@@ -14,8 +14,7 @@ import httpx
 import pytest
 
 from bus.messages import Message
-from tests.services.api.api_support import Api
-from tests.services.api.test_api_metrics import committed_usage
+from tests.services.api.api_support import Api, committed_usage
 
 Commit = Callable[[list[Message]], list[int]]
 READY_SECONDS = 60.0
