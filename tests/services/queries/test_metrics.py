@@ -226,3 +226,33 @@ def test_a_missing_database_still_answers_with_readable_zero(state: Path) -> Non
         ),
     )
     assert (0.0, None) == got
+
+
+@pytest.fixture
+def delivered(runtime: Runtime) -> Runtime:
+    """The notifier's database: the alert delivered on ``desktop``, failed on ``apprise``."""
+    import sqlite3
+
+    from services.notifier.state import DELIVERED, FAILED, PENDING, NotifierDatabase
+
+    conn = sqlite3.connect(runtime.notifier_db_path, isolation_level=None)
+    db = NotifierDatabase(conn)
+    sent = alert()
+    with db.transaction():
+        db.committed(sent, 5, ["apprise", "desktop"], PENDING)
+        db.record(sent.key, "desktop", DELIVERED, "shown", delivered_at=1_700_000_001.0)
+        db.record(sent.key, "apprise", FAILED, "refused", fix="check the URL")
+    conn.close()
+    return runtime
+
+
+def test_alerts_sent_and_failed_are_counted_by_channel(delivered: Runtime) -> None:
+    """One delivery reached ``desktop``, one ``apprise`` refused: sent 1/0, failed 0/1."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StoreCollector(delivered))
+    got = [
+        _value(registry, f"otm_alerts_{outcome}_total", channel=channel)
+        for outcome in ("sent", "failed")
+        for channel in ("desktop", "apprise")
+    ]
+    assert [1.0, 0.0, 0.0, 1.0] == got
