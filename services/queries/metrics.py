@@ -157,7 +157,7 @@ def store_families(
     raised = CounterMetricFamily(
         "otm_alerts_raised",
         "Alerts the notifier decided on and committed to the event log, by provider and rule "
-        "(threshold, pace, budget, reset, trouble).",
+        "(threshold, pace, budget, reset, trouble, ...).",
         labels=("provider", "rule"),
     )
     for provider, rule, count in alerts_raised(conn):
