@@ -31,6 +31,8 @@ KINDS = ("input", "output", "cache_write", "cache_read")
 """The ``kind`` label of ``otm_tokens_total``: the four token counts every report shows."""
 PROVIDER_STATES = ("available", "partial", "unavailable")
 """The states ``otm status`` gives a provider (``services.queries.providers``)."""
+ESTIMATED = "estimated"
+"""``LimitWindow.source`` of numbers guessed from the logs rather than the provider's own."""
 DELIVERED = "delivered"
 """The notifier's state of a delivery that reached its channel."""
 
@@ -169,9 +171,14 @@ def _window_families(windows: list[LimitWindow], now: float) -> Iterator[Metric]
     used = GaugeMetricFamily(
         "otm_limit_used_ratio",
         "How much of a provider's rate-limit window is used, 0 to 1 (above 1: over the limit), "
-        "as the provider last reported it; source says where the number came from "
-        "(live, local-official or estimated).",
-        labels=("provider", "window", "source"),
+        "as last reported (see otm_limit_estimated for where the number came from).",
+        labels=("provider", "window"),
+    )
+    estimated = GaugeMetricFamily(
+        "otm_limit_estimated",
+        "1 when the window's numbers are estimated from the logs, 0 when they are the "
+        "provider's own (its live endpoint, or its numbers found in its local logs).",
+        labels=("provider", "window"),
     )
     resets = GaugeMetricFamily(
         "otm_limit_resets_at_seconds",
@@ -186,11 +193,14 @@ def _window_families(windows: list[LimitWindow], now: float) -> Iterator[Metric]
         labels=("provider", "window"),
     )
     for window in windows:
-        used.add_metric([window.provider, window.window, window.source], window.used_percent / 100)
+        labels = [window.provider, window.window]
+        used.add_metric(labels, window.used_percent / 100)
+        estimated.add_metric(labels, 1.0 if window.source == ESTIMATED else 0.0)
         if window.resets_at is not None:
-            resets.add_metric([window.provider, window.window], window.resets_at)
-        age.add_metric([window.provider, window.window], max(0.0, now - window.observed_at))
+            resets.add_metric(labels, window.resets_at)
+        age.add_metric(labels, max(0.0, now - window.observed_at))
     yield used
+    yield estimated
     yield resets
     yield age
 

@@ -53,6 +53,7 @@ def test_openmetrics_answer_parses_with_every_family(api: Api) -> None:
         "otm_cost_usd",
         "otm_limit_used_ratio",
         "otm_limit_resets_at_seconds",
+        "otm_limit_estimated",
         "otm_provider_state",
         "otm_head_seq",
         "otm_stream_lag_events",

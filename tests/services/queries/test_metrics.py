@@ -150,8 +150,14 @@ def test_cost_summed_over_machines_equals_the_daily_report(
 
 def test_limit_window_used_ratio_is_the_percent_over_100(registry: CollectorRegistry) -> None:
     """A window at 42 % is a ratio of 0.42."""
-    labels = {"provider": "claude", "window": "five_hour", "source": "live"}
+    labels = {"provider": "claude", "window": "five_hour"}
     assert 0.42 == _value(registry, "otm_limit_used_ratio", **labels)
+
+
+def test_a_live_window_is_not_marked_estimated(registry: CollectorRegistry) -> None:
+    """The provider's own (live) numbers give ``otm_limit_estimated`` 0."""
+    labels = {"provider": "claude", "window": "five_hour"}
+    assert 0.0 == _value(registry, "otm_limit_estimated", **labels)
 
 
 def test_limit_window_reset_time_is_unix_seconds(registry: CollectorRegistry) -> None:
