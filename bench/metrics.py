@@ -75,9 +75,8 @@ def measure_size(size_mb: float, args: argparse.Namespace, log: Console) -> Figu
             log.print(f"{size_mb} MB: stack up; waiting for every byte of {len(files)} files")
             wait_ingested(stack.db_path, files, args.timeout, stack.check_alive)
             url = f"http://127.0.0.1:{stack.env['OTM_API_PORT']}"
+            report_cost = _priced_report_cost(url, args.timeout)
             seconds, text = _scrapes(url, args.runs)
-            daily = httpx.get(f"{url}/v1/usage/daily", params={"provider": "claude"}, timeout=60)
-            report_cost = float(daily.json()["totals"]["totalCost"])
         finally:
             stack.stop_all()
         figures: Figures = {
@@ -97,6 +96,18 @@ def measure_size(size_mb: float, args: argparse.Namespace, log: Console) -> Figu
             figures["ccusageCostUsd"] = float(run.report["totals"]["totalCost"])
             figures["ratio"] = figures["ccusageMedianSeconds"] / figures["scrapeMedianSeconds"]
     return figures
+
+
+def _priced_report_cost(url: str, timeout: float) -> float:
+    """The daily report's dollars once every model has its price: the collector commits
+    prices from a child process, possibly after the records they price."""
+    deadline = time.monotonic() + timeout
+    while True:
+        daily = httpx.get(f"{url}/v1/usage/daily", params={"provider": "claude"}, timeout=60)
+        report = daily.json()
+        if "unpriced" not in report or time.monotonic() > deadline:
+            return float(report["totals"]["totalCost"])
+        time.sleep(0.5)
 
 
 def _scrapes(url: str, runs: int) -> tuple[list[float], str]:
