@@ -94,13 +94,17 @@ def render_report(
     tz: str,
     demo: bool = False,
     dates: str = "",
+    machines: str = "",
 ) -> None:
     """Print ``report`` (of ``kind``) as a table with a totals row fitted to the terminal (see
     ``otm.table_fit``), then its unpriced models; an empty report says where it looked
-    (``dates``: the date options given, as the user spelt them)."""
+    (``dates``: the date options given, as the user spelt them; ``machines``: ``--machine``
+    as given, named in the title)."""
     from services.queries.reports.build import ROWS_KEY
 
     title = f"{PROVIDER_TITLES.get(provider, provider)} usage {KIND_TITLES[kind]}"
+    if machines:
+        title += f" on {escape(machines)}"
     if demo:
         title += " (demo data)"
     width = terminal_width()

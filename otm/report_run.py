@@ -96,5 +96,13 @@ def run_report(kind: str, values: dict[str, Any], open_database: Opener) -> dict
     from otm.render import render_report
 
     given = [f"--{name} {values[name]}" for name in ("since", "until") if values[name]]
-    render_report(kind, report, provider, zone_name, demo=demo, dates=" ".join(given))
+    render_report(
+        kind,
+        report,
+        provider,
+        zone_name,
+        demo=demo,
+        dates=" ".join(given),
+        machines=values["machine"] or "",
+    )
     return report

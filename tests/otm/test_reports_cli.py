@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import re
+import socket
 import sqlite3
 import warnings
 from pathlib import Path
@@ -173,6 +174,18 @@ def busy(db: sqlite3.Connection, db_path: Path, monkeypatch: pytest.MonkeyPatch)
         return runner.invoke(cli.app, ["report", *args, "--tz", "UTC"])
 
     return run
+
+
+def test_a_machine_filtered_table_names_the_machines_in_its_title(busy: Any) -> None:
+    """``--machine`` as given is named in the table's title."""
+    host = socket.gethostname().split(".")[0]
+    assert f"by day on {host}" in busy("120", "daily", "--machine", host).stdout
+
+
+def test_an_unknown_machine_is_a_usage_error(busy: Any) -> None:
+    """``--machine`` naming no machine prints one error line and exits 2."""
+    done = busy("120", "daily", "--machine", "attic")
+    assert (2, True) == (done.exit_code, "'attic' matches no machine" in done.output)
 
 
 @pytest.mark.parametrize("provider", ["all", "claude", "codex"])
