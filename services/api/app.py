@@ -35,6 +35,7 @@ from services.api.answers import (
     UsageAnswer,
 )
 from services.api.errors import ApiError, error_responses, exception_handlers
+from services.api.metrics import metrics_route
 from services.api.pages import page_routes
 from services.api.sse import check_prefix, event_stream, resume_point
 from services.api.stream import StreamHub, database_head
@@ -378,6 +379,7 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
             status,
             refresh,
             stream,
+            metrics_route(runtime, lambda: hub.position),
             *page_routes,
         ],
         openapi_config=OPENAPI,

@@ -14,9 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 
-from bus.messages import FileCursor, ModelPrice, PriceObserved, UsageBatch, UsageRecord
+from bus.messages import (
+    FileCursor,
+    Message,
+    ModelPrice,
+    PriceObserved,
+    UsageBatch,
+    UsageRecord,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 READY_SECONDS = 20.0
@@ -67,6 +75,12 @@ def usage_batch(n: int, hours_apart: int = 8) -> UsageBatch:
 def price_observed(model: str = MODEL) -> PriceObserved:
     """A price for ``model``, as the collector would observe it."""
     return PriceObserved(provider="claude", model=model, source="test", price=SONNET_PRICE)
+
+
+def committed_usage() -> list[Message]:
+    """A price, batches 1 and 2 of this machine and batch 3 of a machine named ``desk``."""
+    desk = msgspec.structs.replace(usage_batch(3), machine="d" * 32, machine_name="desk")
+    return [price_observed(), usage_batch(1), usage_batch(2), desk]
 
 
 # -- processes --------------------------------------------------------------------------------

@@ -61,10 +61,11 @@ async def stream() -> Stream:
     return Stream(events(), media_type="text/event-stream")
 
 
-def serve(owner: Owner) -> Iterator[str]:
-    """Serve the guarded app on 127.0.0.1 in a thread; yield its base URL."""
-    app = GuardMiddleware(Litestar([home, status, stream]), owner)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, proxy_headers=False)
+def serve(owner: Owner, app: Litestar | None = None) -> Iterator[str]:
+    """Serve ``app`` (default: a small one) guarded on 127.0.0.1 in a thread; yield its base
+    URL."""
+    guarded = GuardMiddleware(app or Litestar([home, status, stream]), owner)
+    config = uvicorn.Config(guarded, host="127.0.0.1", port=0, log_config=None, proxy_headers=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -254,3 +255,24 @@ def test_otm_up_puts_the_token_in_the_address_without_the_uid_check(tmp_path: Pa
     """Without the uid check, ``otm up``'s address carries the token once."""
     url = dashboard_url(tmp_path, 8787, uid_check=False)
     assert f"http://127.0.0.1:8787/?token={api_token(tmp_path)}" == url
+
+
+@pytest.fixture
+def tokened_metrics(state: Path) -> Iterator[str]:
+    """The real ``/metrics`` route where only the token tells the owner (no database yet)."""
+    from services.api.metrics import metrics_route
+    from services.runtime.installation import load_runtime
+
+    app = Litestar([metrics_route(load_runtime(), lambda: 0)])
+    yield from serve(Owner(TOKEN, lookup=unknown_peer), app)
+
+
+def test_metrics_need_the_token_where_the_uid_cannot_be_told(tokened_metrics: str) -> None:
+    """A scrape without the token gets 401; with it, the metrics."""
+    refused = httpx.get(f"{tokened_metrics}/metrics")
+    scraped = httpx.get(f"{tokened_metrics}/metrics", headers=bearer(TOKEN))
+    assert (401, 200, True) == (
+        refused.status_code,
+        scraped.status_code,
+        "otm_database_readable 0.0" in scraped.text,
+    )
