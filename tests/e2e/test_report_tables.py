@@ -103,9 +103,14 @@ def whole_cells(kind: str, report: dict[str, Any]) -> list[str]:
     if kind == "blocks":
         used = [b for b in rows if not b["isGap"]]
         return [b["startTime"][:10] for b in rows] + [f"${b['costUSD']:,.2f}" for b in used]
-    key = {"daily": "date", "weekly": "week", "monthly": "month"}.get(kind, "lastActivity")
+    if kind == "machines":
+        # A machine's row: its whole name and the day it was last seen.
+        firsts = [*(r["machine"] for r in rows), *(r["lastSeen"][:10] for r in rows)]
+    else:
+        key = {"daily": "date", "weekly": "week", "monthly": "month"}.get(kind, "lastActivity")
+        firsts = [r[key] for r in rows]
     return [
-        *(r[key] for r in rows),
+        *firsts,
         *(f"${r['totalCost']:,.2f}" for r in rows),
         f"${report['totals']['totalCost']:,.2f}",
     ]
