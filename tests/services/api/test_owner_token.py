@@ -27,6 +27,7 @@ from services.api.owner import (
     WRONG_TOKEN,
     Owner,
     api_token,
+    effective_token,
     token_path,
 )
 from services.api.peer import Address
@@ -254,3 +255,14 @@ def test_otm_up_puts_the_token_in_the_address_without_the_uid_check(tmp_path: Pa
     """Without the uid check, ``otm up``'s address carries the token once."""
     url = dashboard_url(tmp_path, 8787, uid_check=False)
     assert f"http://127.0.0.1:8787/?token={api_token(tmp_path)}" == url
+
+
+def test_otm_up_always_puts_the_token_in_the_address_beyond_loopback(tmp_path: Path) -> None:
+    """Beyond loopback the dashboard address carries [api] token, even with the uid check."""
+    url = dashboard_url(tmp_path, 8787, uid_check=True, host="192.0.2.2", token=TOKEN)
+    assert f"http://192.0.2.2:8787/?token={TOKEN}" == url
+
+
+def test_effective_token_is_the_configured_one(tmp_path: Path) -> None:
+    """[api] token, when set, is the api's token (no state-folder token is made)."""
+    assert (TOKEN, False) == (effective_token(tmp_path, TOKEN), token_path(tmp_path).exists())
