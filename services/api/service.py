@@ -118,8 +118,10 @@ class ApiService:
             lifespan="on",
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
-        self.server = ApiServer(config, self.hub, node.ready)
+        self.server = ApiServer(config, self.hub, self._ready)
         node.before_beat = self._figures
+        # The heartbeat thread sleeps until the next idle beat unless these figures change.
+        self.hub.on_change = node.figures_changed
         node.count_drops_of(lambda: self.hub.bus_dropped)
         return None  # ApiServer says "ready" once it listens, with the port it bound
 
@@ -131,6 +133,10 @@ class ApiService:
     def stop(self) -> Mapping[str, object]:
         """Streams were ended by the server's shutdown."""
         return {"stream_seq": self.hub.position}
+
+    def _ready(self, fields: Mapping[str, object]) -> None:
+        self.node.ready(fields)
+        self.node.figures_changed()  # the url is known now
 
     def _figures(self) -> None:
         # No head_seq: followers trust a heartbeat's head_seq as the store's log head.
