@@ -14,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 from typing import Any
 
-import uvicorn
-
+from services.api import uvicorn_core as uvicorn
 from services.api.app import create_app
 from services.api.guard import GuardMiddleware
 from services.api.owner import Owner, effective_token
@@ -148,6 +148,14 @@ class ApiService:
             pulse.detail["url"] = self.server.url
 
 
+NEVER_LOADED = ("pydantic",)
+"""Litestar adds its pydantic plugins whenever pydantic is installed (genai-prices brings it):
+~8 MB of an api that has no pydantic model. A ``None`` entry in ``sys.modules`` makes ``import
+pydantic`` fail as if it were absent; Litestar then leaves them out."""
+
+
 def run(runtime: Runtime) -> None:
     """Serve the API until SIGTERM."""
+    for name in NEVER_LOADED:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
     run_blocking_service(ApiService(runtime), runtime)
