@@ -32,7 +32,7 @@ PROCESSES: tuple[Process, ...] = (
     Process("watcher", "Run the watcher: file events become refreshes."),
     Process("scheduler", "Run the scheduler: safety-net refreshes and live limits polls."),
     Process("notifier", "Run the notifier: alert rules, desktop and apprise delivery."),
-    Process("api", "Run the HTTP API on 127.0.0.1 (OTM_API_PORT, 8787)."),
+    Process("api", "Run the HTTP API on 127.0.0.1 or [api] host (OTM_API_PORT, 8787)."),
     Process("demo", "Feed the demo history when there is no CLI data (idle otherwise)."),
 )
 """In start order: the bus first, so every other process finds it."""
