@@ -216,12 +216,27 @@ def store_rebuild() -> None:
 
 
 @api_app.command("token")
-def api_token_command() -> None:
-    """Print the api's token (made if there is none yet), for clients where the api cannot
-    tell who is asking: send it as 'Authorization: Bearer <token>'."""
-    from services.api.owner import api_token
+def api_token_command(
+    new: Annotated[
+        bool,
+        typer.Option("--new", help="Print a new random token for [api] token (changes nothing)."),
+    ] = False,
+) -> None:
+    """Print the api's token: [api] token if set, else the one it keeps in the state folder
+    (made if there is none yet). Clients send it as 'Authorization: Bearer <token>'."""
+    if new:
+        import secrets
 
-    typer.echo(api_token(_runtime().state))
+        from services.runtime.config import config_path
+
+        # No runtime: this is how a config still missing its token gets one.
+        typer.echo(secrets.token_urlsafe(32))
+        typer.echo(f'put it in {config_path()} under [api] as token = "<it>"', err=True)
+        return
+    from services.api.owner import effective_token
+
+    runtime = _runtime()
+    typer.echo(effective_token(runtime.state, runtime.config.api.token))
 
 
 @store_app.command("recover")

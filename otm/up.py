@@ -44,11 +44,12 @@ HONCHO_STOP = re.compile(r"(?P<name>\S+) stopped \(rc=(?P<code>-?\d+)\)\s*")
 """honcho's line for a process that exited, whatever the cause."""
 
 
-def port_in_use(port: int) -> bool:
-    """True when 127.0.0.1:<port> cannot be bound."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """True when ``host``:<port> (the api's ``[api] host``) cannot be bound."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
         try:
-            probe.bind(("127.0.0.1", port))
+            probe.bind((host, port))
         except OSError:
             return True
     return False
@@ -99,14 +100,20 @@ def source_lines(runtime: Runtime, looked_at: Mapping[str, Sequence[Path]]) -> l
     return lines or ["your logs: none found yet"]
 
 
-def dashboard_url(state: Path, port: int, uid_check: bool) -> str:
-    """The dashboard's address; with the api's token in it only where the api cannot tell by
-    itself that the browser is this user's (the page then keeps it in a cookie)."""
-    if uid_check:
-        return f"http://127.0.0.1:{port}/"
-    from services.api.owner import api_token
+def dashboard_url(
+    state: Path, port: int, uid_check: bool, host: str = "127.0.0.1", token: str = ""
+) -> str:
+    """The dashboard's address; with the api's token in it where the api cannot tell by
+    itself that the browser is this user's, and always beyond loopback (``host``, with
+    ``token``: ``[api] token``); the page then keeps it in a cookie."""
+    from services.runtime.api_host import base_url, is_loopback
 
-    return f"http://127.0.0.1:{port}/?token={api_token(state)}"
+    base = base_url(host, port)
+    if uid_check and is_loopback(host):
+        return f"{base}/"
+    from services.api.owner import effective_token
+
+    return f"{base}/?token={effective_token(state, token)}"
 
 
 def banner_lines(
@@ -403,16 +410,17 @@ def _run(
     from services.runtime.installation import without_demo
 
     port = runtime.config.api_port
+    api = runtime.config.api
     if (running := running_message(runtime, port)) is not None:
         print(running, flush=True)
         return 1
-    if port_in_use(port):
+    if port_in_use(port, api.host):
         print(port_message(port, config_path(runtime.state)), flush=True)
         return 2
     from services.api.peer import uid_check_available
 
     looked_at = without_demo(runtime).roots  # in demo mode, where real logs were looked for
-    url = dashboard_url(runtime.state, port, uid_check_available())
+    url = dashboard_url(runtime.state, port, uid_check_available(), api.host, api.token)
     for i, line in enumerate(banner_lines(runtime, port, log_path, looked_at, url)):
         # soft_wrap: a long path stays whole (and copyable) on its line
         show(console, line, style="bold green" if i == 0 else None, soft_wrap=True)

@@ -45,7 +45,7 @@ PROCESSES: tuple[Process, ...] = (
         "scheduler", "Run the scheduler: safety-net refreshes and live limits polls.", OFF_PATH
     ),
     Process("notifier", "Run the notifier: alert rules, desktop and apprise delivery.", OFF_PATH),
-    Process("api", "Run the HTTP API on 127.0.0.1 (OTM_API_PORT, 8787).", OFF_PATH),
+    Process("api", "Run the HTTP API on 127.0.0.1 or [api] host (OTM_API_PORT, 8787).", OFF_PATH),
     Process("demo", "Feed the demo history when there is no CLI data (idle otherwise).", OFF_PATH),
 )
 """In start order: the bus first, so every other process finds it."""

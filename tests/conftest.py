@@ -140,7 +140,14 @@ def spawns_python_or_otm(args: Any, executable: Any = None) -> bool:
 def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """``$OTM_HOME`` set to this test's own directory, with the default (ipc) transport."""
     monkeypatch.setenv("OTM_HOME", str(tmp_path))
-    for name in ("OTM_BUS_TRANSPORT", "OTM_BUS_PORT", "OTM_API_PORT", "OTM_DEMO"):
+    for name in (
+        "OTM_BUS_TRANSPORT",
+        "OTM_BUS_PORT",
+        "OTM_API_PORT",
+        "OTM_API_HOST",
+        "OTM_API_TOKEN",
+        "OTM_DEMO",
+    ):
         monkeypatch.delenv(name, raising=False)
     return tmp_path
 

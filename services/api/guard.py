@@ -6,6 +6,10 @@ A page the person visits elsewhere could make their browser talk to 127.0.0.1 �
 Both are refused on every route, pages and the stream included, before any handler runs. Tools
 that send no ``Origin`` (curl, scripts, ``otm``) are fine.
 
+Beyond loopback (``[api] host``) the ``Host`` may also be that host, this machine's host name,
+an ``[api] allowed_hosts`` name, or the very address the connection came in on (an address, not
+a name, so a rebound DNS name still fails); any other is refused the same way.
+
 The middleware wraps the whole Litestar app, so its own answers (404, 405) and the stream are
 guarded like every route; a WebSocket handshake is guarded too (none is served today).
 """
@@ -19,6 +23,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.api.errors import error_body
 from services.api.owner import Denied, Owner, Redirect
+from services.runtime.api_host import host_header_name
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
@@ -49,13 +54,31 @@ def host_name(host: str) -> str:
     return host.rsplit(":", 1)[0]
 
 
-def check_origin(origin: str | None, host: str | None) -> None:
-    """Raise ``Refused`` unless ``host`` names loopback and ``origin`` (if sent) is this very
-    address — the only page allowed to call the api is its own dashboard."""
-    if not host or host_name(host) not in LOOPBACK_HOSTS:
-        raise Refused(f"Host {host!r} is not this machine's loopback address")
-    if origin is not None and origin != f"http://{host}":
+def check_origin(
+    origin: str | None,
+    host: str | None,
+    names: frozenset[str] = frozenset(LOOPBACK_HOSTS),
+    arrived_at: str | None = None,
+) -> None:
+    """Raise ``Refused`` unless ``host`` is one of ``names`` (or ``arrived_at``, the address
+    the connection came in on) and ``origin`` (if sent) is this very address — the only page
+    allowed to call the api is its own dashboard."""
+    name = host_name(host).lower() if host else ""
+    if not name or (name not in names and name != arrived_at):
+        if names == frozenset(LOOPBACK_HOSTS):
+            raise Refused(f"Host {host!r} is not this machine's loopback address")
+        raise Refused(
+            f"Host {host!r} is not a name this OpenTokenMonitor answers to: add it to "
+            "[api] allowed_hosts"
+        )
+    if origin is not None and origin.lower() != f"http://{host}".lower():
         raise Refused(f"requests from {origin} are not allowed; call the API directly")
+
+
+def _arrival(scope: Scope) -> str | None:
+    """The local address the connection came in on, as a ``Host`` header names it."""
+    server = scope.get("server")
+    return host_header_name(server[0]) if server and server[0] else None
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -69,9 +92,13 @@ class GuardMiddleware:
     """ASGI middleware: refuse a foreign Host/Origin and any user but ``owner`` (403; 401 when
     only a token could tell), add security headers."""
 
-    def __init__(self, app: ASGIApp, owner: Owner) -> None:
+    def __init__(
+        self, app: ASGIApp, owner: Owner, names: frozenset[str] = frozenset(LOOPBACK_HOSTS)
+    ) -> None:
         self.app = app
         self.owner = owner
+        self.names = names
+        """The ``Host`` names answered (``services.runtime.api_host.answered_names``)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the request, then pass it on with the headers added to its answer."""
@@ -79,7 +106,9 @@ class GuardMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            check_origin(_header(scope, b"origin"), _header(scope, b"host"))
+            check_origin(
+                _header(scope, b"origin"), _header(scope, b"host"), self.names, _arrival(scope)
+            )
         except Refused as exc:
             await _refuse(scope, send, str(exc), Refused.status_code)
             return

@@ -10,6 +10,10 @@ calls ``Owner.admit`` after the Host/Origin check):
   use): ``Authorization: Bearer <token>``, or the cookie a page URL with ``?token=<token>``
   sets once (the answer to that URL is a redirect to the same URL without the token).
 
+Beyond loopback (``[api] host`` another address) the token is ``[api] token`` and every request
+must carry it, whoever asks: a uid only names a user of this machine, and the point is to serve
+others. Another local user is still refused.
+
 The token is a secret: it is never logged, never put in an answer's body, never in an error.
 """
 
@@ -38,6 +42,12 @@ NEEDS_TOKEN = (
     "or open the dashboard address `otm up` printed"
 )
 WRONG_TOKEN = "wrong token: `otm api token` prints this OpenTokenMonitor's token"
+NEEDS_TOKEN_REMOTE = (
+    "this OpenTokenMonitor serves other machines and asks every request for its token "
+    "([api] token in its config file; `otm api token` prints it): send it as "
+    "'Authorization: Bearer <token>', or in a browser open this address once with "
+    "?token=<token> added"
+)
 
 
 def token_path(state: Path) -> Path:
@@ -73,6 +83,11 @@ def api_token(state: Path) -> str:
     if token is None:
         raise RuntimeError(f"{path}: cannot keep the api token there; delete the file")
     return token
+
+
+def effective_token(state: Path, configured: str) -> str:
+    """The api's token: ``[api] token`` when set, else the state folder's (``api_token``)."""
+    return configured or api_token(state)
 
 
 def _read_token(path: Path) -> str | None:
@@ -124,14 +139,17 @@ class Owner:
         token: str,
         uid: int | None = None,
         lookup: Callable[[Address, Address], int | None] = peer_uid,
+        require_token: bool = False,
     ) -> None:
         self.token = token.encode()
+        self.require_token = require_token
+        """Beyond loopback: the token decides for every request, even the owner's."""
         # Without geteuid (Windows) no peer's uid is known either: the token decides.
         self.uid = getattr(os, "geteuid", lambda: -1)() if uid is None else uid
         self.lookup = lookup
 
     def __repr__(self) -> str:
-        return f"Owner(uid={self.uid})"  # never the token
+        return f"Owner(uid={self.uid}, require_token={self.require_token})"  # never the token
 
     def admit(self, scope: Scope) -> Admission:
         """Whether the request of ``scope`` comes from the owner."""
@@ -145,11 +163,11 @@ class Owner:
             if not self._right(in_url[-1].encode()):
                 return Denied(WRONG_TOKEN, 401)
             return self._redirect(scope, [(n, v) for n, v in pairs if n != "token"])
-        if uid is not None:
+        if uid is not None and not self.require_token:
             return ADMITTED
         presented = _bearer(scope) or _cookie(scope, cookie_name(_port(scope)))
         if presented is None:
-            return Denied(NEEDS_TOKEN, 401)
+            return Denied(NEEDS_TOKEN_REMOTE if self.require_token else NEEDS_TOKEN, 401)
         return ADMITTED if self._right(presented) else Denied(WRONG_TOKEN, 401)
 
     def _peer(self, scope: Scope) -> int | None:

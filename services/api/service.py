@@ -1,4 +1,5 @@
-"""The api process: uvicorn serving the Litestar app on 127.0.0.1, plus heartbeats.
+"""The api process: uvicorn serving the Litestar app on ``[api] host`` (127.0.0.1 unless told
+otherwise, and then only with ``[api] token``), plus heartbeats.
 
 In: HTTP requests, committed events (for the stream). Work: answer from the projections.
 Out: HTTP answers, the SSE stream, manual ``cmd.refresh`` requests. Only the user it runs as is
@@ -13,21 +14,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 from typing import Any
 
-import uvicorn
-
+from services.api import uvicorn_core as uvicorn
 from services.api.app import create_app
 from services.api.guard import GuardMiddleware
-from services.api.owner import Owner, api_token
+from services.api.owner import Owner, effective_token
 from services.api.stream import StreamHub
+from services.runtime.api_host import answered_names, base_url, is_loopback
 from services.runtime.installation import Runtime
 from services.runtime.runner import Node, run_blocking_service
 
-HOST = "127.0.0.1"
-"""Loopback only: the stream carries prompts and spend (DESIGN.md, invariant 6)."""
 GRACEFUL_SHUTDOWN_SECONDS = 1
 TICK_SECONDS = 1.0
 
@@ -45,6 +45,7 @@ class ApiServer(uvicorn.Server):
         self.hub = hub
         self.ready = ready
         self.port: int | None = None
+        self.url: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
 
@@ -70,7 +71,9 @@ class ApiServer(uvicorn.Server):
         await super().startup(sockets)
         if self.started:
             self.port = _bound_port(self.servers[0].sockets)
-            self.ready({"host": HOST, "port": self.port, "url": f"http://{HOST}:{self.port}"})
+            host = str(self.config.host)
+            self.url = base_url(host, self.port)
+            self.ready({"host": host, "port": self.port, "url": self.url})
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         """End every open stream first: uvicorn would otherwise wait for them to finish."""
@@ -96,11 +99,16 @@ class ApiService:
     def start(self, node: Node) -> None:
         """Build the app and the server (uvicorn binds in ``serve``)."""
         self.node = node
-        owner = Owner(api_token(self.runtime.state))
+        api = self.runtime.config.api
+        # The stream carries prompts and spend (DESIGN.md, invariant 6): beyond loopback the
+        # config has a token (load_config checked) and every request must bring it.
+        beyond = not is_loopback(api.host)
+        owner = Owner(effective_token(self.runtime.state, api.token), require_token=beyond)
+        names = answered_names(api.host, api.allowed_hosts)
         config = uvicorn.Config(
             # Outside Litestar, so that its own answers (404, 405) are guarded too.
-            GuardMiddleware(create_app(self.runtime, self.hub), owner),
-            host=HOST,
+            GuardMiddleware(create_app(self.runtime, self.hub), owner, names),
+            host=api.host,
             port=self.runtime.config.api_port,
             log_config=None,
             access_log=False,
@@ -110,8 +118,10 @@ class ApiService:
             lifespan="on",
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
-        self.server = ApiServer(config, self.hub, node.ready)
+        self.server = ApiServer(config, self.hub, self._ready)
         node.before_beat = self._figures
+        # The heartbeat thread sleeps until the next idle beat unless these figures change.
+        self.hub.on_change = node.figures_changed
         node.count_drops_of(lambda: self.hub.bus_dropped)
         return None  # ApiServer says "ready" once it listens, with the port it bound
 
@@ -124,16 +134,28 @@ class ApiService:
         """Streams were ended by the server's shutdown."""
         return {"stream_seq": self.hub.position}
 
+    def _ready(self, fields: Mapping[str, object]) -> None:
+        self.node.ready(fields)
+        self.node.figures_changed()  # the url is known now
+
     def _figures(self) -> None:
         # No head_seq: followers trust a heartbeat's head_seq as the store's log head.
         pulse = self.node.pulse
         pulse.counters["stream_clients"] = self.hub.clients
         pulse.counters["stream_clients_dropped"] = self.hub.dropped
         pulse.counters["stream_seq"] = self.hub.position
-        if self.server.port is not None:
-            pulse.detail["url"] = f"http://{HOST}:{self.server.port}"
+        if self.server.url is not None:
+            pulse.detail["url"] = self.server.url
+
+
+NEVER_LOADED = ("pydantic",)
+"""Litestar adds its pydantic plugins whenever pydantic is installed (genai-prices brings it):
+~8 MB of an api that has no pydantic model. A ``None`` entry in ``sys.modules`` makes ``import
+pydantic`` fail as if it were absent; Litestar then leaves them out."""
 
 
 def run(runtime: Runtime) -> None:
     """Serve the API until SIGTERM."""
+    for name in NEVER_LOADED:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
     run_blocking_service(ApiService(runtime), runtime)

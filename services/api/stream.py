@@ -161,6 +161,9 @@ class StreamHub:
         self.bus_dropped: dict[str, int] = {}
         """What the follower dropped, by reason; replaced (never changed) by its thread, so
         the heartbeat's thread may read it."""
+        self.on_change: Callable[[], None] = lambda: None
+        """Called (on the loop, or the follower's thread) when ``clients``, ``dropped``,
+        ``position`` or ``bus_dropped`` changed: the heartbeat then reports them."""
         self._clients: set[Subscription] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop = threading.Event()
@@ -201,11 +204,14 @@ class StreamHub:
         queue: asyncio.Queue[Item] = asyncio.Queue(maxsize=self.queue_size)
         subscription = Subscription(prefix=prefix, start=self.position, queue=queue)
         self._clients.add(subscription)
+        self.on_change()
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
         """Forget a client (on the loop); safe to call twice."""
-        self._clients.discard(subscription)
+        if subscription in self._clients:
+            self._clients.discard(subscription)
+            self.on_change()
 
     def deliver(self, events: list[StreamedEvent], position: int) -> None:
         """Queue a batch for every client (on the loop) and advance the hub to ``position``."""
@@ -220,13 +226,16 @@ class StreamHub:
                 except asyncio.QueueFull:
                     self._drop(subscription, f"too slow: {self.queue_size} events behind")
                     break
-        self.position = max(self.position, position)
+        if position > self.position:
+            self.position = position
+            self.on_change()
 
     def reset(self, head: int) -> None:
         """The log was replaced and ends at ``head`` (on the loop): every client is told, and
         from now on gets the events after ``head``."""
         self.resets += 1
         self.position = head
+        self.on_change()
         logger.warning("stream_log_replaced", head=head, clients=len(self._clients))
         for subscription in list(self._clients):
             subscription.start = head
@@ -242,11 +251,14 @@ class StreamHub:
 
     def _drop(self, subscription: Subscription, reason: str) -> None:
         self.dropped += 1
+        self.on_change()
         logger.warning("stream_client_dropped", reason=reason, prefix=subscription.prefix)
         self._end(subscription, reason)
 
     def _end(self, subscription: Subscription, reason: str) -> None:
-        self._clients.discard(subscription)
+        if subscription in self._clients:
+            self._clients.discard(subscription)
+            self.on_change()
         # Empty the queue so the close marker fits and the backlog's memory is freed; the
         # client resumes from its Last-Event-ID, so nothing is lost by discarding.
         while not subscription.queue.empty():
@@ -269,7 +281,9 @@ class StreamHub:
                     self._stop.wait(1.0)
                     continue
                 first = False
-                self.bus_dropped = dict(follower.dropped)
+                if follower.dropped != self.bus_dropped:
+                    self.bus_dropped = dict(follower.dropped)
+                    self.on_change()
                 if follower.resets != resets:
                     resets = follower.resets
                     self._call_on_loop(self.reset, follower.last_seq)

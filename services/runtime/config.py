@@ -15,6 +15,8 @@ Example::
 
     [api]
     port = 8787                         # 1-65535; OTM_API_PORT wins
+    host = "127.0.0.1"                  # anything else needs token (OTM_API_HOST wins)
+    token = ""                          # `otm api token --new` makes one (OTM_API_TOKEN wins)
 
     [scheduler]
     refresh_seconds = 60                # 1-86400
@@ -42,7 +44,12 @@ from pathlib import Path
 import msgspec
 
 from bus.endpoints import state_dir
-from services.runtime.config_checks import check_config, is_safe_endpoint, parse_quiet_hours
+from services.runtime.config_checks import (
+    check_config,
+    check_exposure,
+    is_safe_endpoint,
+    parse_quiet_hours,
+)
 from services.runtime.config_env import apply_environment
 from services.runtime.config_errors import ConfigError
 from services.runtime.config_schema import (
@@ -106,7 +113,9 @@ def load_config(path: Path | None = None) -> Config:
 
         raise ConfigError(explain(path, document, Config, exc)) from None
     check_config(path, config)
-    return apply_environment(config, os.environ)
+    config = apply_environment(config, os.environ)
+    check_exposure(path, config)
+    return config
 
 
 def _read(path: Path) -> dict[str, object]:

@@ -13,10 +13,12 @@ from collections.abc import Callable, Sequence
 from itertools import pairwise
 from pathlib import Path
 
+from services.runtime.api_host import is_address_or_name, is_good_token, is_loopback
 from services.runtime.config_errors import ConfigError, number, setting_name, toml_value
 from services.runtime.config_schema import (
     MACHINE_NAME_CHARS,
     AlertsConfig,
+    ApiConfig,
     Config,
     LimitsConfig,
 )
@@ -29,6 +31,7 @@ def check_config(path: Path, config: Config) -> None:
     """Every check on a config that already has the schema's types and ranges."""
     checks: tuple[Callable[[Config], str | None], ...] = (
         _endpoints,
+        lambda c: _api(c.api),
         lambda c: _limits(c.limits),
         _roots,
         lambda c: _bands(c.alerts),
@@ -73,6 +76,46 @@ def _endpoints(config: Config) -> str | None:
                 "127.0.0.1 or localhost)"
             )
     return None
+
+
+NEW_TOKEN_HINT = (
+    "`otm api token --new` makes one (or "
+    "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+)
+
+
+def _api(api: ApiConfig) -> str | None:
+    """The address, the names and the token's form; the token is never repeated."""
+    if not is_address_or_name(api.host):
+        return (
+            f"[api] host = {toml_value(api.host)} is not an address or a host name: use "
+            '"127.0.0.1" (this machine only), an address of this machine, or "0.0.0.0"'
+        )
+    for entry, name in enumerate(api.allowed_hosts, start=1):
+        if not is_address_or_name(name):
+            return (
+                f"{setting_name(['api', 'allowed_hosts'], entry)} = {toml_value(name)} is not "
+                'a host name or an address: write a name as a browser shows it, e.g. "devbox.lan"'
+            )
+    if api.token and not is_good_token(api.token):
+        return (
+            "[api] token is too short or holds characters other than letters, digits and "
+            f"-._~: use at least 32 of them; {NEW_TOKEN_HINT}"
+        )
+    return None
+
+
+def check_exposure(path: Path, config: Config) -> None:
+    """``ConfigError`` when the api would listen beyond this machine without a token (checked
+    once ``OTM_API_HOST`` and ``OTM_API_TOKEN`` are applied)."""
+    api = config.api
+    if is_loopback(api.host) or api.token:
+        return
+    raise ConfigError(
+        f"{path}: [api] host = {toml_value(api.host)} (or OTM_API_HOST) serves other machines, "
+        f"so it needs [api] token: {NEW_TOKEN_HINT}; put it in this file under [api] as "
+        'token = "<token>" (or set host = "127.0.0.1")'
+    )
 
 
 def _limits(limits: LimitsConfig) -> str | None:

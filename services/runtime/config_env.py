@@ -1,10 +1,11 @@
 """The ``OTM_*`` variables that override settings, checked with the config file so that a bad
 one stops every process at start with one line naming it, instead of a traceback later.
 
-``OTM_API_PORT`` is applied to the config (``Config.api_port``); ``OTM_BUS_TRANSPORT`` and
-``OTM_BUS_PORT`` are read by ``bus.endpoints`` and ``OTM_DEMO`` by the installation, which can
-then trust them. ``OTM_HOME`` is checked where the state folder is made
-(``services.runtime.installation``).
+``OTM_API_PORT``, ``OTM_API_HOST`` and ``OTM_API_TOKEN`` are applied to the config
+(``Config.api_port``, ``[api] host`` and ``token``; the token is never repeated in a
+message); ``OTM_BUS_TRANSPORT`` and ``OTM_BUS_PORT`` are read by ``bus.endpoints`` and
+``OTM_DEMO`` by the installation, which can then trust them. ``OTM_HOME`` is checked where
+the state folder is made (``services.runtime.installation``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Mapping
 import msgspec
 
 from bus.endpoints import TCP_BASE_PORT
+from services.runtime.api_host import is_address_or_name, is_good_token
 from services.runtime.config_errors import ConfigError
 from services.runtime.config_schema import Config
 
@@ -27,13 +29,34 @@ DEMO_VALUES = ("", "0", "1")
 
 
 def apply_environment(config: Config, environ: Mapping[str, str]) -> Config:
-    """``config`` with ``OTM_API_PORT`` applied, once every override variable is checked."""
+    """``config`` with ``OTM_API_PORT``, ``OTM_API_HOST`` and ``OTM_API_TOKEN`` applied, once
+    every override variable is checked."""
     _check_bus(environ)
     _check_demo(environ)
+    changes: dict[str, object] = {}
     port = _api_port(environ)
-    if port is None:
+    if port is not None:
+        changes["port"] = port
+    host = environ.get("OTM_API_HOST", "")
+    if host:
+        if not is_address_or_name(host):
+            raise ConfigError(
+                f"{_shown('OTM_API_HOST', host)} is not an address or a host name: use "
+                "127.0.0.1 (this machine only), an address of this machine, or 0.0.0.0"
+            )
+        changes["host"] = host
+    token = environ.get("OTM_API_TOKEN", "")
+    if token:
+        if not is_good_token(token):
+            raise ConfigError(
+                "environment variable OTM_API_TOKEN is too short or holds characters other "
+                "than letters, digits and -._~: use at least 32 of them "
+                "(`otm api token --new` makes one)"
+            )
+        changes["token"] = token
+    if not changes:
         return config
-    return msgspec.structs.replace(config, api=msgspec.structs.replace(config.api, port=port))
+    return msgspec.structs.replace(config, api=msgspec.structs.replace(config.api, **changes))
 
 
 def _api_port(environ: Mapping[str, str]) -> int | None:

@@ -15,6 +15,7 @@ from msgspec import Meta
 from bus.messages import DEFAULT_KEEP
 
 DEFAULT_API_PORT = 8787
+DEFAULT_API_HOST = "127.0.0.1"
 ACTIVITY_KEEP_RANGE = (1, 10_000)
 """The allowed ``[activity] keep`` values (prompts kept per provider)."""
 DAY_SECONDS = 86_400.0
@@ -83,9 +84,20 @@ class GeminiConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class ApiConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """``[api]``: the HTTP API. It binds 127.0.0.1 only."""
+    """``[api]``: the HTTP API. It binds ``host``, this machine only by default; any other
+    address needs ``token``, and then every route asks for it (README, "The dashboard on
+    another machine")."""
 
     port: Port | None = None
+    host: str = DEFAULT_API_HOST
+    """The address to listen on: 127.0.0.1 (or ::1, localhost) for this machine only, else an
+    address of this machine, or 0.0.0.0 / :: for all of them."""
+    token: str = ""
+    """The secret every client must send when ``host`` is beyond loopback (``otm api token
+    --new`` makes one); never logged, never in an answer or an error."""
+    allowed_hosts: list[str] = []
+    """More names the api answers to in the ``Host`` header (e.g. this machine's DNS name),
+    besides ``host``, this machine's host name and the address a request came in on."""
 
 
 class SchedulerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -35,6 +35,7 @@ class StopFlag:
 
     def __init__(self) -> None:
         self._event = threading.Event()
+        self._also: list[threading.Event] = []
         self._read, self._write = os.pipe()
         os.set_blocking(self._read, False)
         os.set_blocking(self._write, False)
@@ -48,10 +49,19 @@ class StopFlag:
         self.set()
 
     def set(self) -> None:
-        """Ask the loop to stop (and wake whatever waits on ``fileno()``)."""
+        """Ask the loop to stop (and wake whatever waits on ``fileno()`` or an event given to
+        ``also_wake``)."""
         self._event.set()
+        for event in self._also:
+            event.set()
         with contextlib.suppress(OSError):  # full (already woken) or closed
             os.write(self._write, b"!")
+
+    def also_wake(self, event: threading.Event) -> None:
+        """Set ``event`` too when a stop is requested (a thread waiting on it then looks)."""
+        self._also.append(event)
+        if self._event.is_set():
+            event.set()
 
     def fileno(self) -> int:
         """A file descriptor that becomes readable once a stop is requested."""

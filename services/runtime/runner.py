@@ -13,7 +13,8 @@ watchers' sockets and loop:
   messages over in batches, call ``step``; nothing else wakes it (a stop wakes it through the
   stop flag's file descriptor), so an idle process wakes only to beat;
 * heartbeats: within a second of a change of the service's counters and details, else every
-  ``IDLE_HEARTBEAT_SECONDS`` (faster just after start),
+  ``IDLE_HEARTBEAT_SECONDS`` (faster just after start; a blocking service's thread learns of a
+  change from ``Node.figures_changed`` and otherwise sleeps until the idle beat),
   and what every bus reader of the process dropped, by reason (``bus_dropped.<reason>``:
   undecodable frames, forged or unconfirmed events), for ``otm status``;
 * stopping: SIGTERM or SIGINT ends the loop at once, ``stop`` closes the
@@ -127,9 +128,18 @@ class Node:
         self.before_beat: Callable[[], None] | None = None
         """For a blocking service: called in the heartbeat thread before each beat, to put
         current figures into ``pulse.counters``."""
+        self.changed = threading.Event()
+        """Set by ``figures_changed``: wakes a blocking service's heartbeat thread."""
+        stop.also_wake(self.changed)
         self._served: list[tuple[zmq.Socket[bytes], Callable[[zmq.Socket[bytes]], None]]] = []
         self._drop_counts: list[Callable[[], Mapping[str, int]]] = []
         self._poller: zmq.Poller | None = None
+
+    def figures_changed(self) -> None:
+        """A blocking service says (from any thread) that what ``before_beat`` reports changed:
+        the heartbeat thread looks at once and beats within a second, instead of at the next
+        idle beat."""
+        self.changed.set()
 
     def subscribe(self, prefixes: Sequence[str]) -> Subscriber:
         """Subscribe to topic prefixes; their messages reach ``Service.handle``."""
@@ -287,10 +297,18 @@ def _beat_until_stopped(node: Node) -> None:
     pulse.counters = node.pulse.counters
     pulse.detail = node.pulse.detail
     try:
-        # With figures to prepare (``before_beat``) the thread looks each second, so a change is
-        # announced within a second; without, a change the service makes meanwhile waits for
-        # the next idle beat at most.
-        while not node.stop.wait(_beat_wait(node, pulse)):
+        # Idle, the thread sleeps until the next idle beat unless the service says its figures
+        # changed (``Node.figures_changed``); once a beat is due within a second it sleeps
+        # through further changes, so a busy service still wakes it about once a second.
+        while True:
+            due = pulse.due_in()
+            if due > HEARTBEAT_SECONDS:
+                node.changed.wait(due)
+            else:
+                node.stop.wait(due)
+            if node.stop.stopped:
+                break
+            node.changed.clear()
             if node.before_beat is not None:
                 node.before_beat()
             node.count_bus_problems()
@@ -298,12 +316,6 @@ def _beat_until_stopped(node: Node) -> None:
         pulse.beat(stopping=True)
     finally:
         publisher.close()
-
-
-def _beat_wait(node: Node, pulse: Pulse) -> float:
-    """How long the heartbeat thread of a blocking service sleeps before it looks again."""
-    due = pulse.due_in()
-    return due if node.before_beat is None else min(due, HEARTBEAT_SECONDS)
 
 
 def main(process: str, start: Callable[[Runtime], None]) -> int:

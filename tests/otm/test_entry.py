@@ -20,8 +20,8 @@ def imported_by(tmp_path: Path, *args: str) -> tuple[int, set[str]]:
     return code, {m.split(".")[0] for m in modules if "." in m}
 
 
-# Not the api: uvicorn imports click for its own command line.
-@pytest.mark.parametrize("process", ["store", "collector", "watcher", "notifier", "demo"])
+# The api too: it takes uvicorn's server without uvicorn's own command line (click).
+@pytest.mark.parametrize("process", ["store", "collector", "watcher", "notifier", "demo", "api"])
 def test_a_process_starts_without_the_cli(tmp_path: Path, process: str) -> None:
     """`otm <process>` (as `otm up` runs it) loads neither typer nor click nor rich."""
     code, names = imported_by(tmp_path, process)

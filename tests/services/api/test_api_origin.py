@@ -41,3 +41,29 @@ def test_a_foreign_host_name_is_refused() -> None:
 def test_ipv6_loopback_host_is_allowed() -> None:
     """``[::1]`` with a port is this machine."""
     check_origin(None, "[::1]:8787")
+
+
+BEYOND = frozenset({"127.0.0.1", "localhost", "[::1]", "devbox", "devbox.lan"})
+
+
+def test_configured_name_is_allowed_beyond_loopback() -> None:
+    """A name of the answered set passes, whatever its case."""
+    check_origin("http://DevBox.lan:8787", "DevBox.lan:8787", BEYOND)
+
+
+def test_arrival_address_is_allowed() -> None:
+    """The address the connection came in on is a Host the api answers to."""
+    check_origin(None, "192.0.2.2:8787", BEYOND, arrived_at="192.0.2.2")
+
+
+def test_other_address_is_refused_beyond_loopback() -> None:
+    """An address the connection did not come in on, and no name of the set, is refused with
+    the setting that would allow it."""
+    with pytest.raises(Refused, match=r"add it to \[api\] allowed_hosts"):
+        check_origin(None, "192.0.2.9:8787", BEYOND, arrived_at="192.0.2.2")
+
+
+def test_foreign_origin_is_refused_beyond_loopback() -> None:
+    """With an answered Host, an Origin of another site is still refused."""
+    with pytest.raises(Refused):
+        check_origin("http://evil.example", "devbox:8787", BEYOND)

@@ -27,6 +27,7 @@ from services.api.owner import (
     WRONG_TOKEN,
     Owner,
     api_token,
+    effective_token,
     token_path,
 )
 from services.api.peer import Address
@@ -276,3 +277,14 @@ def test_metrics_need_the_token_where_the_uid_cannot_be_told(tokened_metrics: st
         scraped.status_code,
         "otm_database_readable 0.0" in scraped.text,
     )
+
+
+def test_otm_up_always_puts_the_token_in_the_address_beyond_loopback(tmp_path: Path) -> None:
+    """Beyond loopback the dashboard address carries [api] token, even with the uid check."""
+    url = dashboard_url(tmp_path, 8787, uid_check=True, host="192.0.2.2", token=TOKEN)
+    assert f"http://192.0.2.2:8787/?token={TOKEN}" == url
+
+
+def test_effective_token_is_the_configured_one(tmp_path: Path) -> None:
+    """[api] token, when set, is the api's token (no state-folder token is made)."""
+    assert (TOKEN, False) == (effective_token(tmp_path, TOKEN), token_path(tmp_path).exists())

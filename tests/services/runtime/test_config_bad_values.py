@@ -19,7 +19,10 @@ BAD_VALUES = [
     ('[api]\nport = "abc"\n', '[api] port = "abc" is not a whole number: use 1-65535'),
     ("[api]\nport = 80.5\n", "[api] port = 80.5 is not a whole number: use 1-65535"),
     ("[api]\nport = true\n", "[api] port = true is not a whole number: use 1-65535"),
-    ("[api]\nprot = 9000\n", "[api] prot is not a setting: use port"),
+    (
+        "[api]\nprot = 9000\n",
+        "[api] prot is not a setting: use one of port, host, token, allowed_hosts",
+    ),
     (
         "[schedular]\n",
         "[schedular] is not a section: use one of claude, codex, gemini, pricing, api, "

@@ -21,7 +21,12 @@ from bus.endpoints import Endpoints
 from bus.forwarder import Forwarder
 from bus.messages import Heartbeat, RefreshRequested, UsageCommitted
 from services.runtime.installation import load_runtime
-from services.runtime.lifecycle import StopFlag
+from services.runtime.lifecycle import (
+    HEARTBEAT_SECONDS,
+    IDLE_HEARTBEAT_SECONDS,
+    STARTUP_SECONDS,
+    StopFlag,
+)
 from services.runtime.runner import Batch, Node, main, run_blocking_service, run_service
 from tests.helpers import cursor, wait_until
 
@@ -311,3 +316,91 @@ def test_a_wrong_config_stops_start_up_with_a_message_naming_the_file(
     err = capsys.readouterr().err
     assert (2, []) == (code, started)
     assert "config.toml" in err and "refresh_seconds" in err
+
+
+class Quiet:
+    """A blocking service whose figures change only when the test says so; it records each
+    time the heartbeat thread prepares them."""
+
+    name = "quiet"
+
+    def __init__(self) -> None:
+        self.prepared = 0
+        self.figure = 0
+
+    def start(self, node: Node) -> Mapping[str, object]:
+        """Count each preparation; report ``figure``."""
+        self.node = node
+        node.before_beat = self._prepare
+        return {}
+
+    def _prepare(self) -> None:
+        self.prepared += 1
+        self.node.pulse.counters["figure"] = self.figure
+
+    def serve(self) -> None:
+        """Block until stopped."""
+        self.node.stop.wait(None)
+
+    def stop(self) -> Mapping[str, object]:
+        """Nothing to close."""
+        return {}
+
+
+def idle_beats(subscriber: Subscriber, count: int) -> list[Heartbeat]:
+    """The next ``count`` beats of "quiet" sent after its start-up phase."""
+    beats: list[Heartbeat] = []
+
+    def more() -> bool:
+        received = subscriber.recv(100)
+        beat = received[1] if received else None
+        grown = isinstance(beat, Heartbeat) and beat.process == "quiet"
+        if grown and beat.sent_at - beat.started_at > STARTUP_SECONDS + HEARTBEAT_SECONDS:
+            beats.append(beat)
+        return len(beats) >= count
+
+    wait_until(more, timeout=4 * IDLE_HEARTBEAT_SECONDS + STARTUP_SECONDS, what="idle beats")
+    return beats
+
+
+def test_idle_blocking_service_prepares_figures_once_per_idle_beat(
+    runtime: Any, logs: list[dict[str, Any]]
+) -> None:
+    """While nothing changes, the heartbeat thread wakes only for the idle beats: one
+    ``before_beat`` between two of them, not one a second."""
+    service = Quiet()
+    stop = StopFlag()
+    subscriber = Subscriber(("sys.heartbeat",), runtime.endpoints)
+    thread = start_in_thread(run_blocking_service, service, runtime, stop)
+    try:
+        idle_beats(subscriber, 1)
+        before = service.prepared
+        idle_beats(subscriber, 1)
+        between = service.prepared - before
+    finally:
+        subscriber.close()
+        stop.set()
+        thread.join(timeout=2)
+    assert 1 == between
+
+
+def test_changed_figures_are_beaten_before_the_next_idle_beat(
+    runtime: Any, logs: list[dict[str, Any]]
+) -> None:
+    """``figures_changed`` right after an idle beat gets the new figure out in a beat of its
+    own, before the next idle beat is due."""
+    service = Quiet()
+    stop = StopFlag()
+    subscriber = Subscriber(("sys.heartbeat",), runtime.endpoints)
+    thread = start_in_thread(run_blocking_service, service, runtime, stop)
+    try:
+        [idle] = idle_beats(subscriber, 1)
+        service.figure = 7
+        service.node.figures_changed()
+        [announced] = idle_beats(subscriber, 1)
+    finally:
+        subscriber.close()
+        stop.set()
+        thread.join(timeout=2)
+    next_idle = (idle.sent_at // IDLE_HEARTBEAT_SECONDS + 1) * IDLE_HEARTBEAT_SECONDS
+    assert (7, True) == (announced.counters["figure"], announced.sent_at < next_idle)
