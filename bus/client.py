@@ -62,6 +62,8 @@ class Publisher:
         self._sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PUB)
         self._sock.setsockopt(zmq.LINGER, 500)
         self._sock.setsockopt(zmq.SNDHWM, HIGH_WATER_MARK)
+        if self.endpoints.curve is not None:
+            self.endpoints.curve.apply(self._sock)
         self._sock.connect(self.endpoints.publish)
 
     def publish(self, message: Message, topic: str | None = None) -> None:
@@ -107,6 +109,8 @@ class Subscriber:
         self._sock.setsockopt(zmq.RCVHWM, HIGH_WATER_MARK)
         for prefix in prefixes:
             self._sock.setsockopt(zmq.SUBSCRIBE, prefix.encode())
+        if self.endpoints.curve is not None:
+            self.endpoints.curve.apply(self._sock)
         self._sock.connect(self.endpoints.subscribe)
         self.dropped: Counter[str] = Counter()
 
@@ -178,6 +182,8 @@ class ReplayClient:
             # Relaxed + correlate lets us send again after a lost reply instead of deadlocking.
             sock.setsockopt(zmq.REQ_RELAXED, 1)
             sock.setsockopt(zmq.REQ_CORRELATE, 1)
+            if self.endpoints.curve is not None:
+                self.endpoints.curve.apply(sock)
             sock.connect(self.endpoints.replay)
             self._sock = sock
         return self._sock

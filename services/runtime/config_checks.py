@@ -14,7 +14,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from services.runtime.config_errors import ConfigError, number, setting_name, toml_value
-from services.runtime.config_schema import AlertsConfig, Config, LimitsConfig
+from services.runtime.config_schema import AlertsConfig, BusConfig, Config, LimitsConfig
 
 _APPRISE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
 """``scheme://anything``: apprise's own parser decides the rest when the alert is sent."""
@@ -31,6 +31,7 @@ def check_config(path: Path, config: Config) -> None:
         lambda c: _quiet_hours(c.alerts.quiet_hours),
         lambda c: _urls(c.alerts.urls),
         lambda c: _command(c.alerts),
+        lambda c: _bus(c.bus),
     )
     for check in checks:
         problem = check(config)
@@ -51,6 +52,41 @@ def _endpoints(config: Config) -> str | None:
                 "unencrypted or to an odd address; use an https:// URL (http:// only to "
                 "127.0.0.1 or localhost)"
             )
+    return None
+
+
+def _bus(bus: BusConfig) -> str | None:
+    """A machine is a hub (``listen``) or an agent (``connect`` with the hub's key), not both."""
+    from bus.curve import valid_key
+    from bus.endpoints import split_tcp
+
+    if bus.listen and bus.connect:
+        return (
+            "[bus] listen and [bus] connect are both set: a hub sets listen, an agent sets "
+            "connect and hub_key; remove the one this machine is not"
+        )
+    for key, url, example in (
+        ("listen", bus.listen, "tcp://0.0.0.0:5750"),
+        ("connect", bus.connect, "tcp://hub.example:5750"),
+    ):
+        if not url:
+            continue
+        try:
+            split_tcp(url)
+        except ValueError as exc:
+            return f"[bus] {key} = {toml_value(url)}: {exc}; write it as {toml_value(example)}"
+    if bus.connect and not bus.hub_key:
+        return (
+            "[bus] connect is set but [bus] hub_key is not: run `otm keys init` on the hub "
+            'and set hub_key = "<the public key it printed>"'
+        )
+    if bus.hub_key and not valid_key(bus.hub_key):
+        return (
+            "[bus] hub_key is not a public key (40 z85 characters): copy the key "
+            "`otm keys init` (or `otm keys list`) printed on the hub"
+        )
+    if bus.hub_key and not bus.connect:
+        return '[bus] hub_key is set but [bus] connect is not: add connect = "tcp://HUB:5750"'
     return None
 
 

@@ -32,6 +32,8 @@ import structlog
 import zmq
 
 from bus.client import Publisher
+from bus.curve import serve_curve
+from bus.gate import Gate
 from bus.lock import ProcessLock
 from bus.messages import (
     Heartbeat,
@@ -43,6 +45,7 @@ from bus.messages import (
 )
 from bus.topics import HEARTBEAT, OBSERVATIONS
 from services.processes import PROCESSES
+from services.runtime.hub import count_refusals, hub_pair, open_gate
 from services.runtime.installation import Runtime
 from services.runtime.lifecycle import Pulse
 from services.runtime.runner import Batch, Gather, Node, run_service
@@ -92,6 +95,16 @@ class StoreService:
         self.latest: dict[str, tuple[Heartbeat, float]] = {}
         """Each process's latest heartbeat and when it came: what ``HeartbeatsRequest`` gets."""
         self.configured = False
+        self.gate: Gate | None = None
+
+    def _listen(self, replies: zmq.Socket[bytes], where: str) -> None:
+        """On a hub: also answer agents on tcp, with CURVE, after the local bind."""
+        pair = hub_pair(self.runtime)
+        self.gate = open_gate(self.runtime)
+        serve_curve(replies, pair)
+        self.gate.watch(replies)
+        replies.bind(where)
+        self.node.pulse.detail["listen"] = where
 
     def start(self, node: Node) -> Mapping[str, object]:
         """Take the lock, open and check the database, bind the replay socket, subscribe."""
@@ -106,6 +119,8 @@ class StoreService:
         replies: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.REP)
         replies.setsockopt(zmq.LINGER, 0)
         replies.bind(self.runtime.endpoints.replay)
+        if self.runtime.listen is not None:
+            self._listen(replies, self.runtime.listen.replay)
         self.replies = replies
         node.serve(replies, self._answer_replay)
         node.subscribe((OBSERVATIONS, HEARTBEAT))
@@ -144,6 +159,7 @@ class StoreService:
         if self.store is not None:
             self.store.note_heartbeats(beats, received)
         self._write(observations)
+        count_refusals(self.gate, self.node.pulse)
         self.node.pulse.head_seq = self.head
         if not self.health.writing:
             self._write_health(throttle=True)
@@ -151,6 +167,7 @@ class StoreService:
     def step(self) -> float:
         """Nothing is due between messages (heartbeats arrive every few seconds, so a write that
         failed is tried again on time)."""
+        count_refusals(self.gate, self.node.pulse)
         return IDLE_SECONDS
 
     def stop(self) -> Mapping[str, object]:
@@ -158,6 +175,8 @@ class StoreService:
         head = self.head
         if self.replies is not None:
             self.replies.close(0)
+        if self.gate is not None:
+            self.gate.stop()
         if self.store is not None:
             if self.health.writing:
                 # The last word of every process, for `otm status` once the stack is down.
