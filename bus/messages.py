@@ -252,6 +252,11 @@ class UsageBatch(Message, frozen=True, tag="obs.usage"):
     prompts: tuple[Prompt, ...] = ()
     """User prompts found in the same span of the file (none when ``[activity]`` is off); the
     store commits them as an ``ActivityCommitted`` in the same transaction as the records."""
+    machine: str = ""
+    """The id of the machine that read the file (``services.runtime.machine``); empty (an
+    older collector) means the store's own machine. Cursors are kept per machine and path."""
+    machine_name: str = ""
+    """That machine's readable name, for reports."""
 
 
 class LimitsObserved(Message, frozen=True, tag="obs.limits"):
@@ -332,6 +337,10 @@ class UsageCommitted(Message, frozen=True, tag="evt.usage"):
     duplicates: int = 0
     skipped: SkipCounts = SkipCounts()
     limits: tuple[LimitWindow, ...] = ()
+    machine: str = ""
+    """The machine whose file this was; empty in events logged before machines were kept,
+    which belong to the store's own machine. ``records`` count for it."""
+    machine_name: str = ""
 
 
 class PriceCommitted(Message, frozen=True, tag="evt.price"):
@@ -438,6 +447,9 @@ class Heartbeat(Message, frozen=True, tag="sys.heartbeat"):
     counters: dict[str, int] = {}
     detail: dict[str, str] = {}
     stopping: bool = False
+    machine: str = ""
+    """The id of the machine the process runs on; empty (an older process) means the
+    store's own machine. The store keeps one heartbeat per machine and process."""
 
 
 CommittedEvent = UsageCommitted | PriceCommitted | LimitsCommitted | ActivityCommitted

@@ -40,7 +40,7 @@ USER_COMMANDS = (
 """``otm --help`` lists these first, in this order (what a person runs most comes first); any
 other command follows them, and the processes come last, in start order, in a panel of their
 own."""
-REPORT_KINDS = ("daily", "weekly", "monthly", "session", "project", "blocks")
+REPORT_KINDS = ("daily", "weekly", "monthly", "session", "project", "blocks", "machines")
 """``otm report --help`` in this order: the periods from short to long, then the rest."""
 PROCESS_PANEL = "Processes of the stack: otm up runs them all (run one alone to debug it)"
 
@@ -72,7 +72,7 @@ report_app = typer.Typer(
     short_help="Tokens and dollars per day, week, month, session, project or 5-hour block.",
     help="Tokens and dollars per day, week, month, session, project or 5-hour block, from the "
     "projections (nothing is rescanned). Each report takes --json or --csv, --provider, "
-    "--since/--until, --tz and --order: see `otm report daily --help`.",
+    "--since/--until, --tz, --order and --machine: see `otm report daily --help`.",
 )
 store_app = typer.Typer(
     help="Run the store process, or maintain its database.", invoke_without_command=True
@@ -313,6 +313,7 @@ OrderOption = Annotated[str | None, _option(report_args.ORDER)]
 ProviderOption = Annotated[str, _option(report_args.PROVIDER)]
 StartOfWeekOption = Annotated[str, _option(report_args.START_OF_WEEK)]
 TokenLimitOption = Annotated[str | None, _option(report_args.TOKEN_LIMIT)]
+MachineOption = Annotated[str | None, _option(report_args.MACHINE)]
 
 
 def _report(kind: str, values: dict[str, Any]) -> None:
@@ -344,6 +345,7 @@ def _plain_report_command(kind: str) -> None:
         since: SinceOption = report_args.SINCE.default,
         until: UntilOption = report_args.UNTIL.default,
         order: OrderOption = report_args.ORDER.default,
+        machine: MachineOption = report_args.MACHINE.default,
     ) -> None:
         _report(kind, dict(locals()))
 
@@ -351,7 +353,7 @@ def _plain_report_command(kind: str) -> None:
     report_app.command(kind)(command)
 
 
-for _kind in ("daily", "monthly", "session", "project"):
+for _kind in ("daily", "monthly", "session", "project", "machines"):
     _plain_report_command(_kind)
 
 
@@ -364,6 +366,7 @@ def report_weekly(
     since: SinceOption = report_args.SINCE.default,
     until: UntilOption = report_args.UNTIL.default,
     order: OrderOption = report_args.ORDER.default,
+    machine: MachineOption = report_args.MACHINE.default,
     start_of_week: StartOfWeekOption = report_args.START_OF_WEEK.default,
 ) -> None:
     """Weekly report (help: ``report_args.KINDS``)."""
@@ -379,6 +382,7 @@ def report_blocks(
     since: SinceOption = report_args.SINCE.default,
     until: UntilOption = report_args.UNTIL.default,
     order: OrderOption = report_args.ORDER.default,
+    machine: MachineOption = report_args.MACHINE.default,
     token_limit: TokenLimitOption = report_args.TOKEN_LIMIT.default,
 ) -> None:
     """Blocks report (help: ``report_args.KINDS``)."""

@@ -21,6 +21,7 @@ KEY_COLUMNS = {
     "monthly": ("month",),
     "session": ("sessionId", "projectPath", "firstActivity", "lastActivity"),
     "project": ("project", "firstActivity", "lastActivity"),
+    "machines": ("machine", "machineId", "firstSeen", "lastSeen"),
     "blocks": ("id", "startTime", "endTime", "actualEndTime", "isActive", "isGap", "entries"),
 }
 TOKEN_COLUMNS = (

@@ -46,6 +46,7 @@ KIND_TITLES = {
     "session": "by session",
     "project": "by project",
     "blocks": "in 5-hour blocks",
+    "machines": "by machine",
 }
 
 
@@ -111,7 +112,7 @@ def render_report(
     layouts = (
         block_layout(report, provider, zone, step)
         if kind == "blocks"
-        else row_layout(kind, report, provider, step)
+        else row_layout(kind, report, provider, step, zone)
         for step in STEPS
     )
     full = next(layouts)
@@ -203,9 +204,17 @@ def _dollars(amount: float) -> str:
     return f"${amount:,.2f}"
 
 
-def row_layout(kind: str, report: dict[str, Any], provider: str, step: Step) -> list[Column]:
-    """The columns of a daily/weekly/monthly/session/project table at ``step``: a numeric
-    column that is zero in every row is left out at every step."""
+def row_layout(
+    kind: str,
+    report: dict[str, Any],
+    provider: str,
+    step: Step,
+    zone: ZoneInfo | None = None,
+) -> list[Column]:
+    """The columns of a daily/weekly/monthly/session/project/machines table at ``step`` (times
+    shown in ``zone``, UTC by default): a numeric column that is zero in every row is left out
+    at every step."""
+    zone = zone or ZoneInfo("UTC")
     from services.queries.reports.build import ROWS_KEY
 
     rows = report[ROWS_KEY[kind]]
@@ -219,6 +228,10 @@ def row_layout(kind: str, report: dict[str, Any], provider: str, step: Step) -> 
         shown = [short_project(p) for p in paths] if step.short_ids else paths
         columns.append(Column("Project", shown))
         columns.append(Column("Last activity", [r["lastActivity"] for r in rows]))
+    elif kind == "machines":
+        columns.append(Column("Machine", [r["machine"] for r in rows], "Total"))
+        columns.append(Column("Id", [r["machineId"][:8] for r in rows]))
+        columns.append(Column("Last seen", [_seen(r["lastSeen"], zone) for r in rows]))
     elif kind == "project":
         paths = [r["project"] for r in rows]
         shown = short_projects(paths) if step.short_ids else paths
@@ -252,6 +265,11 @@ def _without(columns: list[Column], drop: frozenset[str]) -> list[Column]:
         first = kept[0]
         kept[0] = Column(first.header, first.cells, "Total", first.right, first.styles)
     return kept
+
+
+def _seen(iso: str | None, tz: ZoneInfo) -> str:
+    """A machine's last record time as a local date and minute ("-" before any)."""
+    return "-" if iso is None else _local(iso, tz)
 
 
 def _local(iso: str, tz: ZoneInfo) -> str:

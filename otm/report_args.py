@@ -41,7 +41,13 @@ START_OF_WEEK = Opt("start_of_week", ("--start-of-week", "-w"), "sunday or monda
 TOKEN_LIMIT = Opt(
     "token_limit", ("--token-limit", "-t"), "Tokens per block, or 'max' (largest so far).", None
 )
-COMMON = (JSON, CSV, PROVIDER, TZ, SINCE, UNTIL, ORDER)
+MACHINE = Opt(
+    "machine",
+    ("--machine", "-m"),
+    "Only these machines: names or ids, comma-separated (default: every machine).",
+    None,
+)
+COMMON = (JSON, CSV, PROVIDER, TZ, SINCE, UNTIL, ORDER, MACHINE)
 """Every report's options, in the order ``--help`` lists them."""
 
 KINDS: dict[str, tuple[str, tuple[Opt, ...]]] = {
@@ -62,6 +68,10 @@ KINDS: dict[str, tuple[str, tuple[Opt, ...]]] = {
     "blocks": (
         "Five-hour blocks (ccusage's rules), with burn rate and projection for the active one.",
         (*COMMON, TOKEN_LIMIT),
+    ),
+    "machines": (
+        "Tokens and dollars per machine, most expensive first (with when each was last seen).",
+        COMMON,
     ),
 }
 """Each ``otm report`` command: its summary and its options."""

@@ -70,6 +70,7 @@ def run_report(kind: str, values: dict[str, Any], open_database: Opener) -> dict
         order=values["order"],
         start_of_week=values["start_of_week"],
         token_limit=values["token_limit"],
+        machine=values["machine"],
     )
     conn, demo = open_database()
     try:

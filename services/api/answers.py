@@ -31,12 +31,38 @@ class UsageAnswer(TypedDict):
     sessions: NotRequired[list[Row]]
     projects: NotRequired[list[Row]]
     blocks: NotRequired[list[Row]]
+    machines: NotRequired[list[Row]]
     totals: NotRequired[Row]
     """Every kind but blocks: the token fields and ``totalCost`` summed."""
     unpriced: NotRequired[list[Unpriced]]
     """Only when some model has no price."""
     pricedAs: NotRequired[dict[str, str]]
     """Only when some model was priced as the known model inside its name: ``{model: known}``."""
+
+
+class MachineEntry(TypedDict):
+    """One machine whose usage the store holds."""
+
+    id: str
+    """Its stable id (128-bit hex, made once on that machine)."""
+    name: str
+    """``[machine] name`` there, else its short host name."""
+    firstSeen: str | None
+    """Its first record's time (UTC ISO 8601); null before it counted one."""
+    lastSeen: str | None
+    """Its latest record's time (UTC ISO 8601); null before it counted one."""
+    totalTokens: int
+    totalCost: float
+    share: float
+    """Its part of every machine's tokens, 0-1."""
+    local: bool
+    """Whether it is the machine the store runs on."""
+
+
+class MachinesAnswer(TypedDict):
+    """``GET /v1/machines``: every machine seen, most tokens first."""
+
+    machines: list[MachineEntry]
 
 
 class LimitsAnswer(TypedDict):

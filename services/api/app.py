@@ -27,7 +27,13 @@ from litestar.types import Scope
 from bus.client import Publisher
 from bus.messages import PROVIDERS, RefreshRequested
 from bus.topics import EVENTS
-from services.api.answers import ActivityAnswer, AlertsAnswer, LimitsAnswer, UsageAnswer
+from services.api.answers import (
+    ActivityAnswer,
+    AlertsAnswer,
+    LimitsAnswer,
+    MachinesAnswer,
+    UsageAnswer,
+)
 from services.api.errors import ApiError, error_responses, exception_handlers
 from services.api.pages import page_routes
 from services.api.sse import check_prefix, event_stream, resume_point
@@ -234,6 +240,13 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
                 schema_extra={"pattern": r"^(max|0*[1-9][0-9]*)$"},
             ),
         ] = None,
+        machine: Annotated[
+            str | None,
+            Parameter(
+                description="only these machines: names or ids (or id prefixes of 8 digits "
+                "or more), comma-separated; default: every machine",
+            ),
+        ] = None,
     ) -> UsageAnswer:
         """``otm report <kind> --json``, with the same options; the JSON ccusage prints for the
         same report (camelCase keys)."""
@@ -245,8 +258,18 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
             order=order,
             start_of_week=start_of_week,
             token_limit=token_limit,
+            machine=machine,
         )
         return cast(UsageAnswer, usage_report(runtime.db_path, kind, options))
+
+    @get("/v1/machines", sync_to_thread=True, responses=error_responses(503))
+    def machines() -> MachinesAnswer:
+        """Every machine whose usage the store holds: name, id, last seen, tokens, dollars
+        and share; the names and ids ``?machine=`` takes."""
+        from services.queries.reports.machines import machines_list
+
+        with reader(runtime.db_path) as conn:
+            return cast(MachinesAnswer, machines_list(conn))
 
     @get("/v1/limits", sync_to_thread=True, responses=error_responses(400, 503))
     def limits(provider: Provider = "all") -> LimitsAnswer:
@@ -348,6 +371,7 @@ def create_app(runtime: Runtime, hub: StreamHub) -> Litestar:
         route_handlers=[
             healthz,
             usage,
+            machines,
             limits,
             alerts,
             activity,

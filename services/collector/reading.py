@@ -8,6 +8,8 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
+import msgspec
+
 from bus.messages import UsageBatch
 from services.collector.adapter import Adapter
 from services.collector.tracker import Tracker, committed_cursor
@@ -24,6 +26,7 @@ class Collector:
         self.tracker = Tracker()
         self.dirty: dict[str, Adapter] = {}
         self._db: sqlite3.Connection | None = None
+        self.machine = runtime.machine
 
     def db(self) -> sqlite3.Connection | None:
         """A read-only connection to the store's database, once it exists."""
@@ -37,7 +40,7 @@ class Collector:
 
     def resume(self) -> None:
         """Forget in-memory progress and start again from the committed cursors."""
-        self.tracker.load_committed(self.db())
+        self.tracker.load_committed(self.db(), self.machine.id)
 
     def request(self, provider: str | None = None, paths: tuple[str, ...] = ()) -> None:
         """Mark files to read: the given paths of ``provider``, or every file of its roots
@@ -58,6 +61,9 @@ class Collector:
                 break
             batch, more = adapter.read(path, self.tracker.position(path))
             if batch is not None:
+                batch = msgspec.structs.replace(
+                    batch, machine=self.machine.id, machine_name=self.machine.name
+                )
                 self.tracker.sent(batch)
                 out.append(batch)
             if not more:
@@ -68,7 +74,7 @@ class Collector:
         """Batches whose commit never came back and that the store has not applied."""
         out: list[UsageBatch] = []
         for item in self.tracker.overdue():
-            committed = committed_cursor(self.db(), item.batch.source)
+            committed = committed_cursor(self.db(), self.machine.id, item.batch.source)
             out.extend(self.tracker.reconcile(item, committed))
             adapter = self.adapters.get(item.batch.provider)
             if adapter is not None and not self.tracker.busy(item.batch.source):

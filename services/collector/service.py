@@ -69,7 +69,9 @@ class CollectorService:
             if isinstance(message, RefreshRequested):
                 self._on_refresh(message)
             elif isinstance(message, UsageCommitted):
-                self.reading.tracker.committed(message.batch_id)
+                # Another machine reading the same path commits the same batch ids.
+                if message.machine in ("", self.reading.machine.id):
+                    self.reading.tracker.committed(message.batch_id)
             elif isinstance(message, LimitsCommitted):
                 self.live.committed(message.observation_id)
             elif isinstance(message, Heartbeat) and self.store.restarted(message):

@@ -52,13 +52,16 @@ class Tracker:
     acknowledged: bool = False
     """Whether a commit has come back since start-up (or since the store restarted)."""
 
-    def load_committed(self, conn: sqlite3.Connection | None) -> None:
-        """Start from the committed cursors (the collector always resumes from them)."""
+    def load_committed(self, conn: sqlite3.Connection | None, machine: str) -> None:
+        """Start from this machine's committed cursors (the collector always resumes from
+        them; another machine's cursor for the same path is not ours)."""
         self.positions.clear()
         self.pending.clear()
         if conn is None:
             return
-        for path, blob in conn.execute("SELECT path, cursor FROM cursors"):
+        for path, blob in conn.execute(
+            "SELECT path, cursor FROM cursors WHERE machine = ?", (machine,)
+        ):
             self.positions[path] = _cursor_decoder.decode(blob)
 
     def position(self, path: str) -> FileCursor | None:
@@ -125,9 +128,11 @@ class Tracker:
         return []
 
 
-def committed_cursor(conn: sqlite3.Connection | None, path: str) -> FileCursor | None:
-    """The store's committed cursor for a file (read-only connection)."""
+def committed_cursor(conn: sqlite3.Connection | None, machine: str, path: str) -> FileCursor | None:
+    """The store's committed cursor for one machine's file (read-only connection)."""
     if conn is None:
         return None
-    row = conn.execute("SELECT cursor FROM cursors WHERE path = ?", (path,)).fetchone()
+    row = conn.execute(
+        "SELECT cursor FROM cursors WHERE machine = ? AND path = ?", (machine, path)
+    ).fetchone()
     return None if row is None else _cursor_decoder.decode(row[0])

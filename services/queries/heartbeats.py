@@ -26,17 +26,23 @@ _known = frozenset(p.name for p in PROCESSES)
 
 
 def latest_heartbeats(
-    runtime: Runtime, conn: sqlite3.Connection | None
+    runtime: Runtime, conn: sqlite3.Connection | None, *, every_machine: bool = False
 ) -> list[tuple[Heartbeat, float]]:
     """Each known process's latest heartbeat and when the store received it, by process name:
     the running store's answer, or (none answering) the rows of ``process_status`` in
-    ``conn`` (none without a connection)."""
+    ``conn`` (none without a connection). Only this machine's processes (a heartbeat naming
+    no machine is this one's), unless ``every_machine``."""
     beats = running_store_heartbeats(runtime)
     if beats is None:
         beats = saved_heartbeats(conn) if conn is not None else []
+    here = runtime.machine.id
     return sorted(
-        ((beat, received) for beat, received in beats if beat.process in _known),
-        key=lambda entry: entry[0].process,
+        (
+            (beat, received)
+            for beat, received in beats
+            if beat.process in _known and (every_machine or beat.machine in ("", here))
+        ),
+        key=lambda entry: (entry[0].process, entry[0].machine),
     )
 
 

@@ -14,7 +14,13 @@ from itertools import pairwise
 from pathlib import Path
 
 from services.runtime.config_errors import ConfigError, number, setting_name, toml_value
-from services.runtime.config_schema import AlertsConfig, BusConfig, Config, LimitsConfig
+from services.runtime.config_schema import (
+    MACHINE_NAME_CHARS,
+    AlertsConfig,
+    BusConfig,
+    Config,
+    LimitsConfig,
+)
 
 _APPRISE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
 """``scheme://anything``: apprise's own parser decides the rest when the alert is sent."""
@@ -32,11 +38,27 @@ def check_config(path: Path, config: Config) -> None:
         lambda c: _urls(c.alerts.urls),
         lambda c: _command(c.alerts),
         lambda c: _bus(c.bus),
+        lambda c: _machine_name(c.machine.name),
     )
     for check in checks:
         problem = check(config)
         if problem is not None:
             raise ConfigError(f"{path}: {problem}")
+
+
+def _machine_name(name: str) -> str | None:
+    """A name is shown in tables and chosen with ``--machine``: printable, one line, short."""
+    where = setting_name(["machine", "name"])
+    if name and not name.strip():
+        return f"{where} = {toml_value(name)} is blank: give a name, or remove the setting"
+    if len(name) > MACHINE_NAME_CHARS:
+        return f"{where} is {len(name)} characters long: use at most {MACHINE_NAME_CHARS}"
+    if any(not ch.isprintable() for ch in name) or "," in name:
+        return (
+            f"{where} = {toml_value(name)} holds a control character or a comma: use letters, "
+            "digits, spaces and punctuation other than commas"
+        )
+    return None
 
 
 def _endpoints(config: Config) -> str | None:

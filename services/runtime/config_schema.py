@@ -182,6 +182,17 @@ class BusConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     hub_key: str = ""
 
 
+MACHINE_NAME_CHARS = 64
+"""The longest ``[machine] name`` (it is shown in report columns)."""
+
+
+class MachineConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[machine]``: how this machine is named in reports (README, "Machines")."""
+
+    name: str = ""
+    """Empty: the short host name. Its id (``<state>/machine-id``) never changes with it."""
+
+
 class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The whole file (with ``OTM_API_PORT`` applied by ``load_config``)."""
 
@@ -195,6 +206,7 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     alerts: AlertsConfig = AlertsConfig()
     activity: ActivityConfig = ActivityConfig()
     bus: BusConfig = BusConfig()
+    machine: MachineConfig = MachineConfig()
 
     @property
     def api_port(self) -> int:

@@ -16,6 +16,7 @@ to someone else is left as it is and reported by ``otm doctor``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import stat
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from pathlib import Path
 from bus.endpoints import Endpoints, endpoints, run_dir, state_dir, tcp_endpoints
 from services.runtime.cli_roots import claude_roots, codex_roots, existing_roots, gemini_roots
 from services.runtime.config import Config, ConfigError, load_config
+from services.runtime.machine import Machine, local_machine
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,11 @@ class Runtime:
     gemini_roots: tuple[Path, ...] = ()
     listen: Endpoints | None = None
     """On a hub (``[bus] listen``): the tcp endpoints agents reach, served with CURVE."""
+
+    @functools.cached_property
+    def machine(self) -> Machine:
+        """This machine (its id is made under the state folder on first use)."""
+        return local_machine(self.state, self.config.machine.name or None)
 
     @property
     def roots(self) -> dict[str, tuple[Path, ...]]:

@@ -81,8 +81,9 @@ class Pulse:
     the whole stack's heartbeats together and handles them in one wake-up instead of one per
     process."""
 
-    def __init__(self, process: str, publisher: Publisher) -> None:
+    def __init__(self, process: str, publisher: Publisher, machine: str = "") -> None:
         self.process = process
+        self.machine = machine
         self.publisher = publisher
         self.started_at = time.time()
         self.counters: Counter[str] = Counter()
@@ -117,6 +118,7 @@ class Pulse:
                 counters=self._said[1],
                 detail=self._said[2],
                 stopping=stopping,
+                machine=self.machine,
             )
         )
 

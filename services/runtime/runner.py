@@ -120,7 +120,7 @@ class Node:
             process=name
         )
         self.publisher = Publisher(runtime.endpoints)
-        self.pulse = Pulse(name, self.publisher)
+        self.pulse = Pulse(name, self.publisher, runtime.machine.id)
         self.gather = Gather()
         self.subscriber: Subscriber | None = None
         self.follower: DurableFollower | None = None
@@ -283,7 +283,7 @@ def run_blocking_service(
 def _beat_until_stopped(node: Node) -> None:
     # This thread's own publisher: the service's is used from the main thread.
     publisher = Publisher(node.runtime.endpoints)
-    pulse = Pulse(node.name, publisher)
+    pulse = Pulse(node.name, publisher, node.pulse.machine)
     pulse.counters = node.pulse.counters
     pulse.detail = node.pulse.detail
     try:

@@ -11,14 +11,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from services.runtime.machine import local_machine
+from services.store.machines import keep_store_machine
 from services.store.rebuild import rebuild_connection
 from services.store.schema import MIGRATIONS, apply_migrations
 from services.store.trouble import DAMAGED, classify_at, quick_check
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the database to the newest schema version and return that version."""
-    if apply_migrations(conn):
+def migrate(conn: sqlite3.Connection, state: Path | None = None) -> int:
+    """Bring the database to the newest schema version and return that version.
+
+    With ``state`` (the folder holding the database), the store's own machine is recorded
+    first if the database has none yet: the replay after a migration gives events logged
+    before machines were kept to it."""
+    rebuild = apply_migrations(conn)
+    if state is not None:
+        keep_store_machine(conn, local_machine(state))
+    if rebuild:
         rebuild_connection(conn)  # the log is the source of truth
     return len(MIGRATIONS)
 
@@ -58,7 +67,7 @@ def connect_writer(path: str) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=5000")
     try:
-        migrate(conn)
+        migrate(conn, None if path == ":memory:" else Path(path).parent)
     except RuntimeError as exc:
         conn.close()
         raise RuntimeError(f"{path}: {exc}") from None

@@ -30,6 +30,7 @@ from bus.messages import (
 from bus.topics import topic_for
 from services.store import log, projections
 from services.store.copies import wins
+from services.store.machines import resolve, store_machine
 
 _cursor_decoder = msgspec.msgpack.Decoder(FileCursor)
 _usage_decoder = msgspec.msgpack.Decoder(UsageCommitted)
@@ -70,10 +71,14 @@ class Unchanged:
 Outcome = Committed | AlreadyApplied | OutOfStep | Unchanged
 
 
-def committed_cursor(conn: sqlite3.Connection, path: str) -> tuple[FileCursor, str, int] | None:
-    """The committed cursor of a file, with the id and seq of the batch that set it."""
+def committed_cursor(
+    conn: sqlite3.Connection, machine: str, path: str
+) -> tuple[FileCursor, str, int] | None:
+    """The committed cursor of one machine's file (``machine`` empty: the store's own), with
+    the id and seq of the batch that set it."""
     row = conn.execute(
-        "SELECT cursor, batch_id, seq FROM cursors WHERE path = ?", (path,)
+        "SELECT cursor, batch_id, seq FROM cursors WHERE machine = ? AND path = ?",
+        (resolve(conn, machine), path),
     ).fetchone()
     if row is None:
         return None
@@ -82,7 +87,8 @@ def committed_cursor(conn: sqlite3.Connection, path: str) -> tuple[FileCursor, s
 
 def apply_batch(conn: sqlite3.Connection, head: int, batch: UsageBatch) -> Outcome:
     """Check a batch against its file's cursor and append its event. Caller owns the txn."""
-    committed = committed_cursor(conn, batch.source)
+    machine, machine_name = _machine_of(conn, batch)
+    committed = committed_cursor(conn, machine, batch.source)
     if committed is not None and committed[1] == batch.batch_id:
         return AlreadyApplied(committed[2])
     current = None if committed is None else committed[0]
@@ -91,7 +97,7 @@ def apply_batch(conn: sqlite3.Connection, head: int, batch: UsageBatch) -> Outco
     activity = _activity(conn, head, batch)
     if activity is not None:
         head = activity.seq
-    records, replaces, duplicates = _dedup(conn, batch.records)
+    records, replaces, duplicates = _dedup(conn, machine, batch.records)
     event = UsageCommitted(
         seq=head + 1,
         batch_id=batch.batch_id,
@@ -103,11 +109,22 @@ def apply_batch(conn: sqlite3.Connection, head: int, batch: UsageBatch) -> Outco
         duplicates=duplicates,
         skipped=batch.skipped,
         limits=batch.limits,
+        machine=machine,
+        machine_name=machine_name,
     )
     usage = _commit(conn, event)
     if activity is None:
         return usage
     return Committed(usage.seq, usage.topic, usage.body, also=(activity,))
+
+
+def _machine_of(conn: sqlite3.Connection, batch: UsageBatch) -> tuple[str, str]:
+    """The machine id and name a batch is committed under: its own, or (an older collector
+    that names none) the store's."""
+    if batch.machine:
+        return batch.machine, batch.machine_name
+    own = store_machine(conn)
+    return own.id, own.name
 
 
 def activity_enabled(conn: sqlite3.Connection) -> bool:
@@ -220,12 +237,16 @@ class Claim:
     sidechain: bool
     speed: str | None
     revision: int
+    machine: str = ""
 
 
 def _dedup(
-    conn: sqlite3.Connection, incoming: tuple[UsageRecord, ...]
+    conn: sqlite3.Connection, machine: str, incoming: tuple[UsageRecord, ...]
 ) -> tuple[tuple[UsageRecord, ...], tuple[UsageRecord, ...], int]:
-    """Split a batch into winners, the committed records they replace, and a duplicate count."""
+    """Split a batch into winners, the committed records they replace, and a duplicate count.
+
+    A key another machine counted first stays that machine's (the same folder synced to two
+    machines): a copy from here is a duplicate, whatever the copy rules would say of it."""
     claims = _claims(conn, {r.key for r in incoming})
     best: dict[str, UsageRecord | Claim] = dict(claims)
     winners: dict[str, UsageRecord] = {}  # insertion-ordered: winners keep their arrival order
@@ -234,6 +255,8 @@ def _dedup(
         current = best.get(record.key)
         if current is not None:
             duplicates += 1
+            if isinstance(current, Claim) and current.machine != machine:
+                continue
         if current is None or wins(record.provider, record, current):
             best[record.key] = winners[record.key] = record
     replaces = _counted_records(conn, {k: claims[k].seq for k in winners if k in claims})
@@ -247,13 +270,13 @@ def _claims(conn: sqlite3.Connection, keys: set[str]) -> dict[str, Claim]:
     for start in range(0, len(ordered), _KEYS_PER_QUERY):
         chunk = ordered[start : start + _KEYS_PER_QUERY]
         marks = ",".join("?" * len(chunk))
-        for key, seq, total, sidechain, has_speed, revision in conn.execute(
-            "SELECT key, seq, total, sidechain, has_speed, revision FROM usage_claims"
+        for key, seq, total, sidechain, has_speed, revision, machine in conn.execute(
+            "SELECT key, seq, total, sidechain, has_speed, revision, machine FROM usage_claims"
             f" WHERE key IN ({marks})",
             chunk,
         ):
             speed = "known" if has_speed else None
-            found[key] = Claim(seq, total, bool(sidechain), speed, revision)
+            found[key] = Claim(seq, total, bool(sidechain), speed, revision, machine)
     return found
 
 

@@ -22,13 +22,14 @@ from bus.messages import (
     UsageCommitted,
     UsageRecord,
 )
+from services.store.machines import store_machine
 from services.store.schema import LONG_CONTEXT_PROMPT_TOKENS, SLOT_MS
 
 _record_encoder = msgspec.msgpack.Encoder()
 _cursor_encoder = _record_encoder
 
-SlotKey = tuple[str, int, str, int, int]
-SessionKey = tuple[str, str, str, str, int, int]
+SlotKey = tuple[str, int, str, int, int, str]
+SessionKey = tuple[str, str, str, str, int, int, str]
 
 
 def model_column(record: UsageRecord) -> str:
@@ -91,8 +92,15 @@ def apply(conn: sqlite3.Connection, event: Message) -> None:
 
 
 def _apply_usage(conn: sqlite3.Connection, event: UsageCommitted) -> None:
+    machine, machine_name = event.machine, event.machine_name
+    if not machine:
+        # Logged before machines were kept: the store's own machine's.
+        own = store_machine(conn)
+        machine, machine_name = own.id, machine_name or own.name
+    _seen_machine(conn, machine, machine_name, event.records)
     if event.replaces:
-        _add_tokens(conn, [_columns(r) for r in event.replaces], sign=-1)
+        # A record is only ever replaced by a copy from its own machine (ingest._dedup).
+        _add_tokens(conn, [_columns(r) for r in event.replaces], machine, sign=-1)
         conn.executemany(
             "DELETE FROM usage_records WHERE provider = ? AND ts_ms = ? AND key = ?",
             [(r.provider, r.ts_ms, r.key) for r in event.replaces],
@@ -100,20 +108,20 @@ def _apply_usage(conn: sqlite3.Connection, event: UsageCommitted) -> None:
     # Each record's projected columns are worked out once: a cold ingest folds tens of
     # thousands of records, and this is the store's hottest loop.
     rows = [_columns(r) for r in event.records]
-    _add_tokens(conn, rows, sign=1)
+    _add_tokens(conn, rows, machine, sign=1)
     conn.executemany(
         "INSERT OR REPLACE INTO usage_records (provider, ts_ms, key, session, model, fast,"
         " long_context, input, output, cache_write_5m, cache_write_1h, cache_read, reasoning,"
-        " total, web_searches) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " total, web_searches, machine) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            (r.provider, r.ts_ms, r.key, r.session, model, fast, long_ctx, *tokens)
+            (r.provider, r.ts_ms, r.key, r.session, model, fast, long_ctx, *tokens, machine)
             for r, model, fast, long_ctx, tokens in rows
         ],
     )
     seq = event.seq
     conn.executemany(
-        "INSERT OR REPLACE INTO usage_claims (key, seq, total, sidechain, has_speed, revision)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO usage_claims (key, seq, total, sidechain, has_speed, revision,"
+        " machine) VALUES (?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 r.key,
@@ -122,6 +130,7 @@ def _apply_usage(conn: sqlite3.Connection, event: UsageCommitted) -> None:
                 int(r.sidechain),
                 int(r.speed is not None),
                 r.revision,
+                machine,
             )
             for r in event.records
         ],
@@ -129,9 +138,10 @@ def _apply_usage(conn: sqlite3.Connection, event: UsageCommitted) -> None:
     if event.limits:
         _upsert_windows(conn, event.limits, event.seq)
     conn.execute(
-        "INSERT OR REPLACE INTO cursors (path, provider, cursor, batch_id, seq) "
-        "VALUES (?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO cursors (machine, path, provider, cursor, batch_id, seq) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
         (
+            machine,
             event.source,
             event.provider,
             _cursor_encoder.encode(event.cursor),
@@ -151,6 +161,25 @@ def _apply_usage(conn: sqlite3.Connection, event: UsageCommitted) -> None:
             "ON CONFLICT (provider, source, reason) DO UPDATE SET count = count + excluded.count",
             counts,
         )
+
+
+def _seen_machine(
+    conn: sqlite3.Connection, machine: str, name: str, records: tuple[UsageRecord, ...]
+) -> None:
+    """Keep the machine in ``machines``: its latest name, and the times of the first and the
+    latest record it counted (0 until it has counted one)."""
+    times = [r.ts_ms for r in records]
+    first, last = (min(times), max(times)) if times else (0, 0)
+    conn.execute(
+        "INSERT INTO machines (id, name, first_seen_ms, last_seen_ms) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (id) DO UPDATE SET"
+        " name = CASE WHEN excluded.name != '' THEN excluded.name ELSE name END,"
+        " first_seen_ms = CASE WHEN first_seen_ms = 0 THEN excluded.first_seen_ms"
+        " WHEN excluded.first_seen_ms = 0 THEN first_seen_ms"
+        " ELSE min(first_seen_ms, excluded.first_seen_ms) END,"
+        " last_seen_ms = max(last_seen_ms, excluded.last_seen_ms)",
+        (machine, name, first, last),
+    )
 
 
 Columns = tuple[UsageRecord, str, int, int, tuple[int, int, int, int, int, int, int, int]]
@@ -228,13 +257,15 @@ _SUMMED = 8
 """How many summed columns ``_columns`` gives (records, first_ts and last_ts follow them)."""
 
 
-def _add_tokens(conn: sqlite3.Connection, records: Iterable[Columns], sign: int) -> None:
+def _add_tokens(
+    conn: sqlite3.Connection, records: Iterable[Columns], machine: str, sign: int
+) -> None:
     by_slot: dict[SlotKey, list[int]] = {}
     by_session: dict[SessionKey, list[int]] = {}
     for r, model, fast, long_ctx, tokens in records:
         ts = r.ts_ms
         signed = tokens if sign > 0 else tuple(-n for n in tokens)
-        slot_key = (r.provider, ts // SLOT_MS, model, fast, long_ctx)
+        slot_key = (r.provider, ts // SLOT_MS, model, fast, long_ctx, machine)
         row = by_slot.get(slot_key)
         if row is None:
             by_slot[slot_key] = [*signed, sign, ts]
@@ -243,7 +274,7 @@ def _add_tokens(conn: sqlite3.Connection, records: Iterable[Columns], sign: int)
                 row[i] += signed[i]
             row[_SUMMED] += sign
             row[_SUMMED + 1] = ts if row[_SUMMED + 1] == 0 else min(row[_SUMMED + 1], ts)
-        session_key = (r.provider, r.project, r.session, model, fast, long_ctx)
+        session_key = (r.provider, r.project, r.session, model, fast, long_ctx, machine)
         row = by_session.get(session_key)
         if row is None:
             by_session[session_key] = [*signed, sign, ts, max(0, ts)]
@@ -255,10 +286,11 @@ def _add_tokens(conn: sqlite3.Connection, records: Iterable[Columns], sign: int)
             row[_SUMMED + 2] = max(row[_SUMMED + 2], ts)
     if by_slot:
         conn.executemany(
-            "INSERT INTO usage_by_slot (provider, slot, model, fast, long_context, input, output,"
-            " cache_write_5m, cache_write_1h, cache_read, reasoning, total, web_searches,"
-            " records, first_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (provider, slot, model, fast, long_context) DO UPDATE SET"
+            "INSERT INTO usage_by_slot (provider, slot, model, fast, long_context, machine,"
+            " input, output, cache_write_5m, cache_write_1h, cache_read, reasoning, total,"
+            " web_searches, records, first_ts)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (provider, slot, model, fast, long_context, machine) DO UPDATE SET"
             " input = input + excluded.input, output = output + excluded.output,"
             " cache_write_5m = cache_write_5m + excluded.cache_write_5m,"
             " cache_write_1h = cache_write_1h + excluded.cache_write_1h,"
@@ -272,10 +304,11 @@ def _add_tokens(conn: sqlite3.Connection, records: Iterable[Columns], sign: int)
     if by_session:
         conn.executemany(
             "INSERT INTO usage_by_session (provider, project, session, model, fast, long_context,"
-            " input, output, cache_write_5m, cache_write_1h, cache_read, reasoning, total,"
-            " web_searches, records, first_ts, last_ts)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (provider, project, session, model, fast, long_context) DO UPDATE SET"
+            " machine, input, output, cache_write_5m, cache_write_1h, cache_read, reasoning,"
+            " total, web_searches, records, first_ts, last_ts)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (provider, project, session, model, fast, long_context, machine)"
+            " DO UPDATE SET"
             " input = input + excluded.input, output = output + excluded.output,"
             " cache_write_5m = cache_write_5m + excluded.cache_write_5m,"
             " cache_write_1h = cache_write_1h + excluded.cache_write_1h,"
@@ -291,12 +324,12 @@ def _add_tokens(conn: sqlite3.Connection, records: Iterable[Columns], sign: int)
         # A group whose every record was superseded would otherwise linger as a zero row.
         conn.executemany(
             "DELETE FROM usage_by_slot WHERE provider = ? AND slot = ? AND model = ?"
-            " AND fast = ? AND long_context = ? AND records = 0",
+            " AND fast = ? AND long_context = ? AND machine = ? AND records = 0",
             list(by_slot),
         )
         conn.executemany(
             "DELETE FROM usage_by_session WHERE provider = ? AND project = ? AND session = ?"
-            " AND model = ? AND fast = ? AND long_context = ? AND records = 0",
+            " AND model = ? AND fast = ? AND long_context = ? AND machine = ? AND records = 0",
             list(by_session),
         )
 

@@ -31,6 +31,7 @@ PROJECTION_TABLES = (
     "limit_observations",
     "alerts",
     "activity",
+    "machines",
 )
 
 _V1 = """
@@ -267,10 +268,100 @@ ALTER TABLE usage_records ADD COLUMN web_searches INTEGER NOT NULL DEFAULT 0;
 committed before this version carry none, so 0 is already what a replay of the log gives: no
 rebuild is needed."""
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
+_V8 = """
+DROP TABLE cursors;
+CREATE TABLE cursors (
+    machine TEXT NOT NULL,
+    path TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    cursor BLOB NOT NULL,
+    batch_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (machine, path)
+);
+DROP TABLE usage_claims;
+CREATE TABLE usage_claims (
+    key TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    sidechain INTEGER NOT NULL,
+    has_speed INTEGER NOT NULL,
+    revision INTEGER NOT NULL,
+    machine TEXT NOT NULL
+) WITHOUT ROWID;
+DROP TABLE usage_by_slot;
+CREATE TABLE usage_by_slot (
+    provider TEXT NOT NULL,
+    slot INTEGER NOT NULL,
+    model TEXT NOT NULL,
+    fast INTEGER NOT NULL,
+    long_context INTEGER NOT NULL,
+    machine TEXT NOT NULL,
+    input INTEGER NOT NULL,
+    output INTEGER NOT NULL,
+    cache_write_5m INTEGER NOT NULL,
+    cache_write_1h INTEGER NOT NULL,
+    cache_read INTEGER NOT NULL,
+    reasoning INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    web_searches INTEGER NOT NULL DEFAULT 0,
+    records INTEGER NOT NULL,
+    first_ts INTEGER NOT NULL,
+    PRIMARY KEY (provider, slot, model, fast, long_context, machine)
+) WITHOUT ROWID;
+DROP TABLE usage_by_session;
+CREATE TABLE usage_by_session (
+    provider TEXT NOT NULL,
+    project TEXT NOT NULL,
+    session TEXT NOT NULL,
+    model TEXT NOT NULL,
+    fast INTEGER NOT NULL,
+    long_context INTEGER NOT NULL,
+    machine TEXT NOT NULL,
+    input INTEGER NOT NULL,
+    output INTEGER NOT NULL,
+    cache_write_5m INTEGER NOT NULL,
+    cache_write_1h INTEGER NOT NULL,
+    cache_read INTEGER NOT NULL,
+    reasoning INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    web_searches INTEGER NOT NULL DEFAULT 0,
+    records INTEGER NOT NULL,
+    first_ts INTEGER NOT NULL,
+    last_ts INTEGER NOT NULL,
+    PRIMARY KEY (provider, project, session, model, fast, long_context, machine)
+) WITHOUT ROWID;
+ALTER TABLE usage_records ADD COLUMN machine TEXT NOT NULL DEFAULT '';
+CREATE TABLE machines (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    first_seen_ms INTEGER NOT NULL,
+    last_seen_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE store_machine (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+DROP TABLE process_status;
+CREATE TABLE process_status (
+    machine TEXT NOT NULL,
+    process TEXT NOT NULL,
+    heartbeat BLOB NOT NULL,
+    received_at REAL NOT NULL,
+    PRIMARY KEY (machine, process)
+);
+"""
+"""Machines are a dimension: usage projections and claims carry the machine that read the
+record, cursors and heartbeats are kept per machine (two machines can have the same path), and
+``machines`` lists every machine seen. ``store_machine`` is configuration, not a projection:
+the ``id`` and ``name`` of the store's own machine, which events logged before this version
+(their ``machine`` empty) belong to. The log is replayed into the reshaped tables afterwards,
+so existing rows get the store's machine."""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
 """``MIGRATIONS[i]`` takes the schema from version ``i`` to ``i + 1``. Append only."""
 
-REBUILD_AFTER = frozenset({2, 6})
+REBUILD_AFTER = frozenset({2, 6, 8})
 """Versions whose migration reshaped projections: the log is replayed into them afterwards."""
 
 

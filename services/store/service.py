@@ -58,6 +58,7 @@ from services.store.health import (
     WriteHealth,
     health_record,
 )
+from services.store.machines import keep_store_machine
 from services.store.trouble import DAMAGED, DISK_FULL, classify, classify_at, describe, free_mb
 from services.store.writer import Store
 
@@ -92,8 +93,9 @@ class StoreService:
         self.health_file = HealthFile(runtime.run / HEALTH_FILE)
         self.seen: dict[str, float] = {}
         """When each process's latest heartbeat came (also while none can be written)."""
-        self.latest: dict[str, tuple[Heartbeat, float]] = {}
-        """Each process's latest heartbeat and when it came: what ``HeartbeatsRequest`` gets."""
+        self.latest: dict[tuple[str, str], tuple[Heartbeat, float]] = {}
+        """Each (machine, process)'s latest heartbeat and when it came: what
+        ``HeartbeatsRequest`` gets."""
         self.configured = False
         self.gate: Gate | None = None
 
@@ -155,7 +157,8 @@ class StoreService:
         received = time.time()
         for beat in beats:
             self.seen[beat.process] = received
-            self.latest[beat.process] = (beat, received)
+            key = (beat.machine or self.runtime.machine.id, beat.process)
+            self.latest[key] = (beat, received)
         if self.store is not None:
             self.store.note_heartbeats(beats, received)
         self._write(observations)
@@ -236,6 +239,7 @@ class StoreService:
             if not self.configured:
                 activity = self.runtime.config.activity
                 self.store.configure_activity(enabled=activity.enabled, keep=activity.keep)
+                keep_store_machine(self.store.conn, self.runtime.machine)
                 self.configured = True
             # In trouble, every try writes (all heartbeats): only a real write can tell that
             # space is back, and an idle stack has nothing else to write.
@@ -326,8 +330,8 @@ class StoreService:
             return ReplayReply(head=self.store.head, error=message)
 
 
-def _by_process(entry: tuple[Heartbeat, float]) -> str:
-    return entry[0].process
+def _by_process(entry: tuple[Heartbeat, float]) -> tuple[str, str]:
+    return entry[0].process, entry[0].machine
 
 
 def _forget_unknown_processes(store: Store) -> None:

@@ -36,6 +36,7 @@ from services.store.ingest import (
     apply_limits,
     apply_price,
 )
+from services.store.machines import store_machine
 from services.store.projections import trim_activity
 
 MAX_REPLAY_PAGE = 5000
@@ -52,10 +53,13 @@ class Store:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self.head = log.head(conn)
-        self.heartbeats: dict[str, tuple[Heartbeat, float]] = {}
-        """The latest heartbeat of each process and when it came, kept in memory first."""
-        self._unsaved: set[str] = set()
-        self._saved: dict[str, tuple[int, float]] = {}
+        self.machine = store_machine(conn).id
+        """The store's own machine: the one a heartbeat naming no machine comes from."""
+        self.heartbeats: dict[tuple[str, str], tuple[Heartbeat, float]] = {}
+        """The latest heartbeat of each (machine, process) and when it came, kept in memory
+        first: two machines' collectors never overwrite each other."""
+        self._unsaved: set[tuple[str, str]] = set()
+        self._saved: dict[tuple[str, str], tuple[int, float]] = {}
         """The pid and arrival time of each process's heartbeat last written down."""
 
     def apply(self, messages: list[Message]) -> tuple[list[Committed], list[int], list[str]]:
@@ -167,15 +171,16 @@ class Store:
         are marked for ``save_heartbeats``."""
         now = time.time() if received_at is None else received_at
         for beat in beats:
-            self.heartbeats[beat.process] = (beat, now)
-            saved = self._saved.get(beat.process)
+            key = self.heartbeat_key(beat)
+            self.heartbeats[key] = (beat, now)
+            saved = self._saved.get(key)
             if (
                 saved is None
                 or saved[0] != beat.pid
                 or beat.stopping
                 or now - saved[1] >= HEARTBEAT_SAVE_SECONDS
             ):
-                self._unsaved.add(beat.process)
+                self._unsaved.add(key)
 
     def save_heartbeats(self, *, everything: bool = False) -> int:
         """Write the heartbeats marked by ``note_heartbeats`` (or, with ``everything``, every
@@ -188,15 +193,15 @@ class Store:
         if not names:
             return 0
         rows = [
-            (name, _heartbeat_encoder.encode(beat), received)
+            (*name, _heartbeat_encoder.encode(beat), received)
             for name in names
             for beat, received in (self.heartbeats[name],)
         ]
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             self.conn.executemany(
-                "INSERT OR REPLACE INTO process_status (process, heartbeat, received_at) "
-                "VALUES (?, ?, ?)",
+                "INSERT OR REPLACE INTO process_status (machine, process, heartbeat, received_at)"
+                " VALUES (?, ?, ?, ?)",
                 rows,
             )
             self.conn.execute("COMMIT")
@@ -208,6 +213,10 @@ class Store:
             self._saved[name] = (beat.pid, received)
         self._unsaved.clear()
         return len(rows)
+
+    def heartbeat_key(self, beat: Heartbeat) -> tuple[str, str]:
+        """``(machine, process)`` of a heartbeat (no machine: the store's own)."""
+        return (beat.machine or self.machine, beat.process)
 
     def record_heartbeats(self, beats: list[Heartbeat]) -> None:
         """Note and save at once (``note_heartbeats`` then ``save_heartbeats``)."""

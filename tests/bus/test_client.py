@@ -108,7 +108,7 @@ def commit(store: Store, count: int) -> list[Committed]:
     """Commit ``count`` usage batches of one file, one record each: seqs head+1 .. head+count."""
     out: list[Committed] = []
     for _ in range(count):
-        current = committed_cursor(store.conn, SOURCE)
+        current = committed_cursor(store.conn, "", SOURCE)
         before = None if current is None else current[0].offset
         after = (before or 0) + 100
         committed, _, _ = store.apply([batch([record(f"k{after}")], before, after)])

@@ -8,6 +8,7 @@ import os
 import random
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -23,6 +24,8 @@ from tests.helpers import imported_modules
 
 pytestmark = pytest.mark.e2e
 
+HOST = socket.gethostname().split(".")[0]
+"""The stack's machine: named after this host (no ``[machine] name`` in its config)."""
 TYPER = "import sys; sys.argv[0] = 'otm'; from otm.cli import main; main()"
 """The typer command, without ``otm.entry``'s fast path."""
 ENTRY = "import sys; sys.argv[0] = 'otm'; from otm.entry import main; sys.exit(main())"
@@ -48,6 +51,12 @@ CASES = [
     ["daily", "--tz"],
     ["daily", "extra"],
     ["hourly", "--json"],
+    ["machines", "--json"],
+    ["machines"],
+    ["machines", "--csv", "-p", "claude"],
+    ["daily", "--json", "--machine", HOST],
+    ["session", "-m", HOST],
+    ["daily", "--machine", "no-such-machine"],
 ]
 """Supported spellings, their errors, and command lines the fast path hands to typer."""
 PREFIXED = "aide-claude-sonnet-4-5"

@@ -83,8 +83,8 @@ def test_the_processes_panel_comes_after_the_commands() -> None:
 
 
 def test_report_help_lists_the_periods_from_short_to_long() -> None:
-    """`otm report --help` lists daily, weekly, monthly, session, project, blocks."""
-    assert ["daily", "weekly", "monthly", "session", "project", "blocks"] == panels(
+    """`otm report --help` lists daily, weekly, monthly, session, project, blocks, machines."""
+    assert ["daily", "weekly", "monthly", "session", "project", "blocks", "machines"] == panels(
         _help("report")
     )["Commands"]
 
@@ -92,6 +92,5 @@ def test_report_help_lists_the_periods_from_short_to_long() -> None:
 def test_report_help_names_the_common_options() -> None:
     """`otm report --help` says which options every report takes."""
     text = " ".join(_help("report").split())
-    assert "Each report takes --json or --csv, --provider, --since/--until, --tz and --order" in (
-        text
-    )
+    expected = "Each report takes --json or --csv, --provider, --since/--until, --tz, --order and"
+    assert expected + " --machine" in text

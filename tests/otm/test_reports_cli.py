@@ -200,7 +200,8 @@ def test_table_shows_dates_and_dollars_whole(
         wanted.append(f"${sum(b['costUSD'] for b in rows):,.2f}")
     else:
         dates = {"session": "lastActivity", "project": "lastActivity"}.get(kind)
-        key = dates or {"daily": "date", "weekly": "week", "monthly": "month"}[kind]
+        names = {"daily": "date", "weekly": "week", "monthly": "month", "machines": "machine"}
+        key = dates or names[kind]
         wanted = [r[key] for r in rows] + [f"${r['totalCost']:,.2f}" for r in rows]
         wanted.append(f"${report['totals']['totalCost']:,.2f}")
     assert [] == [cell for cell in wanted if cell not in text]

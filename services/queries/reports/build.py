@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     import sqlite3
     from typing import Any
 
-KINDS = ("daily", "weekly", "monthly", "session", "project", "blocks")
+KINDS = ("daily", "weekly", "monthly", "session", "project", "blocks", "machines")
 ROWS_KEY = {
     "daily": "daily",
     "weekly": "weekly",
@@ -21,6 +21,7 @@ ROWS_KEY = {
     "session": "sessions",
     "project": "projects",
     "blocks": "blocks",
+    "machines": "machines",
 }
 """The JSON key holding each kind's rows."""
 
@@ -30,10 +31,12 @@ class ReportOptions(Fields):
 
     ``order=None`` is the kind's own order: oldest first for periods and blocks, most
     expensive first for sessions and projects. ``now_ms`` fixes "now" for blocks (tests).
-    Immutable and hashable.
+    ``machine`` is ``--machine``: comma-separated machine names or ids (``None``: every
+    machine). Immutable and hashable.
     """
 
     __slots__ = (
+        "machine",
         "now_ms",
         "order",
         "provider",
@@ -51,6 +54,7 @@ class ReportOptions(Fields):
     start_of_week: str
     token_limit: str | None
     now_ms: int | None
+    machine: str | None
 
     def __init__(
         self,
@@ -63,6 +67,7 @@ class ReportOptions(Fields):
         start_of_week: str = "sunday",
         token_limit: str | None = None,
         now_ms: int | None = None,
+        machine: str | None = None,
     ) -> None:
         set_field = object.__setattr__
         set_field(self, "provider", provider)
@@ -73,6 +78,7 @@ class ReportOptions(Fields):
         set_field(self, "start_of_week", start_of_week)
         set_field(self, "token_limit", token_limit)
         set_field(self, "now_ms", now_ms)
+        set_field(self, "machine", machine)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"ReportOptions is immutable: cannot set {name!r}")
@@ -84,9 +90,25 @@ class ReportOptions(Fields):
 def build_report(conn: sqlite3.Connection, kind: str, options: ReportOptions) -> dict[str, Any]:
     """The report ``kind`` as a JSON-ready dict.
 
-    Raises ``ReportError`` or ``UnknownTimezone`` (both ``ValueError``) for a bad option.
+    Raises ``ReportError`` or ``UnknownTimezone`` (both ``ValueError``) for a bad option
+    (``--machine`` naming no known machine included).
     """
+    from services.queries.reports.machines import machine_scope, resolve_machines
+
+    if kind not in KINDS:
+        raise ReportError(f"report {kind!r}: use one of {', '.join(KINDS)}")
+    machines = resolve_machines(conn, options.machine)
     o = options
+    if kind == "machines":
+        from services.queries.reports.machines import machines_report
+
+        return machines_report(conn, o.provider, o.tz, o.since, o.until, o.order, machines)
+    with machine_scope(conn, machines):
+        return _build(conn, kind, options)
+
+
+def _build(conn: sqlite3.Connection, kind: str, o: ReportOptions) -> dict[str, Any]:
+    """The report ``kind`` over the machines the connection is scoped to."""
     if kind in ("daily", "weekly", "monthly"):
         from services.queries.reports import periods
 

@@ -107,7 +107,7 @@ def _report(
     shape = Shape.of(provider)
     pricer = Pricer.load(conn, providers)
     rows: dict[str, Row] = defaultdict(Row)
-    for day, group, first_ts in _day_groups(conn, providers, zone_info, since, until):
+    for day, group, first_ts in day_groups(conn, providers, zone_info, since, until):
         rows[bucket(day)].add(group, pricer.sums(group), first_ts)
     grand = Sums()
     for row in rows.values():
@@ -117,14 +117,15 @@ def _report(
     return finish(report, pricer, shape, grand)
 
 
-def _day_groups(
+def day_groups(
     conn: sqlite3.Connection,
     providers: tuple[str, ...],
     tz: ZoneInfo,
     since: str | None,
     until: str | None,
 ) -> list[tuple[str, Group, int]]:
-    """``(local date, tokens of one provider/model/speed/tier, first use)`` in the range."""
+    """``(local date, tokens of one provider/model/speed/tier, first use)`` in the range
+    (also what ``otm report machines`` sums per machine)."""
     lo, hi = day_bounds_slots(tz, since, until)
     bounds = [_slot_span(conn, p) for p in providers]
     present = [b for b in bounds if b is not None]

@@ -60,6 +60,7 @@ def test_every_operation_conforms_to_the_document(
         "GET /v1/activity",
         "GET /v1/alerts",
         "GET /v1/limits",
+        "GET /v1/machines",
         "GET /v1/status",
         "GET /v1/usage/{kind}",
         "POST /v1/refresh",

@@ -13,6 +13,7 @@ from services.collector.tracker import (
     batch_id,
     committed_cursor,
 )
+from services.store.machines import store_machine
 from services.store.writer import Store
 from tests.helpers import SOURCE, batch, cursor, record
 
@@ -282,7 +283,7 @@ def test_load_committed_starts_from_the_databases_cursors(db: sqlite3.Connection
     Store(db).apply([batch([record("a")], before=None, after=100)])
     tracker = Tracker()
     chain(tracker, 500, source=OTHER)
-    tracker.load_committed(db)
+    tracker.load_committed(db, store_machine(db).id)
     assert ({SOURCE: cursor(100)}, {}) == (tracker.positions, tracker.pending)
 
 
@@ -290,11 +291,14 @@ def test_load_committed_without_a_database_starts_empty() -> None:
     """With no database yet, every file starts from no cursor."""
     tracker = Tracker()
     chain(tracker, 100)
-    tracker.load_committed(None)
+    tracker.load_committed(None, "")
     assert ({}, {}) == (tracker.positions, tracker.pending)
 
 
 def test_committed_cursor_reads_the_store(db: sqlite3.Connection) -> None:
     """committed_cursor returns the store's cursor of a file, or None for an unknown one."""
     Store(db).apply([batch([record("a")], before=None, after=100)])
-    assert (cursor(100), None) == (committed_cursor(db, SOURCE), committed_cursor(db, OTHER))
+    assert (cursor(100), None) == (
+        committed_cursor(db, store_machine(db).id, SOURCE),
+        committed_cursor(db, store_machine(db).id, OTHER),
+    )

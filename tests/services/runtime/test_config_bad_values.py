@@ -23,7 +23,7 @@ BAD_VALUES = [
     (
         "[schedular]\n",
         "[schedular] is not a section: use one of claude, codex, gemini, pricing, api, "
-        "scheduler, limits, alerts, activity",
+        "scheduler, limits, alerts, activity, machine",
     ),
     ("api = 3\n", "api = 3 is not a table: write [api] with its settings on the lines below"),
     # -- [scheduler] ----------------------------------------------------------------------
@@ -197,6 +197,21 @@ BAD_VALUES = [
     ),
     ("[activity]\nkeep = 0\n", "[activity] keep = 0 is out of range: use 1-10000"),
     ("[activity]\nkeep = 10001\n", "[activity] keep = 10001 is out of range: use 1-10000"),
+    # -- [machine] ------------------------------------------------------------------------
+    ("[machine]\nname = 3\n", "[machine] name = 3 is not a string in quotes"),
+    (
+        '[machine]\nname = "  "\n',
+        '[machine] name = "  " is blank: give a name, or remove the setting',
+    ),
+    (
+        f'[machine]\nname = "{"x" * 65}"\n',
+        "[machine] name is 65 characters long: use at most 64",
+    ),
+    (
+        '[machine]\nname = "a,b"\n',
+        '[machine] name = "a,b" holds a control character or a comma: use letters, digits, '
+        "spaces and punctuation other than commas",
+    ),
     ('[activity]\nkeep = "all"\n', '[activity] keep = "all" is not a whole number: use 1-10000'),
     # -- roots and endpoints --------------------------------------------------------------
     (

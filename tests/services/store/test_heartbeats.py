@@ -58,7 +58,7 @@ def test_later_beats_of_the_same_pid_stay_in_memory(db: sqlite3.Connection) -> N
     store.save_heartbeats()
     store.note_heartbeats([_beat("collector", 10, 6.0)], received_at=101.0)
     assert (0, {"collector": (10, 5.0, 100.0)}) == (store.save_heartbeats(), _saved(db))
-    assert 6.0 == store.heartbeats["collector"][0].sent_at
+    assert 6.0 == store.heartbeats[(store.machine, "collector")][0].sent_at
 
 
 def test_a_new_pid_is_written_down_at_once(db: sqlite3.Connection) -> None:

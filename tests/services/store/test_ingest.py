@@ -101,7 +101,7 @@ def test_batch_moves_the_committed_cursor(db: sqlite3.Connection) -> None:
     """The file's committed cursor is the batch's ``after``, with its id and seq."""
     applied = batch([record("a")], before=None, after=100)
     ingest(db, applied)
-    assert (cursor(100), applied.batch_id, 1) == committed_cursor(db, applied.source)
+    assert (cursor(100), applied.batch_id, 1) == committed_cursor(db, "", applied.source)
 
 
 def test_same_batch_again_is_already_applied(db: sqlite3.Connection) -> None:

@@ -17,7 +17,7 @@ MINUTE = 60_000
 
 def commit(db: sqlite3.Connection, *records: UsageRecord, **fields: object) -> None:
     """Commit ``records`` as the next batch of the test file."""
-    current = committed_cursor(db, "/logs/project/session.jsonl")
+    current = committed_cursor(db, "", "/logs/project/session.jsonl")
     before = None if current is None else current[0].offset
     after = (before or 0) + 100
     committed, _, rejected = Store(db).apply([batch(records, before, after, **fields)])  # type: ignore[arg-type]

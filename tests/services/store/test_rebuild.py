@@ -221,13 +221,13 @@ def test_rebuild_skips_events_it_cannot_read(
 
 def test_rebuild_of_an_empty_log_empties_projections(db: sqlite3.Connection, db_path: Path) -> None:
     """With no events, rebuild leaves every projection empty."""
-    db.execute("INSERT INTO usage_claims VALUES ('stray', 1, 0, 0, 0, 0)")
+    db.execute("INSERT INTO usage_claims VALUES ('stray', 1, 0, 0, 0, 0, 'm')")
     rebuild(str(db_path))
     assert all(rows == [] for rows in snapshot(db).values())
 
 
 def test_rebuild_leaves_process_status_alone(db: sqlite3.Connection, db_path: Path) -> None:
     """Heartbeats are status, not projections: rebuild does not clear them."""
-    db.execute("INSERT INTO process_status VALUES ('store', x'00', 1.0)")
+    db.execute("INSERT INTO process_status VALUES ('m', 'store', x'00', 1.0)")
     rebuild(str(db_path))
     assert [("store",)] == db.execute("SELECT process FROM process_status").fetchall()
