@@ -209,7 +209,10 @@ def load_runtime() -> Runtime:
     roots, codex, gemini = discovered_roots(config)
     explicit = bool(config.claude.roots or os.environ.get("CLAUDE_CONFIG_DIR"))
     found = existing_roots([*roots, *codex, *gemini])
-    demo = os.environ.get("OTM_DEMO") == "1" or (not explicit and not found)
+    # A hub or an agent is never a demo by default: a hub may have no CLI of its own, and its
+    # agents' records must not land in demo.db.
+    several = bool(config.bus.listen or config.bus.connect)
+    demo = os.environ.get("OTM_DEMO") == "1" or (not explicit and not found and not several)
     if demo:
         roots, codex, gemini = [demo_root(state) / "projects"], [], []
     return Runtime(

@@ -36,6 +36,8 @@ from bus.curve import serve_curve
 from bus.gate import Gate
 from bus.lock import ProcessLock
 from bus.messages import (
+    CursorsReply,
+    CursorsRequest,
     Heartbeat,
     HeartbeatsReply,
     HeartbeatsRequest,
@@ -58,7 +60,7 @@ from services.store.health import (
     WriteHealth,
     health_record,
 )
-from services.store.machines import keep_store_machine
+from services.store.machines import committed_cursors, keep_store_machine
 from services.store.trouble import DAMAGED, DISK_FULL, classify, classify_at, describe, free_mb
 from services.store.writer import Store
 
@@ -76,7 +78,9 @@ UNKNOWN_HEARTBEATS = "heartbeats_from_unknown_processes"
 """The store's counter of heartbeats ignored because they name no process of the stack."""
 TROUBLE_EVENTS = {DISK_FULL: "disk_full", DAMAGED: "database_damaged"}
 """The log line's event for the start of each problem (others: ``write_failed``)."""
-_replay_request_decoder = msgspec.msgpack.Decoder(ReplayRequest | HeartbeatsRequest)
+_replay_request_decoder = msgspec.msgpack.Decoder(
+    ReplayRequest | HeartbeatsRequest | CursorsRequest
+)
 
 
 class StoreService:
@@ -297,10 +301,16 @@ class StoreService:
     def _answer_replay(self, socket: zmq.Socket[bytes]) -> None:
         reply = self._replay(socket.recv())
         socket.send(msgspec.msgpack.encode(reply))
-        counter = "heartbeats_served" if isinstance(reply, HeartbeatsReply) else "replays_served"
+        counter = (
+            "heartbeats_served"
+            if isinstance(reply, HeartbeatsReply)
+            else "cursors_served"
+            if isinstance(reply, CursorsReply)
+            else "replays_served"
+        )
         self.node.pulse.counters[counter] += 1
 
-    def _replay(self, raw: bytes) -> ReplayReply | HeartbeatsReply:
+    def _replay(self, raw: bytes) -> ReplayReply | HeartbeatsReply | CursorsReply:
         """The answer to one request on the replay socket: events or the latest heartbeats,
         or an error saying why not (a REP socket must always answer, and a damaged page must
         not end the store)."""
@@ -316,6 +326,8 @@ class StoreService:
         if self.store is None:
             return ReplayReply(head=0, error=self.health.message or "no database is open")
         try:
+            if isinstance(request, CursorsRequest):
+                return CursorsReply(cursors=committed_cursors(self.store.conn, request.machine))
             return self.store.replay(request)
         except sqlite3.Error as exc:
             pulse.counters["replays_failed"] += 1
