@@ -140,12 +140,12 @@ def test_link_cut_for_minutes_during_appends_loses_nothing(
         rng = random.Random(11)
         added = []
         proxy.send_signal(signal.SIGSTOP)  # the link goes silent, no FIN, no RST
-        for _ in range(12):
+        for _ in range(16):
             added += append_live(corpus[0], rng)
             time.sleep(5)
         proxy.kill()  # the frozen proxy dies: its connections are reset
         proxy.wait()
-        for _ in range(6):
+        for _ in range(8):
             added += append_live(corpus[0], rng)
             time.sleep(5)
         proxy = start_proxy(proxy_base, base, tmp_path / "proxy.log")
