@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.processes import PROCESSES, procfile, processes_for
+from services.processes import PROCESSES, processes_for, procfile
 
 ROOT = Path(__file__).resolve().parents[2]
 
