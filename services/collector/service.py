@@ -155,6 +155,9 @@ class CollectorService:
             pulse.counters[name] = count  # totals, not increments (Counter.update adds)
         pulse.detail["live_running"] = ",".join(self.live.running)
         pulse.counters["in_flight"] = len(self.reading.tracker.pending)
+        if self.reading.hub is not None:
+            # An agent: how often the hub did not answer a request for the committed cursors.
+            pulse.counters["hub_unanswered"] = self.reading.hub.unanswered
         if pulse.due_in() == 0:
             # Only when a beat goes out: the figures cost a look at every file of the run.
             for name, value in self.ingest.figures(self.reading).items():
