@@ -31,6 +31,9 @@ from bus.codec import (
 )
 from bus.endpoints import Endpoints, endpoints
 from bus.messages import (
+    CursorsReply,
+    CursorsRequest,
+    FileCursor,
     Heartbeat,
     HeartbeatsReply,
     HeartbeatsRequest,
@@ -51,6 +54,7 @@ UNCONFIRMED = "unconfirmed"
 """A live event whose seq the store's log does not hold (beyond its head)."""
 _reply_decoder = msgspec.msgpack.Decoder(ReplayReply)
 _heartbeats_decoder = msgspec.msgpack.Decoder(HeartbeatsReply | ReplayReply)
+_cursors_decoder = msgspec.msgpack.Decoder(CursorsReply | ReplayReply)
 _request_encoder = msgspec.msgpack.Encoder()
 
 
@@ -62,6 +66,8 @@ class Publisher:
         self._sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PUB)
         self._sock.setsockopt(zmq.LINGER, 500)
         self._sock.setsockopt(zmq.SNDHWM, HIGH_WATER_MARK)
+        if self.endpoints.curve is not None:
+            self.endpoints.curve.apply(self._sock)
         self._sock.connect(self.endpoints.publish)
 
     def publish(self, message: Message, topic: str | None = None) -> None:
@@ -107,6 +113,8 @@ class Subscriber:
         self._sock.setsockopt(zmq.RCVHWM, HIGH_WATER_MARK)
         for prefix in prefixes:
             self._sock.setsockopt(zmq.SUBSCRIBE, prefix.encode())
+        if self.endpoints.curve is not None:
+            self.endpoints.curve.apply(self._sock)
         self._sock.connect(self.endpoints.subscribe)
         self.dropped: Counter[str] = Counter()
 
@@ -178,6 +186,8 @@ class ReplayClient:
             # Relaxed + correlate lets us send again after a lost reply instead of deadlocking.
             sock.setsockopt(zmq.REQ_RELAXED, 1)
             sock.setsockopt(zmq.REQ_CORRELATE, 1)
+            if self.endpoints.curve is not None:
+                self.endpoints.curve.apply(sock)
             sock.connect(self.endpoints.replay)
             self._sock = sock
         return self._sock
@@ -205,6 +215,19 @@ class ReplayClient:
         if isinstance(reply, ReplayReply) or reply.error is not None:
             raise StoreUnavailable(f"the store cannot say its heartbeats: {reply.error}")
         return reply.heartbeats
+
+    def cursors(self, machine: str) -> dict[str, FileCursor]:
+        """One machine's committed file cursors by path (what an agent resumes from); raise
+        ``StoreUnavailable`` (no answer in time, or an error in the answer)."""
+        sock = self._socket()
+        sock.send(_request_encoder.encode(CursorsRequest(machine=machine)))
+        if not sock.poll(self.timeout_ms):
+            self.close()
+            raise StoreUnavailable(f"no answer from the store at {self.endpoints.replay}")
+        reply = _cursors_decoder.decode(sock.recv())
+        if isinstance(reply, ReplayReply) or reply.error is not None:
+            raise StoreUnavailable(f"the store cannot say the cursors: {reply.error}")
+        return reply.cursors
 
     def close(self) -> None:
         """Close the socket; the next fetch opens a new one."""

@@ -11,6 +11,10 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bus.curve import CurveClient
 
 TCP_BASE_PORT = 5750
 
@@ -45,6 +49,8 @@ class Endpoints:
     """Subscribers connect here (the forwarder's XPUB side)."""
     replay: str
     """The store's REP socket answering ``ReplayRequest``."""
+    curve: CurveClient | None = None
+    """On an agent: the keys every socket connects to the hub with."""
 
 
 def endpoints(state: Path | None = None) -> Endpoints:
@@ -65,3 +71,28 @@ def endpoints(state: Path | None = None) -> Endpoints:
         subscribe=f"ipc://{run / 'bus-out.sock'}",
         replay=f"ipc://{run / 'store-replay.sock'}",
     )
+
+
+def tcp_endpoints(url: str, curve: CurveClient | None = None) -> Endpoints:
+    """The three endpoints of a hub at ``tcp://HOST:PORT``: publish, subscribe and replay on
+    ``PORT``, ``PORT + 1`` and ``PORT + 2`` (as the local tcp transport lays them out)."""
+    host, port = split_tcp(url)
+    return Endpoints(
+        publish=f"tcp://{host}:{port}",
+        subscribe=f"tcp://{host}:{port + 1}",
+        replay=f"tcp://{host}:{port + 2}",
+        curve=curve,
+    )
+
+
+def split_tcp(url: str) -> tuple[str, int]:
+    """``tcp://HOST:PORT`` as host and port; ``ValueError`` saying what is wrong."""
+    if not url.startswith("tcp://"):
+        raise ValueError(f"{url!r} does not start with tcp://")
+    host, sep, port = url.removeprefix("tcp://").rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"{url!r} is not tcp://HOST:PORT")
+    number = int(port)
+    if not 1 <= number <= 65_533:
+        raise ValueError(f"{url!r}: the port must be 1 to 65533 (it and the next two are used)")
+    return host, number

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import zmq
 
 from bus.endpoints import Endpoints, run_dir
 from bus.lock import ProcessLock
+
+if TYPE_CHECKING:
+    from bus.curve import KeyPair
+    from bus.gate import Gate
 
 HIGH_WATER_MARK = 200_000
 
@@ -21,8 +26,19 @@ HIGH_WATER_MARK = 200_000
 class Forwarder:
     """Runs ``zmq.proxy_steerable`` in a thread until ``stop`` is called."""
 
-    def __init__(self, endpoints: Endpoints, state: Path | None = None) -> None:
+    def __init__(
+        self,
+        endpoints: Endpoints,
+        state: Path | None = None,
+        listen: Endpoints | None = None,
+        pair: KeyPair | None = None,
+        gate: Gate | None = None,
+    ) -> None:
         self.endpoints = endpoints
+        self.listen = listen
+        """On a hub: the tcp endpoints agents reach, served with CURVE (``pair``, ``gate``)."""
+        self.pair = pair
+        self.gate = gate
         self.lock = ProcessLock(run_dir(state) / "bus.lock")
         self._ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
         self._thread: threading.Thread | None = None
@@ -41,6 +57,8 @@ class Forwarder:
         _unlink_stale_ipc(self.endpoints.subscribe)
         xsub.bind(self.endpoints.publish)
         xpub.bind(self.endpoints.subscribe)
+        if self.listen is not None:
+            self._bind_hub(xsub, xpub, self.listen)
         control = self._ctx.socket(zmq.PAIR)
         control.bind(self._control_addr)
         ready = threading.Event()
@@ -58,6 +76,18 @@ class Forwarder:
         self._thread = threading.Thread(target=run, name="forwarder", daemon=True)
         self._thread.start()
         ready.wait()
+
+    def _bind_hub(self, xsub: zmq.Socket[bytes], xpub: zmq.Socket[bytes], at: Endpoints) -> None:
+        from bus.curve import serve_curve
+
+        if self.pair is None:
+            raise ValueError("a forwarder listening for agents needs this machine's key pair")
+        for sock, where in ((xsub, at.publish), (xpub, at.subscribe)):
+            # After the local binds: libzmq takes each bind's options as they are at that bind.
+            serve_curve(sock, self.pair)
+            if self.gate is not None:
+                self.gate.watch(sock)
+            sock.bind(where)
 
     def stop(self) -> None:
         """Stop forwarding, close the sockets and release the lock."""

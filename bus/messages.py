@@ -518,3 +518,20 @@ class HeartbeatsReply(msgspec.Struct, frozen=True, tag_field="type", tag="ctl.he
 
     heartbeats: list[tuple[Heartbeat, float]] = []
     error: str | None = None
+
+
+class CursorsRequest(msgspec.Struct, frozen=True, tag_field="type", tag="ctl.cursors"):
+    """Ask the store (on the replay socket) for one machine's committed file cursors: an agent
+    has no database of its own and resumes from what the hub committed."""
+
+    machine: str
+
+
+class CursorsReply(msgspec.Struct, frozen=True, tag_field="type", tag="ctl.cursors.reply"):
+    """A machine's committed cursors by path.
+
+    ``error`` is set instead when the request could not be served.
+    """
+
+    cursors: dict[str, FileCursor] = {}
+    error: str | None = None

@@ -257,11 +257,57 @@ def up_command(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Also show every process's log lines.")
     ] = False,
+    role: Annotated[
+        str | None,
+        typer.Option(
+            "--role",
+            help="hub: bus, store, notifier and api, listening on [bus] listen; agent: "
+            "watcher, scheduler and collector, sending to [bus] connect. Default: everything.",
+        ),
+    ] = None,
 ) -> None:
     """Run the whole stack (the same as `honcho start` in the repository); Ctrl-C stops it."""
-    from otm.up import run
+    from otm.up import role_problem, run
 
-    raise typer.Exit(run(_runtime(), verbose))
+    runtime = _runtime()
+    problem = role_problem(runtime, role)
+    if problem is not None:
+        _fail(problem, 2)
+    raise typer.Exit(run(runtime, verbose, role))
+
+
+keys_app = typer.Typer(
+    help='CURVE keys for a hub and its agents (README, "Several machines").',
+    no_args_is_help=True,
+)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("init")
+def keys_init() -> None:
+    """Make this machine's key pair (once) and print its public key."""
+    from otm.keys import init
+
+    raise typer.Exit(init())
+
+
+@keys_app.command("add")
+def keys_add(
+    name: Annotated[str, typer.Argument(help="A name for the agent, e.g. laptop.")],
+    public_key: Annotated[str, typer.Argument(help="The key `otm keys init` printed there.")],
+) -> None:
+    """On the hub: admit an agent's public key (a running hub takes it at once)."""
+    from otm.keys import add
+
+    raise typer.Exit(add(name, public_key))
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """This machine's public key and the agents it admits (name, key, added)."""
+    from otm.keys import show
+
+    raise typer.Exit(show())
 
 
 # -- reports ----------------------------------------------------------------------------------

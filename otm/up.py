@@ -378,7 +378,7 @@ def show(console: Any, text: str, **options: Any) -> None:
     console.print(text, markup=False, highlight=False, **options)
 
 
-def run(runtime: Runtime, verbose: bool) -> int:
+def run(runtime: Runtime, verbose: bool, role: str | None = None) -> int:
     """Run the stack until Ctrl-C, SIGTERM or a process dies; the exit code."""
     from rich.control import Control
 
@@ -397,18 +397,56 @@ def run(runtime: Runtime, verbose: bool) -> int:
     manager = StackManager(TeePrinter(log, verbose, stopping))
     manager.hold()  # a Ctrl-C from now on stops the stack once it has started
     try:
-        return _run(runtime, verbose, console, manager, log_path)
+        return _run(runtime, verbose, console, manager, log_path, role)
     finally:
         log.close()
 
 
+def role_problem(runtime: Runtime, role: str | None) -> str | None:
+    """Why ``otm up --role ROLE`` cannot run with this config, with the fix; None if it can."""
+    if role is None:
+        return None
+    if role == "hub" and runtime.listen is None:
+        return (
+            'a hub listens for its agents: set [bus] listen = "tcp://0.0.0.0:5750" in '
+            f"{runtime.state / 'config.toml'} (and run `otm keys init` once)"
+        )
+    if role == "agent" and runtime.endpoints.curve is None:
+        return (
+            'an agent sends to its hub: set [bus] connect = "tcp://HUB:5750" and [bus] '
+            f'hub_key = "<the hub\'s public key>" in {runtime.state / "config.toml"}'
+        )
+    if role not in ("hub", "agent"):
+        return f"--role is hub or agent, not {role!r} (without --role: the whole stack)"
+    return None
+
+
+def agent_banner(runtime: Runtime, log_path: Path) -> list[str]:
+    """The banner of an agent: where it sends, what it reads, where its log is."""
+    data = source_lines(runtime, runtime.roots)
+    return [
+        "OpenTokenMonitor agent is running (Ctrl-C stops it)",
+        f"hub        {runtime.endpoints.publish} (CURVE)",
+        f"data       {data[0]}",
+        *(f"           {line}" for line in data[1:]),
+        f"log        {tilde(log_path)}",
+    ]
+
+
 def _run(
-    runtime: Runtime, verbose: bool, console: Any, manager: StackManager, log_path: Path
+    runtime: Runtime,
+    verbose: bool,
+    console: Any,
+    manager: StackManager,
+    log_path: Path,
+    role: str | None = None,
 ) -> int:
-    from services.processes import PROCESSES
     from services.runtime.config import config_path
     from services.runtime.installation import without_demo
 
+    if role == "agent":
+        lines = agent_banner(runtime, log_path)
+        return _run_processes(runtime, verbose, console, manager, log_path, role, lines)
     port = runtime.config.api_port
     api = runtime.config.api
     if (running := running_message(runtime, port)) is not None:
@@ -421,14 +459,32 @@ def _run(
 
     looked_at = without_demo(runtime).roots  # in demo mode, where real logs were looked for
     url = dashboard_url(runtime.state, port, uid_check_available(), api.host, api.token)
-    for i, line in enumerate(banner_lines(runtime, port, log_path, looked_at, url)):
+    lines = banner_lines(runtime, port, log_path, looked_at, url)
+    if role == "hub" and runtime.listen is not None:
+        lines[0] = "OpenTokenMonitor hub is running (Ctrl-C stops it)"
+        lines.insert(1, f"agents     {runtime.listen.publish} (CURVE, `otm keys list`)")
+    return _run_processes(runtime, verbose, console, manager, log_path, role, lines)
+
+
+def _run_processes(
+    runtime: Runtime,
+    verbose: bool,
+    console: Any,
+    manager: StackManager,
+    log_path: Path,
+    role: str | None,
+    lines: list[str],
+) -> int:
+    from services.processes import processes_for
+
+    for i, line in enumerate(lines):
         # soft_wrap: a long path stays whole (and copyable) on its line
         show(console, line, style="bold green" if i == 0 else None, soft_wrap=True)
     scripts = str(Path(sys.executable).parent)
     env = dict(os.environ)
     env["PATH"] = scripts + os.pathsep + env.get("PATH", "")
     stop = threading.Event()
-    for process in PROCESSES:
+    for process in processes_for(role):
         manager.add_process(process.name, process.command, env=env, cwd=os.getcwd())
     follower = threading.Thread(
         target=_follow,

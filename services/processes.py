@@ -54,3 +54,20 @@ PROCESSES: tuple[Process, ...] = (
 def procfile() -> str:
     """The Procfile text: the repository's ``Procfile`` must equal this (a test checks)."""
     return "".join(f"{p.name}: {p.command}\n" for p in PROCESSES)
+
+
+ROLES: dict[str, tuple[str, ...]] = {
+    "hub": ("bus", "store", "notifier", "api"),
+    "agent": ("watcher", "scheduler", "collector"),
+}
+"""Beyond one machine: the hub keeps the log and answers; each agent reads its own CLIs' files
+and sends what it read to the hub (DESIGN.md, README "Several machines")."""
+
+
+def processes_for(role: str | None) -> tuple[Process, ...]:
+    """The processes ``otm up --role ROLE`` runs, in start order; None: the whole stack."""
+    if role is None:
+        return PROCESSES
+    if role not in ROLES:
+        raise ValueError(f"the role is hub or agent, not {role!r}")
+    return tuple(p for p in PROCESSES if p.name in ROLES[role])

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bus.forwarder import Forwarder
+from bus.gate import Gate
+from services.runtime.hub import count_refusals, hub_pair, open_gate
 from services.runtime.installation import Runtime
 from services.runtime.runner import Batch, Node, run_service
 
@@ -20,26 +22,41 @@ class BusService:
     name = "bus"
 
     def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.gate: Gate | None = None
         self.forwarder = Forwarder(runtime.endpoints, runtime.state)
 
     def start(self, node: Node) -> Mapping[str, object]:
-        """Bind the forwarder's endpoints."""
+        """Bind the forwarder's endpoints (on a hub, also the tcp ones agents reach)."""
+        self.node = node
+        listen = self.runtime.listen
+        if listen is not None:
+            self.forwarder.pair = hub_pair(self.runtime)
+            self.gate = self.forwarder.gate = open_gate(self.runtime)
+            self.forwarder.listen = listen
         self.forwarder.start()
         endpoints = node.runtime.endpoints
         node.pulse.detail["publish"] = endpoints.publish
         node.pulse.detail["subscribe"] = endpoints.subscribe
-        return {"publish": endpoints.publish, "subscribe": endpoints.subscribe}
+        fields = {"publish": endpoints.publish, "subscribe": endpoints.subscribe}
+        if listen is not None:
+            node.pulse.detail["listen"] = listen.publish
+            fields["listen"] = listen.publish
+        return fields
 
     def handle(self, batch: Batch) -> None:
         """The bus subscribes to nothing."""
 
     def step(self) -> float:
-        """Nothing is due: the forwarder works in its own thread."""
+        """Nothing is due but the refusal counts: the forwarder works in its own thread."""
+        count_refusals(self.gate, self.node.pulse)
         return IDLE_SECONDS
 
     def stop(self) -> Mapping[str, object]:
         """Unbind the endpoints."""
         self.forwarder.stop()
+        if self.gate is not None:
+            self.gate.stop()
         return {}
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import msgspec
 
-from bus.messages import UsageBatch
+from bus.messages import FileCursor, UsageBatch
 from services.collector.adapter import Adapter
+from services.collector.hub_cursors import HubCursors
 from services.collector.tracker import Tracker, committed_cursor
 from services.runtime.installation import Runtime
 from services.store.database import connect_reader
@@ -27,6 +28,12 @@ class Collector:
         self.dirty: dict[str, Adapter] = {}
         self._db: sqlite3.Connection | None = None
         self.machine = runtime.machine
+        self.hub: HubCursors | None = (
+            HubCursors(runtime.endpoints) if runtime.endpoints.curve is not None else None
+        )
+        """On an agent: there is no database here, the committed cursors are the hub's."""
+        self.resumed = self.hub is None
+        """Whether the committed cursors are known (an agent reads nothing until they are)."""
 
     def db(self) -> sqlite3.Connection | None:
         """A read-only connection to the store's database, once it exists."""
@@ -39,8 +46,15 @@ class Collector:
         return self._db
 
     def resume(self) -> None:
-        """Forget in-memory progress and start again from the committed cursors."""
-        self.tracker.load_committed(self.db(), self.machine.id)
+        """Forget in-memory progress and start again from the committed cursors (an agent
+        whose hub does not answer tries again at its next read)."""
+        if self.hub is None:
+            self.tracker.load_committed(self.db(), self.machine.id)
+            return
+        cursors = self.hub.all(self.machine.id)
+        self.resumed = cursors is not None
+        if cursors is not None:
+            self.tracker.load_positions(cursors)
 
     def request(self, provider: str | None = None, paths: tuple[str, ...] = ()) -> None:
         """Mark files to read: the given paths of ``provider``, or every file of its roots
@@ -56,6 +70,10 @@ class Collector:
     def next_batches(self, limit: int = 64) -> list[UsageBatch]:
         """Read dirty files (at most ``limit`` batches, never past the in-flight cap)."""
         out: list[UsageBatch] = []
+        if not self.resumed:
+            self.resume()
+            if not self.resumed:
+                return out  # the hub is away: the files wait, nothing is lost
         for path, adapter in list(self.dirty.items()):
             if self.tracker.full or len(out) >= limit:
                 break
@@ -73,8 +91,21 @@ class Collector:
     def resends(self) -> list[UsageBatch]:
         """Batches whose commit never came back and that the store has not applied."""
         out: list[UsageBatch] = []
-        for item in self.tracker.overdue():
-            committed = committed_cursor(self.db(), self.machine.id, item.batch.source)
+        overdue = self.tracker.overdue()
+        hub: dict[str, FileCursor] | None = None
+        if overdue and self.hub is not None:
+            hub = self.hub.all(self.machine.id)
+            if hub is None:
+                # Unreachable: nothing can be settled; the batches stay pending and are judged
+                # again once the hub answers (their commit may still come back meanwhile).
+                self.tracker.postpone(overdue)
+                return out
+        for item in overdue:
+            committed = (
+                hub.get(item.batch.source)
+                if hub is not None
+                else committed_cursor(self.db(), self.machine.id, item.batch.source)
+            )
             out.extend(self.tracker.reconcile(item, committed))
             adapter = self.adapters.get(item.batch.provider)
             if adapter is not None and not self.tracker.busy(item.batch.source):

@@ -78,8 +78,14 @@ class CollectorService:
                     self.reading.tracker.committed(message.batch_id)
             elif isinstance(message, LimitsCommitted):
                 self.live.committed(message.observation_id)
-            elif isinstance(message, Heartbeat) and self.store.restarted(message):
-                self._on_new_store()
+            elif isinstance(message, Heartbeat) and message.process == "store":
+                silent = self.store.was_silent()
+                if self.store.restarted(message):
+                    self._on_new_store()
+                    self._on_hub_back()
+                elif silent:
+                    self.reading.tracker.expire_all()
+                    self._on_hub_back()
 
     def _on_refresh(self, message: RefreshRequested) -> None:
         self.reading.request(message.provider, message.paths)
@@ -99,6 +105,14 @@ class CollectorService:
         self.reading.tracker.expire_all()
         for observation in self.live.resend_all():
             self.node.publish(observation)
+
+    def _on_hub_back(self) -> None:
+        # On an agent the watcher's refreshes go through the hub too: those sent while it was
+        # away are lost, so every file is looked at again (only bytes past its cursor are read).
+        if self.reading.hub is not None:
+            self.reading.request()
+            self.ingest.note_requested(self.reading)
+            self.node.pulse.counters["hub_returned"] += 1
 
     # -- work and out --------------------------------------------------------------------------
 
@@ -170,6 +184,9 @@ class CollectorService:
             pulse.counters[name] = count  # totals, not increments (Counter.update adds)
         pulse.detail["live_running"] = ",".join(self.live.running)
         pulse.counters["in_flight"] = len(self.reading.tracker.pending)
+        if self.reading.hub is not None:
+            # An agent: how often the hub did not answer a request for the committed cursors.
+            pulse.counters["hub_unanswered"] = self.reading.hub.unanswered
         if pulse.due_in() == 0:
             # Only when a beat goes out: the figures cost a look at every file of the run.
             for name, value in self.ingest.figures(self.reading).items():
@@ -251,11 +268,24 @@ def _unread_span(path: str, cursor: FileCursor | None) -> tuple[int, int] | None
     return (start, st.st_size) if st.st_size > start else None
 
 
+STORE_SILENCE_SECONDS = 15.0
+"""Three idle heartbeats of the store missed: the link to it (an agent's hub) was down."""
+
+
 class StoreWatch:
     """Which store process we last heard from, to notice the first one and any restart."""
 
     def __init__(self) -> None:
         self.identity: tuple[int, float] | None = None
+        self.last_beat: float | None = None
+
+    def was_silent(self) -> bool:
+        """Called at each store heartbeat: whether none had come for ``STORE_SILENCE_SECONDS``
+        (a hub that was unreachable), noting this one."""
+        now = time.monotonic()
+        silent = self.last_beat is not None and now - self.last_beat > STORE_SILENCE_SECONDS
+        self.last_beat = now
+        return silent
 
     @property
     def seen(self) -> bool:

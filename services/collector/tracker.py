@@ -64,6 +64,20 @@ class Tracker:
         ):
             self.positions[path] = _cursor_decoder.decode(blob)
 
+    def load_positions(self, cursors: dict[str, FileCursor]) -> None:
+        """Start from committed cursors the hub sent (an agent has no database)."""
+        self.positions.clear()
+        self.pending.clear()
+        self.positions.update(cursors)
+
+    def postpone(self, items: list[Pending]) -> None:
+        """Judge these overdue batches again one wait from now (the hub did not answer)."""
+        now = time.monotonic()
+        for item in items:
+            for p in self.pending.values():
+                if p.batch.source == item.batch.source:
+                    p.sent_at = now
+
     def position(self, path: str) -> FileCursor | None:
         """Where the next batch of ``path`` starts."""
         return self.positions.get(path)

@@ -19,6 +19,7 @@ from services.runtime.config_schema import (
     MACHINE_NAME_CHARS,
     AlertsConfig,
     ApiConfig,
+    BusConfig,
     Config,
     LimitsConfig,
 )
@@ -39,6 +40,7 @@ def check_config(path: Path, config: Config) -> None:
         lambda c: _quiet_hours(c.alerts.quiet_hours),
         lambda c: _urls(c.alerts.urls),
         lambda c: _command(c.alerts),
+        lambda c: _bus(c.bus),
         lambda c: _machine_name(c.machine.name),
     )
     for check in checks:
@@ -116,6 +118,41 @@ def check_exposure(path: Path, config: Config) -> None:
         f"so it needs [api] token: {NEW_TOKEN_HINT}; put it in this file under [api] as "
         'token = "<token>" (or set host = "127.0.0.1")'
     )
+
+
+def _bus(bus: BusConfig) -> str | None:
+    """A machine is a hub (``listen``) or an agent (``connect`` with the hub's key), not both."""
+    from bus.curve import valid_key
+    from bus.endpoints import split_tcp
+
+    if bus.listen and bus.connect:
+        return (
+            "[bus] listen and [bus] connect are both set: a hub sets listen, an agent sets "
+            "connect and hub_key; remove the one this machine is not"
+        )
+    for key, url, example in (
+        ("listen", bus.listen, "tcp://0.0.0.0:5750"),
+        ("connect", bus.connect, "tcp://hub.example:5750"),
+    ):
+        if not url:
+            continue
+        try:
+            split_tcp(url)
+        except ValueError as exc:
+            return f"[bus] {key} = {toml_value(url)}: {exc}; write it as {toml_value(example)}"
+    if bus.connect and not bus.hub_key:
+        return (
+            "[bus] connect is set but [bus] hub_key is not: run `otm keys init` on the hub "
+            'and set hub_key = "<the public key it printed>"'
+        )
+    if bus.hub_key and not valid_key(bus.hub_key):
+        return (
+            "[bus] hub_key is not a public key (40 z85 characters): copy the key "
+            "`otm keys init` (or `otm keys list`) printed on the hub"
+        )
+    if bus.hub_key and not bus.connect:
+        return '[bus] hub_key is set but [bus] connect is not: add connect = "tcp://HUB:5750"'
+    return None
 
 
 def _limits(limits: LimitsConfig) -> str | None:

@@ -183,6 +183,17 @@ class ActivityConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """How many of the latest prompts the store keeps per provider (``ACTIVITY_KEEP_RANGE``)."""
 
 
+class BusConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[bus]``: several machines (README, "Several machines"). On the hub, ``listen`` is the
+    base tcp port agents reach (publish, subscribe and replay on it and the next two); on an
+    agent, ``connect`` is the hub's and ``hub_key`` the public key ``otm keys init`` printed
+    there. Empty: this machine's processes talk over the local transport only."""
+
+    listen: str = ""
+    connect: str = ""
+    hub_key: str = ""
+
+
 MACHINE_NAME_CHARS = 64
 """The longest ``[machine] name`` (it is shown in report columns)."""
 
@@ -206,6 +217,7 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     limits: LimitsConfig = LimitsConfig()
     alerts: AlertsConfig = AlertsConfig()
     activity: ActivityConfig = ActivityConfig()
+    bus: BusConfig = BusConfig()
     machine: MachineConfig = MachineConfig()
 
     @property

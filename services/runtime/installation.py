@@ -22,7 +22,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from bus.endpoints import Endpoints, endpoints, run_dir, state_dir
+from bus.endpoints import Endpoints, endpoints, run_dir, state_dir, tcp_endpoints
 from services.runtime.cli_roots import claude_roots, codex_roots, existing_roots, gemini_roots
 from services.runtime.config import Config, ConfigError, load_config
 from services.runtime.machine import Machine, local_machine
@@ -39,6 +39,8 @@ class Runtime:
     demo: bool
     codex_roots: tuple[Path, ...] = ()
     gemini_roots: tuple[Path, ...] = ()
+    listen: Endpoints | None = None
+    """On a hub (``[bus] listen``): the tcp endpoints agents reach, served with CURVE."""
 
     @functools.cached_property
     def machine(self) -> Machine:
@@ -207,17 +209,41 @@ def load_runtime() -> Runtime:
     roots, codex, gemini = discovered_roots(config)
     explicit = bool(config.claude.roots or os.environ.get("CLAUDE_CONFIG_DIR"))
     found = existing_roots([*roots, *codex, *gemini])
-    demo = os.environ.get("OTM_DEMO") == "1" or (not explicit and not found)
+    # A hub or an agent is never a demo by default: a hub may have no CLI of its own, and its
+    # agents' records must not land in demo.db.
+    several = bool(config.bus.listen or config.bus.connect)
+    demo = os.environ.get("OTM_DEMO") == "1" or (not explicit and not found and not several)
     if demo:
         roots, codex, gemini = [demo_root(state) / "projects"], [], []
     return Runtime(
         state=state,
         config=config,
-        endpoints=endpoints(state),
+        endpoints=bus_endpoints(state, config),
         claude_roots=tuple(roots),
         demo=demo,
         codex_roots=tuple(codex),
         gemini_roots=tuple(gemini),
+        listen=tcp_endpoints(config.bus.listen) if config.bus.listen else None,
+    )
+
+
+def bus_endpoints(state: Path, config: Config) -> Endpoints:
+    """The local transport, or on an agent (``[bus] connect``) the hub's, with CURVE keys."""
+    if not config.bus.connect:
+        return endpoints(state)
+    from bus.curve import BadKey, CurveClient, load_pair
+
+    try:
+        pair = load_pair(state)
+    except BadKey as exc:
+        raise ConfigError(str(exc)) from None
+    if pair is None:
+        raise ConfigError(
+            f"[bus] connect is set but this machine has no keys in {state / 'keys'}: run "
+            "`otm keys init`, then on the hub `otm keys add NAME <the key it printed>`"
+        )
+    return tcp_endpoints(
+        config.bus.connect, CurveClient(pair.public, pair.secret, config.bus.hub_key)
     )
 
 

@@ -334,6 +334,10 @@ def main(process: str, start: Callable[[Runtime], None]) -> int:
         return 2
     try:
         start(runtime)
+    except ConfigError as exc:
+        # A setting only the process itself can judge (a hub without its keys).
+        logger.error("config_error", error=str(exc))
+        return 2
     except AlreadyRunning as exc:
         logger.error(
             "already_running",

@@ -32,8 +32,12 @@ import structlog
 import zmq
 
 from bus.client import Publisher
+from bus.curve import serve_curve
+from bus.gate import Gate
 from bus.lock import ProcessLock
 from bus.messages import (
+    CursorsReply,
+    CursorsRequest,
     Heartbeat,
     HeartbeatsReply,
     HeartbeatsRequest,
@@ -43,6 +47,7 @@ from bus.messages import (
 )
 from bus.topics import HEARTBEAT, OBSERVATIONS
 from services.processes import PROCESSES
+from services.runtime.hub import count_refusals, hub_pair, open_gate
 from services.runtime.installation import Runtime
 from services.runtime.lifecycle import Pulse
 from services.runtime.runner import Batch, Gather, Node, run_service
@@ -55,7 +60,7 @@ from services.store.health import (
     WriteHealth,
     health_record,
 )
-from services.store.machines import keep_store_machine
+from services.store.machines import committed_cursors, keep_store_machine
 from services.store.trouble import DAMAGED, DISK_FULL, classify, classify_at, describe, free_mb
 from services.store.writer import Store
 
@@ -73,7 +78,9 @@ UNKNOWN_HEARTBEATS = "heartbeats_from_unknown_processes"
 """The store's counter of heartbeats ignored because they name no process of the stack."""
 TROUBLE_EVENTS = {DISK_FULL: "disk_full", DAMAGED: "database_damaged"}
 """The log line's event for the start of each problem (others: ``write_failed``)."""
-_replay_request_decoder = msgspec.msgpack.Decoder(ReplayRequest | HeartbeatsRequest)
+_replay_request_decoder = msgspec.msgpack.Decoder(
+    ReplayRequest | HeartbeatsRequest | CursorsRequest
+)
 
 
 class StoreService:
@@ -94,6 +101,16 @@ class StoreService:
         """Each (machine, process)'s latest heartbeat and when it came: what
         ``HeartbeatsRequest`` gets."""
         self.configured = False
+        self.gate: Gate | None = None
+
+    def _listen(self, replies: zmq.Socket[bytes], where: str) -> None:
+        """On a hub: also answer agents on tcp, with CURVE, after the local bind."""
+        pair = hub_pair(self.runtime)
+        self.gate = open_gate(self.runtime)
+        serve_curve(replies, pair)
+        self.gate.watch(replies)
+        replies.bind(where)
+        self.node.pulse.detail["listen"] = where
 
     def start(self, node: Node) -> Mapping[str, object]:
         """Take the lock, open and check the database, bind the replay socket, subscribe."""
@@ -108,6 +125,8 @@ class StoreService:
         replies: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.REP)
         replies.setsockopt(zmq.LINGER, 0)
         replies.bind(self.runtime.endpoints.replay)
+        if self.runtime.listen is not None:
+            self._listen(replies, self.runtime.listen.replay)
         self.replies = replies
         node.serve(replies, self._answer_replay)
         node.subscribe((OBSERVATIONS, HEARTBEAT))
@@ -150,6 +169,7 @@ class StoreService:
         if self.store is not None:
             self.store.note_heartbeats(beats, received)
         self._write(observations)
+        count_refusals(self.gate, self.node.pulse)
         self.node.pulse.head_seq = self.head
         if not self.health.writing:
             self._write_health(throttle=True)
@@ -157,6 +177,7 @@ class StoreService:
     def step(self) -> float:
         """Nothing is due between messages (heartbeats arrive every few seconds, so a write that
         failed is tried again on time)."""
+        count_refusals(self.gate, self.node.pulse)
         return IDLE_SECONDS
 
     def stop(self) -> Mapping[str, object]:
@@ -164,6 +185,8 @@ class StoreService:
         head = self.head
         if self.replies is not None:
             self.replies.close(0)
+        if self.gate is not None:
+            self.gate.stop()
         if self.store is not None:
             if self.health.writing:
                 # The last word of every process, for `otm status` once the stack is down.
@@ -281,10 +304,16 @@ class StoreService:
     def _answer_replay(self, socket: zmq.Socket[bytes]) -> None:
         reply = self._replay(socket.recv())
         socket.send(msgspec.msgpack.encode(reply))
-        counter = "heartbeats_served" if isinstance(reply, HeartbeatsReply) else "replays_served"
+        counter = (
+            "heartbeats_served"
+            if isinstance(reply, HeartbeatsReply)
+            else "cursors_served"
+            if isinstance(reply, CursorsReply)
+            else "replays_served"
+        )
         self.node.pulse.counters[counter] += 1
 
-    def _replay(self, raw: bytes) -> ReplayReply | HeartbeatsReply:
+    def _replay(self, raw: bytes) -> ReplayReply | HeartbeatsReply | CursorsReply:
         """The answer to one request on the replay socket: events or the latest heartbeats,
         or an error saying why not (a REP socket must always answer, and a damaged page must
         not end the store)."""
@@ -300,6 +329,8 @@ class StoreService:
         if self.store is None:
             return ReplayReply(head=0, error=self.health.message or "no database is open")
         try:
+            if isinstance(request, CursorsRequest):
+                return CursorsReply(cursors=committed_cursors(self.store.conn, request.machine))
             return self.store.replay(request)
         except sqlite3.Error as exc:
             pulse.counters["replays_failed"] += 1

@@ -302,3 +302,20 @@ def test_committed_cursor_reads_the_store(db: sqlite3.Connection) -> None:
         committed_cursor(db, store_machine(db).id, SOURCE),
         committed_cursor(db, store_machine(db).id, OTHER),
     )
+
+
+def test_positions_from_the_hub_are_where_reading_resumes() -> None:
+    """An agent's cursors from the hub become its positions, dropping what was in flight."""
+    tracker = Tracker()
+    chain(tracker, 100)
+    tracker.load_positions({SOURCE: cursor(400)})
+    assert (cursor(400), {}) == (tracker.position(SOURCE), tracker.pending)
+
+
+def test_postponed_batch_is_not_overdue_again_at_once() -> None:
+    """A batch the hub could not settle waits a whole re-send wait before it is judged again."""
+    tracker = Tracker()
+    (sent,) = chain(tracker, 100)
+    tracker.pending[sent.batch_id].sent_at = float("-inf")
+    tracker.postpone(tracker.overdue())
+    assert [] == tracker.overdue()

@@ -26,7 +26,7 @@ BAD_VALUES = [
     (
         "[schedular]\n",
         "[schedular] is not a section: use one of claude, codex, gemini, pricing, api, "
-        "scheduler, limits, alerts, activity, machine",
+        "scheduler, limits, alerts, activity, bus, machine",
     ),
     ("api = 3\n", "api = 3 is not a table: write [api] with its settings on the lines below"),
     # -- [scheduler] ----------------------------------------------------------------------
@@ -238,6 +238,27 @@ BAD_VALUES = [
         '[gemini] code_assist_endpoint = "http://[::1" would send your sign-in token '
         "unencrypted or to an odd address; use an https:// URL (http:// only to 127.0.0.1 or "
         "localhost)",
+    ),
+    # -- [bus] ----------------------------------------------------------------------------
+    (
+        '[bus]\nlisten = "0.0.0.0:5750"\n',
+        "[bus] listen = \"0.0.0.0:5750\": '0.0.0.0:5750' does not start with tcp://; write it "
+        'as "tcp://0.0.0.0:5750"',
+    ),
+    (
+        '[bus]\nconnect = "tcp://hub:5750"\n',
+        "[bus] connect is set but [bus] hub_key is not: run `otm keys init` on the hub and set "
+        'hub_key = "<the public key it printed>"',
+    ),
+    (
+        '[bus]\nconnect = "tcp://hub:5750"\nhub_key = "short"\n',
+        "[bus] hub_key is not a public key (40 z85 characters): copy the key `otm keys init` "
+        "(or `otm keys list`) printed on the hub",
+    ),
+    (
+        '[bus]\nlisten = "tcp://0.0.0.0:5750"\nconnect = "tcp://hub:5750"\n',
+        "[bus] listen and [bus] connect are both set: a hub sets listen, an agent sets connect "
+        "and hub_key; remove the one this machine is not",
     ),
     # -- the file itself ------------------------------------------------------------------
     (

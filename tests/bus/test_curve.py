@@ -1,0 +1,118 @@
+"""CURVE keys and the hub's gate, on real sockets."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+import zmq
+
+from bus.curve import BadKey, CurveClient, admit, admitted, init_pair, load_pair, serve_curve
+from bus.gate import NO_KEY, UNKNOWN_KEY, Gate
+from tests.e2e.stack import wait_until
+
+
+def test_secret_key_file_is_owner_only(tmp_path: Path) -> None:
+    """`keys init` writes the secret key with mode 0600."""
+    init_pair(tmp_path)
+    mode = stat.S_IMODE((tmp_path / "keys" / "machine.key_secret").stat().st_mode)
+    assert 0o600 == mode
+
+
+def test_init_keeps_an_existing_pair(tmp_path: Path) -> None:
+    """A second init returns the same pair and says it made nothing."""
+    first, _ = init_pair(tmp_path)
+    assert (first, False) == init_pair(tmp_path)
+
+
+def test_pair_repr_hides_the_secret(tmp_path: Path) -> None:
+    """The pair's repr (what a log or traceback shows) carries no secret."""
+    pair, _ = init_pair(tmp_path)
+    assert pair.secret not in repr(pair)
+
+
+def test_load_pair_rejects_mismatched_halves(tmp_path: Path) -> None:
+    """A public key that is not the secret's half is refused with a fix."""
+    init_pair(tmp_path)
+    other = zmq.curve_keypair()[0].decode()
+    (tmp_path / "keys" / "machine.key").write_text(other)
+    with pytest.raises(BadKey, match="otm keys init"):
+        load_pair(tmp_path)
+
+
+def test_admit_rejects_a_non_key(tmp_path: Path) -> None:
+    """`keys add` with something that is not a z85 key is refused."""
+    with pytest.raises(BadKey, match="not a public key"):
+        admit(tmp_path, "laptop", "xyz")
+
+
+def test_admit_replaces_a_name(tmp_path: Path) -> None:
+    """Admitting a known name again keeps only its new key."""
+    first, second = (zmq.curve_keypair()[0].decode() for _ in range(2))
+    admit(tmp_path, "laptop", first, now=1.0)
+    admit(tmp_path, "laptop", second, now=2.0)
+    assert [second] == [a.key for a in admitted(tmp_path)]
+
+
+def _asks(address: str, keys: CurveClient | None, server: zmq.Socket[bytes]) -> bool:
+    """Whether a REQ with ``keys`` (None: plain) gets its echo back from ``server``."""
+    client: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.REQ)
+    client.setsockopt(zmq.LINGER, 0)
+    if keys is not None:
+        keys.apply(client)
+    client.connect(address)
+    client.send(b"ping")
+    if server.poll(1000):
+        server.send(server.recv())
+    answered = bool(client.poll(500))
+    client.close(0)
+    return answered
+
+
+@pytest.fixture
+def served(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A REP socket bound on ipc plain, then on tcp as a CURVE server behind a gate."""
+    hub = tmp_path / "hub"
+    pair, _ = init_pair(hub)
+    gate = Gate(hub)
+    gate.start()
+    server: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.REP)
+    server.setsockopt(zmq.LINGER, 0)
+    server.bind(f"ipc://{tmp_path}/plain.sock")
+    serve_curve(server, pair)
+    gate.watch(server)
+    server.bind("tcp://127.0.0.1:0")
+    tcp = server.getsockopt(zmq.LAST_ENDPOINT).decode()
+    yield hub, pair, gate, server, tcp, f"ipc://{tmp_path}/plain.sock"
+    server.close(0)
+    gate.stop()
+
+
+def test_ipc_bound_before_curve_stays_plain(served) -> None:  # type: ignore[no-untyped-def]
+    """libzmq takes options per bind: the ipc bind made first still answers a plain peer."""
+    _hub, _pair, _gate, server, _tcp, ipc = served
+    assert _asks(ipc, None, server)
+
+
+def test_admitted_agent_is_answered(served, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """An agent whose key was admitted gets through the CURVE bind."""
+    hub, pair, _gate, server, tcp, _ipc = served
+    agent, _ = init_pair(tmp_path / "agent")
+    admit(hub, "laptop", agent.public)
+    assert _asks(tcp, CurveClient(agent.public, agent.secret, pair.public), server)
+
+
+def test_unknown_key_is_refused_and_counted(served) -> None:  # type: ignore[no-untyped-def]
+    """A CURVE peer whose key was never admitted gets no answer and one more refusal."""
+    _hub, pair, gate, server, tcp, _ipc = served
+    public, secret = (k.decode() for k in zmq.curve_keypair())
+    assert not _asks(tcp, CurveClient(public, secret, pair.public), server)
+    wait_until(lambda: gate.refused[UNKNOWN_KEY] > 0, 5, "an unknown-key refusal")
+
+
+def test_plain_peer_on_tcp_is_refused_and_counted(served) -> None:  # type: ignore[no-untyped-def]
+    """A peer with no key at all gets no answer on tcp and is counted as no_key."""
+    _hub, _pair, gate, server, tcp, _ipc = served
+    assert not _asks(tcp, None, server)
+    wait_until(lambda: gate.refused[NO_KEY] > 0, 5, "a no-key refusal")
