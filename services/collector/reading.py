@@ -40,7 +40,9 @@ class Collector:
         if self._db is None and Path(self.runtime.db_path).exists():
             try:
                 self._db = connect_reader(str(self.runtime.db_path))
-                self._db.execute("SELECT 1 FROM cursors LIMIT 1")
+                # An older schema (the store migrates it at start) is not ready yet: its
+                # cursors have no machine, and reading them would be reading someone's.
+                self._db.execute("SELECT machine FROM cursors LIMIT 1")
             except sqlite3.Error:
                 self._db = None
         return self._db
