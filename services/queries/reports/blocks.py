@@ -1,7 +1,7 @@
 """``otm report blocks``: five-hour billing blocks, with ccusage's exact rules (FORMATS.md §2.7).
 
-Built from ``usage_records`` (one row per counted record) in timestamp order, separately for
-each provider (each has its own limits):
+Built from ``usage_by_hour`` (the records summed per part of a UTC hour) in time order,
+separately for each provider (each has its own limits), with ccusage's record-by-record rules:
 
 * a block starts at its first record's time floored to the UTC hour and ends 5 hours later;
 * a record more than 5 hours after the block's start, or after the previous record, starts a
@@ -73,8 +73,11 @@ class _Tally:
     groups: dict[GroupKey, list[int]] = field(default_factory=dict)
     models: list[str] = field(default_factory=list)
 
-    def add(self, model: str, fast: int, long_context: int, tokens: tuple[int, ...]) -> None:
-        self.entries += 1
+    def add(
+        self, model: str, fast: int, long_context: int, tokens: tuple[int, ...], records: int = 1
+    ) -> None:
+        """Add ``records`` records (1, or a group of them) with these summed ``tokens``."""
+        self.entries += records
         sums = self.groups.get((model, fast, long_context))
         if sums is None:
             sums = self.groups[(model, fast, long_context)] = [0] * len(tokens)
@@ -188,16 +191,33 @@ def _build(
     windows: dict[str, LimitWindow],
     tallies: dict[str, _Tally],
 ) -> Iterator[Block]:
-    """Every block and gap of each provider, in time order per provider."""
-    spans = {p: _window_span(w) for p, w in windows.items()}
-    records = conn.execute(
-        "SELECT provider, ts_ms, model, fast, long_context, input, output, cache_write_5m,"
-        " cache_write_1h, cache_read, reasoning, total, web_searches FROM usage_records"
-        f" WHERE provider IN ({placeholders(providers)}) ORDER BY provider, ts_ms",
+    """Every block and gap of each provider, in time order per provider.
+
+    Read from ``usage_by_hour``: the records of one part of an hour (those exactly on it, or
+    the rest of it) always fall in the same block, so ccusage's record-by-record rules give
+    the same blocks applied to each part at its first record's time.
+    """
+    for provider, window in windows.items():
+        _tally_window(conn, provider, _window_span(window), tallies[provider])
+    groups = conn.execute(
+        "SELECT provider, hour, part, first_ts, first_key, last_ts, records, model, fast,"
+        " long_context, input, output, cache_write_5m, cache_write_1h, cache_read, reasoning,"
+        " total, web_searches FROM usage_by_hour"
+        f" WHERE provider IN ({placeholders(providers)})"
+        " ORDER BY provider, hour, part, first_ts, first_key",
         providers,
-    )
+    ).fetchall()
     current: Block | None = None
-    for provider, ts, model, fast, long_context, *tokens in records:
+    i, n = 0, len(groups)
+    while i < n:
+        provider, hour, part = groups[i][:3]
+        j = i + 1
+        while j < n and groups[j][2] == part and groups[j][1] == hour and groups[j][0] == provider:
+            j += 1
+        part_groups = groups[i:j]
+        i = j
+        ts = min(g[3] for g in part_groups)
+        last = max(g[5] for g in part_groups)
         if current is not None and current.provider != provider:
             yield current
             current = None
@@ -209,14 +229,25 @@ def _build(
                 gap_start = current.last + BLOCK_MS
                 yield Block(provider, gap_start, ts, gap=True, first=gap_start, last=gap_start)
             current = _open(provider, ts)
-        current.last = ts
-        counts = tuple(tokens)
-        current.tally.add(model, fast, long_context, counts)
-        span = spans.get(provider)
-        if span is not None and span[0] <= ts < span[1]:
-            tallies[provider].add(model, fast, long_context, counts)
+        current.last = last
+        for g in part_groups:
+            current.tally.add(g[7], g[8], g[9], tuple(g[10:]), g[6])
     if current is not None:
         yield current
+
+
+def _tally_window(
+    conn: sqlite3.Connection, provider: str, span: tuple[int, int], tally: _Tally
+) -> None:
+    """Tally the provider's records inside its own window ``span``."""
+    records = conn.execute(
+        "SELECT model, fast, long_context, input, output, cache_write_5m, cache_write_1h,"
+        " cache_read, reasoning, total, web_searches FROM usage_records"
+        " WHERE provider = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms",
+        (provider, *span),
+    )
+    for model, fast, long_context, *tokens in records:
+        tally.add(model, fast, long_context, tuple(tokens))
 
 
 def _open(provider: str, ts: int) -> Block:
