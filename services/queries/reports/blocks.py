@@ -23,20 +23,15 @@ records that fall inside it.
 from __future__ import annotations
 
 import math
-import sqlite3
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-from zoneinfo import ZoneInfo
 
-import msgspec
-
-from bus.messages import PROVIDERS, LimitWindow
 from services.queries.costs import pusd_to_usd
+from services.queries.msgpack_lite import decode_struct
 from services.queries.reports.common import (
+    PROVIDERS,
     SYNTHETIC,
+    Fields,
     Group,
     Pricer,
     ReportError,
@@ -51,6 +46,13 @@ from services.queries.reports.common import (
 )
 from services.queries.reports.timezones import zone
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import sqlite3
+    from collections.abc import Iterator
+    from typing import Any
+    from zoneinfo import ZoneInfo
+
 HOUR_MS = 3_600_000
 BLOCK_MS = 5 * HOUR_MS
 MINUTE_MS = 60_000
@@ -60,18 +62,36 @@ OFFICIAL_WINDOWS = {"codex": "primary", "claude": "five_hour"}
 """Each provider's own 5-hour window, by its name in the ``limits`` projection."""
 DEFAULT_WINDOW_SECONDS = 5 * 3600
 
-_window_decoder = msgspec.msgpack.Decoder(LimitWindow)
+if TYPE_CHECKING:
+    GroupKey = tuple[str, int, int]
 
-GroupKey = tuple[str, int, int]
+
+class Window(Fields):
+    """A committed ``bus.messages.Window``, read without msgspec (``msgpack_lite``):
+    a blocks report need not load the wire's types."""
+
+    __slots__ = ("observed_at", "resets_at", "source", "used_percent", "window", "window_seconds")
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        self.window: str = str(fields["window"])
+        self.used_percent = float(fields["used_percent"])
+        self.observed_at = float(fields["observed_at"])
+        self.source: str = str(fields["source"])
+        resets_at = fields.get("resets_at")
+        self.resets_at = None if resets_at is None else float(resets_at)
+        seconds = fields.get("window_seconds")
+        self.window_seconds = None if seconds is None else int(seconds)
 
 
-@dataclass
-class _Tally:
+class _Tally(Fields):
     """Token sums per (model, speed, tier) of some records, priced once at the end."""
 
-    entries: int = 0
-    groups: dict[GroupKey, list[int]] = field(default_factory=dict)
-    models: list[str] = field(default_factory=list)
+    __slots__ = ("entries", "groups", "models")
+
+    def __init__(self) -> None:
+        self.entries = 0
+        self.groups: dict[GroupKey, list[int]] = {}
+        self.models: list[str] = []
 
     def add(
         self, model: str, fast: int, long_context: int, tokens: tuple[int, ...], records: int = 1
@@ -94,29 +114,41 @@ class _Tally:
         return total
 
 
-@dataclass
-class Block:
+class Block(Fields):
     """One block (or gap) of one provider."""
 
-    provider: str
-    start: int
-    end: int
-    gap: bool = False
-    first: int = 0
-    last: int = 0
-    tally: _Tally = field(default_factory=_Tally)
-    sums: Sums = field(default_factory=Sums)
+    __slots__ = ("end", "first", "gap", "last", "provider", "start", "sums", "tally")
+
+    def __init__(
+        self,
+        provider: str,
+        start: int,
+        end: int,
+        gap: bool = False,
+        first: int = 0,
+        last: int = 0,
+    ) -> None:
+        self.provider = provider
+        self.start = start
+        self.end = end
+        self.gap = gap
+        self.first = first
+        self.last = last
+        self.tally = _Tally()
+        self.sums = Sums()
 
     def is_active(self, now: int) -> bool:
         """ccusage's rule: the last record is under 5 hours old and the block has not ended."""
         return not self.gap and now - self.last < BLOCK_MS and now < self.end
 
 
-@dataclass(frozen=True)
-class TokenLimit:
+class TokenLimit(Fields):
     """``--token-limit``: a number of tokens, or ``max`` (the largest complete block)."""
 
-    tokens: int | None
+    __slots__ = ("tokens",)
+
+    def __init__(self, tokens: int | None) -> None:
+        self.tokens = tokens
 
     @classmethod
     def parse(cls, value: str | int | None) -> TokenLimit | None:
@@ -188,7 +220,7 @@ def blocks(
 def _build(
     conn: sqlite3.Connection,
     providers: tuple[str, ...],
-    windows: dict[str, LimitWindow],
+    windows: dict[str, Window],
     tallies: dict[str, _Tally],
 ) -> Iterator[Block]:
     """Every block and gap of each provider, in time order per provider.
@@ -322,7 +354,7 @@ def _limit_status(limit: int, projected: int) -> dict[str, Any]:
 
 def _official_windows(
     conn: sqlite3.Connection, providers: tuple[str, ...], now: int
-) -> dict[str, LimitWindow]:
+) -> dict[str, Window]:
     """Each listed provider's own current 5-hour window that has not reset yet."""
     out = {}
     for provider, name in OFFICIAL_WINDOWS.items():
@@ -334,21 +366,22 @@ def _official_windows(
         ).fetchone()
         if row is None:
             continue
-        window = _window_decoder.decode(row[0])
+        fields = decode_struct(bytes(row[0]), "window")
+        if fields is None:
+            continue
+        window = Window(fields)
         if window.resets_at is not None and window.resets_at * 1000 > now:
             out[provider] = window
     return out
 
 
-def _window_span(window: LimitWindow) -> tuple[int, int]:
+def _window_span(window: Window) -> tuple[int, int]:
     end = round((window.resets_at or 0) * 1000)
     seconds = window.window_seconds or DEFAULT_WINDOW_SECONDS
     return end - seconds * 1000, end
 
 
-def _window_json(
-    provider: str, window: LimitWindow, tally: _Tally, pricer: Pricer
-) -> dict[str, Any]:
+def _window_json(provider: str, window: Window, tally: _Tally, pricer: Pricer) -> dict[str, Any]:
     start, end = _window_span(window)
     sums = tally.priced(provider, pricer)
     return {
