@@ -4,7 +4,10 @@ comes and goes (other work on 2 shared cores) weighs on both sides alike.
 
 ``python -m bench.reports_paired --sizes 10,30 --runs 7`` prints, per size, kind and form, the
 median of each and ccusage's median over ours. It uses the corpora and state folders of
-``bench.reports`` (catching up first if needed), with the stack stopped.
+``bench.reports`` (catching up first if needed), with the stack stopped. ``--otm PATH`` times
+another installed ``otm`` script (say one from ``pip install .``, as the README installs it,
+rather than this editable checkout, whose import hook costs every import), with the
+interpreter of its own environment as the floor.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from bench.stack import stack_env
 from bench.statusline import claude_corpus
 
 
-def paired(size: float, runs: int, cache_dir: Path, binary: Path) -> list[dict[str, object]]:
+def paired(
+    size: float, runs: int, cache_dir: Path, binary: Path, otm: str | None = None
+) -> list[dict[str, object]]:
     """Every kind and form of one size, timed by turns; one dict of medians per case."""
     claude_dir, _ = claude_corpus(cache_dir, size, 1)
     place = cache_dir / f"reports-{size:g}-1"
@@ -46,6 +51,11 @@ def paired(size: float, runs: int, cache_dir: Path, binary: Path) -> list[dict[s
     ccusage_home.mkdir(parents=True, exist_ok=True)
     ccusage_env = ccusage.isolated_env(ccusage_home, {"CLAUDE_CONFIG_DIR": dirs})
     answers = home / "run" / "answers"
+    python = sys.executable if otm is None else str(Path(otm).parent / "python")
+
+    def ours_command(kind: str, form: str) -> list[str]:
+        command = otm_report(kind, form)
+        return command if otm is None else [otm, *command[command.index("report") :]]
 
     def forget() -> None:
         shutil.rmtree(answers, ignore_errors=True)
@@ -58,9 +68,9 @@ def paired(size: float, runs: int, cache_dir: Path, binary: Path) -> list[dict[s
             floor: list[float] = []
             ccusage_command = ccusage_report(binary, kind, form)
             for _ in range(runs):
-                ours += timed(otm_report(kind, form), env, 1, before=forget)
+                ours += timed(ours_command(kind, form), env, 1, before=forget)
                 theirs += timed(ccusage_command, ccusage_env, 1, cwd=ccusage_home)
-                floor += timed([sys.executable, "-I", "-c", "pass"], env, 1)
+                floor += timed([python, "-I", "-c", "pass"], env, 1)
             otm_s, ccusage_s = statistics.median(ours), statistics.median(theirs)
             floor_s = statistics.median(floor)
             out.append(
@@ -88,10 +98,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--sizes", default="10,30", help="corpus sizes in MB (default 10,30)")
     p.add_argument("--runs", type=int, default=7, help="turns per case (default 7)")
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE, help="corpora, state, ccusage")
+    p.add_argument("--otm", help="the otm script to time (default: this environment's)")
     args = p.parse_args(argv)
     binary = ccusage.ensure_installed(args.cache_dir)
     for size in (float(s) for s in args.sizes.split(",") if s):
-        paired(size, args.runs, args.cache_dir, binary)
+        paired(size, args.runs, args.cache_dir, binary, args.otm)
 
 
 if __name__ == "__main__":
