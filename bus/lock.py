@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
-from types import TracebackType
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+    from types import TracebackType
 
 
 class AlreadyRunning(Exception):
@@ -15,7 +18,7 @@ class AlreadyRunning(Exception):
 class ProcessLock:
     """Hold ``path`` exclusively for the lifetime of this object (or process)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | str) -> None:
         self.path = path
         self._fd: int | None = None
 
@@ -51,9 +54,10 @@ class ProcessLock:
         self.release()
 
 
-def is_held(path: Path) -> bool:
+def is_held(path: Path | str) -> bool:
     """Whether some live process holds the lock at ``path`` right now."""
-    if not path.exists():
+    # os.path, not Path.exists: a one-shot report need not import pathlib for this.
+    if not os.path.exists(path):
         return False
     try:
         with ProcessLock(path):

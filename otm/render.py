@@ -10,14 +10,8 @@ pipe gets the whole table at its own width. A report with no rows says where it 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
-
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from otm.table_fit import (
     Column,
@@ -32,6 +26,12 @@ from otm.table_fit import (
     short_projects,
     terminal_width,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from rich.console import Console
 
 PROVIDER_TITLES = {
     "claude": "Claude Code",
@@ -50,17 +50,28 @@ KIND_TITLES = {
 }
 
 
-@dataclass(frozen=True)
 class Step:
-    """How lean one layout is: each step of `STEPS` gives up a little more width."""
+    """How lean one layout is: each step of `STEPS` gives up a little more width.
 
-    short_ids: bool = False
-    """Session ids and projects by their short forms; a gap block's status without its end."""
-    short_models: bool = False
-    compact: bool = False
-    """Token counts as ``12.3k``, ``1.76M``."""
-    drop: frozenset[str] = frozenset()
-    """Headers of the columns left out."""
+    ``short_ids``: session ids and projects by their short forms, a gap block's status without
+    its end; ``short_models``; ``compact``: token counts as ``12.3k``, ``1.76M``; ``drop``: the
+    headers of the columns left out. (A plain class: ``dataclasses`` costs a piped report a
+    few milliseconds.)
+    """
+
+    __slots__ = ("compact", "drop", "short_ids", "short_models")
+
+    def __init__(
+        self,
+        short_ids: bool = False,
+        short_models: bool = False,
+        compact: bool = False,
+        drop: frozenset[str] = frozenset(),
+    ) -> None:
+        self.short_ids = short_ids
+        self.short_models = short_models
+        self.compact = compact
+        self.drop = drop
 
 
 DROP_ORDER = (
@@ -109,6 +120,8 @@ def render_report(
         title += " (demo data)"
     width = terminal_width()
     if not report[ROWS_KEY[kind]]:
+        from rich.console import Console
+
         console = Console(width=width or 100, soft_wrap=width is None, emoji=False)
         console.print(empty_report(kind, provider, demo, dates), highlight=False)
         return
@@ -121,20 +134,33 @@ def render_report(
     )
     full = next(layouts)
     shown = choose(itertools.chain([full], layouts), width)
+    lines = []
+    if kind == "blocks":
+        for b in report["blocks"]:
+            if b["isActive"]:
+                lines += _active_lines(b, zone)
+    lines += unpriced_lines(report)
+    if width is None:
+        # No terminal: no colours to draw, and the full layout (nothing is hidden).
+        import sys
+
+        from otm.table_fit import draw_plain
+
+        sys.stdout.write(draw_plain(title, shown) + "".join(plain(line) + "\n" for line in lines))
+        return
+    from rich.console import Console
+    from rich.markup import escape
+
     table_width = layout_width(shown)
     # Narrower than even the leanest layout: drawn wider than the terminal (which wraps the
     # lines) rather than letting rich shrink, and so cut, its columns.
-    console = Console(width=max(width or 0, table_width), soft_wrap=width is None, emoji=False)
+    console = Console(width=max(width, table_width), soft_wrap=False, emoji=False)
     styles = [("dim" if b["isGap"] else None) for b in report["blocks"]] if kind == "blocks" else ()
     console.print(make_table(title, shown, styles))
     note = hidden_note(shown, full, width)
     if note:
         console.print(f"[dim]{escape(note)}[/]")
-    if kind == "blocks":
-        for b in report["blocks"]:
-            if b["isActive"]:
-                _render_active(console, b, zone)
-    render_unpriced(console, report)
+    _print_lines(console, lines)
 
 
 def empty_report(kind: str, provider: str, demo: bool, dates: str = "") -> str:
@@ -173,21 +199,49 @@ def empty_report(kind: str, provider: str, demo: bool, dates: str = "") -> str:
         f"{runtime.state / 'config.toml'}. --since/--until narrow the dates; `otm doctor` "
         "says what is missing."
     )
+    from rich.markup import escape
+
     return escape("\n".join(lines))
 
 
+Line = tuple[tuple[tuple[str, str | None], ...], bool]
+"""A line printed under a table: its pieces of text, each with its style (or none), and
+whether rich highlights its numbers on a terminal."""
+
+
+def plain(line: Line) -> str:
+    """The text of ``line``, as it prints where there is no terminal."""
+    return "".join(text for text, _ in line[0])
+
+
+def _print_lines(console: Console, lines: list[Line]) -> None:
+    from rich.markup import escape
+
+    for pieces, highlight in lines:
+        markup = "".join(f"[{s}]{escape(t)}[/]" if s else escape(t) for t, s in pieces)
+        console.print(markup, highlight=highlight)
+
+
 def render_unpriced(console: Console, report: dict[str, Any]) -> None:
+    """Print `unpriced_lines` of ``report`` on ``console``."""
+    _print_lines(console, unpriced_lines(report))
+
+
+def unpriced_lines(report: dict[str, Any]) -> list[Line]:
     """One line per model without a price (its tokens are counted, its dollars are not), then
     one per model priced as the known model inside its name (``aide-gpt-5 priced as gpt-5``)."""
+    lines: list[Line] = []
     for item in report.get("unpriced", []):
         where = f"{item['provider']} " if "provider" in item else ""
-        section = escape(f'[pricing.overrides."{item["model"]}"]')
-        console.print(
-            f"[yellow]unpriced:[/] {where}{escape(item['model'])} ({item['tokens']:,} tokens) is "
-            f"not in genai-prices; its cost is not included. Add {section} to config.toml."
+        section = f'[pricing.overrides."{item["model"]}"]'
+        text = (
+            f" {where}{item['model']} ({item['tokens']:,} tokens) is not in genai-prices; its "
+            f"cost is not included. Add {section} to config.toml."
         )
+        lines.append(((("unpriced:", "yellow"), (text, None)), True))
     for model, known in report.get("pricedAs", {}).items():
-        console.print(f"[dim]{escape(model)} priced as {escape(known)}[/]", highlight=False)
+        lines.append((((f"{model} priced as {known}", "dim"),), False))
+    return lines
 
 
 _NUMBER_COLUMNS = (
@@ -325,36 +379,40 @@ def block_layout(report: dict[str, Any], provider: str, tz: ZoneInfo, step: Step
     return _without(columns, step.drop - {"Project"})
 
 
-def _render_active(console: Console, block: dict[str, Any], tz: ZoneInfo) -> None:
+def _active_lines(block: dict[str, Any], tz: ZoneInfo) -> list[Line]:
+    """The lines under the table about an active block."""
     who = f"{block['provider']} " if "provider" in block else ""
-    line = f"[bold]Active {who}block[/] until {_local(block['endTime'], tz)}"
+    rest = f" until {_local(block['endTime'], tz)}"
     burn, projection = block["burnRate"], block["projection"]
     if burn is not None and projection is not None:
-        line += (
+        rest += (
             f": {burn['tokensPerMinute']:,.0f} tokens/min, ${burn['costPerHour']:,.2f}/hour;"
             f" projected {projection['totalTokens']:,} tokens, ${projection['totalCost']:,.2f}"
             f" ({projection['remainingMinutes']} min left)"
         )
-    console.print(line)
+    lines: list[Line] = [(((f"Active {who}block", "bold"), (rest, None)), True)]
     status = block.get("tokenLimitStatus")
     if status is not None:
         colour = {"ok": "green", "warning": "yellow", "exceeds": "red"}[status["status"]]
-        console.print(
-            f"  token limit {status['limit']:,}: projected {status['percentUsed']:.1f}% "
-            f"[{colour}]{status['status']}[/]"
-        )
+        text = f"  token limit {status['limit']:,}: projected {status['percentUsed']:.1f}% "
+        lines.append((((text, None), (status["status"], colour)), True))
     window = block.get("officialWindow")
     if window is not None:
-        console.print(
+        text = (
             f"  official {window['window']} window {_local(window['startTime'], tz)} - "
             f"{_local(window['endTime'], tz)}: {window['usedPercent']}% used "
             f"({window['totalTokens']:,} tokens, ${window['costUSD']:,.2f} logged in it)"
         )
+        lines.append((((text, None),), True))
+    return lines
 
 
 def render_limits(report: dict[str, Any]) -> None:
     """Print rate-limit windows (use, countdown to reset, where and when each number came
     from), credits, and each provider's live check with its reason and fix when it failed."""
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console()
     if report["limits"]:
         table = Table(title="Rate-limit windows")

@@ -4,7 +4,8 @@ A table is offered as a list of layouts, richest first (full ids and model names
 each leaner than the one before (short names, compact token counts, fewer columns). The first
 layout whose natural width fits is drawn, with every column at exactly that width, so rich never
 has to shrink (and so cut) a column: dates, dollars and model names are never cut. Output that is
-not a terminal (a pipe, a file) gets the richest layout at its own width.
+not a terminal (a pipe, a file) gets the richest layout at its own width, drawn as plain text
+without rich (`draw_plain`: the same characters, as the tests hold).
 
 Widths are computed here from the cells' text, not by asking rich to measure, which costs more
 than the drawing; the arithmetic matches the box drawn by `make_table` (tested against it).
@@ -14,39 +15,86 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any
 
-from rich.cells import cell_len
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from typing import Any
+
+
+def cell_len(text: str) -> int:
+    """The cells ``text`` takes on a terminal (rich's measure, loaded only for non-ASCII)."""
+    if text.isascii():
+        return len(text)
+    from rich.cells import cell_len as rich_cell_len
+
+    return rich_cell_len(text)
+
 
 GAP = 2
 """Cells between two columns in `make_table`'s box (collapsed padding, no vertical rules)."""
 
 
-@dataclass(frozen=True)
 class Column:
-    """One column of a layout: its header, its body cells, its totals cell."""
+    """One column of a layout: its header, its body cells, its totals cell, whether it is
+    right-justified and a style per body cell (empty: none). Immutable. (A plain class: the
+    ``dataclasses`` module costs a piped report a few milliseconds.)"""
 
+    __slots__ = ("_width", "cells", "footer", "header", "right", "styles")
     header: str
     cells: Sequence[str]
-    footer: str = ""
-    right: bool = False
-    styles: Sequence[str | None] = field(default_factory=tuple)
-    """A style per body cell (empty: none)."""
+    footer: str
+    right: bool
+    styles: Sequence[str | None]
+    _width: int | None
 
-    @cached_property
+    def __init__(
+        self,
+        header: str,
+        cells: Sequence[str],
+        footer: str = "",
+        right: bool = False,
+        styles: Sequence[str | None] = (),
+    ) -> None:
+        set_field = object.__setattr__
+        set_field(self, "header", header)
+        set_field(self, "cells", cells)
+        set_field(self, "footer", footer)
+        set_field(self, "right", right)
+        set_field(self, "styles", styles)
+        set_field(self, "_width", None)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Column is immutable: cannot set {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Column:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return "Column({!r}, {!r}, {!r}, {!r}, {!r})".format(*self._fields())
+
+    def _fields(self) -> tuple[object, ...]:
+        return (self.header, self.cells, self.footer, self.right, self.styles)
+
+    @property
     def width(self) -> int:
         """The narrowest width that shows every cell whole (a header may wrap at its spaces)."""
+        if self._width is not None:
+            return self._width
         widest = max((cell_len(word) for word in self.header.split()), default=0)
         for text in (*self.cells, self.footer):
             for line in text.split("\n"):
                 widest = max(widest, cell_len(line))
+        object.__setattr__(self, "_width", widest)
         return widest
 
 
-Layout = Sequence[Column]
+if TYPE_CHECKING:
+    Layout = Sequence[Column]
 
 
 def layout_width(columns: Layout) -> int:
@@ -221,6 +269,62 @@ def _body(columns: Layout, row_styles: Sequence[str | None]) -> list[Any]:
                 body.append(lines[j] if j < len(lines) else "", style=style or None)
         out.append(body)
     return out
+
+
+RULE = "\u2500"
+"""box.SIMPLE's horizontal line, under the header and over the totals."""
+SEPARATOR = "  "
+"""A column's collapsed padding and the box's blank divider (``table_fit.GAP``)."""
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    fill = " " * max(0, width - cell_len(text))
+    return fill + text if right else text + fill
+
+
+def _block(lines: list[list[str]], widths: list[int], rights: list[bool], bottom: bool) -> str:
+    """Rows of one table section: each column's lines, aligned to the tallest column."""
+    height = max((len(cell) for cell in lines), default=0)
+    out = []
+    for row in range(height):
+        parts = []
+        for cell, width, right in zip(lines, widths, rights, strict=True):
+            index = row - (height - len(cell)) if bottom else row
+            text = cell[index] if 0 <= index < len(cell) else ""
+            parts.append(_pad(text, width, right))
+        out.append(SEPARATOR.join(parts) + "\n")
+    return "".join(out)
+
+
+def draw_plain(title: str, columns: Layout) -> str:
+    """`make_table` as plain text, exactly as a soft-wrapping rich console prints it where
+    there is no terminal (no colours to draw, and loading rich is ~100 ms): the title, the
+    header (bottom-aligned, a header wider than its column broken at its spaces), a rule,
+    the body rows, a rule and the totals row; every line at the table's width but the
+    title's."""
+    widths = [c.width for c in columns]
+    rights = [c.right for c in columns]
+    width = sum(widths) + len(SEPARATOR) * max(0, len(columns) - 1)
+    headers = [
+        c.header.split("\n") if cell_len(c.header) <= c.width else c.header.split() for c in columns
+    ]
+    count = len(columns[0].cells) if columns else 0
+    split = [[text.split("\n") for text in c.cells] for c in columns]
+    body = []
+    for i in range(count):
+        body.append(_block([cells[i] for cells in split], widths, rights, bottom=False))
+    footers = [c.footer.split("\n") for c in columns]
+    rule = RULE * width + "\n"
+    return "".join(
+        (
+            title + "\n",
+            _block(headers, widths, rights, bottom=True),
+            rule,
+            *body,
+            rule,
+            _block(footers, widths, rights, bottom=False),
+        )
+    )
 
 
 def hidden_note(shown: Layout, full: Layout, width: int | None) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from services.runtime.machine import local_machine
 from services.store.machines import keep_store_machine
-from services.store.rebuild import rebuild_connection
+from services.store.rebuild import rebuild_connection, replay_into_projections
 from services.store.schema import MIGRATIONS, apply_migrations
 from services.store.trouble import DAMAGED, classify_at, quick_check
 
@@ -24,11 +24,18 @@ def migrate(conn: sqlite3.Connection, state: Path | None = None) -> int:
     With ``state`` (the folder holding the database), the store's own machine is recorded
     first if the database has none yet: the replay after a migration gives events logged
     before machines were kept to it."""
-    rebuild = apply_migrations(conn)
-    if state is not None:
-        keep_store_machine(conn, local_machine(state))
-    if rebuild:
-        rebuild_connection(conn)  # the log is the source of truth
+    rebuild = apply_migrations(conn)  # leaves its transaction open when it migrated
+    try:
+        if state is not None:
+            keep_store_machine(conn, local_machine(state))
+        if rebuild:
+            replay_into_projections(conn)  # the log is the source of truth
+        if conn.in_transaction:
+            conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
     return len(MIGRATIONS)
 
 

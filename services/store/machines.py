@@ -19,15 +19,19 @@ _cursor_decoder = msgspec.msgpack.Decoder(FileCursor)
 
 def keep_store_machine(conn: sqlite3.Connection, machine: Machine) -> None:
     """Record the store's own machine: its id only if none is recorded (it never changes),
-    its name always (``[machine] name`` may change)."""
-    with conn:
-        conn.execute(
-            "INSERT OR IGNORE INTO store_machine (name, value) VALUES ('id', ?)", (machine.id,)
-        )
-        conn.execute(
-            "INSERT OR REPLACE INTO store_machine (name, value) VALUES ('name', ?)",
-            (machine.name,),
-        )
+    its name always (``[machine] name`` may change). Inside the caller's transaction if one
+    is open (a migration), else one of its own."""
+    own = not conn.in_transaction
+    if own:
+        conn.execute("BEGIN IMMEDIATE")
+    conn.execute(
+        "INSERT OR IGNORE INTO store_machine (name, value) VALUES ('id', ?)", (machine.id,)
+    )
+    conn.execute(
+        "INSERT OR REPLACE INTO store_machine (name, value) VALUES ('name', ?)", (machine.name,)
+    )
+    if own:
+        conn.execute("COMMIT")
 
 
 def store_machine(conn: sqlite3.Connection) -> Machine:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from typing import Any
 
 import msgspec
 
@@ -23,7 +24,7 @@ from bus.messages import (
     UsageRecord,
 )
 from services.store.machines import store_machine
-from services.store.schema import LONG_CONTEXT_PROMPT_TOKENS, SLOT_MS
+from services.store.schema import HOUR_MS, LONG_CONTEXT_PROMPT_TOKENS, SLOT_MS
 
 _record_encoder = msgspec.msgpack.Encoder()
 _cursor_encoder = _record_encoder
@@ -98,6 +99,7 @@ def _apply_usage(conn: sqlite3.Connection, event: UsageCommitted) -> None:
         own = store_machine(conn)
         machine, machine_name = own.id, machine_name or own.name
     _seen_machine(conn, machine, machine_name, event.records)
+    replaced_hours: set[tuple[str, int]] = set()
     if event.replaces:
         # A record is only ever replaced by a copy from its own machine (ingest._dedup).
         _add_tokens(conn, [_columns(r) for r in event.replaces], machine, sign=-1)
@@ -105,10 +107,19 @@ def _apply_usage(conn: sqlite3.Connection, event: UsageCommitted) -> None:
             "DELETE FROM usage_records WHERE provider = ? AND ts_ms = ? AND key = ?",
             [(r.provider, r.ts_ms, r.key) for r in event.replaces],
         )
+        replaced_hours = {(r.provider, r.ts_ms // HOUR_MS) for r in event.replaces}
     # Each record's projected columns are worked out once: a cold ingest folds tens of
     # thousands of records, and this is the store's hottest loop.
     rows = [_columns(r) for r in event.records]
     _add_tokens(conn, rows, machine, sign=1)
+    _add_hours(
+        conn,
+        (
+            (r.provider, r.ts_ms, r.key, model, fast, long_ctx, machine, tokens)
+            for r, model, fast, long_ctx, tokens in rows
+            if (r.provider, r.ts_ms // HOUR_MS) not in replaced_hours
+        ),
+    )
     conn.executemany(
         "INSERT OR REPLACE INTO usage_records (provider, ts_ms, key, session, model, fast,"
         " long_context, input, output, cache_write_5m, cache_write_1h, cache_read, reasoning,"
@@ -118,6 +129,10 @@ def _apply_usage(conn: sqlite3.Connection, event: UsageCommitted) -> None:
             for r, model, fast, long_ctx, tokens in rows
         ],
     )
+    # A first or last record that left an hour cannot be subtracted out: such hours are
+    # summed again from the records they now hold.
+    for provider, hour in sorted(replaced_hours):
+        _resum_hour(conn, provider, hour)
     seq = event.seq
     conn.executemany(
         "INSERT OR REPLACE INTO usage_claims (key, seq, total, sidechain, has_speed, revision,"
@@ -332,6 +347,83 @@ def _add_tokens(
             " AND model = ? AND fast = ? AND long_context = ? AND machine = ? AND records = 0",
             list(by_session),
         )
+
+
+# -- hours, for blocks ------------------------------------------------------------------------
+
+HourKey = tuple[str, int, int, str, int, int]
+HourRecord = tuple[str, int, str, str, int, int, str, tuple[int, ...]]
+"""provider, ts_ms, key, model, fast, long_context, machine and the summed columns of one
+record."""
+
+
+def _hour_sums(records: Iterable[HourRecord]) -> dict[HourKey, list[Any]]:
+    """``usage_by_hour`` rows of ``records``: the summed columns, records, first_ts, first_key
+    and last_ts per (provider, hour, part, model, fast, long_context, machine)."""
+    out: dict[HourKey, list[Any]] = {}
+    for provider, ts, key, model, fast, long_ctx, machine, tokens in records:
+        hour, into = divmod(ts, HOUR_MS)
+        group = (provider, hour, 0 if into == 0 else 1, model, fast, long_ctx, machine)
+        row = out.get(group)
+        if row is None:
+            out[group] = [*tokens, 1, ts, key, ts]
+            continue
+        for i in range(_SUMMED):
+            row[i] += tokens[i]
+        row[_SUMMED] += 1
+        if ts < row[_SUMMED + 1] or (ts == row[_SUMMED + 1] and key < row[_SUMMED + 2]):
+            row[_SUMMED + 1], row[_SUMMED + 2] = ts, key
+        row[_SUMMED + 3] = max(row[_SUMMED + 3], ts)
+    return out
+
+
+_HOUR_COLUMNS = (
+    "provider, hour, part, model, fast, long_context, machine, input, output, cache_write_5m,"
+    " cache_write_1h, cache_read, reasoning, total, web_searches, records, first_ts, first_key,"
+    " last_ts"
+)
+
+
+def _add_hours(conn: sqlite3.Connection, records: Iterable[HourRecord]) -> None:
+    """Add new records to their hours."""
+    rows = _hour_sums(records)
+    if not rows:
+        return
+    conn.executemany(
+        f"INSERT INTO usage_by_hour ({_HOUR_COLUMNS})"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (provider, hour, part, model, fast, long_context, machine) DO UPDATE SET"
+        " input = input + excluded.input, output = output + excluded.output,"
+        " cache_write_5m = cache_write_5m + excluded.cache_write_5m,"
+        " cache_write_1h = cache_write_1h + excluded.cache_write_1h,"
+        " cache_read = cache_read + excluded.cache_read,"
+        " reasoning = reasoning + excluded.reasoning, total = total + excluded.total,"
+        " web_searches = web_searches + excluded.web_searches,"
+        " records = records + excluded.records,"
+        " first_key = CASE WHEN excluded.first_ts < first_ts OR (excluded.first_ts = first_ts"
+        " AND excluded.first_key < first_key) THEN excluded.first_key ELSE first_key END,"
+        " first_ts = min(first_ts, excluded.first_ts),"
+        " last_ts = max(last_ts, excluded.last_ts)",
+        [(*key, *values) for key, values in rows.items()],
+    )
+
+
+def _resum_hour(conn: sqlite3.Connection, provider: str, hour: int) -> None:
+    """Replace one hour's rows by the sums of the records it holds now."""
+    conn.execute("DELETE FROM usage_by_hour WHERE provider = ? AND hour = ?", (provider, hour))
+    held = conn.execute(
+        "SELECT ts_ms, key, model, fast, long_context, machine, input, output, cache_write_5m,"
+        " cache_write_1h, cache_read, reasoning, total, web_searches FROM usage_records"
+        " WHERE provider = ? AND ts_ms >= ? AND ts_ms < ?",
+        (provider, hour * HOUR_MS, (hour + 1) * HOUR_MS),
+    )
+    _add_hours(
+        conn,
+        (
+            (provider, ts, key, model, fast, lc, machine, tuple(t))
+            for ts, key, model, fast, lc, machine, *t in held
+        ),
+    )
 
 
 # -- recent activity --------------------------------------------------------------------------

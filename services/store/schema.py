@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlite3
 
 SLOT_MS = 15 * 60 * 1000
+HOUR_MS = 3_600_000
+"""The ``usage_by_hour`` granularity: blocks begin on a UTC hour."""
 """Projection time granularity. Every real time zone's UTC offset is a multiple of 15 minutes,
 so daily totals in any zone come from slots without touching raw events."""
 
@@ -33,6 +35,7 @@ PROJECTION_TABLES = (
     "alerts",
     "activity",
     "machines",
+    "usage_by_hour",
 )
 
 _V1 = """
@@ -359,7 +362,59 @@ the ``id`` and ``name`` of the store's own machine, which events logged before t
 (their ``machine`` empty) belong to. The log is replayed into the reshaped tables afterwards,
 so existing rows get the store's machine."""
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
+
+_V9 = """
+CREATE TABLE usage_by_hour (
+    provider TEXT NOT NULL,
+    hour INTEGER NOT NULL,
+    part INTEGER NOT NULL,
+    model TEXT NOT NULL,
+    fast INTEGER NOT NULL,
+    long_context INTEGER NOT NULL,
+    machine TEXT NOT NULL,
+    input INTEGER NOT NULL,
+    output INTEGER NOT NULL,
+    cache_write_5m INTEGER NOT NULL,
+    cache_write_1h INTEGER NOT NULL,
+    cache_read INTEGER NOT NULL,
+    reasoning INTEGER NOT NULL,
+    total INTEGER NOT NULL,
+    web_searches INTEGER NOT NULL,
+    records INTEGER NOT NULL,
+    first_ts INTEGER NOT NULL,
+    first_key TEXT NOT NULL,
+    last_ts INTEGER NOT NULL,
+    PRIMARY KEY (provider, hour, part, model, fast, long_context, machine)
+) WITHOUT ROWID;
+WITH parted AS (
+    SELECT *, (ts_ms - (ts_ms % 3600000 + 3600000) % 3600000) / 3600000 AS hour,
+        CASE WHEN (ts_ms % 3600000 + 3600000) % 3600000 = 0 THEN 0 ELSE 1 END AS part
+    FROM usage_records
+), grouped AS (
+    SELECT provider, hour, part, model, fast, long_context, machine, sum(input) AS input,
+        sum(output) AS output, sum(cache_write_5m) AS w5, sum(cache_write_1h) AS w1,
+        sum(cache_read) AS cache_read, sum(reasoning) AS reasoning, sum(total) AS total,
+        sum(web_searches) AS web_searches, count(*) AS records, min(ts_ms) AS first_ts,
+        max(ts_ms) AS last_ts
+    FROM parted GROUP BY provider, hour, part, model, fast, long_context, machine
+)
+INSERT INTO usage_by_hour
+SELECT g.provider, g.hour, g.part, g.model, g.fast, g.long_context, g.machine, g.input,
+    g.output, g.w5, g.w1, g.cache_read, g.reasoning, g.total, g.web_searches, g.records,
+    g.first_ts,
+    (SELECT min(r.key) FROM usage_records AS r WHERE r.provider = g.provider
+        AND r.ts_ms = g.first_ts AND r.model = g.model AND r.fast = g.fast
+        AND r.long_context = g.long_context AND r.machine = g.machine),
+    g.last_ts
+FROM grouped AS g;
+"""
+"""Records summed per UTC hour, for blocks (``services/queries/reports/blocks.py``): ``part`` 0
+holds the records exactly on the hour (they may still belong to the block that began five
+hours before), 1 the rest of it. ``first_key`` is the key of the group's first record (models
+are listed in the order of their first record, ties broken by key); per machine, like every
+usage projection. Filled here from ``usage_records``, which already holds what a replay of the log would put in it."""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9)
 """``MIGRATIONS[i]`` takes the schema from version ``i`` to ``i + 1``. Append only."""
 
 REBUILD_AFTER = frozenset({2, 6, 8})
@@ -367,18 +422,28 @@ REBUILD_AFTER = frozenset({2, 6, 8})
 
 
 def apply_migrations(conn: sqlite3.Connection) -> bool:
-    """Bring the schema to the newest version; True when the log must be replayed into
-    reshaped projections afterwards (``database.connect_writer`` does that)."""
+    """Bring the schema to the newest version in a transaction left open for the caller to
+    finish (``database.migrate`` replays the log in it, then commits), so a kill at any point
+    leaves the old schema or the whole new one, never half of it. True when the log must be
+    replayed into reshaped projections. ``conn`` is in autocommit mode (``isolation_level``
+    ``None``); no transaction is open on return when nothing was to be done."""
     (version,) = conn.execute("PRAGMA user_version").fetchone()
     if version > len(MIGRATIONS):
         raise RuntimeError(
             f"the database is schema version {version}, newer than this otm knows "
             f"({len(MIGRATIONS)}); upgrade OpenTokenMonitor"
         )
-    rebuild = False
-    for target in range(version + 1, len(MIGRATIONS) + 1):
-        with conn:
-            conn.executescript(MIGRATIONS[target - 1])
-            conn.execute(f"PRAGMA user_version = {target}")
-        rebuild = rebuild or (version > 0 and target in REBUILD_AFTER)
-    return rebuild
+    targets = range(version + 1, len(MIGRATIONS) + 1)
+    if not targets:
+        return False
+    # executescript runs in autocommit mode, so the transaction is part of the script.
+    script = "\n".join(MIGRATIONS[t - 1] for t in targets)
+    try:
+        conn.executescript(
+            f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {len(MIGRATIONS)};\n"
+        )
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return version > 0 and any(t in REBUILD_AFTER for t in targets)

@@ -1,7 +1,7 @@
 """``otm report blocks``: five-hour billing blocks, with ccusage's exact rules (FORMATS.md §2.7).
 
-Built from ``usage_records`` (one row per counted record) in timestamp order, separately for
-each provider (each has its own limits):
+Built from ``usage_by_hour`` (the records summed per part of a UTC hour) in time order,
+separately for each provider (each has its own limits), with ccusage's record-by-record rules:
 
 * a block starts at its first record's time floored to the UTC hour and ends 5 hours later;
 * a record more than 5 hours after the block's start, or after the previous record, starts a
@@ -23,20 +23,15 @@ records that fall inside it.
 from __future__ import annotations
 
 import math
-import sqlite3
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-from zoneinfo import ZoneInfo
 
-import msgspec
-
-from bus.messages import PROVIDERS, LimitWindow
 from services.queries.costs import pusd_to_usd
+from services.queries.msgpack_lite import decode_struct
 from services.queries.reports.common import (
+    PROVIDERS,
     SYNTHETIC,
+    Fields,
     Group,
     Pricer,
     ReportError,
@@ -51,6 +46,13 @@ from services.queries.reports.common import (
 )
 from services.queries.reports.timezones import zone
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import sqlite3
+    from collections.abc import Iterator
+    from typing import Any
+    from zoneinfo import ZoneInfo
+
 HOUR_MS = 3_600_000
 BLOCK_MS = 5 * HOUR_MS
 MINUTE_MS = 60_000
@@ -60,21 +62,42 @@ OFFICIAL_WINDOWS = {"codex": "primary", "claude": "five_hour"}
 """Each provider's own 5-hour window, by its name in the ``limits`` projection."""
 DEFAULT_WINDOW_SECONDS = 5 * 3600
 
-_window_decoder = msgspec.msgpack.Decoder(LimitWindow)
+if TYPE_CHECKING:
+    GroupKey = tuple[str, int, int]
 
-GroupKey = tuple[str, int, int]
+
+class Window(Fields):
+    """A committed ``bus.messages.Window``, read without msgspec (``msgpack_lite``):
+    a blocks report need not load the wire's types."""
+
+    __slots__ = ("observed_at", "resets_at", "source", "used_percent", "window", "window_seconds")
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        self.window: str = str(fields["window"])
+        self.used_percent = float(fields["used_percent"])
+        self.observed_at = float(fields["observed_at"])
+        self.source: str = str(fields["source"])
+        resets_at = fields.get("resets_at")
+        self.resets_at = None if resets_at is None else float(resets_at)
+        seconds = fields.get("window_seconds")
+        self.window_seconds = None if seconds is None else int(seconds)
 
 
-@dataclass
-class _Tally:
+class _Tally(Fields):
     """Token sums per (model, speed, tier) of some records, priced once at the end."""
 
-    entries: int = 0
-    groups: dict[GroupKey, list[int]] = field(default_factory=dict)
-    models: list[str] = field(default_factory=list)
+    __slots__ = ("entries", "groups", "models")
 
-    def add(self, model: str, fast: int, long_context: int, tokens: tuple[int, ...]) -> None:
-        self.entries += 1
+    def __init__(self) -> None:
+        self.entries = 0
+        self.groups: dict[GroupKey, list[int]] = {}
+        self.models: list[str] = []
+
+    def add(
+        self, model: str, fast: int, long_context: int, tokens: tuple[int, ...], records: int = 1
+    ) -> None:
+        """Add ``records`` records (1, or a group of them) with these summed ``tokens``."""
+        self.entries += records
         sums = self.groups.get((model, fast, long_context))
         if sums is None:
             sums = self.groups[(model, fast, long_context)] = [0] * len(tokens)
@@ -91,29 +114,41 @@ class _Tally:
         return total
 
 
-@dataclass
-class Block:
+class Block(Fields):
     """One block (or gap) of one provider."""
 
-    provider: str
-    start: int
-    end: int
-    gap: bool = False
-    first: int = 0
-    last: int = 0
-    tally: _Tally = field(default_factory=_Tally)
-    sums: Sums = field(default_factory=Sums)
+    __slots__ = ("end", "first", "gap", "last", "provider", "start", "sums", "tally")
+
+    def __init__(
+        self,
+        provider: str,
+        start: int,
+        end: int,
+        gap: bool = False,
+        first: int = 0,
+        last: int = 0,
+    ) -> None:
+        self.provider = provider
+        self.start = start
+        self.end = end
+        self.gap = gap
+        self.first = first
+        self.last = last
+        self.tally = _Tally()
+        self.sums = Sums()
 
     def is_active(self, now: int) -> bool:
         """ccusage's rule: the last record is under 5 hours old and the block has not ended."""
         return not self.gap and now - self.last < BLOCK_MS and now < self.end
 
 
-@dataclass(frozen=True)
-class TokenLimit:
+class TokenLimit(Fields):
     """``--token-limit``: a number of tokens, or ``max`` (the largest complete block)."""
 
-    tokens: int | None
+    __slots__ = ("tokens",)
+
+    def __init__(self, tokens: int | None) -> None:
+        self.tokens = tokens
 
     @classmethod
     def parse(cls, value: str | int | None) -> TokenLimit | None:
@@ -185,19 +220,36 @@ def blocks(
 def _build(
     conn: sqlite3.Connection,
     providers: tuple[str, ...],
-    windows: dict[str, LimitWindow],
+    windows: dict[str, Window],
     tallies: dict[str, _Tally],
 ) -> Iterator[Block]:
-    """Every block and gap of each provider, in time order per provider."""
-    spans = {p: _window_span(w) for p, w in windows.items()}
-    records = conn.execute(
-        "SELECT provider, ts_ms, model, fast, long_context, input, output, cache_write_5m,"
-        " cache_write_1h, cache_read, reasoning, total, web_searches FROM usage_records"
-        f" WHERE provider IN ({placeholders(providers)}) ORDER BY provider, ts_ms",
+    """Every block and gap of each provider, in time order per provider.
+
+    Read from ``usage_by_hour``: the records of one part of an hour (those exactly on it, or
+    the rest of it) always fall in the same block, so ccusage's record-by-record rules give
+    the same blocks applied to each part at its first record's time.
+    """
+    for provider, window in windows.items():
+        _tally_window(conn, provider, _window_span(window), tallies[provider])
+    groups = conn.execute(
+        "SELECT provider, hour, part, first_ts, first_key, last_ts, records, model, fast,"
+        " long_context, input, output, cache_write_5m, cache_write_1h, cache_read, reasoning,"
+        " total, web_searches FROM usage_by_hour"
+        f" WHERE provider IN ({placeholders(providers)})"
+        " ORDER BY provider, hour, part, first_ts, first_key",
         providers,
-    )
+    ).fetchall()
     current: Block | None = None
-    for provider, ts, model, fast, long_context, *tokens in records:
+    i, n = 0, len(groups)
+    while i < n:
+        provider, hour, part = groups[i][:3]
+        j = i + 1
+        while j < n and groups[j][2] == part and groups[j][1] == hour and groups[j][0] == provider:
+            j += 1
+        part_groups = groups[i:j]
+        i = j
+        ts = min(g[3] for g in part_groups)
+        last = max(g[5] for g in part_groups)
         if current is not None and current.provider != provider:
             yield current
             current = None
@@ -209,14 +261,25 @@ def _build(
                 gap_start = current.last + BLOCK_MS
                 yield Block(provider, gap_start, ts, gap=True, first=gap_start, last=gap_start)
             current = _open(provider, ts)
-        current.last = ts
-        counts = tuple(tokens)
-        current.tally.add(model, fast, long_context, counts)
-        span = spans.get(provider)
-        if span is not None and span[0] <= ts < span[1]:
-            tallies[provider].add(model, fast, long_context, counts)
+        current.last = last
+        for g in part_groups:
+            current.tally.add(g[7], g[8], g[9], tuple(g[10:]), g[6])
     if current is not None:
         yield current
+
+
+def _tally_window(
+    conn: sqlite3.Connection, provider: str, span: tuple[int, int], tally: _Tally
+) -> None:
+    """Tally the provider's records inside its own window ``span``."""
+    records = conn.execute(
+        "SELECT model, fast, long_context, input, output, cache_write_5m, cache_write_1h,"
+        " cache_read, reasoning, total, web_searches FROM usage_records"
+        " WHERE provider = ? AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms",
+        (provider, *span),
+    )
+    for model, fast, long_context, *tokens in records:
+        tally.add(model, fast, long_context, tuple(tokens))
 
 
 def _open(provider: str, ts: int) -> Block:
@@ -291,7 +354,7 @@ def _limit_status(limit: int, projected: int) -> dict[str, Any]:
 
 def _official_windows(
     conn: sqlite3.Connection, providers: tuple[str, ...], now: int
-) -> dict[str, LimitWindow]:
+) -> dict[str, Window]:
     """Each listed provider's own current 5-hour window that has not reset yet."""
     out = {}
     for provider, name in OFFICIAL_WINDOWS.items():
@@ -303,21 +366,22 @@ def _official_windows(
         ).fetchone()
         if row is None:
             continue
-        window = _window_decoder.decode(row[0])
+        fields = decode_struct(bytes(row[0]), "window")
+        if fields is None:
+            continue
+        window = Window(fields)
         if window.resets_at is not None and window.resets_at * 1000 > now:
             out[provider] = window
     return out
 
 
-def _window_span(window: LimitWindow) -> tuple[int, int]:
+def _window_span(window: Window) -> tuple[int, int]:
     end = round((window.resets_at or 0) * 1000)
     seconds = window.window_seconds or DEFAULT_WINDOW_SECONDS
     return end - seconds * 1000, end
 
 
-def _window_json(
-    provider: str, window: LimitWindow, tally: _Tally, pricer: Pricer
-) -> dict[str, Any]:
+def _window_json(provider: str, window: Window, tally: _Tally, pricer: Pricer) -> dict[str, Any]:
     start, end = _window_span(window)
     sums = tally.priced(provider, pricer)
     return {

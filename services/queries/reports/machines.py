@@ -3,8 +3,8 @@ machines`` (one row per machine).
 
 A filter is applied to the connection, not to each report's SQL: for the length of one report
 every usage projection the reports read (``usage_by_slot``, ``usage_by_session``,
-``usage_records``) is shadowed by a temporary view holding the chosen machines' rows only
-(SQLite looks up unqualified names in ``temp`` first). Every kind then filters the same way,
+``usage_records``, ``usage_by_hour``) is shadowed by a temporary view holding the chosen
+machines' rows only (SQLite looks up unqualified names in ``temp`` first). Every kind then filters the same way,
 and a report without ``--machine`` runs the very SQL it always ran.
 """
 
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import Any
 
-SCOPED_TABLES = ("usage_by_slot", "usage_by_session", "usage_records")
+SCOPED_TABLES = ("usage_by_slot", "usage_by_session", "usage_records", "usage_by_hour")
 """The usage projections a machine filter narrows."""
 ID_PREFIX = 8
 """How much of a machine's id tables show (and the shortest prefix ``--machine`` accepts)."""

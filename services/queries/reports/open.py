@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from pathlib import Path
 
 from bus.lock import AlreadyRunning, is_held
 from services.queries import catchup_snapshot as snapshots
@@ -71,7 +70,7 @@ def open_from_snapshot(state: str) -> tuple[sqlite3.Connection, bool, str] | Non
     db, lock, demo = place.get("db"), place.get("lock"), place.get("demo")
     if not isinstance(db, str) or not isinstance(lock, str) or not isinstance(demo, bool):
         return None
-    if is_held(Path(lock)):
+    if is_held(lock):
         conn = read_only(db)
         return None if conn is None else (conn, demo, db)
     if not snapshots.unchanged_inputs(saved, state):
