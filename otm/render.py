@@ -115,7 +115,7 @@ def render_report(
 
     title = f"{PROVIDER_TITLES.get(provider, provider)} usage {KIND_TITLES[kind]}"
     if machines:
-        title += f" on {escape(machines)}"
+        title += f" on {machines}"
     if demo:
         title += " (demo data)"
     width = terminal_width()
@@ -156,7 +156,7 @@ def render_report(
     # lines) rather than letting rich shrink, and so cut, its columns.
     console = Console(width=max(width, table_width), soft_wrap=False, emoji=False)
     styles = [("dim" if b["isGap"] else None) for b in report["blocks"]] if kind == "blocks" else ()
-    console.print(make_table(title, shown, styles))
+    console.print(make_table(escape(title), shown, styles))  # a machine may be named [x]
     note = hidden_note(shown, full, width)
     if note:
         console.print(f"[dim]{escape(note)}[/]")

@@ -351,7 +351,7 @@ def _add_tokens(
 
 # -- hours, for blocks ------------------------------------------------------------------------
 
-HourKey = tuple[str, int, int, str, int, int]
+HourKey = tuple[str, int, int, str, int, int, str]
 HourRecord = tuple[str, int, str, str, int, int, str, tuple[int, ...]]
 """provider, ts_ms, key, model, fast, long_context, machine and the summed columns of one
 record."""

@@ -412,7 +412,8 @@ FROM grouped AS g;
 holds the records exactly on the hour (they may still belong to the block that began five
 hours before), 1 the rest of it. ``first_key`` is the key of the group's first record (models
 are listed in the order of their first record, ties broken by key); per machine, like every
-usage projection. Filled here from ``usage_records``, which already holds what a replay of the log would put in it."""
+usage projection. Filled here from ``usage_records``, which already holds what a replay of the
+log would put in it."""
 
 MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9)
 """``MIGRATIONS[i]`` takes the schema from version ``i`` to ``i + 1``. Append only."""

@@ -4,8 +4,8 @@ machines`` (one row per machine).
 A filter is applied to the connection, not to each report's SQL: for the length of one report
 every usage projection the reports read (``usage_by_slot``, ``usage_by_session``,
 ``usage_records``, ``usage_by_hour``) is shadowed by a temporary view holding the chosen
-machines' rows only (SQLite looks up unqualified names in ``temp`` first). Every kind then filters the same way,
-and a report without ``--machine`` runs the very SQL it always ran.
+machines' rows only (SQLite looks up unqualified names in ``temp`` first). Every kind then
+filters the same way, and a report without ``--machine`` runs the very SQL it always ran.
 """
 
 from __future__ import annotations

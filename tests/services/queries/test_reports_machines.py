@@ -149,3 +149,14 @@ def test_machines_list_gives_each_machine_its_share_of_tokens(
     entries = machines_list(two_machines)["machines"]
     whole = sum(e["totalTokens"] for e in entries)
     assert [round(e["totalTokens"] / whole, 4) for e in entries] == [e["share"] for e in entries]
+
+
+def test_two_machines_records_within_five_hours_are_one_block(
+    two_machines: sqlite3.Connection,
+) -> None:
+    """The laptop's 10:00 and the desk's 11:00 Claude records of 05-02 share one block."""
+    blocks = build_report(two_machines, "blocks", ReportOptions(provider="claude", now_ms=NOW_MS))[
+        "blocks"
+    ]
+    used = [(b["startTime"], b["entries"]) for b in blocks if not b["isGap"]]
+    assert ("2026-05-02T10:00:00.000Z", 2) == used[-1]

@@ -15,7 +15,8 @@ HOUR = T0 - T0 % HOUR_MS
 def hours(db: sqlite3.Connection) -> list[tuple[object, ...]]:
     """Every ``usage_by_hour`` row, in key order."""
     return db.execute(
-        "SELECT * FROM usage_by_hour ORDER BY provider, hour, part, model, fast, long_context"
+        "SELECT * FROM usage_by_hour"
+        " ORDER BY provider, hour, part, model, fast, long_context, machine"
     ).fetchall()
 
 
@@ -38,7 +39,7 @@ def refill_by_migration(db: sqlite3.Connection) -> list[tuple[object, ...]]:
 def test_records_on_the_hour_are_part_0_the_rest_part_1(db: sqlite3.Connection) -> None:
     """A record exactly on a UTC hour is kept apart from the rest of that hour."""
     commit(db, batch([record("a", ts_ms=HOUR), record("b", ts_ms=HOUR + 1)], None, 100))
-    assert [(0, 1), (1, 1)] == [(r[2], r[14]) for r in hours(db)]
+    assert [(0, 1), (1, 1)] == [(r[2], r[15]) for r in hours(db)]
 
 
 def test_first_key_breaks_a_tie_of_first_records(db: sqlite3.Connection) -> None:
