@@ -144,3 +144,24 @@ def test_a_version_5_database_gets_its_record_sessions_from_the_log(tmp_path: Pa
         assert [("s-42",)] == conn.execute("SELECT session FROM usage_records").fetchall()
     finally:
         conn.close()
+
+
+def test_a_migration_that_fails_half_way_leaves_the_old_schema_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A migration stopped after its first statement leaves neither that statement's table
+    nor a new version behind, so the next start runs it again from the beginning."""
+    from services.store import schema
+
+    path = tmp_path / "otm.db"
+    connect_writer(str(path)).close()
+    broken = "CREATE TABLE half_done (x INTEGER);\nSELECT no_such_function();\n"
+    monkeypatch.setattr(schema, "MIGRATIONS", (*MIGRATIONS, broken))
+    with pytest.raises(sqlite3.OperationalError):
+        connect_writer(str(path))
+    conn = sqlite3.connect(path)
+    try:
+        tables = conn.execute("SELECT name FROM sqlite_master WHERE name = 'half_done'")
+        assert (len(MIGRATIONS), []) == (user_version(conn), tables.fetchall())
+    finally:
+        conn.close()
