@@ -75,9 +75,12 @@ def served(tmp_path: Path):  # type: ignore[no-untyped-def]
     """A REP socket bound on ipc plain, then on tcp as a CURVE server behind a gate."""
     hub = tmp_path / "hub"
     pair, _ = init_pair(hub)
-    gate = Gate(hub)
+    # A context of its own: the ZAP endpoint is bound once per context, and the last test's
+    # authenticator may still be closing.
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    gate = Gate(hub, context)
     gate.start()
-    server: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.REP)
+    server: zmq.Socket[bytes] = context.socket(zmq.REP)
     server.setsockopt(zmq.LINGER, 0)
     server.bind(f"ipc://{tmp_path}/plain.sock")
     serve_curve(server, pair)
@@ -87,6 +90,7 @@ def served(tmp_path: Path):  # type: ignore[no-untyped-def]
     yield hub, pair, gate, server, tcp, f"ipc://{tmp_path}/plain.sock"
     server.close(0)
     gate.stop()
+    context.term()
 
 
 def test_ipc_bound_before_curve_stays_plain(served) -> None:  # type: ignore[no-untyped-def]
