@@ -26,6 +26,14 @@ OVERRIDES = {"gpt-5": PriceOverride(input=2.0)}
 pytestmark = pytest.mark.e2e
 
 
+def pretend_python(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, script: str) -> None:
+    """Make ``sys.executable`` a shell script running ``script`` (a child that misbehaves)."""
+    fake = tmp_path / "python"
+    fake.write_text(f"#!/bin/sh\n{script}\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(fake))
+
+
 def test_the_child_answers_exactly_what_this_process_would() -> None:
     """Each model's source and price from the child equal the in-process resolution."""
     assert resolve_here(MODELS, OVERRIDES) == resolve_in_child(MODELS, OVERRIDES)
@@ -47,10 +55,7 @@ def test_a_child_that_fails_says_its_exit_status(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """A child exiting non-zero raises ``PricingFailed`` with its status and last line."""
-    failing = tmp_path / "python"
-    failing.write_text("#!/bin/sh\necho 'catalogue broken' >&2\nexit 3\n")
-    failing.chmod(0o755)
-    monkeypatch.setattr(sys, "executable", str(failing))
+    pretend_python(monkeypatch, tmp_path, "echo 'catalogue broken' >&2\nexit 3")
     with pytest.raises(PricingFailed, match="exited with 3: catalogue broken"):
         resolve_in_child(MODELS, {})
 
@@ -59,10 +64,7 @@ def test_an_unreadable_answer_is_a_pricing_failure(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """A child printing something other than prices raises ``PricingFailed``."""
-    chatty = tmp_path / "python"
-    chatty.write_text("#!/bin/sh\necho hello\n")
-    chatty.chmod(0o755)
-    monkeypatch.setattr(sys, "executable", str(chatty))
+    pretend_python(monkeypatch, tmp_path, "echo hello")
     with pytest.raises(PricingFailed, match="unreadable"):
         resolve_in_child(MODELS, {})
 
