@@ -20,12 +20,18 @@ def _niceness(stack: Stack, name: str) -> int:
     return os.getpriority(os.PRIO_PROCESS, stack.procs[name].pid)
 
 
+LOWEST_PRIORITY = 19
+"""POSIX clamps niceness here."""
+
+
 def test_scheduler_runs_nicer_than_the_store(tmp_path: Path) -> None:
-    """Once ready, the scheduler's niceness is the store's plus ``OFF_PATH``."""
+    """Once ready, the scheduler's niceness is the store's plus ``OFF_PATH`` (at most 19, the
+    lowest priority there is, as when the tests themselves run under ``nice``)."""
     stack = Stack(tmp_path / "home", tmp_path / "claude")
     try:
         stack.start("bus", "store", "scheduler")
-        assert _niceness(stack, "store") + OFF_PATH == _niceness(stack, "scheduler")
+        expected = min(_niceness(stack, "store") + OFF_PATH, LOWEST_PRIORITY)
+        assert expected == _niceness(stack, "scheduler")
     finally:
         stack.stop_all()
 
