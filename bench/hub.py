@@ -33,7 +33,7 @@ from typing import Any
 import psutil
 
 from bench.corpus import prepare
-from bench.stack import Stack, free_port
+from bench.stack import Stack, free_port_run
 from bus.client import EventFollower
 from bus.curve import admit, init_pair
 from bus.endpoints import Endpoints
@@ -46,25 +46,6 @@ TOKEN_SQL = (
     "SELECT coalesce(sum(input + output + cache_write_5m + cache_write_1h + cache_read), 0)"
     " FROM usage_by_slot"
 )
-
-
-def _base_port() -> int:
-    for _ in range(100):
-        base = free_port()
-        if base < 65_000 and all(_port_free(base + i) for i in (1, 2)):
-            return base
-    raise RuntimeError("no three consecutive free ports")
-
-
-def _port_free(port: int) -> bool:
-    import socket
-
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def _hub_tokens(db: Path) -> int:
@@ -94,7 +75,7 @@ def measure(
     agents: int, size_mb: float, appends: int, seconds: float, root: Path
 ) -> dict[str, Any]:
     """One run; the figures as a dict."""
-    base = _base_port()
+    base = free_port_run(3)
     hub_home = root / "hub"
     hub_home.mkdir(parents=True)
     (hub_home / "config.toml").write_text(f'[bus]\nlisten = "tcp://127.0.0.1:{base}"\n')

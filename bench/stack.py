@@ -29,6 +29,27 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_port_run(count: int) -> int:
+    """The first of ``count`` consecutive TCP ports nobody listens on right now.
+
+    A hub binds its publish, subscribe and replay sockets on one base port and the next two.
+    """
+    for _ in range(100):
+        base = free_port()
+        if base + count <= 65_535 and all(_is_free(base + i) for i in range(1, count)):
+            return base
+    raise RuntimeError(f"no {count} consecutive free ports on 127.0.0.1")
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def stack_env(home: Path, data_dirs: dict[str, str]) -> dict[str, str]:
     """The environment of every stack process and every ``otm`` command the bench runs.
 

@@ -3,35 +3,15 @@ over tcp with CURVE keys made by ``otm keys``."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
+from bench.stack import free_port_run
 from tests.e2e.stack import Stack
 
 HUB_PROCESSES = ("bus", "store")
 AGENT_PROCESSES = ("collector", "watcher")
-
-
-def free_base_port() -> int:
-    """A port that is free together with the next two (publish, subscribe, replay)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base <= 65_000 and all(_free(base + i) for i in (1, 2)):
-            return base
-    raise AssertionError("no three consecutive free ports")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def write_config(home: Path, text: str) -> None:
@@ -52,7 +32,7 @@ def hub_and_agent(
 ) -> tuple[Stack, Stack, int]:
     """A hub (listening on a free base port) and an agent admitted by it, reading
     ``claude_dir``; the agent connects to ``agent_port`` (a proxy's) if given."""
-    base = free_base_port()
+    base = free_port_run(3)
     hub = Stack(tmp / "hub", None)
     write_config(hub.home, f'[bus]\nlisten = "tcp://127.0.0.1:{base}"\n')
     hub_key = public_key(hub)

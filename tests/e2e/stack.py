@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.stack import free_port
 from services.processes import PROCESSES as STACK
 
 PROCESSES = tuple(p.name for p in STACK if p.name != "demo")
@@ -29,13 +29,6 @@ PRIVATE_ENV = (
     "ANTHROPIC_",
 )
 """Variables of the machine's own CLIs, kept out of the stack under test."""
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:

@@ -13,6 +13,7 @@ import msgspec
 import pytest
 import zmq
 
+from bench.stack import free_port_run
 from bus.curve import CurveClient
 from bus.messages import HeartbeatsRequest
 from services.demo.corpus.claude import Manifest, append_live
@@ -20,7 +21,6 @@ from tests.e2e.corpus_support import expected_totals, totals_with
 from tests.e2e.hub_support import (
     AGENT_PROCESSES,
     HUB_PROCESSES,
-    free_base_port,
     hub_and_agent,
     start_proxy,
 )
@@ -144,7 +144,7 @@ def test_link_cut_for_minutes_during_appends_loses_nothing(
     """With a tcp proxy between agent and hub that stops forwarding (frozen: a dead link only
     heartbeats can notice), then dies and comes back, every record appended meanwhile is
     counted once."""
-    proxy_base = free_base_port()
+    proxy_base = free_port_run(3)
     hub, agent, base = hub_and_agent(tmp_path, corpus[0], agent_port=proxy_base)
     proxy = start_proxy(proxy_base, base, tmp_path / "proxy.log")
     try:

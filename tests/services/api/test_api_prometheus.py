@@ -3,7 +3,6 @@ report's own numbers."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -13,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bench.stack import free_port
 from bus.messages import Message
 from tests.services.api.api_support import Api, committed_usage
 
@@ -28,12 +28,6 @@ KINDS = {
 """``otm_tokens_total``'s kinds and the report fields they are."""
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(180)]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait(predicate: Callable[[], Any], seconds: float, what: str) -> Any:
@@ -65,7 +59,7 @@ def prometheus(
         "scrape_configs:\n  - job_name: otm\n"
         f"    static_configs:\n      - targets: ['{target}']\n"
     )
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "prometheus.log").open("wb")
     proc = subprocess.Popen(
         [

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bench.stack import free_port
 from bus.messages import AuthInfo, CreditBalance, LimitWindow
 from services.collector.claude.credentials import (
     KEYCHAIN_SOURCE,
@@ -152,13 +152,6 @@ def poll_answer(
 def window(result: LiveResult, name: str) -> LimitWindow:
     """The window called ``name``."""
     return next(w for w in result.windows if w.window == name)
-
-
-def free_port() -> int:
-    """A local port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # -- the protocol and the factory -------------------------------------------------------------
