@@ -271,6 +271,22 @@ def _apply_limits(conn: sqlite3.Connection, event: LimitsCommitted) -> None:
 _SUMMED = 8
 """How many summed columns ``_columns`` gives (records, first_ts and last_ts follow them)."""
 
+_ADD_SUMS = ", ".join(
+    f"{c} = {c} + excluded.{c}"
+    for c in (
+        "input",
+        "output",
+        "cache_write_5m",
+        "cache_write_1h",
+        "cache_read",
+        "reasoning",
+        "total",
+        "web_searches",
+        "records",
+    )
+)
+"""The SET clause every projection upsert shares: the summed columns and ``records`` add up."""
+
 
 def _add_tokens(
     conn: sqlite3.Connection, records: Iterable[Columns], machine: str, sign: int
@@ -306,13 +322,7 @@ def _add_tokens(
             " web_searches, records, first_ts)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (provider, slot, model, fast, long_context, machine) DO UPDATE SET"
-            " input = input + excluded.input, output = output + excluded.output,"
-            " cache_write_5m = cache_write_5m + excluded.cache_write_5m,"
-            " cache_write_1h = cache_write_1h + excluded.cache_write_1h,"
-            " cache_read = cache_read + excluded.cache_read,"
-            " reasoning = reasoning + excluded.reasoning, total = total + excluded.total,"
-            " web_searches = web_searches + excluded.web_searches,"
-            " records = records + excluded.records,"
+            f" {_ADD_SUMS},"
             " first_ts = min(first_ts, excluded.first_ts)",
             [(*key, *values) for key, values in by_slot.items()],
         )
@@ -324,13 +334,7 @@ def _add_tokens(
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (provider, project, session, model, fast, long_context, machine)"
             " DO UPDATE SET"
-            " input = input + excluded.input, output = output + excluded.output,"
-            " cache_write_5m = cache_write_5m + excluded.cache_write_5m,"
-            " cache_write_1h = cache_write_1h + excluded.cache_write_1h,"
-            " cache_read = cache_read + excluded.cache_read,"
-            " reasoning = reasoning + excluded.reasoning, total = total + excluded.total,"
-            " web_searches = web_searches + excluded.web_searches,"
-            " records = records + excluded.records,"
+            f" {_ADD_SUMS},"
             " first_ts = min(first_ts, excluded.first_ts),"
             " last_ts = max(last_ts, excluded.last_ts)",
             [(*key, *values) for key, values in by_session.items()],
@@ -393,13 +397,7 @@ def _add_hours(conn: sqlite3.Connection, records: Iterable[HourRecord]) -> None:
         f"INSERT INTO usage_by_hour ({_HOUR_COLUMNS})"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (provider, hour, part, model, fast, long_context, machine) DO UPDATE SET"
-        " input = input + excluded.input, output = output + excluded.output,"
-        " cache_write_5m = cache_write_5m + excluded.cache_write_5m,"
-        " cache_write_1h = cache_write_1h + excluded.cache_write_1h,"
-        " cache_read = cache_read + excluded.cache_read,"
-        " reasoning = reasoning + excluded.reasoning, total = total + excluded.total,"
-        " web_searches = web_searches + excluded.web_searches,"
-        " records = records + excluded.records,"
+        f" {_ADD_SUMS},"
         " first_key = CASE WHEN excluded.first_ts < first_ts OR (excluded.first_ts = first_ts"
         " AND excluded.first_key < first_key) THEN excluded.first_key ELSE first_key END,"
         " first_ts = min(first_ts, excluded.first_ts),"
