@@ -114,6 +114,10 @@ class SQLiteTracking:
         path.touch(mode=0o600, exist_ok=True)
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
+        # One commit per applied event: FULL would fsync each (a cold catch-up applies
+        # thousands). NORMAL can lose the last commits on power loss, never split one: the
+        # effect and its position go back together and those events come again from the log.
+        conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=5000")
         return cls(conn, follower)
 

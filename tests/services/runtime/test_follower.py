@@ -341,3 +341,15 @@ def test_a_replaced_database_moves_the_position_back_and_new_events_apply(
         follower.close()
         store.close()
     assert [1, 2, 3, 1] == seen
+
+
+def test_sqlite_tracking_commits_without_an_fsync_each(tmp_path: Path) -> None:
+    """The tracking database is WAL with synchronous NORMAL (1): no fsync per applied event."""
+    tracking = SQLiteTracking.open(tmp_path / "t.db", "f")
+    try:
+        assert ("wal", 1) == (
+            tracking.conn.execute("PRAGMA journal_mode").fetchone()[0],
+            tracking.conn.execute("PRAGMA synchronous").fetchone()[0],
+        )
+    finally:
+        tracking.close()
