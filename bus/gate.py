@@ -39,6 +39,11 @@ class Gate:
         self._monitors: list[zmq.Socket[bytes]] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # The monitor thread blocks until a refusal or a wake (a new socket to watch, or stop):
+        # a hub at rest never wakes for it.
+        self._wake_address = f"inproc://otm-gate-wake-{id(self)}"
+        self._wake_in: zmq.Socket[bytes] | None = None
+        self._wake_out: zmq.Socket[bytes] | None = None
 
     def start(self) -> None:
         """Answer ZAP requests from now on (before any CURVE bind)."""
@@ -74,24 +79,42 @@ class Gate:
         monitor = sock.get_monitor_socket(_HANDSHAKE_FAILURES)
         self._monitors.append(monitor)
         if self._thread is None:
-            self._thread = threading.Thread(target=self._count, name="gate-monitor", daemon=True)
+            self._wake_in = self.context.socket(zmq.PAIR)
+            self._wake_in.bind(self._wake_address)
+            self._wake_out = self.context.socket(zmq.PAIR)
+            self._wake_out.connect(self._wake_address)
+            self._thread = threading.Thread(
+                target=self._count, args=(self._wake_in,), name="gate-monitor", daemon=True
+            )
             self._thread.start()
+        else:
+            self._wake()  # so the thread polls the new monitor too
 
-    def _count(self) -> None:
+    def _wake(self) -> None:
+        if self._wake_out is not None:
+            self._wake_out.send(b"", zmq.NOBLOCK)
+
+    def _count(self, wake: zmq.Socket[bytes]) -> None:
         while not self._stop.is_set():
             poller = zmq.Poller()
+            poller.register(wake, zmq.POLLIN)
             for monitor in list(self._monitors):
                 poller.register(monitor, zmq.POLLIN)
-            for monitor, _ in poller.poll(200):
-                event: dict[str, Any] = recv_monitor_message(monitor)
+            for ready, _ in poller.poll():
+                if ready is wake:
+                    wake.recv()
+                    continue
+                event: dict[str, Any] = recv_monitor_message(ready)
                 mismatch = event["value"] == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
                 self.refused[NO_KEY if mismatch else BAD_HANDSHAKE] += 1
 
     def stop(self) -> None:
         """Stop answering and counting."""
         self._stop.set()
+        self._wake()
         if self._thread is not None:
             self._thread.join(timeout=1)
-        for monitor in self._monitors:
-            monitor.close(0)
+        for sock in (*self._monitors, self._wake_in, self._wake_out):
+            if sock is not None:
+                sock.close(0)
         self._auth.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,21 @@ def _asks(address: str, keys: CurveClient | None, server: zmq.Socket[bytes]) -> 
     return answered
 
 
+def _knock_until_counted(gate: Gate, address: str, server: zmq.Socket[bytes]) -> None:
+    """Plain peers knock at ``address`` until the gate counts one as ``no_key``.
+
+    About half the runs, libzmq never reports a plain peer's first TCP connection to the
+    socket monitor (not even as accepted; see docs/NEXT.md): the next knock is seen.
+    """
+    deadline = time.monotonic() + 10
+    while gate.refused[NO_KEY] == 0:
+        assert time.monotonic() < deadline, "no plain peer was ever counted as no_key"
+        assert not _asks(address, None, server)
+        seen_by = time.monotonic() + 1
+        while gate.refused[NO_KEY] == 0 and time.monotonic() < seen_by:
+            time.sleep(0.02)
+
+
 @pytest.fixture
 def served(tmp_path: Path):  # type: ignore[no-untyped-def]
     """A REP socket bound on ipc plain, then on tcp as a CURVE server behind a gate."""
@@ -118,5 +134,35 @@ def test_unknown_key_is_refused_and_counted(served) -> None:  # type: ignore[no-
 def test_plain_peer_on_tcp_is_refused_and_counted(served) -> None:  # type: ignore[no-untyped-def]
     """A peer with no key at all gets no answer on tcp and is counted as no_key."""
     _hub, _pair, gate, server, tcp, _ipc = served
-    assert not _asks(tcp, None, server)
-    wait_until(lambda: gate.refused[NO_KEY] > 0, 5, "a no-key refusal")
+    _knock_until_counted(gate, tcp, server)
+    assert 0 == gate.refused[UNKNOWN_KEY]
+
+
+def test_a_socket_watched_later_is_counted_too(served, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The monitor thread blocks until woken: a second CURVE socket watched after it started
+    still has its plain peers counted."""
+    _hub, pair, gate, _server, _tcp, _ipc = served
+    second: zmq.Socket[bytes] = gate.context.socket(zmq.REP)
+    second.setsockopt(zmq.LINGER, 0)
+    serve_curve(second, pair)
+    gate.watch(second)
+    second.bind("tcp://127.0.0.1:0")
+    try:
+        _knock_until_counted(gate, second.getsockopt(zmq.LAST_ENDPOINT).decode(), second)
+    finally:
+        second.close(0)
+
+
+def test_stop_ends_the_blocked_monitor_thread(tmp_path: Path) -> None:
+    """Stop wakes the monitor thread, which is blocked with no timeout, and it ends."""
+    init_pair(tmp_path)
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    gate = Gate(tmp_path, context)
+    gate.start()
+    sock: zmq.Socket[bytes] = context.socket(zmq.REP)
+    gate.watch(sock)
+    thread = gate._thread
+    sock.close(0)
+    gate.stop()
+    context.term()
+    assert thread is not None and not thread.is_alive()
