@@ -9,6 +9,7 @@ CURVE-serving socket sees it). ``refused`` is read from the owning process's hea
 
 from __future__ import annotations
 
+import errno
 import threading
 from collections import Counter
 from pathlib import Path
@@ -24,6 +25,10 @@ UNKNOWN_KEY = "unknown_key"
 NO_KEY = "no_key"
 BAD_HANDSHAKE = "bad_handshake"
 _HANDSHAKE_FAILURES = zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+# A plain peer reads our CURVE greeting, sees the mechanism mismatch first and hangs up: the
+# server then sees only a broken pipe or a reset, with no protocol detail. Which side notices
+# first is a race, so both outcomes are a peer without a key.
+_HUNG_UP = frozenset({errno.EPIPE, errno.ECONNRESET})
 
 
 class Gate:
@@ -105,8 +110,7 @@ class Gate:
                     wake.recv()
                     continue
                 event: dict[str, Any] = recv_monitor_message(ready)
-                mismatch = event["value"] == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
-                self.refused[NO_KEY if mismatch else BAD_HANDSHAKE] += 1
+                self.refused[refusal(event["event"], event["value"])] += 1
 
     def stop(self) -> None:
         """Stop answering and counting."""
@@ -118,3 +122,12 @@ class Gate:
             if sock is not None:
                 sock.close(0)
         self._auth.stop()
+
+
+def refusal(event: int, value: int) -> str:
+    """The refusal a failed handshake counts as: ``no_key`` for a peer that spoke no CURVE."""
+    if event == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
+        plain = value == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
+    else:
+        plain = value in _HUNG_UP
+    return NO_KEY if plain else BAD_HANDSHAKE
