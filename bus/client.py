@@ -41,7 +41,7 @@ from bus.messages import (
     ReplayReply,
     ReplayRequest,
 )
-from bus.topics import EVENTS, HEARTBEAT, topic_for
+from bus.topics import EVENTS, STORE_HEARTBEAT, topic_for
 
 HIGH_WATER_MARK = 200_000
 READ_PAGE = 1000
@@ -280,8 +280,10 @@ class EventFollower:
         self.last_seq = after
         self.resets = 0
         self._read_prefixes = _outermost(self.prefixes)
-        # Only our own topics: the heartbeat's head tells how far the rest of the log went.
-        self._sub = Subscriber((*self._read_prefixes, HEARTBEAT), self.endpoints, check_topics=True)
+        # Only our own topics: the store's heartbeat tells how far the rest of the log went.
+        self._sub = Subscriber(
+            (*self._read_prefixes, STORE_HEARTBEAT), self.endpoints, check_topics=True
+        )
         self._log: EventLog = log or ReplayClient(self.endpoints)
         self._refused: Counter[str] = Counter()
         self._log_answers = True

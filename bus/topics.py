@@ -22,6 +22,10 @@ OBSERVATIONS = "obs."
 EVENTS = "evt."
 SYSTEM = "sys."
 HEARTBEAT = "sys.heartbeat"
+"""Every process's heartbeat (a prefix: each beats under ``sys.heartbeat.<process>``)."""
+STORE_HEARTBEAT = f"{HEARTBEAT}.store"
+"""The store's heartbeat alone, which carries the log's head: what a follower needs, without
+waking for the whole stack's beats."""
 
 
 def topic_for(message: Message) -> str:
@@ -47,6 +51,6 @@ def topic_for(message: Message) -> str:
             return f"obs.alert.{a.provider}"
         case AlertCommitted(alert=a):
             return f"evt.alert.{a.provider}"
-        case Heartbeat():
-            return HEARTBEAT
+        case Heartbeat(process=p):
+            return f"{HEARTBEAT}.{p}"
     raise ValueError(f"no topic for {type(message).__name__}")

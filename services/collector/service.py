@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bus.messages import FileCursor, Heartbeat, LimitsCommitted, RefreshRequested, UsageCommitted
-from bus.topics import HEARTBEAT
+from bus.topics import STORE_HEARTBEAT
 from services.collector.adapter_set import build_adapters
 from services.collector.live.poller import LivePoller
 from services.collector.live.source_set import build_live_sources
@@ -57,7 +57,7 @@ class CollectorService:
     def start(self, node: Node) -> Mapping[str, object]:
         """Resume from the committed cursors and ask for a first full read."""
         self.node = node
-        node.subscribe(("cmd.refresh.", "evt.usage.", "evt.limits.", HEARTBEAT))
+        node.subscribe(("cmd.refresh.", "evt.usage.", "evt.limits.", STORE_HEARTBEAT))
         self.reading.resume()
         self.reading.request()
         self.ingest.note_requested(self.reading)

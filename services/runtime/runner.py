@@ -40,7 +40,7 @@ import structlog
 import zmq
 
 from bus.client import Publisher, Subscriber
-from bus.messages import Message
+from bus.messages import Heartbeat, Message
 from services.runtime.lifecycle import HEARTBEAT_SECONDS, Pulse, StopFlag
 
 if TYPE_CHECKING:
@@ -51,6 +51,11 @@ DROPPED = "bus_dropped."
 """Heartbeat counters ``bus_dropped.<reason>``: what this process's bus readers dropped."""
 
 Batch = list[tuple[str, Message]]
+
+BEATS_GATHER_SECONDS = 0.03
+"""The stack's processes beat together (on whole seconds of the wall clock), but their beats
+arrive a few milliseconds apart: a batch of heartbeats alone waits this long, asleep, for the
+rest, so a reader of every beat (the store) wakes once for them all, not once per process."""
 
 
 class Service(Protocol):
@@ -211,6 +216,10 @@ class Node:
 
     def _gathered(self, subscriber: Subscriber) -> Batch:
         batch = subscriber.drain()
+        if batch and all(isinstance(message, Heartbeat) for _topic, message in batch):
+            # Asleep, not polling: a poll would wake for each beat as it lands.
+            self.stop.wait(BEATS_GATHER_SECONDS)
+            batch.extend(subscriber.drain())
         deadline = time.monotonic() + self.gather.max_seconds
         while (
             self.gather.gap_ms

@@ -191,6 +191,19 @@ def test_heartbeat_head_beyond_last_seq_triggers_a_fill(
     assert [2, 3] == collect(follower, 3)
 
 
+@pytest.mark.usefixtures("replay")
+def test_follower_hears_only_the_stores_heartbeat(
+    store: Store, publisher: Publisher, follower: EventFollower
+) -> None:
+    """Another process's beat never reaches a follower's socket (it would wake for nothing)."""
+    go_live(publisher, follower, commit(store, 1)[0])
+    for process in ("collector", "store"):
+        publisher.publish(Heartbeat(process=process, pid=1, started_at=0.0, sent_at=0.0))
+    # One publisher's messages arrive in order: had the collector's come, it would come first.
+    received = follower.subscriber.recv(5000)
+    assert "store" == getattr(received[1] if received else None, "process", None)
+
+
 @pytest.mark.usefixtures("replay", "forwarder")
 def test_catch_up_returns_the_backlog_in_order(store: Store, addresses: Endpoints) -> None:
     """catch_up returns every event committed after ``after``, in seq order."""

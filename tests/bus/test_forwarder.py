@@ -83,12 +83,12 @@ def test_subscriber_gets_only_its_prefixes(publisher: Publisher, subscribe: Subs
 
 @pytest.mark.usefixtures("forwarder")
 def test_heartbeat_reaches_a_system_subscriber(publisher: Publisher, subscribe: Subscribe) -> None:
-    """A subscriber to ``sys.heartbeat`` receives heartbeats under that exact topic."""
+    """A subscriber to ``sys.heartbeat`` receives each process's beat under its own topic."""
     sub = subscribe("sys.heartbeat")
     await_subscription(lambda body: publisher.publish_raw("sys.heartbeat", body), sub)
     beat = Heartbeat(process="store", pid=1, started_at=0.0, sent_at=0.0, head_seq=4)
     publisher.publish(beat)
-    assert ("sys.heartbeat", beat) == sub.recv(timeout_ms=5000)
+    assert ("sys.heartbeat.store", beat) == sub.recv(timeout_ms=5000)
 
 
 @pytest.mark.usefixtures("forwarder")

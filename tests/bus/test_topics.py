@@ -35,7 +35,7 @@ CASES: list[tuple[Message, str]] = [
         "evt.usage.claude",
     ),
     (PriceCommitted(seq=2, provider="codex", model="gpt-5", source="x"), "evt.price.codex"),
-    (Heartbeat(process="store", pid=1, started_at=0.0, sent_at=0.0), "sys.heartbeat"),
+    (Heartbeat(process="store", pid=1, started_at=0.0, sent_at=0.0), "sys.heartbeat.store"),
     (
         LimitsObserved(observation_id="o", provider="gemini", source="live", observed_at=1.0),
         "obs.limits.gemini",

@@ -18,6 +18,7 @@ from bus.client import ReplayClient, StoreUnavailable
 from bus.codec import encode
 from bus.endpoints import endpoints
 from bus.messages import Heartbeat, UsageCommitted
+from bus.topics import topic_for
 from services.processes import PROCESSES
 from tests.e2e.stack import Stack, wait_until
 from tests.helpers import cursor
@@ -104,13 +105,13 @@ def test_heartbeats_of_unknown_processes_are_counted_not_listed_or_stored(
     probe = encode(Heartbeat(process="probe", pid=0, started_at=0.0, sent_at=0.0))
 
     def store_listens() -> bool:
-        forger.send_multipart([b"sys.heartbeat", probe])
+        forger.send_multipart([b"sys.heartbeat.probe", probe])
         return store_counter(stack, "heartbeats_from_unknown_processes") > 0
 
     wait_until(store_listens, 30, "the store to hear the forger")
     for n in range(20_000):
         beat = Heartbeat(process=f"fake-{n}", pid=n, started_at=0.0, sent_at=0.0)
-        forger.send_multipart([b"sys.heartbeat", encode(beat)])
+        forger.send_multipart([topic_for(beat).encode(), encode(beat)])
     wait_until(
         lambda: store_counter(stack, "heartbeats_from_unknown_processes") > 20_000,
         60,

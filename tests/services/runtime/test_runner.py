@@ -173,6 +173,52 @@ def test_messages_on_subscribed_topics_reach_handle(runtime: Any, addresses: End
     assert "codex" == service.handled[0]
 
 
+class BeatReader(Echo):
+    """Records the size of each batch of heartbeats it is handed."""
+
+    name = "beat-reader"
+
+    def start(self, node: Node) -> Mapping[str, object]:
+        """Subscribe to every heartbeat."""
+        self.node = node
+        self.batches: list[list[str]] = []
+        node.subscribe(("sys.heartbeat",))
+        return {}
+
+    def handle(self, batch: Batch) -> None:
+        """Keep the processes of the beats in this batch."""
+        self.batches.append([getattr(message, "process", "") for _topic, message in batch])
+
+
+def test_beats_landing_a_few_milliseconds_apart_come_in_one_batch(runtime: Any) -> None:
+    """Two beats 10 ms apart reach ``handle`` together: one wake-up for the stack's beats."""
+    service = BeatReader()
+    stop = StopFlag()
+    thread = start_in_thread(run_service, service, runtime, stop)
+    publisher = Publisher(runtime.endpoints)
+    first, second = (
+        Heartbeat(process=name, pid=1, started_at=0.0, sent_at=0.0) for name in ("a", "b")
+    )
+    try:
+
+        def pair_arrived() -> bool:
+            publisher.publish(first)
+            time.sleep(0.01)
+            publisher.publish(second)
+            time.sleep(0.1)
+            return any("b" in batch for batch in service.batches)
+
+        # The first pair may go out before the subscription is ready: only a whole one counts.
+        wait_until(pair_arrived, what="the two beats to reach handle")
+        wait_until(pair_arrived, what="the two beats to reach handle again")
+        last = next(b for b in reversed(service.batches) if "b" in b)
+        assert ["a", "b"] == [name for name in last if name in "ab"]
+    finally:
+        publisher.close()
+        stop.set()
+        thread.join(timeout=2)
+
+
 def test_heartbeats_carry_the_service_counters(runtime: Any, addresses: Endpoints) -> None:
     """The runner beats with the counters the service keeps in ``node.pulse``."""
     service = Echo()

@@ -129,7 +129,7 @@ def test_the_store_answers_with_the_latest_heartbeat_it_heard(stack: Stack) -> N
             beat = encode(_beat("notifier", 4242, sent_at))
 
             def heard(expected: float = sent_at, body: bytes = beat) -> bool:
-                sock.send_multipart([b"sys.heartbeat", body])
+                sock.send_multipart([b"sys.heartbeat.notifier", body])
                 got = _asked(where).get("notifier")
                 return got is not None and got[0].sent_at == expected
 
@@ -201,7 +201,7 @@ def test_the_store_keeps_each_machines_heartbeat_of_one_process(stack: Stack) ->
 
     def both() -> list[int]:
         for beat in (here, desk):
-            sock.send_multipart([b"sys.heartbeat", encode(beat)])
+            sock.send_multipart([b"sys.heartbeat.collector", encode(beat)])
         client = ReplayClient(where, timeout_ms=2000)
         try:
             pids = sorted(b.pid for b, _ in client.heartbeats() if b.process == "collector")
