@@ -58,9 +58,12 @@ MAX_DELIVERY_AGE_SECONDS = 3600.0
 """A committed alert older than this when first seen (a notifier database lost and the log
 replayed) is recorded, not delivered: nobody wants last month's warnings."""
 WAIT_SECONDS = RESEND_SECONDS
-"""Messages (and the delivery worker's answers) wake the loop at once; this paces only the
-timed work (re-sends, retries, snooze and quiet hours), so an idle notifier wakes about once
-in two seconds."""
+"""While deliveries are held, the loop looks this often whether quiet hours or the snooze
+ended (`otm alerts snooze --off` only rewrites a file)."""
+MIN_WAIT_SECONDS = 0.05
+IDLE_WAIT_SECONDS = 3600.0
+"""With nothing pending, held or to re-send, only a message, a delivery's answer or the
+heartbeat wakes the loop: an idle notifier never wakes for its own timed work."""
 DEMO_DAILY_BUDGET_USD = 2.0
 """In demo mode, with no budget configured, a made-up daily budget shows what budget alerts
 look like (labelled demo data, like every demo alert)."""
@@ -244,7 +247,24 @@ class NotifierService:
         self._deliver_due(now, snoozed, quiet)
         if not snoozed:
             self._release_held(now, quiet)
-        return WAIT_SECONDS
+        return self._next_wait(now)
+
+    def _next_wait(self, now: float) -> float:
+        """Seconds until the next timed work is due: a re-send while the outbox holds alerts,
+        the budget check after new usage, the next retry, a look while deliveries are held."""
+        due: list[float] = []
+        if self.db.has_outbox():
+            due.append(self._next_resend)
+        if self._budget_dirty:
+            due.append(self._next_budget)
+        channels = sorted(self.worker.channels)
+        # A delivery in hand stays pending until its answer, which wakes the loop itself.
+        tries = [t for k, c, t in self.db.pending_tries(channels) if (k, c) not in self.worker.busy]
+        due.extend(tries)
+        if self._summaries or self.db.has_held():
+            due.append(now + WAIT_SECONDS)
+        # A floor, so a row that somehow stays due can never make the loop spin.
+        return max(MIN_WAIT_SECONDS, min(due, default=now + IDLE_WAIT_SECONDS) - now)
 
     def _check_budgets(self, now: float) -> None:
         scopes = {

@@ -176,6 +176,24 @@ class NotifierDatabase:
             (PENDING, now, *channels),
         )
 
+    def has_outbox(self) -> bool:
+        """Whether any decided alert still waits for its commit."""
+        return self.conn.execute("SELECT 1 FROM outbox LIMIT 1").fetchone() is not None
+
+    def has_held(self) -> bool:
+        """Whether any delivery, of any channel, is held by quiet hours or a snooze."""
+        row = self.conn.execute("SELECT 1 FROM deliveries WHERE state = ? LIMIT 1", (HELD,))
+        return row.fetchone() is not None
+
+    def pending_tries(self, channels: list[str]) -> list[tuple[str, str, float]]:
+        """(key, channel, next try) of every pending delivery of ``channels``."""
+        marks = ",".join("?" * len(channels)) or "''"
+        return self.conn.execute(
+            f"SELECT key, channel, next_try FROM deliveries WHERE state = ? "
+            f"AND channel IN ({marks})",
+            (PENDING, *channels),
+        ).fetchall()
+
     def held(self, channel: str) -> list[DueDelivery]:
         """Deliveries of ``channel`` held by quiet hours or a snooze."""
         return self._deliveries("d.state = ? AND d.channel = ?", (HELD, channel))

@@ -220,6 +220,23 @@ def test_rising_window_alerts_once_per_band_on_every_channel(
     assert {"OpenTokenMonitor"} == {n.app_name for n in channels.desktop.notifications}
 
 
+def test_a_failed_delivery_is_tried_again_after_its_pause(
+    alert_stack: tuple[Stack, Channels],
+) -> None:
+    """The json:// target answers 500 to the first attempt, then 200: the retry brings it the
+    alert, once, while the channels that answered at once got it once."""
+    stack, channels = alert_stack
+    channels.web.answer("/alerts", Reply(status=500, body={"error": "down"}))
+    stack.start(*PROCESSES)
+    statusline(stack, 80.0, time.time() + 3600)
+    wait_until(lambda: channels.web.requests_for("/alerts"), 30, "a first attempt")
+    channels.web.answer("/alerts", Reply(status=200, body={"ok": True}))
+    wait_until(lambda: len(channels.web.requests_for("/alerts")) >= 2, 30, "the retry")
+    time.sleep(1)  # a third attempt would show up by now
+    title = "Claude 5-hour window at 80 %"
+    assert ([title] * 2, [title]) == (channels.web_titles(), channels.desktop_titles())
+
+
 @pytest.mark.parametrize("seed", [3, 11])
 def test_kill_9_of_notifier_and_store_loses_and_repeats_nothing(
     alert_stack: tuple[Stack, Channels], seed: int
