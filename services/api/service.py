@@ -21,6 +21,7 @@ from typing import Any
 
 from services.api import uvicorn_core as uvicorn
 from services.api.app import create_app
+from services.api.date_header import DateHeader
 from services.api.guard import GuardMiddleware
 from services.api.owner import Owner, effective_token
 from services.api.stream import StreamHub
@@ -29,7 +30,9 @@ from services.runtime.installation import Runtime
 from services.runtime.runner import Node, run_blocking_service
 
 GRACEFUL_SHUTDOWN_SECONDS = 1
-TICK_SECONDS = 1.0
+TICK_SECONDS = 3600.0
+"""uvicorn's tick refreshes only its Date header (here: DateHeader) and checks the stop flag
+(here: woken at once by the signal handler), so it may sleep."""
 
 
 class ApiServer(uvicorn.Server):
@@ -50,8 +53,8 @@ class ApiServer(uvicorn.Server):
         self._wake: asyncio.Event | None = None
 
     async def main_loop(self) -> None:
-        """uvicorn's loop, ticking once a second instead of ten times: a stop signal wakes it
-        at once, so the slower tick costs nothing but idle wake-ups."""
+        """uvicorn's loop, ticking once an hour instead of ten times a second: a stop signal
+        wakes it at once, and answers are dated by ``DateHeader``."""
         self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
         counter = 0
         # on_tick refreshes the Date header when the counter is a multiple of 10.
@@ -107,7 +110,7 @@ class ApiService:
         names = answered_names(api.host, api.allowed_hosts)
         config = uvicorn.Config(
             # Outside Litestar, so that its own answers (404, 405) are guarded too.
-            GuardMiddleware(create_app(self.runtime, self.hub), owner, names),
+            DateHeader(GuardMiddleware(create_app(self.runtime, self.hub), owner, names)),
             host=api.host,
             port=self.runtime.config.api_port,
             log_config=None,
@@ -115,6 +118,8 @@ class ApiService:
             # The owner check needs the connection's real client address: uvicorn would
             # otherwise take it from an X-Forwarded-For header sent from 127.0.0.1.
             proxy_headers=False,
+            # DateHeader stamps each answer: no tick has to keep uvicorn's copy fresh.
+            date_header=False,
             lifespan="on",
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )

@@ -17,6 +17,7 @@ arrive in its queue.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import threading
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import msgspec
 import structlog
+import zmq
 
 from bus.client import EventFollower, StoreUnavailable
 from bus.endpoints import Endpoints
@@ -36,8 +38,6 @@ from services.store.database import connect_reader
 
 QUEUE_SIZE = 10_000
 """Events a client may fall behind by before it is disconnected (it can resume by seq)."""
-POLL_MS = 1000
-"""How long the follower waits for the bus per round: bounds how long stopping takes."""
 STOP_WAIT_SECONDS = 0.3
 
 logger = structlog.get_logger().bind(process="api")
@@ -167,6 +167,9 @@ class StreamHub:
         self._clients: set[Subscription] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop = threading.Event()
+        # The follower thread sleeps in a poll on the bus and on this pipe, so it never wakes
+        # just to look at the stop flag.
+        self._stop_read, self._stop_write = os.pipe()
         self._thread: threading.Thread | None = None
 
     @property
@@ -188,8 +191,14 @@ class StreamHub:
 
     def stop(self) -> None:
         """Stop the follower thread and end every client's stream (on the loop; idempotent)."""
-        self._stop.set()
+        self._request_stop()
         self.close_all("server shutting down")
+
+    def _request_stop(self) -> None:
+        self._stop.set()
+        if self._stop_write >= 0:
+            with contextlib.suppress(OSError):
+                os.write(self._stop_write, b"x")
 
     def join(self, timeout: float = STOP_WAIT_SECONDS) -> None:
         """Wait (blocking, off the loop) for the follower thread to finish."""
@@ -197,7 +206,15 @@ class StreamHub:
             # A replay request to a store that is down can block the follower for ~2 s; the
             # thread is a daemon, so we wait a bounded time and let process exit take it.
             self._thread.join(timeout=timeout)
+            if not self._thread.is_alive():
+                self._close_stop_pipe()
             self._thread = None
+
+    def _close_stop_pipe(self) -> None:
+        for fd in (self._stop_read, self._stop_write):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._stop_read = self._stop_write = -1
 
     def subscribe(self, prefix: str = EVENTS) -> Subscription:
         """Register a client (on the loop); it receives every event with ``seq > start``."""
@@ -269,12 +286,19 @@ class StreamHub:
         follower = EventFollower(
             prefixes=(EVENTS,), after=after, where=self.endpoints, log=DatabaseLog(self.db_path)
         )
+        poller = zmq.Poller()
+        poller.register(follower.subscriber.socket, zmq.POLLIN)
+        poller.register(self._stop_read, zmq.POLLIN)
         with follower:
             first = True
             resets = 0
             while not self._stop.is_set():
+                if not first:
+                    poller.poll()  # until the bus has something, or a stop
+                    if self._stop.is_set():
+                        break
                 try:
-                    events = follower.catch_up() if first else follower.poll(POLL_MS)
+                    events = follower.catch_up() if first else follower.poll(0)
                 except Exception:
                     # Never let one bad round end the stream for every client.
                     logger.exception("stream_follow_failed")
@@ -306,4 +330,4 @@ class StreamHub:
             loop.call_soon_threadsafe(function, *args)
         except RuntimeError:
             # The loop closed between the check and the call: we are shutting down.
-            self._stop.set()
+            self._request_stop()

@@ -13,7 +13,10 @@ from services.runtime.hub import count_refusals, hub_pair, open_gate
 from services.runtime.installation import Runtime
 from services.runtime.runner import Batch, Node, run_service
 
-IDLE_SECONDS = 1.0
+REFUSALS_SECONDS = 5.0
+"""On a hub, how often the gate's refusal counts are copied into the heartbeat."""
+NOTHING_DUE_SECONDS = 3600.0
+"""Elsewhere nothing is ever due: only the heartbeat wakes the loop."""
 
 
 class BusService:
@@ -49,8 +52,10 @@ class BusService:
 
     def step(self) -> float:
         """Nothing is due but the refusal counts: the forwarder works in its own thread."""
+        if self.gate is None:
+            return NOTHING_DUE_SECONDS
         count_refusals(self.gate, self.node.pulse)
-        return IDLE_SECONDS
+        return REFUSALS_SECONDS
 
     def stop(self) -> Mapping[str, object]:
         """Unbind the endpoints."""

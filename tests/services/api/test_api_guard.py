@@ -3,7 +3,9 @@ security headers (DNS rebinding and cross-site requests, ``services.api.guard``)
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
+from email.utils import parsedate_to_datetime
 
 import httpx
 import pytest
@@ -73,6 +75,20 @@ def test_every_answer_carries_the_content_security_policy(
         headers = httpx.get(f"{api.url}{route}").headers
         expected = (CONTENT_SECURITY_POLICY, "nosniff")
         assert expected == (headers["content-security-policy"], headers["x-content-type-options"])
+
+
+def test_every_answer_is_dated_now(start_api: Callable[[], Api]) -> None:
+    """Pages, JSON, errors and refusals carry one Date header, within a second of now."""
+    api = start_api()
+    foreign = {"Host": "evil.example"}
+    for route, headers in (("/", {}), ("/healthz", {}), ("/no/such/page", {}), ("/", foreign)):
+        before = time.time()
+        answer = httpx.get(f"{api.url}{route}", headers=headers)
+        dated = parsedate_to_datetime(answer.headers["date"]).timestamp()
+        assert (1, True) == (
+            len(answer.headers.get_list("date")),
+            before - 1 <= dated <= time.time() + 1,
+        )
 
 
 def test_the_openapi_document_is_served_without_a_cdn_page(
