@@ -21,7 +21,8 @@ Run ``python -m bench.idle --size-mb 10 --seconds 60`` (``--help`` for the optio
      heartbeat thread of a blocking service), ZeroMQ's I/O thread (which wakes for every
      message the process sends or receives) and any library thread (uvicorn's, watchdog's).
      The goal "no loop wakes more than once a second" is checked against each process's
-     busiest thread;
+     busiest thread, leaving out the relays that wake once per message passing through and
+     never on their own: ZeroMQ's I/O threads and the bus's forwarder (both shown apart);
    and the growth of every file under the state folder (database, its ``-wal``, the logs);
 4. prints a table per process with the totals against the issue's goals (0.5 % of one core,
    1 MB written an hour, 250 MB RSS, one wake a second per loop), or ``--json``.
@@ -54,6 +55,7 @@ from rich.table import Table
 from bench import corpus, ingest
 from bench.report import print_figures
 from bench.stack import Stack
+from bus.forwarder import FORWARDER_THREAD
 from services.processes import PROCESSES
 
 DEFAULT_CACHE = Path(__file__).resolve().parent / ".cache"
@@ -69,6 +71,9 @@ GOAL_WRITE_MB_PER_HOUR = 1.0
 GOAL_RSS_MB = 250.0
 GOAL_LOOP_WAKES_PER_SECOND = 1.0
 ZMQ_IO_THREAD = "ZMQbg/"
+RELAY_THREADS = (ZMQ_IO_THREAD, FORWARDER_THREAD)
+"""Threads that wake once per message passing through (ZeroMQ's I/O, the bus's forwarder):
+what the heartbeats cost, shown apart from the loops that wake on their own."""
 """How ZeroMQ names its background threads (``ZMQbg/IO/0``, ``ZMQbg/Reaper``)."""
 GOAL_RSS_GROWTH = 0.10
 """Flat as history grows: the larger corpus's total RSS within 10 % of the smaller's."""
@@ -148,7 +153,7 @@ def process_figures(first: Sample, last: Sample, rss_max: int) -> Figures:
         label = "main" if tid == min(last.wakes) else f"{name}:{tid}"
         threads[label] = (count - before) / seconds
     busiest = max(threads.items(), key=lambda kv: kv[1], default=("—", 0.0))
-    loops = {k: v for k, v in threads.items() if not k.startswith(ZMQ_IO_THREAD)}
+    loops = {k: v for k, v in threads.items() if not k.startswith(RELAY_THREADS)}
     busiest_loop = max(loops.items(), key=lambda kv: kv[1], default=("—", 0.0))
     return {
         "cpu_percent": 100 * (last.cpu_s - first.cpu_s) / seconds,
@@ -176,16 +181,22 @@ def totals(processes: dict[str, Figures], growth_mb_per_hour: float) -> Figures:
         "busiest_loop_wakes_per_s": max(
             (p["busiest_loop_wakes_per_s"] for p in processes.values()), default=0.0
         ),
-        "busiest_zmq_wakes_per_s": max(
-            (
-                wakes
-                for p in processes.values()
-                for name, wakes in p["threads"].items()
-                if name.startswith(ZMQ_IO_THREAD)
-            ),
-            default=0.0,
-        ),
+        "busiest_zmq_wakes_per_s": _busiest(processes, ZMQ_IO_THREAD),
+        "forwarder_wakes_per_s": _busiest(processes, FORWARDER_THREAD),
     }
+
+
+def _busiest(processes: dict[str, Figures], prefix: str) -> float:
+    """The most wakes a second of any thread whose name starts with ``prefix``."""
+    return max(
+        (
+            wakes
+            for p in processes.values()
+            for name, wakes in p["threads"].items()
+            if name.startswith(prefix)
+        ),
+        default=0.0,
+    )
 
 
 def goals(total: Figures) -> list[Figures]:
@@ -200,6 +211,7 @@ def goals(total: Figures) -> list[Figures]:
         # ZeroMQ's I/O threads wake for every message sent or received, ours or not: shown
         # apart, as what the heartbeats (and any client on the bus) cost.
         ("busiest ZeroMQ I/O thread (wakes/s)", total["busiest_zmq_wakes_per_s"], None),
+        ("bus forwarder, one per message (wakes/s)", total["forwarder_wakes_per_s"], None),
     )
     return [
         {"name": n, "value": v, "limit": lim, "ok": lim is None or v <= lim} for n, v, lim in rows

@@ -15,7 +15,7 @@ import zmq
 from bus.client import Publisher, Subscriber
 from bus.codec import BAD_BODY, BAD_FRAMES, BAD_TOPIC, UNKNOWN_TYPE, WRONG_TOPIC, encode
 from bus.endpoints import Endpoints, run_dir
-from bus.forwarder import Forwarder
+from bus.forwarder import FORWARDER_THREAD, Forwarder
 from bus.lock import AlreadyRunning
 from bus.messages import Heartbeat, PriceCommitted, UsageCommitted
 from tests.helpers import await_subscription, cursor, wait_until
@@ -209,3 +209,10 @@ def test_checking_subscriber_drops_a_message_under_a_topic_it_is_never_published
         assert (("evt.usage.claude", USAGE), {WRONG_TOPIC}) == (received, set(sub.dropped))
     finally:
         sub.close()
+
+
+@pytest.mark.usefixtures("forwarder")
+def test_the_forwarder_thread_is_named_in_the_os() -> None:
+    """`top -H` (and bench.idle) can tell the forwarder thread from the process's others."""
+    names = {task.read_text().strip() for task in Path("/proc/self/task").glob("*/comm")}
+    assert FORWARDER_THREAD in names
