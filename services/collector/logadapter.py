@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from bus.messages import FileCursor, LimitWindow, Prompt, UsageBatch
+from services.collector.listings import Listings
 from services.collector.logfile import Increment
 from services.collector.rootpaths import HasPath, RootScan
 from services.collector.tracker import batch_id
@@ -43,6 +44,8 @@ class LogAdapter(ABC, Generic[L]):
         """Files whose last read failed."""
         self.read_prompts = True
         """``[activity] enabled``: when false, batches carry no prompts."""
+        self.listings = Listings()
+        """Directory listings kept between rescans."""
 
     @abstractmethod
     def all_files(self) -> list[str]:
@@ -72,15 +75,19 @@ class LogAdapter(ABC, Generic[L]):
         """Whether ``path`` (e.g. from a file event) is one of this adapter's log files."""
         return self.lookup(path) is not None
 
-    def _rescan(self, roots: Iterable[Path], find: Callable[[Path], RootScan[L]]) -> list[L]:
+    def _rescan(
+        self, roots: Iterable[Path], find: Callable[[Path, Listings], RootScan[L]]
+    ) -> list[L]:
         """Walk ``roots`` in order with ``find``; return every file found, root by root, and
-        count the directories that could not be listed (``unreadable_dirs``)."""
+        count the directories that could not be listed (``unreadable_dirs``). Directories that
+        did not change since the last rescan are not read again (``listings``)."""
         unreadable: set[str] = set()
         files: list[L] = []
         for root in roots:
-            scan = find(root)
+            scan = find(root, self.listings)
             unreadable.update(scan.unreadable)
             files.extend(scan.files)
+        self.listings.forget_unseen()
         self.unreadable = unreadable
         self.problems["unreadable_dirs"] = len(unreadable)
         return files

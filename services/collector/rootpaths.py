@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Generic, Protocol, TypeVar
 
+from services.collector.listings import Listings, read_dir
+
 JSONL: Final = ".jsonl"
 
 
@@ -47,33 +49,36 @@ def walk_tree(
     root: Path,
     wanted: Callable[[str], bool],
     make: Callable[[str, tuple[str, ...]], F | None],
+    listings: Listings | None = None,
 ) -> RootScan[F]:
     """Every regular file below ``root``, recursively, whose name is ``wanted``, as ``make``
     describes it from its path and its path components below ``root`` (``None`` leaves it out).
 
     Symbolic links are not followed (a link loop must not hang the scan, and ccusage does not
     follow them either). A directory that cannot be listed is recorded in ``unreadable``; a root
-    that does not exist is simply empty. ``files`` comes back sorted by path.
+    that does not exist is simply empty. ``files`` comes back sorted by path. With ``listings``,
+    directories that did not change since its last walk are not read again.
     """
+    list_dir = read_dir if listings is None else listings.entries
     scan: RootScan[F] = RootScan()
     stack: list[tuple[str, tuple[str, ...]]] = [(os.fspath(root), ())]
     while stack:
         directory, rel = stack.pop()
         try:
-            with os.scandir(directory) as entries:
-                for entry in entries:
-                    name = entry.name
-                    if entry.is_dir(follow_symlinks=False):
-                        stack.append((entry.path, (*rel, name)))
-                    elif wanted(name) and entry.is_file(follow_symlinks=False):
-                        found = make(entry.path, (*rel, name))
-                        if found is not None:
-                            scan.files.append(found)
+            entries = list_dir(directory)
         except FileNotFoundError:
             # A root that is not there yet, or a directory deleted mid-walk: nothing to read.
             continue
         except OSError:
             scan.unreadable.append(directory)
+            continue
+        for entry in entries:
+            if entry.is_dir:
+                stack.append((entry.path, (*rel, entry.name)))
+            elif entry.is_file and wanted(entry.name):
+                found = make(entry.path, (*rel, entry.name))
+                if found is not None:
+                    scan.files.append(found)
     scan.files.sort(key=lambda f: f.path)
     return scan
 

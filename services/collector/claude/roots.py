@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.collector.listings import Listings
 from services.collector.rootpaths import JSONL, RootScan, is_jsonl_name, locate, walk_tree
 
 PROJECTS = "projects"
@@ -33,13 +34,13 @@ class Transcript:
     session: str
 
 
-def find_transcripts(root: Path) -> RootScan[Transcript]:
+def find_transcripts(root: Path, listings: Listings | None = None) -> RootScan[Transcript]:
     """Every ``*.jsonl`` file below ``root``, recursively, with its project and session.
 
     Symbolic links are not followed; a directory that cannot be listed is recorded in
     ``unreadable``; a root that does not exist is simply empty (``rootpaths.walk_tree``).
     """
-    return walk_tree(root, is_jsonl_name, transcript_of)
+    return walk_tree(root, is_jsonl_name, transcript_of, listings)
 
 
 def transcript_at(roots: Iterable[Path], path: str) -> Transcript | None:

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.collector.listings import Listings
 from services.collector.rootpaths import JSONL, RootScan, is_jsonl_name, locate, walk_tree
 from services.runtime.cli_roots import unique
 
@@ -51,7 +52,7 @@ def bare_homes(roots: Iterable[Path]) -> list[Path]:
     ]
 
 
-def find_logs(root: Path) -> RootScan[SessionLog]:
+def find_logs(root: Path, listings: Listings | None = None) -> RootScan[SessionLog]:
     """Every ``*.jsonl`` file below ``root``, recursively, sorted, with its session.
 
     Symbolic links are not followed; a directory that cannot be listed is recorded in
@@ -59,7 +60,9 @@ def find_logs(root: Path) -> RootScan[SessionLog]:
     an ``archived_sessions`` root, a file whose twin exists in the sibling ``sessions`` root is
     left out (``shadowed``).
     """
-    return walk_tree(root, is_jsonl_name, lambda path, parts: _unshadowed(root, path, parts))
+    return walk_tree(
+        root, is_jsonl_name, lambda path, parts: _unshadowed(root, path, parts), listings
+    )
 
 
 def log_at(roots: Iterable[Path], path: str) -> SessionLog | None:

@@ -16,10 +16,11 @@ is read (see ``reader``).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.collector.listings import Entry, Listings, read_dir
 from services.collector.rootpaths import JSONL, RootScan, is_jsonl_name, locate
 
 CHATS = "chats"
@@ -43,28 +44,30 @@ class ChatLog:
     """A subagent's chat, under ``chats/<parentSessionId>/``."""
 
 
-def find_logs(root: Path) -> RootScan[ChatLog]:
+def find_logs(root: Path, listings: Listings | None = None) -> RootScan[ChatLog]:
     """Every chat file below ``root`` (the three layouts in this module's docstring).
 
     Only ``<project>/chats/`` and its direct subdirectories are listed, so unrelated trees under
     ``tmp/`` are never walked. Symbolic links are not followed. A directory that cannot be listed
-    is recorded in ``unreadable``; one that does not exist is simply empty.
+    is recorded in ``unreadable``; one that does not exist is simply empty. With ``listings``,
+    directories that did not change since its last walk are not read again.
     """
     scan: RootScan[ChatLog] = RootScan()
-    for project_entry in _list(os.fspath(root), scan):
-        if not project_entry.is_dir(follow_symlinks=False):
+    list_dir = read_dir if listings is None else listings.entries
+    for project_entry in _list(list_dir, os.fspath(root), scan):
+        if not project_entry.is_dir:
             continue
         project = project_entry.name
         chats = os.path.join(project_entry.path, CHATS)
-        for entry in _list(chats, scan):
-            if entry.is_dir(follow_symlinks=False):
-                for sub in _list(entry.path, scan):
+        for entry in _list(list_dir, chats, scan):
+            if entry.is_dir:
+                for sub in _list(list_dir, entry.path, scan):
                     log = chat_log_of((project, CHATS, entry.name, sub.name), sub.path)
-                    if log is not None and sub.is_file(follow_symlinks=False):
+                    if log is not None and sub.is_file:
                         scan.files.append(log)
             else:
                 log = chat_log_of((project, CHATS, entry.name), entry.path)
-                if log is not None and entry.is_file(follow_symlinks=False):
+                if log is not None and entry.is_file:
                     scan.files.append(log)
     scan.files.sort(key=lambda log: log.path)
     return scan
@@ -92,14 +95,15 @@ def chat_log_at(roots: Iterable[Path], path: str) -> ChatLog | None:
     return locate(roots, path, lambda root, parts: chat_log_of(parts, path))
 
 
-def _list(directory: str, scan: RootScan[ChatLog]) -> list[os.DirEntry[str]]:
+def _list(
+    list_dir: Callable[[str], tuple[Entry, ...]], directory: str, scan: RootScan[ChatLog]
+) -> tuple[Entry, ...]:
     """The entries of ``directory``: none if it does not exist, none (and reported) if it
     cannot be listed."""
     try:
-        with os.scandir(directory) as entries:
-            return list(entries)
+        return list_dir(directory)
     except (FileNotFoundError, NotADirectoryError):
-        return []
+        return ()
     except OSError:
         scan.unreadable.append(directory)
-        return []
+        return ()

@@ -71,7 +71,7 @@ def test_lookup_remembers_what_it_found() -> None:
 def test_rescan_returns_files_root_by_root() -> None:
     """Every root's files come back in root order."""
     scans = {Path("/a"): [Log("/a/1")], Path("/b"): [Log("/b/2")]}
-    found = adapter()._rescan(scans, lambda root: RootScan(files=list(scans[root])))
+    found = adapter()._rescan(scans, lambda root, _listings: RootScan(files=list(scans[root])))
     expected = [Log("/a/1"), Log("/b/2")]
     assert expected == found
 
@@ -79,7 +79,7 @@ def test_rescan_returns_files_root_by_root() -> None:
 def test_rescan_counts_unreadable_directories() -> None:
     """Directories that could not be listed are counted as ``unreadable_dirs``."""
     a = adapter()
-    a._rescan([ROOT], lambda root: RootScan[Log](unreadable=["/logs/x", "/logs/y"]))
+    a._rescan([ROOT], lambda root, _listings: RootScan[Log](unreadable=["/logs/x", "/logs/y"]))
     expected = 2
     assert expected == a.problems["unreadable_dirs"]
 
