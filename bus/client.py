@@ -264,6 +264,11 @@ class EventFollower:
     When the log's head is below ``last_seq`` the database was replaced (rebuilt, restored,
     new): the follower starts over at the new head and counts one more in ``resets``; its
     consumer re-reads whatever it derived from the old log.
+
+    With ``most`` set, a ``poll`` or ``catch_up`` delivers about that many events at most (whole
+    pages of the log), and ``behind`` tells that more are waiting: a long-running consumer
+    catching up on a large history then holds one page of decoded events at a time, not the
+    whole history (whose memory a process keeps long after it freed it).
     """
 
     def __init__(
@@ -272,6 +277,7 @@ class EventFollower:
         after: int = 0,
         where: Endpoints | None = None,
         log: EventLog | None = None,
+        most: int | None = None,
     ) -> None:
         if not prefixes:
             raise ValueError("EventFollower needs at least one topic prefix, e.g. 'evt.'")
@@ -279,6 +285,11 @@ class EventFollower:
         self.prefixes = tuple(prefixes)
         self.last_seq = after
         self.resets = 0
+        self.most = most
+        self._behind_to: int | None = None
+        """The log's head when the last read stopped at ``most`` events before it."""
+        self._live_ahead: dict[int, list[tuple[str, bytes]]] = {}
+        """Live copies beyond where that read stopped, checked when the log gets there."""
         self._read_prefixes = _outermost(self.prefixes)
         # Only our own topics: the store's heartbeat tells how far the rest of the log went.
         self._sub = Subscriber(
@@ -310,13 +321,19 @@ class EventFollower:
         logged events this version cannot read, and ``forged`` or ``unconfirmed`` events."""
         return self._sub.dropped + self._refused
 
+    @property
+    def behind(self) -> bool:
+        """Whether the last ``poll`` or ``catch_up`` stopped at ``most`` events with more
+        already committed: the next ``poll(0)`` delivers them, whatever the bus says."""
+        return self._behind_to is not None
+
     def poll(self, timeout_ms: int) -> list[tuple[str, Message]]:
         """Events that became available within ``timeout_ms``, gaps filled, in seq order."""
         first = self._sub.recv_with_body(timeout_ms)
         received = [first] if first is not None else []
         received.extend(self._sub.drain_with_body())
-        live: dict[int, list[tuple[str, bytes]]] = {}
-        store_head: int | None = None
+        live, self._live_ahead = self._live_ahead, {}
+        store_head = self._behind_to
         for item in received:
             message = item.message
             if isinstance(message, Heartbeat):
@@ -350,12 +367,15 @@ class EventFollower:
         self, upto: int | None, live: dict[int, list[tuple[str, bytes]]]
     ) -> list[tuple[str, Message]]:
         """The log's events after ``last_seq`` up to ``upto`` (None: its head), checking each
-        live copy in ``live`` against the logged one."""
+        live copy in ``live`` against the logged one; at ``most`` events, what was read so far."""
         out: list[tuple[str, Message]] = []
+        taken = 0
+        page = READ_PAGE if self.most is None else max(1, min(READ_PAGE, self.most))
+        self._behind_to = None
         while True:
             try:
                 replies = [
-                    self._log.fetch(self.last_seq, prefix=prefix, limit=READ_PAGE)
+                    self._log.fetch(self.last_seq, prefix=prefix, limit=page)
                     for prefix in self._read_prefixes
                 ]
             except StoreUnavailable:
@@ -373,10 +393,14 @@ class EventFollower:
                 return []
             # Each prefix's reply covers the log up to its head, or its last event if the page
             # is full: together they cover the log up to the lowest of these.
-            covered = min(_covered(reply) for reply in replies)
+            covered = min(_covered(reply, page) for reply in replies)
             logged = sorted(
                 event for reply in replies for event in reply.events if event[0] <= covered
             )
+            if self.most is not None and len(logged) > self.most - taken:
+                logged = logged[: max(1, self.most - taken)]
+                covered = logged[-1][0]
+            taken += len(logged)
             for seq, topic, body in logged:
                 for copy in live.pop(seq, ()):
                     if copy != (topic, body):
@@ -388,6 +412,10 @@ class EventFollower:
             self.last_seq = covered
             if covered == head or (upto is not None and covered >= upto):
                 break
+            if self.most is not None and taken >= self.most:
+                self._behind_to = head if upto is None else max(upto, head)
+                self._live_ahead = live
+                return out
         # What is left claims a seq beyond the log's head: nobody committed it.
         self._refused[UNCONFIRMED] += sum(len(copies) for copies in live.values())
         return out
@@ -406,9 +434,9 @@ class EventFollower:
         self._log.close()
 
 
-def _covered(reply: ReplayReply) -> int:
+def _covered(reply: ReplayReply, page: int) -> int:
     """How far one prefix's reply covers the log: its head, or its last event when full."""
-    if len(reply.events) < READ_PAGE:
+    if len(reply.events) < page:
         return reply.head
     return reply.events[-1][0]
 

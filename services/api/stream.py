@@ -38,6 +38,8 @@ from services.store.database import connect_reader
 
 QUEUE_SIZE = 10_000
 """Events a client may fall behind by before it is disconnected (it can resume by seq)."""
+PAGE_EVENTS = 200
+"""Committed events read per round at most, so catching up on a burst holds one page of them."""
 STOP_WAIT_SECONDS = 0.3
 
 logger = structlog.get_logger().bind(process="api")
@@ -284,7 +286,11 @@ class StreamHub:
 
     def _follow(self, after: int) -> None:
         follower = EventFollower(
-            prefixes=(EVENTS,), after=after, where=self.endpoints, log=DatabaseLog(self.db_path)
+            prefixes=(EVENTS,),
+            after=after,
+            where=self.endpoints,
+            log=DatabaseLog(self.db_path),
+            most=PAGE_EVENTS,
         )
         poller = zmq.Poller()
         poller.register(follower.subscriber.socket, zmq.POLLIN)
@@ -293,7 +299,7 @@ class StreamHub:
             first = True
             resets = 0
             while not self._stop.is_set():
-                if not first:
+                if not first and not follower.behind:
                     poller.poll()  # until the bus has something, or a stop
                     if self._stop.is_set():
                         break

@@ -31,6 +31,10 @@ from bus.messages import Message
 SKIP_RECORD_SECONDS = 5.0
 """How often the position is moved past events outside the follower's prefixes: never applied,
 they would otherwise be replayed again after every restart."""
+PAGE_EVENTS = 50
+"""Committed events delivered per poll at most: a follower catching up on a long history holds
+one page of them decoded at a time (a usage event can carry hundreds of records), so its memory
+stays that of a page, not of the history."""
 
 Effect = Callable[[sqlite3.Connection | None], None]
 """What applying one event does; it gets the transaction's connection (None in memory)."""
@@ -183,10 +187,15 @@ class DurableFollower:
     ) -> None:
         self.tracking = tracking
         self.events = EventFollower(
-            prefixes=prefixes, after=tracking.position(), where=where, log=log
+            prefixes=prefixes, after=tracking.position(), where=where, log=log, most=PAGE_EVENTS
         )
         self._resets = 0
         self._next_skip_record = 0.0
+
+    @property
+    def behind(self) -> bool:
+        """Whether more committed events are waiting than the last ``poll`` delivered."""
+        return self.events.behind
 
     @property
     def position(self) -> int:

@@ -191,6 +191,8 @@ class Node:
         poller = self._poller or self._new_poller()
         # Rounded up: a wait truncated to 0 ms would spin until the next heartbeat is due.
         wait_ms = math.ceil(timeout * 1000)
+        if self.follower is not None and self.follower.behind:
+            wait_ms = 0  # more committed events are waiting: only look what else came
         ready = dict(poller.poll(wait_ms))
         batch: Batch = []
         if self.follower is not None:

@@ -213,6 +213,44 @@ def test_catch_up_returns_the_backlog_in_order(store: Store, addresses: Endpoint
 
 
 @pytest.mark.usefixtures("replay", "forwarder")
+def test_a_paged_catch_up_delivers_at_most_a_page_and_says_it_is_behind(
+    store: Store, addresses: Endpoints
+) -> None:
+    """With ``most=2`` a catch-up of five events delivers two, and ``behind`` says more wait."""
+    commit(store, 5)
+    with EventFollower(where=addresses, most=2) as paged:
+        seqs = [seq_of(event) for _, event in paged.catch_up()]
+        assert ([1, 2], True) == (seqs, paged.behind)
+
+
+@pytest.mark.usefixtures("replay", "forwarder")
+def test_polls_after_a_paged_catch_up_bring_the_rest_with_no_news_on_the_bus(
+    store: Store, addresses: Endpoints
+) -> None:
+    """Being behind is news enough: ``poll(0)`` pages on to the head, then ``behind`` is off."""
+    commit(store, 5)
+    with EventFollower(where=addresses, most=2) as paged:
+        pages = [[seq_of(event) for _, event in paged.catch_up()]]
+        while paged.behind:
+            pages.append([seq_of(event) for _, event in paged.poll(0)])
+        assert [[1, 2], [3, 4], [5]] == pages
+
+
+@pytest.mark.usefixtures("replay")
+def test_a_paged_follower_checks_live_copies_beyond_its_page_when_it_gets_there(
+    store: Store, publisher: Publisher, addresses: Endpoints, forwarder: object
+) -> None:
+    """A forged live copy of a seq past the first page is still counted when its page comes."""
+    with EventFollower(where=addresses, most=1) as paged:
+        go_live(publisher, paged, commit(store, 1)[0])
+        commit(store, 3)
+        fake = forged(4)
+        publisher.publish(fake)
+        delivered = collect(paged, 4)
+        assert ([2, 3, 4], 1) == (delivered, paged.dropped["forged"])
+
+
+@pytest.mark.usefixtures("replay", "forwarder")
 def test_catch_up_filters_by_prefix_but_advances_past_everything(
     store: Store, addresses: Endpoints
 ) -> None:
