@@ -71,10 +71,10 @@ GOAL_WRITE_MB_PER_HOUR = 1.0
 GOAL_RSS_MB = 250.0
 GOAL_LOOP_WAKES_PER_SECOND = 1.0
 ZMQ_IO_THREAD = "ZMQbg/"
+"""How ZeroMQ names its background threads (``ZMQbg/IO/0``, ``ZMQbg/Reaper``)."""
 RELAY_THREADS = (ZMQ_IO_THREAD, FORWARDER_THREAD)
 """Threads that wake once per message passing through (ZeroMQ's I/O, the bus's forwarder):
 what the heartbeats cost, shown apart from the loops that wake on their own."""
-"""How ZeroMQ names its background threads (``ZMQbg/IO/0``, ``ZMQbg/Reaper``)."""
 GOAL_RSS_GROWTH = 0.10
 """Flat as history grows: the larger corpus's total RSS within 10 % of the smaller's."""
 

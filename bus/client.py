@@ -10,6 +10,7 @@ Custom tools need only ``EventFollower``::
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -147,12 +148,15 @@ class Subscriber:
 
     def drain_with_body(self) -> list[Received]:
         """As ``drain``, keeping each body's bytes."""
-        out = []
+        return list(self.waiting_with_body())
+
+    def waiting_with_body(self) -> Iterator[Received]:
+        """As ``drain_with_body``, one message at a time: a reader that keeps only a little
+        of each never holds a burst of them decoded at once."""
         while self._sock.poll(0):
             item = self._read(self._sock.recv_multipart())
             if item is not None:
-                out.append(item)
-        return out
+                yield item
 
     def _read(self, frames: list[bytes]) -> Received | None:
         try:
@@ -330,8 +334,9 @@ class EventFollower:
     def poll(self, timeout_ms: int) -> list[tuple[str, Message]]:
         """Events that became available within ``timeout_ms``, gaps filled, in seq order."""
         first = self._sub.recv_with_body(timeout_ms)
-        received = [first] if first is not None else []
-        received.extend(self._sub.drain_with_body())
+        # One at a time: of a burst of live events only the bodies are kept, never all of
+        # them decoded at once.
+        received = itertools.chain([] if first is None else [first], self._sub.waiting_with_body())
         live, self._live_ahead = self._live_ahead, {}
         store_head = self._behind_to
         for item in received:
