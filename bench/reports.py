@@ -22,7 +22,10 @@ size it:
    (catch-up of the new bytes only, then the report): its seconds per new MB should not depend
    on the size of the history.
 
-Medians everywhere; ratios are ccusage's median over ours. Prints a rich table, or ``--json``.
+``otm`` is a regular install of this code (``bench.install``: what README's first command
+gives a user; ``--install editable`` times this interpreter's instead, whose editable finder
+adds ~5 ms to every start). Medians everywhere; ratios are ccusage's median over ours. Prints
+a rich table, or ``--json``.
 ``measure(sizes, cache_dir)`` returns the same figures for an all-in-one bench command.
 """
 
@@ -41,8 +44,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import ccusage
-from bench.pipeline import otm_command, percentile
+from bench import ccusage, install
+from bench.pipeline import percentile
 from bench.report import print_figures
 from bench.stack import Stack, stack_env
 from bench.statusline import claude_corpus, load_average, machine, start_stack
@@ -70,6 +73,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="also time the reports with the stack running (default: yes)",
+    )
+    p.add_argument(
+        "--install",
+        choices=(install.REGULAR, install.EDITABLE),
+        default=install.REGULAR,
+        help="time the otm of a regular install of this code, as users have (default), or "
+        "this interpreter's (a developer's editable install)",
     )
     p.add_argument("--no-ccusage", action="store_true", help="skip ccusage")
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE, help="corpora, state, ccusage")
@@ -119,10 +129,10 @@ def python_floor(env: dict[str, str], runs: int) -> Figures:
     return stats(timed([sys.executable, "-I", "-c", "pass"], env, runs))
 
 
-def otm_report(kind: str, form: str) -> list[str]:
-    """The ``otm report`` command line of a case."""
+def otm_report(otm: list[str], kind: str, form: str) -> list[str]:
+    """The ``otm report`` command line of a case, ``otm`` starting the installed script."""
     return [
-        *otm_command(),
+        *otm,
         "report",
         kind,
         "--provider",
@@ -146,7 +156,13 @@ def ccusage_report(binary: Path, kind: str, form: str) -> list[str]:
 
 
 def otm_cases(
-    kinds: list[str], env: dict[str, str], home: Path, runs: int, log: Console, label: str
+    otm: list[str],
+    kinds: list[str],
+    env: dict[str, str],
+    home: Path,
+    runs: int,
+    log: Console,
+    label: str,
 ) -> dict[str, Figures]:
     """Each kind and form: as usual (kept answers) and built (kept answers removed first)."""
     answers = home / "run" / "answers"
@@ -157,7 +173,7 @@ def otm_cases(
     out: dict[str, Figures] = {}
     for kind in kinds:
         for form in FORMS:
-            command = otm_report(kind, form)
+            command = otm_report(otm, kind, form)
             timed(command, env, 1)  # warm-up: bytecode, page cache, the kept answer
             log.print(f"  otm report {kind} {form}, stack {label}")
             out[f"{kind}/{form}"] = {
@@ -189,13 +205,19 @@ def ccusage_cases(
 # -- one size ---------------------------------------------------------------------------------
 
 
-def catch_up(env: dict[str, str]) -> float:
+def catch_up(otm: list[str], env: dict[str, str]) -> float:
     """One ``otm report daily --json`` (it catches up first): its wall seconds."""
-    return statistics.median(timed(otm_report("daily", "json"), env, 1))
+    return statistics.median(timed(otm_report(otm, "daily", "json"), env, 1))
 
 
 def new_data(
-    place: Path, claude_dir: Path, cache_dir: Path, steps: list[float], runs: int, log: Console
+    otm: list[str],
+    place: Path,
+    claude_dir: Path,
+    cache_dir: Path,
+    steps: list[float],
+    runs: int,
+    log: Console,
 ) -> list[Figures]:
     """On a copy of the state folder: append each step's MB of new transcripts (new files of a
     freshly generated corpus) to an extra live folder and time the first report after it."""
@@ -208,9 +230,9 @@ def new_data(
     (live / "projects").mkdir(parents=True)
     env = stack_env(home, {"CLAUDE_CONFIG_DIR": f"{claude_dir},{live}"})
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    settle = catch_up(env)  # a new root: the snapshot of the copy is made here
+    settle = catch_up(otm, env)  # a new root: the snapshot of the copy is made here
     time.sleep(6)  # past catchup_snapshot.QUIET_SECONDS, so the next check can skip
-    quiet = stats(timed(otm_report("daily", "json"), env, runs))
+    quiet = stats(timed(otm_report(otm, "daily", "json"), env, runs))
     out: list[Figures] = [{"step_mb": 0, "report_s": settle, "nothing_new": quiet}]
     for i, mb in enumerate(steps):
         source, _ = claude_corpus(cache_dir, mb, NEW_DATA_SEED + i)
@@ -220,7 +242,7 @@ def new_data(
             shutil.copytree(project, target)
             added += sum(p.stat().st_size for p in target.rglob("*.jsonl"))
         log.print(f"  new data: {added / 1e6:.1f} MB appended; otm report daily --json")
-        first = catch_up(env)
+        first = catch_up(otm, env)
         out.append(
             {
                 "step_mb": mb,
@@ -237,7 +259,8 @@ def new_data(
 def measure_size(
     size: float, args: argparse.Namespace, binary: Path | None, log: Console
 ) -> Figures:
-    """Every case of one corpus size."""
+    """Every case of one corpus size, with the ``otm`` of ``args.install``."""
+    otm = install.otm_command(args.install, args.cache_dir)
     cache_dir: Path = args.cache_dir
     kinds = [k for k in args.kinds.split(",") if k]
     log.print(f"[bold]{size:g} MB[/]")
@@ -256,29 +279,32 @@ def measure_size(
             "files": sum(1 for _ in (claude_dir / "projects").rglob("*.jsonl")),
             "from_cache": from_cache,
         },
-        "catch_up_s": catch_up(env),
+        "catch_up_s": catch_up(otm, env),
         "python_floor": python_floor(env, args.runs),
         "database_bytes": sum(p.stat().st_size for p in home.glob("otm.db*")),
     }
     time.sleep(6)  # past catchup_snapshot.QUIET_SECONDS after a fresh corpus
-    catch_up(env)
-    otm: Figures = {"stopped": otm_cases(kinds, env, home, args.runs, log, "stopped")}
-    otm["running"] = None
+    catch_up(otm, env)
+    otm_figures: Figures = {"stopped": otm_cases(otm, kinds, env, home, args.runs, log, "stopped")}
+    otm_figures["running"] = None
     if args.with_stack:
         stack = Stack(home, {"CLAUDE_CONFIG_DIR": dirs})
         try:
             start_stack(stack, [claude_dir, live], args.timeout, log)
-            otm["running"] = otm_cases(kinds, env, home, args.runs, log, "running")
+            otm_figures["running"] = otm_cases(otm, kinds, env, home, args.runs, log, "running")
         finally:
             stack.stop_all()
-    figures["otm"] = otm
+    figures["otm"] = otm_figures
+    figures["install"] = args.install
     figures["ccusage"] = (
         None
         if binary is None
         else ccusage_cases(binary, kinds, dirs, place, args.ccusage_runs, log)
     )
     steps = [float(x) for x in args.new_mb.split(",") if x]
-    figures["new_data"] = new_data(place, claude_dir, cache_dir, steps, max(3, args.runs // 2), log)
+    figures["new_data"] = new_data(
+        otm, place, claude_dir, cache_dir, steps, max(3, args.runs // 2), log
+    )
     figures["ratios"] = ratios(figures)
     return figures
 
@@ -339,7 +365,8 @@ def render(figures: Figures, out: Console) -> None:
         c = f["corpus"]
         title = (
             f"{size} MB ({c['bytes'] / 1e6:,.0f} MB in {c['files']} files): otm report vs ccusage,"
-            f" median ms; python -I -c pass {_ms(f['python_floor'])} ms"
+            f" median ms; python -I -c pass {_ms(f['python_floor'])} ms;"
+            f" otm from a {f.get('install', install.EDITABLE)} install"
         )
         table = Table(title=title, title_justify="left")
         for column in (

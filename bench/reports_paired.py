@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from bench import ccusage
+from bench.pipeline import otm_command
 from bench.reports import (
     DEFAULT_CACHE,
     FORMS,
@@ -44,9 +45,10 @@ def paired(
     dirs = f"{claude_dir},{live}"
     env = stack_env(home, {"CLAUDE_CONFIG_DIR": dirs})
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    catch_up(env)
+    script = otm_command() if otm is None else [otm]
+    catch_up(script, env)
     time.sleep(6)  # past catchup_snapshot.QUIET_SECONDS, so the next report skips the scan
-    catch_up(env)
+    catch_up(script, env)
     ccusage_home = place / "ccusage-home"
     ccusage_home.mkdir(parents=True, exist_ok=True)
     ccusage_env = ccusage.isolated_env(ccusage_home, {"CLAUDE_CONFIG_DIR": dirs})
@@ -54,8 +56,7 @@ def paired(
     python = sys.executable if otm is None else str(Path(otm).parent / "python")
 
     def ours_command(kind: str, form: str) -> list[str]:
-        command = otm_report(kind, form)
-        return command if otm is None else [otm, *command[command.index("report") :]]
+        return otm_report(script, kind, form)
 
     def forget() -> None:
         shutil.rmtree(answers, ignore_errors=True)
