@@ -31,6 +31,8 @@ from otm.up_stops import Stops
 from services.runtime.cli_roots import existing_roots
 from services.runtime.installation import Runtime
 
+DEMO = "demo"
+"""The process that feeds the demo history: `otm up` starts it only in demo mode."""
 NEXT_COMMANDS = ("otm top", "otm report daily", "otm limits", "otm alerts", "otm status")
 SIGNAL_LINES = ("SIGINT received", "SIGTERM received")
 """What honcho's manager prints when a signal stops the stack."""
@@ -485,6 +487,11 @@ def _run_processes(
     env["PATH"] = scripts + os.pathsep + env.get("PATH", "")
     stop = threading.Event()
     for process in processes_for(role):
+        if process.name == DEMO and not runtime.demo:
+            # With real data the demo only idles (it is in the Procfile so that honcho, which
+            # stops the stack when one process ends, runs the same file either way): ~30 MB and
+            # a process's start-up, spared.
+            continue
         manager.add_process(process.name, process.command, env=env, cwd=os.getcwd())
     follower = threading.Thread(
         target=_follow,

@@ -292,6 +292,17 @@ def test_first_ingest_ends_with_a_caught_up_line(tmp_path: Path) -> None:
     )
 
 
+def test_with_real_logs_every_process_but_the_demo_runs(tmp_path: Path) -> None:
+    """With Claude Code logs the idle demo is not started: the stack stops seven processes."""
+    _root, out = _corpus_up(tmp_path)
+    try:
+        out.wait_for(" caught up: ")
+    finally:
+        out.stop()
+    expected = sorted(p.name for p in PROCESSES if p.name != "demo")
+    assert expected == _stopped_in_log(tmp_path / "state" / "logs" / "stack.log")
+
+
 def _demo_up(tmp_path: Path) -> Output:
     return Output(_up(tmp_path))
 
