@@ -61,13 +61,23 @@ def catch_up_if_changed(runtime: Runtime) -> CatchUp | None:
         return None
     taken_at = snapshots.now()
     extra = price_inputs()
-    scan, newest = snapshots.scan_inputs(roots, state, extra)
+    listed: snapshots.Listings = {}
+    scan, newest = snapshots.scan_inputs(roots, state, extra, _listings(saved), listed)
     with ProcessLock(runtime.lock_path("store")):
         done = catch_up_locked(runtime)
+    quiet = snapshots.settled(newest, taken_at)
     save_snapshot(
-        runtime, roots, extra, scan if snapshots.settled(newest, taken_at) else None, done.head_seq
+        runtime, roots, extra, scan if quiet else None, done.head_seq, listed if quiet else None
     )
     return done
+
+
+def _listings(saved: dict[str, object] | None) -> snapshots.Listings | None:
+    # Only a settled snapshot's: its directories were still long enough for a stamp to tell.
+    if saved is None or saved.get("inputs") is None:
+        return None
+    listings = saved.get("listings")
+    return listings if isinstance(listings, dict) else None
 
 
 def report_roots(runtime: Runtime) -> list[str]:
@@ -81,9 +91,11 @@ def save_snapshot(
     extra: list[str],
     scan: snapshots.Scan | None,
     head: int | None,
+    listings: snapshots.Listings | None = None,
 ) -> None:
     """Record where this runtime keeps everything and, with ``scan``, what the catch-up that
-    committed up to ``head`` had seen (``None``: nothing a later command may skip on)."""
+    committed up to ``head`` had seen (``None``: nothing a later command may skip on), with
+    the directories' ``listings`` that scan made (for the next scan to list only the changed)."""
     state = str(runtime.state)
     db = str(runtime.db_path)
     snapshots.save(
@@ -96,6 +108,7 @@ def save_snapshot(
             "inputs": scan,
             "db": snapshots.identity(db),
             "head": head,
+            "listings": listings,
         },
     )
 

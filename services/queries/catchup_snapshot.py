@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 
 FILE_NAME = "catchup-snapshot"
 """In the state folder's ``run/`` directory."""
-FORMAT = 1
+FORMAT = 2
 QUIET_SECONDS = 5.0
 """A file written less than this long before the snapshot may be read differently later at the
 same size: the Codex reader waits ``codex.reader.IDLE_SECONDS`` (3 s) of quiet before judging a
@@ -37,6 +37,11 @@ ENV_NAMES = ("HOME", "USERPROFILE", "APPDATA", "LOCALAPPDATA")
 
 Entry = tuple[object, ...]
 Scan = list[Entry]
+Stamp = tuple[int, int, int, int]
+Listing = tuple[Stamp, tuple[str, ...], tuple[str, ...]]
+"""A directory's ``(st_dev, st_ino, st_mtime_ns, st_ctime_ns)`` when listed, the names of its
+subdirectories and of everything else in it."""
+Listings = dict[str, Listing]
 
 
 def snapshot_path(state: str) -> str:
@@ -63,42 +68,80 @@ def _stat_of(path: str) -> tuple[int, ...] | None:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def scan_tree(root: str, out: Scan, newest: list[int]) -> None:
+def scan_tree(
+    root: str,
+    out: Scan,
+    newest: list[int],
+    listings: Listings | None = None,
+    listed: Listings | None = None,
+) -> None:
     """Append every directory and file below ``root`` (links not followed) to ``out``: a
     directory as ``(path,)``, a file as ``(name, inode, size, mtime_ns)``; a missing or
-    unreadable root as ``(root, None)``. ``newest[0]`` becomes the newest file mtime seen."""
+    unreadable root as ``(root, None)``. ``newest[0]`` becomes the newest modification time
+    seen, of a file or a directory (a deleted file shows only in its directory's).
+
+    A directory whose stamp is the one in ``listings`` is not listed again: its saved names
+    are used (a ``stat`` costs a fourth of a listing, and every file is looked at anyway).
+    Each directory's listing goes into ``listed``. Saved names are right only if the directory
+    was still well before they were saved (an entry added in the same tick of the file
+    system's clock could leave its modification time as it was; one added later moves it):
+    ``settled`` checks that of the scan saved."""
     stack = [root]
     while stack:
         directory = stack.pop()
         try:
-            entries = os.scandir(directory)
+            st = os.stat(directory)
+            stamp = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
+            kept = None if listings is None else listings.get(directory)
+            listing = kept if kept is not None and kept[0] == stamp else _list(directory, stamp)
         except OSError:
             out.append((directory, None))
             continue
+        if listed is not None:
+            listed[directory] = listing
         out.append((directory,))
-        with entries:
-            for entry in entries:
-                try:
-                    if entry.is_dir(follow_symlinks=False):
-                        stack.append(entry.path)
-                        continue
-                    st = entry.stat(follow_symlinks=False)
-                except OSError:
-                    out.append((entry.name, None))
-                    continue
-                out.append((entry.name, st.st_ino, st.st_size, st.st_mtime_ns))
-                if st.st_mtime_ns > newest[0]:
-                    newest[0] = st.st_mtime_ns
+        newest[0] = max(newest[0], st.st_mtime_ns)
+        _, subdirectories, others = listing
+        for name in others:
+            try:
+                st = os.lstat(os.path.join(directory, name))
+            except OSError:
+                out.append((name, None))
+                continue
+            out.append((name, st.st_ino, st.st_size, st.st_mtime_ns))
+            if st.st_mtime_ns > newest[0]:
+                newest[0] = st.st_mtime_ns
+        stack.extend(os.path.join(directory, name) for name in subdirectories)
 
 
-def scan_inputs(roots: Iterable[str], state: str, extra: Sequence[str] = ()) -> tuple[Scan, int]:
+def _list(directory: str, stamp: Stamp) -> Listing:
+    subdirectories: list[str] = []
+    others: list[str] = []
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            (subdirectories if is_dir else others).append(entry.name)
+    return (stamp, tuple(subdirectories), tuple(others))
+
+
+def scan_inputs(
+    roots: Iterable[str],
+    state: str,
+    extra: Sequence[str] = (),
+    listings: Listings | None = None,
+    listed: Listings | None = None,
+) -> tuple[Scan, int]:
     """Every file a catch-up reads from (the roots' trees, the spool) and the stat of each of
-    ``extra`` (what prices depend on); with the newest modification time among them."""
+    ``extra`` (what prices depend on); with the newest modification time among them. The
+    directories' listings as ``scan_tree`` uses and fills them."""
     out: Scan = []
     newest = [0]
     for root in roots:
-        scan_tree(root, out, newest)
-    scan_tree(os.path.join(state, "spool"), out, newest)
+        scan_tree(root, out, newest, listings, listed)
+    scan_tree(os.path.join(state, "spool"), out, newest, listings, listed)
     for path in extra:
         out.append((path, _stat_of(path)))
     return out, newest[0]
@@ -122,7 +165,9 @@ def unchanged_inputs(saved: dict[str, object], state: str) -> bool:
         return False
     if not isinstance(place, dict):
         return False
-    scan, _newest = scan_inputs(roots, state, extra)
+    listings = saved.get("listings")
+    kept = listings if isinstance(listings, dict) else None
+    scan, _newest = scan_inputs(roots, state, extra, kept)
     return scan == inputs and identity(str(place.get("db"))) == saved.get("db")
 
 
