@@ -57,12 +57,13 @@ def catch_up_if_changed(runtime: Runtime) -> CatchUp | None:
     state = str(runtime.state)
     roots = report_roots(runtime)
     saved = snapshots.load(state)
-    if saved is not None and _nothing_changed(saved, runtime, roots):
-        return None
-    taken_at = snapshots.now()
-    extra = price_inputs()
-    listed: snapshots.Listings = {}
-    scan, newest = snapshots.scan_inputs(roots, state, extra, _listings(saved), listed)
+    try:
+        if saved is not None and _nothing_changed(saved, runtime, roots):
+            return None
+        extra = price_inputs()
+        taken_at, scan, newest, listed = snapshots.look(roots, state, extra, _listings(saved))
+    finally:
+        snapshots.forget_looks()
     with ProcessLock(runtime.lock_path("store")):
         done = catch_up_locked(runtime)
     quiet = snapshots.settled(newest, taken_at)

@@ -42,6 +42,15 @@ Listing = tuple[Stamp, tuple[str, ...], tuple[str, ...]]
 """A directory's ``(st_dev, st_ino, st_mtime_ns, st_ctime_ns)`` when listed, the names of its
 subdirectories and of everything else in it."""
 Listings = dict[str, Listing]
+Look = tuple[float, Scan, int, Listings]
+"""One scan of the inputs: when it began, what it saw, the newest time, the listings it made."""
+RECENT_SECONDS = 1.0
+
+_recent: dict[tuple[object, ...], Look] = {}
+"""This process's last look at each set of inputs: a one-shot command that finds a change looks
+twice (the fast path, then the full rule) before snapshotting what it will read, and one look
+does for all three. A look taken earlier is as safe as one taken just before reading (a change
+after it shows at the next check); ``forget_looks`` ends its use, ``RECENT_SECONDS`` at most."""
 
 
 def snapshot_path(state: str) -> str:
@@ -147,6 +156,25 @@ def scan_inputs(
     return out, newest[0]
 
 
+def look(roots: Sequence[str], state: str, extra: Sequence[str], listings: Listings | None) -> Look:
+    """The inputs as they are now: this process's look of the last ``RECENT_SECONDS`` at the
+    same inputs if ``forget_looks`` was not called since, else a new scan."""
+    key = (tuple(roots), state, tuple(extra))
+    found = _recent.get(key)
+    if found is not None and now() - found[0] <= RECENT_SECONDS:
+        return found
+    taken_at = now()
+    listed: Listings = {}
+    scan, newest = scan_inputs(roots, state, extra, listings, listed)
+    _recent[key] = (taken_at, scan, newest, listed)
+    return _recent[key]
+
+
+def forget_looks() -> None:
+    """Look afresh from now on (a catch-up is done with what the looks so far saw)."""
+    _recent.clear()
+
+
 def identity(path: str) -> tuple[int, int] | None:
     """A file's ``(st_dev, st_ino)``, ``None`` if it is not there."""
     try:
@@ -167,7 +195,7 @@ def unchanged_inputs(saved: dict[str, object], state: str) -> bool:
         return False
     listings = saved.get("listings")
     kept = listings if isinstance(listings, dict) else None
-    scan, _newest = scan_inputs(roots, state, extra, kept)
+    _taken_at, scan, _newest, _listed = look(roots, state, extra, kept)
     return scan == inputs and identity(str(place.get("db"))) == saved.get("db")
 
 

@@ -117,3 +117,27 @@ def test_a_missing_root_or_folder_is_recorded_as_unreadable(tmp_path: Path, miss
     root.rmdir()
     expected = [(str(root), None)]
     assert expected == scan(root, listings)
+
+
+def test_a_second_look_at_the_same_inputs_reuses_the_first(tmp_path: Path) -> None:
+    """Within one command, looking again at the same inputs costs no second scan."""
+    touch(tmp_path / "a.jsonl")
+    snapshots.forget_looks()
+    first = snapshots.look([str(tmp_path)], str(tmp_path / "state"), [], None)
+    touch(tmp_path / "b.jsonl")
+    expected = first
+    assert expected is snapshots.look([str(tmp_path)], str(tmp_path / "state"), [], None)
+
+
+def test_after_forget_looks_a_change_shows(tmp_path: Path) -> None:
+    """Once a catch-up forgot the looks, the next look scans again and sees the new file."""
+    touch(tmp_path / "a.jsonl")
+    snapshots.forget_looks()
+    snapshots.look([str(tmp_path)], str(tmp_path / "state"), [], None)
+    touch(tmp_path / "b.jsonl")
+    snapshots.forget_looks()
+    _taken_at, scan_now, _newest, _listed = snapshots.look(
+        [str(tmp_path)], str(tmp_path / "state"), [], None
+    )
+    expected = True
+    assert expected == any(entry[0] == "b.jsonl" for entry in scan_now)
