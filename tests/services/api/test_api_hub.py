@@ -42,6 +42,32 @@ def test_sse_message_carries_seq_topic_and_json(tmp_path: Path) -> None:
     assert lines[2].startswith('data: {"type":"evt.usage","seq":7,')
 
 
+def _decoded(seq: int) -> tuple[str, UsageCommitted]:
+    batch = usage_batch(seq)
+    return "evt.usage.claude", UsageCommitted(
+        seq=seq, batch_id=batch.batch_id, provider="claude", source=batch.source, cursor=batch.after
+    )
+
+
+def test_events_for_nobody_only_move_the_position(tmp_path: Path) -> None:
+    """With no client connected, handed-over events move the hub on and are not kept."""
+    hub = _hub(tmp_path)
+    hub._deliver_decoded([_decoded(1), _decoded(2)], position=2)
+    late = hub.subscribe()
+    expected = (2, 2, True)
+    assert expected == (hub.position, late.start, late.queue.empty())
+
+
+def test_a_connected_client_gets_handed_over_events_encoded(tmp_path: Path) -> None:
+    """With a client connected, each handed-over event reaches it as its SSE message."""
+    hub = _hub(tmp_path)
+    client = hub.subscribe()
+    hub._deliver_decoded([_decoded(1)], position=1)
+    item = client.queue.get_nowait()
+    expected = streamed(1, *_decoded(1)).sse
+    assert expected == getattr(item, "sse", None)
+
+
 def test_slow_client_is_closed_with_a_reason(tmp_path: Path) -> None:
     """A client whose queue overflows gets only a close marker saying it was too slow."""
     hub = _hub(tmp_path, queue_size=2)
