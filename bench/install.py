@@ -18,6 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench.pipeline import otm_command as developers_otm
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_PARTS = ("pyproject.toml", "README.md", "bus", "services", "otm")
 """What ``pip install .`` installs from: a change to any file here means a new install."""
@@ -75,6 +77,4 @@ def otm_command(install: str, cache_dir: Path) -> list[str]:
     """How to start ``otm`` for ``install`` (``regular`` or ``editable``, this interpreter's)."""
     if install == REGULAR:
         return [str(regular_install(cache_dir))]
-    from bench.pipeline import otm_command as developers
-
-    return developers()
+    return developers_otm()

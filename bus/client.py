@@ -285,6 +285,8 @@ class EventFollower:
     ) -> None:
         if not prefixes:
             raise ValueError("EventFollower needs at least one topic prefix, e.g. 'evt.'")
+        if most is not None and most < 1:
+            raise ValueError(f"EventFollower's most is a number of events, at least 1, not {most}")
         self.endpoints = where or endpoints()
         self.prefixes = tuple(prefixes)
         self.last_seq = after
@@ -375,7 +377,7 @@ class EventFollower:
         live copy in ``live`` against the logged one; at ``most`` events, what was read so far."""
         out: list[tuple[str, Message]] = []
         taken = 0
-        page = READ_PAGE if self.most is None else max(1, min(READ_PAGE, self.most))
+        page = READ_PAGE if self.most is None else min(READ_PAGE, self.most)
         self._behind_to = None
         while True:
             try:
@@ -403,7 +405,8 @@ class EventFollower:
                 event for reply in replies for event in reply.events if event[0] <= covered
             )
             if self.most is not None and len(logged) > self.most - taken:
-                logged = logged[: max(1, self.most - taken)]
+                # Several prefixes' pages together can hold more than is left of ``most``.
+                logged = logged[: self.most - taken]
                 covered = logged[-1][0]
             taken += len(logged)
             for seq, topic, body in logged:
@@ -418,7 +421,8 @@ class EventFollower:
             if covered == head or (upto is not None and covered >= upto):
                 break
             if self.most is not None and taken >= self.most:
-                self._behind_to = head if upto is None else max(upto, head)
+                # Live copies claiming more than the head stay in ``live``: counted when read.
+                self._behind_to = head
                 self._live_ahead = live
                 return out
         # What is left claims a seq beyond the log's head: nobody committed it.

@@ -318,10 +318,7 @@ class StreamHub:
                     resets = follower.resets
                     self._call_on_loop(self.reset, follower.last_seq)
                 elif events or follower.last_seq > self.position:
-                    self._hand_over(events, follower.last_seq)
-
-    def _hand_over(self, events: list[tuple[str, Message]], position: int) -> None:
-        self._call_on_loop(self._deliver_decoded, events, position)
+                    self._call_on_loop(self._deliver_decoded, events, follower.last_seq)
 
     def _deliver_decoded(self, events: list[tuple[str, Message]], position: int) -> None:
         # Encoded on the loop, and only with a client there to read them: during a first scan

@@ -61,7 +61,9 @@ def catch_up_if_changed(runtime: Runtime) -> CatchUp | None:
         if saved is not None and _nothing_changed(saved, runtime, roots):
             return None
         extra = price_inputs()
-        taken_at, scan, newest, listed = snapshots.look(roots, state, extra, _listings(saved))
+        taken_at, scan, newest, listed = snapshots.look(
+            roots, state, extra, None if saved is None else snapshots.saved_listings(saved)
+        )
     finally:
         snapshots.forget_looks()
     with ProcessLock(runtime.lock_path("store")):
@@ -71,14 +73,6 @@ def catch_up_if_changed(runtime: Runtime) -> CatchUp | None:
         runtime, roots, extra, scan if quiet else None, done.head_seq, listed if quiet else None
     )
     return done
-
-
-def _listings(saved: dict[str, object] | None) -> snapshots.Listings | None:
-    # Only a settled snapshot's: its directories were still long enough for a stamp to tell.
-    if saved is None or saved.get("inputs") is None:
-        return None
-    listings = saved.get("listings")
-    return listings if isinstance(listings, dict) else None
 
 
 def report_roots(runtime: Runtime) -> list[str]:

@@ -175,6 +175,15 @@ def forget_looks() -> None:
     _recent.clear()
 
 
+def saved_listings(saved: dict[str, object]) -> Listings | None:
+    """The directory listings of a saved snapshot whose scan settled (only those are saved:
+    their directories were still long enough for a stamp to tell), else ``None``."""
+    listings = saved.get("listings")
+    if saved.get("inputs") is None or not isinstance(listings, dict):
+        return None
+    return listings
+
+
 def identity(path: str) -> tuple[int, int] | None:
     """A file's ``(st_dev, st_ino)``, ``None`` if it is not there."""
     try:
@@ -193,9 +202,7 @@ def unchanged_inputs(saved: dict[str, object], state: str) -> bool:
         return False
     if not isinstance(place, dict):
         return False
-    listings = saved.get("listings")
-    kept = listings if isinstance(listings, dict) else None
-    _taken_at, scan, _newest, _listed = look(roots, state, extra, kept)
+    _taken_at, scan, _newest, _listed = look(roots, state, extra, saved_listings(saved))
     return scan == inputs and identity(str(place.get("db"))) == saved.get("db")
 
 
