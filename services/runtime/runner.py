@@ -42,6 +42,7 @@ import zmq
 from bus.client import Publisher, Subscriber
 from bus.messages import Heartbeat, Message
 from services.runtime.lifecycle import HEARTBEAT_SECONDS, Pulse, StopFlag
+from services.runtime.memory import Rest
 
 if TYPE_CHECKING:
     from services.runtime.follower import DurableFollower, Tracking
@@ -56,6 +57,10 @@ BEATS_GATHER_SECONDS = 0.03
 """The stack's processes beat together (on whole seconds of the wall clock), but their beats
 arrive a few milliseconds apart: a batch of heartbeats alone waits this long, asleep, for the
 rest, so a reader of every beat (the store) wakes once for them all, not once per process."""
+
+REST_SECONDS = 1.0
+"""A wait at least this long is a rest: before it the process gives back the memory its work
+freed (``services.runtime.memory``). Shorter waits are pauses within the work."""
 
 
 class Service(Protocol):
@@ -139,6 +144,8 @@ class Node:
         self._served: list[tuple[zmq.Socket[bytes], Callable[[zmq.Socket[bytes]], None]]] = []
         self._drop_counts: list[Callable[[], Mapping[str, int]]] = []
         self._poller: zmq.Poller | None = None
+        self.rest = Rest()
+        """Gives freed memory back before a rest that follows work."""
 
     def figures_changed(self) -> None:
         """A blocking service says (from any thread) that what ``before_beat`` reports changed:
@@ -193,6 +200,8 @@ class Node:
         wait_ms = math.ceil(timeout * 1000)
         if self.follower is not None and self.follower.behind:
             wait_ms = 0  # more committed events are waiting: only look what else came
+        if wait_ms >= REST_SECONDS * 1000:
+            self.rest.before_rest()
         ready = dict(poller.poll(wait_ms))
         batch: Batch = []
         if self.follower is not None:
@@ -323,6 +332,7 @@ def _beat_until_stopped(node: Node) -> None:
         while True:
             due = pulse.due_in()
             if due > HEARTBEAT_SECONDS:
+                node.rest.before_rest()
                 node.changed.wait(due)
             else:
                 node.stop.wait(due)

@@ -450,3 +450,54 @@ def test_changed_figures_are_beaten_before_the_next_idle_beat(
         thread.join(timeout=2)
     next_idle = (idle.sent_at // IDLE_HEARTBEAT_SECONDS + 1) * IDLE_HEARTBEAT_SECONDS
     assert (7, True) == (announced.counters["figure"], announced.sent_at < next_idle)
+
+
+class WorksOnce:
+    """Works for 50 ms of CPU in its first step, then rests for a long time."""
+
+    name = "worker"
+
+    def start(self, node: Node) -> Mapping[str, object]:
+        """Nothing to open."""
+        self.node = node
+        return {}
+
+    def handle(self, batch: Batch) -> None:
+        """No subscriptions, so never called."""
+
+    def step(self) -> float:
+        """The first call burns CPU; every call asks for a long rest."""
+        if not hasattr(self, "worked"):
+            started = time.process_time()
+            while time.process_time() - started < 0.05:
+                pass
+            self.worked = True
+        return 30.0
+
+    def stop(self) -> Mapping[str, object]:
+        """Nothing to close."""
+        return {}
+
+
+@pytest.mark.parametrize(
+    ("runner", "make"), [(run_service, WorksOnce), (run_blocking_service, Blocking)]
+)
+def test_a_process_resting_after_work_gives_memory_back(
+    runtime: Any, logs: list[dict[str, Any]], runner: Any, make: Any
+) -> None:
+    """Before the rest that follows work (the loop's, or a blocking service's beat thread's),
+    the runner trims the heap (``services.runtime.memory``)."""
+    # ``logs`` captures what the service logs: an earlier test's structlog output may be closed.
+    service = make()
+    stop = StopFlag()
+    thread = start_in_thread(runner, service, runtime, stop)
+    try:
+        trims = wait_until(
+            lambda: hasattr(service, "node") and service.node.rest.trims,
+            timeout=15.0,
+            what="a trim",
+        )
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+    assert 1 == trims
