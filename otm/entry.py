@@ -68,6 +68,9 @@ def _run_process(name: str) -> int | None:
     # rich whenever it is installed, for tracebacks we never print: ~4 MB and ~35 ms in each
     # of eight processes. A None entry makes ``import rich`` fail as if it were absent.
     sys.modules.setdefault("rich", None)  # type: ignore[arg-type]
+    from services.runtime.deferred import import_structlog_without_asyncio
+
+    import_structlog_without_asyncio()
     from services.runtime.runner import main as run_process
 
     return run_process(name, importlib.import_module(process.module).run)

@@ -6,12 +6,17 @@ In: nothing. Work: forward every frame (in the forwarder's own thread). Out: hea
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from bus.forwarder import Forwarder
-from bus.gate import Gate
 from services.runtime.hub import count_refusals, hub_pair, open_gate
 from services.runtime.installation import Runtime
 from services.runtime.runner import Batch, Node, run_service
+
+if TYPE_CHECKING:
+    # Only a hub opens a gate, and pyzmq's authenticator runs an asyncio loop: on one machine
+    # neither it nor asyncio is imported.
+    from bus.gate import Gate
 
 REFUSALS_SECONDS = 5.0
 """On a hub, how often the gate's refusal counts are copied into the heartbeat."""

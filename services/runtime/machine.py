@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import secrets
 import socket
 from pathlib import Path
 
@@ -50,10 +49,12 @@ def machine_id(state: Path) -> str:
     if found is not None:
         return found
     state.mkdir(parents=True, exist_ok=True)
-    draft = state / f".{MACHINE_ID_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+    # os.urandom is what ``secrets.token_hex`` reads, without ``secrets``: it imports hashlib,
+    # whose OpenSSL would cost every process of the stack ~3.7 MB for an id made once.
+    draft = state / f".{MACHINE_ID_FILE}.{os.getpid()}.{os.urandom(4).hex()}"
     fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        os.write(fd, (secrets.token_hex(16) + "\n").encode())
+        os.write(fd, (os.urandom(16).hex() + "\n").encode())
         os.fsync(fd)
     finally:
         os.close(fd)

@@ -26,6 +26,7 @@ import contextlib
 import sqlite3
 import time
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import msgspec
 import structlog
@@ -33,7 +34,6 @@ import zmq
 
 from bus.client import Publisher
 from bus.curve import serve_curve
-from bus.gate import Gate
 from bus.lock import ProcessLock
 from bus.messages import (
     CursorsReply,
@@ -63,6 +63,9 @@ from services.store.health import (
 from services.store.machines import committed_cursors, keep_store_machine
 from services.store.trouble import DAMAGED, DISK_FULL, classify, classify_at, describe, free_mb
 from services.store.writer import Store
+
+if TYPE_CHECKING:
+    from bus.gate import Gate  # a hub's only, and its authenticator brings asyncio
 
 MAX_MESSAGES_PER_TRANSACTION = 256
 GATHER = Gather(gap_ms=3, max_seconds=0.05, max_messages=MAX_MESSAGES_PER_TRANSACTION)

@@ -32,3 +32,19 @@ def test_a_process_with_options_still_goes_to_the_cli(tmp_path: Path) -> None:
     """`otm store --help` is the CLI's help (typer), not the store process."""
     code, names = imported_by(tmp_path, "store", "--help")
     assert (0, True) == (code, "typer" in names)
+
+
+@pytest.mark.parametrize("process", ["bus", "store", "collector", "watcher", "scheduler"])
+def test_a_process_without_an_event_loop_loads_no_asyncio(tmp_path: Path, process: str) -> None:
+    """structlog's asyncio waits until used (``services.runtime.deferred``), and on one machine
+    the hub's authenticator (an asyncio loop) is not imported: ~7 MB a process."""
+    code, modules = imported_modules([process], bad_stack(tmp_path, PORT_FILE).env)
+    assert (2, []) == (code, [m for m in modules if m.split(".")[0] == "asyncio"])
+
+
+@pytest.mark.parametrize("process", ["bus", "store", "watcher", "scheduler", "notifier"])
+def test_a_process_making_no_https_call_loads_no_openssl(tmp_path: Path, process: str) -> None:
+    """Nothing but an HTTPS client needs hashlib's OpenSSL (~3.7 MB a process): the machine id
+    comes from ``os.urandom``, not ``secrets``."""
+    code, modules = imported_modules([process], bad_stack(tmp_path, PORT_FILE).env)
+    assert (2, []) == (code, [m for m in modules if m in {"hashlib", "ssl", "_ssl"}])
